@@ -1,0 +1,277 @@
+"""Typed settings of a node.
+
+Settings are read once, at startup, from ``DATA_DIR/entraide.toml`` and then
+from environment variables named ``ENTRAIDE_<SECTION>__<KEY>`` (for example
+``ENTRAIDE_FEDERATION__MODE=allowlist``), which win over the file. The result
+is a frozen :class:`Settings` object handed to ``instance.create_app``; nothing
+is read from the environment anywhere else.
+
+Errors are strict on purpose: an unknown section or key, or a value of the
+wrong type, stops startup with :class:`SettingsError`, whose message is one
+line naming the key and where it came from. Values in the TOML file must
+already have the right TOML type (``enabled = "yes"`` is refused); values from
+the environment are strings and are converted to the key's type
+(``true``/``false``, integers, floats).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+CONFIG_FILE = "entraide.toml"
+ENV_PREFIX = "ENTRAIDE_"
+
+
+class SettingsError(Exception):
+    """A setting is unknown or has a wrong value; the message is one line."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class InstanceSettings(_Section):
+    """Who this node is."""
+
+    domain: str = Field(min_length=1, description="HOST[:PORT] under which the node is reached")
+    name: str = Field(min_length=1, description="The territory's name, shown everywhere")
+    handle: str = Field(default="territory", pattern=r"^[a-z0-9_]{1,64}$")
+    scheme: Literal["https", "http"] = "https"
+    description: str = ""
+    contact_email: str = ""
+
+
+class DatabaseSettings(_Section):
+    """Where the data lives. Empty ``url`` means the SQLite file ``DATA_DIR/entraide.db``."""
+
+    url: str = ""
+    pool_size: int = Field(default=10, ge=1, le=200)
+
+
+class WebSettings(_Section):
+    """The web UI and the JSON API."""
+
+    secret_key: str = Field(default="", description="Signs session cookies; made by init")
+    cookie_secure: bool | None = Field(default=None, description="Default: true when https")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    default_locale: Literal["fr", "en"] = "fr"
+
+
+class FederationSettings(_Section):
+    """How the node talks to the rest of the fediverse."""
+
+    mode: Literal["open", "allowlist", "blocklist"] = "open"
+    allow_private_addresses: bool = False
+    signature_window_seconds: int = Field(default=3600, ge=30)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    fetch_max_bytes: int = Field(default=1_048_576, ge=1024)
+    connect_timeout: float = Field(default=5.0, gt=0)
+    total_timeout: float = Field(default=30.0, gt=0)
+    delivery_concurrency: int = Field(default=32, ge=1, le=1000)
+    per_host_concurrency: int = Field(default=4, ge=1, le=100)
+    auto_accept_follows: bool = True
+    forward_reports: bool = True
+    key_cache_seconds: int = Field(default=86_400, ge=0)
+
+
+class WorkerSettings(_Section):
+    """Background work: inbox processing, delivery, expiry."""
+
+    run_in_serve: bool = Field(default=True, description="serve also runs the workers")
+    poll_interval: float = Field(default=2.0, gt=0)
+    lease_seconds: int = Field(default=300, ge=5)
+    batch_size: int = Field(default=50, ge=1, le=1000)
+
+
+class ListingSettings(_Section):
+    """Offers and needs."""
+
+    default_lifetime_days: int = Field(default=90, ge=1, le=3650)
+
+
+class RateLimitSettings(_Section):
+    """Limits per client; set ``enabled = false`` for load tests and benchmarks."""
+
+    enabled: bool = True
+    login_per_minute: int = Field(default=10, ge=1)
+    signup_per_hour: int = Field(default=10, ge=1)
+    api_per_minute: int = Field(default=300, ge=1)
+    inbox_per_minute: int = Field(default=600, ge=1)
+
+
+class MetricsSettings(_Section):
+    """Prometheus metrics at /metrics."""
+
+    enabled: bool = False
+    token: str = ""
+
+
+class MailSettings(_Section):
+    """Optional e-mail notifications; empty ``smtp_host`` disables them."""
+
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str = ""
+    smtp_password: str = ""
+    from_address: str = ""
+    starttls: bool = True
+
+
+class LogSettings(_Section):
+    """Logging."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class Settings(_Section):
+    """All the settings of a node, by section."""
+
+    instance: InstanceSettings
+    database: DatabaseSettings = DatabaseSettings()
+    web: WebSettings = WebSettings()
+    federation: FederationSettings = FederationSettings()
+    workers: WorkerSettings = WorkerSettings()
+    listings: ListingSettings = ListingSettings()
+    ratelimit: RateLimitSettings = RateLimitSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    mail: MailSettings = MailSettings()
+    log: LogSettings = LogSettings()
+
+    # Not a setting of the file: where the node's files live.
+    data_dir: Path = Field(default=Path("."), exclude=True)
+
+    @property
+    def base_url(self) -> str:
+        """``scheme://domain`` without a trailing slash; every local id starts with it."""
+        return f"{self.instance.scheme}://{self.instance.domain}"
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL, with the async driver."""
+        return normalise_database_url(self.database.url, self.data_dir)
+
+    @property
+    def cookie_secure(self) -> bool:
+        if self.web.cookie_secure is not None:
+            return self.web.cookie_secure
+        return self.instance.scheme == "https"
+
+
+def normalise_database_url(url: str, data_dir: Path) -> str:
+    """Turn a user-given database URL into one with an async driver."""
+    if not url:
+        return f"sqlite+aiosqlite:///{(data_dir / 'entraide.db').resolve()}"
+    if url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url.split("://", 1)[1]
+    return url
+
+
+_SECTIONS: dict[str, type[_Section]] = {
+    name: field.annotation  # type: ignore[misc]
+    for name, field in Settings.model_fields.items()
+    if name != "data_dir"
+}
+
+
+def _describe(error: ValidationError, origin: Mapping[str, str]) -> str:
+    first = error.errors()[0]
+    loc = ".".join(str(part) for part in first["loc"])
+    where = origin.get(loc, "")
+    if first["type"] == "extra_forbidden":
+        return f"unknown setting {loc}{where}"
+    if first["type"] == "missing":
+        return f"missing setting {loc}{where}"
+    got = first.get("input")
+    return f"setting {loc}{where}: {first['msg']} (got {got!r})"
+
+
+def _env_values(environ: Mapping[str, str]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Collect ``ENTRAIDE_<SECTION>__<KEY>`` variables, converted to each key's type."""
+    data: dict[str, dict[str, Any]] = {}
+    origin: dict[str, str] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        loc = f"{section}.{key}"
+        where = f" (from {name})"
+        model = _SECTIONS.get(section)
+        if model is None or key not in model.model_fields:
+            raise SettingsError(f"unknown setting {loc}{where}")
+        annotation = model.model_fields[key].annotation
+        assert annotation is not None
+        try:
+            value = TypeAdapter(annotation).validate_python(raw, strict=False)
+        except ValidationError as exc:
+            msg = exc.errors()[0]["msg"]
+            raise SettingsError(f"setting {loc}{where}: {msg} (got {raw!r})") from None
+        data.setdefault(section, {})[key] = value
+        origin[loc] = where
+    return data, origin
+
+
+def load_settings(data_dir: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read ``DATA_DIR/entraide.toml`` and the environment into :class:`Settings`."""
+    environ = os.environ if environ is None else environ
+    path = data_dir / CONFIG_FILE
+    try:
+        with path.open("rb") as fh:
+            data: dict[str, Any] = tomllib.load(fh)
+    except FileNotFoundError:
+        raise SettingsError(
+            f"{path} not found: run `entraide init` first (or pass --data-dir)"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path} is not valid TOML: {exc}") from None
+    origin = {
+        f"{section}.{key}": f" (in {path})"
+        for section, values in data.items()
+        if isinstance(values, dict)
+        for key in values
+    }
+    env_data, env_origin = _env_values(environ)
+    for section, values in env_data.items():
+        existing = data.setdefault(section, {})
+        if isinstance(existing, dict):
+            existing.update(values)
+    origin.update(env_origin)
+    return settings_from_dict(data, data_dir, origin)
+
+
+def settings_from_dict(
+    data: Mapping[str, Any], data_dir: Path, origin: Mapping[str, str] | None = None
+) -> Settings:
+    """Validate a settings mapping (as in the TOML file) strictly."""
+    try:
+        settings = Settings.model_validate(dict(data), strict=True)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, origin or {})) from None
+    return settings.model_copy(update={"data_dir": data_dir})
+
+
+def write_settings(settings: Settings) -> Path:
+    """Write the non-default settings to ``DATA_DIR/entraide.toml``."""
+    path = settings.data_dir / CONFIG_FILE
+    payload = settings.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
+    # The secret and the identity are always written, even when equal to defaults.
+    payload.setdefault("instance", {}).update(settings.instance.model_dump(mode="json"))
+    payload.setdefault("web", {})["secret_key"] = settings.web.secret_key
+    path.write_text(tomli_w.dumps(payload), encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def new_secret_key() -> str:
+    """A fresh random secret for signing cookies."""
+    return secrets.token_urlsafe(48)

@@ -1,0 +1,43 @@
+"""Loading actors' keys for signing and verifying.
+
+Private keys of local actors are parsed once per key id and kept in a small
+cache: parsing a PEM RSA key costs about as much as one signature.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from federation.models import Actor, ActorKey
+from federation.signatures import SigningKey
+
+
+def current_key(actor: Actor, kind: str = "rsa") -> ActorKey:
+    """The actor's unrevoked key of a kind (the newest if several)."""
+    keys = [k for k in actor.keys if k.kind == kind and k.revoked_at is None]
+    if not keys:
+        raise LookupError(f"actor {actor.uri} has no {kind} key")
+    return max(keys, key=lambda k: (k.created_at, k.id or 0))
+
+
+@lru_cache(maxsize=1024)
+def _parse_private(pem: str) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:
+    loaded = serialization.load_pem_private_key(pem.encode(), password=None)
+    if not isinstance(loaded, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
+        raise TypeError("unsupported private key type")
+    return loaded
+
+
+def signing_key(key: ActorKey) -> SigningKey:
+    """The ``SigningKey`` of a local actor's key."""
+    if key.private_key is None:
+        raise LookupError(f"no private key for {key.key_id}")
+    return SigningKey(key_id=key.key_id, private_key=_parse_private(key.private_key))
+
+
+def actor_signing_key(actor: Actor) -> SigningKey:
+    """The RSA signing key of a local actor (what Mastodon verifies)."""
+    return signing_key(current_key(actor, "rsa"))

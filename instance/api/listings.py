@@ -1,0 +1,155 @@
+"""``/api/v1/listings``: publish, read, edit and withdraw offers and needs."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from quart import request
+from quart_schema import document_querystring, document_request, document_response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.models import Listing
+from instance import operations
+from instance.api import blueprint, json_body
+from instance.api.schemas import (
+    Error,
+    ListingCreate,
+    ListingOut,
+    ListingPage,
+    ListingPatch,
+    ListingQuery,
+)
+from instance.auth import api_person
+from instance.errors import ApiError
+from instance.node import current_node
+from instance.search import parse_query, search_listings
+
+
+def _decimal(value: Decimal | None) -> str | None:
+    return None if value is None else format(value.normalize(), "f")
+
+
+def listing_json(listing: Listing, distance_km: float | None = None) -> dict[str, Any]:
+    """A listing as the API shows it."""
+    author = listing.author
+    body: dict[str, Any] = {
+        "id": listing.id,
+        "ap_id": listing.ap_id,
+        "url": listing.url or listing.ap_id,
+        "kind": listing.kind,
+        "title": listing.title,
+        "description": listing.description,
+        "category": listing.category,
+        "modality": listing.modality,
+        "quantity": _decimal(listing.quantity),
+        "unit": listing.unit,
+        "price": (
+            {"amount": _decimal(listing.price_amount), "currency": listing.price_currency or "EUR"}
+            if listing.price_amount is not None
+            else None
+        ),
+        "available_from": listing.available_from.isoformat() if listing.available_from else None,
+        "available_until": listing.available_until.isoformat() if listing.available_until else None,
+        "location": (
+            {"commune": listing.commune or None, "lat": listing.lat, "lon": listing.lon}
+            if listing.commune or listing.lat is not None
+            else None
+        ),
+        "radius_km": listing.radius_km,
+        "status": listing.status,
+        "origin": listing.origin,
+        "local": listing.local,
+        "structure": listing.structure.handle if listing.structure else None,
+        "author": {
+            "id": author.uri,
+            "handle": author.handle,
+            "name": author.name,
+            "domain": author.domain,
+        },
+        "published": listing.published_at.isoformat(),
+        "updated": listing.updated_at.isoformat(),
+        "expires_at": listing.expires_at.isoformat() if listing.expires_at else None,
+    }
+    if distance_km is not None:
+        body["distance_km"] = round(distance_km, 3)
+    return body
+
+
+async def _get_listing(session: AsyncSession, listing_id: int) -> Listing:
+    listing = await session.get(Listing, listing_id)
+    if listing is None or listing.hidden:
+        raise ApiError(404, "no such listing")
+    if listing.structure is not None and listing.structure.status != "approved":
+        raise ApiError(404, "no such listing")
+    return listing
+
+
+@blueprint.post("/listings")
+@document_request(ListingCreate)
+@document_response(ListingOut, 201)
+@document_response(Error, 422)
+async def create_listing() -> tuple[dict[str, Any], int]:
+    """Publish an offer or a need for a structure you act for."""
+    node = current_node()
+    data = await json_body()
+    async with node.transaction() as session:
+        person = await api_person(session)
+        assert person is not None
+        listing = await operations.create_listing(session, node, person, data)
+        body = listing_json(listing)
+    return body, 201
+
+
+@blueprint.get("/listings")
+@document_querystring(ListingQuery)
+@document_response(ListingPage)
+async def list_listings() -> dict[str, Any]:
+    """Local and federated listings, filtered and paged."""
+    node = current_node()
+    query = parse_query(request.args)
+    async with node.db.session() as session:
+        await api_person(session, required=False)
+        page = await search_listings(session, node.db.dialect, query)
+        return {
+            "items": [listing_json(item.listing, item.distance_km) for item in page.items],
+            "next": page.next_cursor,
+        }
+
+
+@blueprint.get("/listings/<int:listing_id>")
+@document_response(ListingOut)
+async def get_listing(listing_id: int) -> dict[str, Any]:
+    """One listing."""
+    node = current_node()
+    async with node.db.session() as session:
+        await api_person(session, required=False)
+        return listing_json(await _get_listing(session, listing_id))
+
+
+@blueprint.patch("/listings/<int:listing_id>")
+@document_request(ListingPatch)
+@document_response(ListingOut)
+async def patch_listing(listing_id: int) -> dict[str, Any]:
+    """Edit a listing (its structure's members or a moderator); federates an Update."""
+    node = current_node()
+    data = await json_body()
+    async with node.transaction() as session:
+        person = await api_person(session)
+        assert person is not None
+        listing = await _get_listing(session, listing_id)
+        await operations.update_listing(session, node, person, listing, data)
+        return listing_json(listing)
+
+
+@blueprint.delete("/listings/<int:listing_id>")
+@document_response(ListingOut)
+async def delete_listing(listing_id: int) -> dict[str, Any]:
+    """Withdraw a listing; federates a Delete."""
+    node = current_node()
+    async with node.transaction() as session:
+        person = await api_person(session)
+        assert person is not None
+        listing = await _get_listing(session, listing_id)
+        await operations.withdraw_listing(session, node, person, listing)
+        return listing_json(listing)

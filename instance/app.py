@@ -1,0 +1,127 @@
+"""The app factory.
+
+:func:`create_app` wires a Quart app from settings: the node container
+(``instance.node``), authentication, CSRF, i18n, the OpenAPI document, the
+blueprints (pages, JSON API, federation endpoints) and the background loops.
+Resources that need a running event loop — the shared HTTP client, the
+workers — are made in ``before_serving`` and closed in ``after_serving``, so
+``app.test_app()`` in tests and Hypercorn in production run the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import httpx
+from quart import Quart
+from quart_auth import QuartAuth
+from quart_schema import Info, QuartSchema
+
+from actors.urls import Urls
+from config.database import Database
+from config.settings import Settings
+from federation.net import make_client
+from instance.background import Background
+from instance.csrf import init_csrf
+from instance.errors import register_error_handlers
+from instance.i18n import init_i18n
+from instance.node import VERSION, Node
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+
+
+def create_app(
+    settings: Settings,
+    *,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+    run_workers: bool | None = None,
+) -> Quart:
+    """Build the app of one node.
+
+    ``http_transport`` replaces the network for outgoing requests (tests wire
+    several nodes together in one process with it); ``run_workers`` overrides
+    ``workers.run_in_serve``.
+    """
+    app = Quart(
+        "instance",
+        instance_path=str(settings.data_dir.resolve()),
+        template_folder=str(HERE / "templates"),
+        static_folder=str(HERE / "static"),
+    )
+    app.secret_key = settings.web.secret_key or None
+    app.config.update(
+        QUART_AUTH_COOKIE_SECURE=settings.cookie_secure,
+        QUART_AUTH_COOKIE_NAME="entraide_auth",
+        QUART_AUTH_DURATION=30 * 24 * 3600,
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="entraide_session",
+        MAX_CONTENT_LENGTH=max(settings.web.max_body_bytes, settings.federation.max_body_bytes),
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    node = Node(
+        settings=settings,
+        db=Database(settings.database_url, pool_size=settings.database.pool_size),
+        urls=Urls(settings.base_url),
+        background=Background(),
+        http_transport=http_transport,
+    )
+    app.extensions["entraide"] = node
+
+    QuartAuth(app)
+    QuartSchema(
+        app,
+        openapi_path="/api/openapi.json",
+        swagger_ui_path="/api/docs",
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        info=Info(title="Entraide API", version=VERSION),
+        security_schemes={"token": {"type": "http", "scheme": "bearer"}},
+    )
+    init_i18n(app, settings.web.default_locale)
+    init_csrf(app)
+    register_error_handlers(app)
+    _register_blueprints(app)
+
+    workers_on = settings.workers.run_in_serve if run_workers is None else run_workers
+    if workers_on:
+        _register_loops(node)
+
+    @app.before_serving
+    async def _startup() -> None:
+        node._http = make_client(
+            allow_private=settings.federation.allow_private_addresses,
+            user_agent=node.user_agent,
+            connect_timeout=settings.federation.connect_timeout,
+            total_timeout=settings.federation.total_timeout,
+            transport=http_transport,
+        )
+        if workers_on:
+            await node.background.start()
+
+    @app.after_serving
+    async def _shutdown() -> None:
+        await node.background.stop()
+        if node._http is not None:
+            await node._http.aclose()
+            node._http = None
+        await node.db.dispose()
+
+    return app
+
+
+def _register_blueprints(app: Quart) -> None:
+    from instance.api import blueprint as api_blueprint
+    from instance.web import blueprint as web_blueprint
+
+    app.register_blueprint(api_blueprint)
+    app.register_blueprint(web_blueprint)
+
+
+def _register_loops(node: Node) -> None:
+    """The background loops a serving node runs (federation adds its own here)."""
+    from instance.workers import register_loops
+
+    register_loops(node)

@@ -1,0 +1,203 @@
+"""The ``entraide`` command line (INTERFACE.md, "Command line").
+
+Every command takes ``--data-dir DIR`` (or ``ENTRAIDE_DATA_DIR``), before or
+after the command name. Exit status: 0 on success, 2 on bad usage, 1 on any
+other error, with one clear line on stderr — no traceback unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from config.settings import Settings, SettingsError, load_settings
+
+DEFAULT_DATA_DIR = "entraide-data"
+log = logging.getLogger("entraide")
+
+
+class CommandError(Exception):
+    """A command failed for a reason the user can act on (exit status 1)."""
+
+
+class UsageError(Exception):
+    """The command was called wrongly (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    default = None if top else argparse.SUPPRESS
+    parser.add_argument(
+        "--data-dir",
+        default=default,
+        help=f"the node's directory (default: $ENTRAIDE_DATA_DIR or ./{DEFAULT_DATA_DIR})",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="show tracebacks and debug logs",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="entraide",
+        description="Entraide: a federated server of offers and needs for territories.",
+    )
+    _common(parser, top=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    def sub(name: str, help_: str) -> argparse.ArgumentParser:
+        p = commands.add_parser(name, help=help_, description=help_)
+        _common(p, top=False)
+        return p
+
+    p = sub("init", "create a node's data directory, database and territory actor")
+    p.add_argument("--domain", required=True, help="HOST[:PORT] where the node is reached")
+    p.add_argument("--name", required=True, help="the territory's name")
+    p.add_argument("--handle", default="territory", help="the territory actor's handle")
+    p.add_argument("--scheme", choices=["https", "http"], default="https")
+    p.add_argument("--database-url", default="", help="e.g. postgresql+asyncpg://user:pw@host/db")
+    p.add_argument("--federation", choices=["open", "allowlist", "blocklist"], default="open")
+    p.add_argument(
+        "--allow-private-addresses",
+        action="store_true",
+        help="let federation reach loopback/private addresses (tests, local demos)",
+    )
+
+    p = sub("serve", "serve the web UI, the API and federation")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="web processes (PostgreSQL only)")
+
+    sub("worker", "run inbox processing and delivery only (no web)")
+
+    p = sub("db", "database maintenance")
+    db = p.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_Parser)
+    db.required = True
+    up = db.add_parser("upgrade", help="apply pending migrations")
+    _common(up, top=False)
+
+    p = sub("user", "people with a login")
+    users = p.add_subparsers(dest="user_command", metavar="ACTION", parser_class=_Parser)
+    users.required = True
+    uc = users.add_parser("create", help="create an approved person")
+    _common(uc, top=False)
+    uc.add_argument("--email", required=True)
+    uc.add_argument("--password", required=True)
+    uc.add_argument(
+        "--role", choices=["admin", "moderator", "animator", "member"], default="member"
+    )
+
+    p = sub("structure", "local structures")
+    structures = p.add_subparsers(dest="structure_command", metavar="ACTION", parser_class=_Parser)
+    structures.required = True
+    sc = structures.add_parser("create", help="create an approved structure")
+    _common(sc, top=False)
+    sc.add_argument("--handle", required=True)
+    sc.add_argument("--name", required=True)
+    sc.add_argument("--owner", required=True, help="e-mail of an existing person")
+    sc.add_argument(
+        "--kind", choices=["business", "association", "public", "other"], default="business"
+    )
+    sc.add_argument("--commune", default="")
+    sc.add_argument("--lat", type=float)
+    sc.add_argument("--lon", type=float)
+
+    p = sub("token", "API tokens")
+    tokens = p.add_subparsers(dest="token_command", metavar="ACTION", parser_class=_Parser)
+    tokens.required = True
+    tc = tokens.add_parser("create", help="print a new API token for a person")
+    _common(tc, top=False)
+    tc.add_argument("--email", required=True)
+
+    p = sub("demo", "start a demo node on SQLite at http://127.0.0.1:PORT (made on first run)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1")
+
+    from instance.cli_federation import add_federation_commands
+
+    add_federation_commands(sub)
+    return parser
+
+
+def data_dir(args: argparse.Namespace, *, fallback: str = DEFAULT_DATA_DIR) -> Path:
+    value = args.data_dir or os.environ.get("ENTRAIDE_DATA_DIR") or fallback
+    return Path(value).expanduser()
+
+
+def settings_for(args: argparse.Namespace) -> Settings:
+    return load_settings(data_dir(args))
+
+
+def setup_logging(settings: Settings | None, debug: bool) -> None:
+    from instance.logs import configure_logging
+
+    configure_logging(settings, debug=debug)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from instance import commands
+
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
+        "init": commands.init,
+        "serve": commands.serve,
+        "worker": commands.worker,
+        "db": commands.db,
+        "user": commands.user,
+        "structure": commands.structure,
+        "token": commands.token,
+        "demo": commands.demo,
+    }
+    from instance.cli_federation import FEDERATION_HANDLERS
+
+    handlers.update(FEDERATION_HANDLERS)
+    return handlers[args.command](args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``entraide`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
+    try:
+        code = _dispatch(args)
+    except UsageError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"entraide: error: {exc}", file=sys.stderr)
+        return 2
+    except (CommandError, SettingsError) as exc:
+        print(f"entraide: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        print(
+            f"entraide: error: {type(exc).__name__}: {exc} (run with --debug for details)",
+            file=sys.stderr,
+        )
+        return 1
+    return code
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

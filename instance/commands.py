@@ -1,0 +1,313 @@
+"""What each ``entraide`` command does (the parser is in ``instance.cli``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import secrets
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from actors.local import approve_structure, create_territory_actor
+from config.database import Database
+from config.settings import (
+    CONFIG_FILE,
+    Settings,
+    new_secret_key,
+    settings_from_dict,
+    write_settings,
+)
+from domain.models import Person
+from domain.people import create_person, create_structure, find_person
+from domain.validation import Invalid
+from federation.models import Actor
+from instance.cli import CommandError, UsageError, data_dir, settings_for, setup_logging
+from instance.migrate import upgrade
+
+DOMAIN_RE = re.compile(
+    r"^(?=.{1,253}(:\d{1,5})?$)[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$"
+)
+
+
+def _invalid(exc: Invalid) -> UsageError:
+    return UsageError("; ".join(f"{k} {v}" for k, v in exc.messages().items()))
+
+
+# --- init -------------------------------------------------------------------
+
+
+def new_settings(
+    ddir: Path,
+    *,
+    domain: str,
+    name: str,
+    handle: str = "territory",
+    scheme: str = "https",
+    database_url: str = "",
+    federation: str = "open",
+    allow_private: bool = False,
+) -> Settings:
+    if not DOMAIN_RE.match(domain):
+        raise UsageError(f"--domain must be HOST or HOST:PORT, got {domain!r}")
+    data: dict[str, Any] = {
+        "instance": {"domain": domain.lower(), "name": name, "handle": handle, "scheme": scheme},
+        "web": {"secret_key": new_secret_key()},
+        "federation": {"mode": federation, "allow_private_addresses": allow_private},
+    }
+    if database_url:
+        data["database"] = {"url": database_url}
+    try:
+        return settings_from_dict(data, ddir)
+    except Exception as exc:
+        raise UsageError(str(exc)) from None
+
+
+async def _populate(settings: Settings) -> str:
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            existing = await session.execute(select(Actor.uri).where(Actor.is_territory.is_(True)))
+            if existing.first() is not None:
+                raise CommandError("this database already holds a node; use an empty database")
+            actor = await create_territory_actor(session, settings)
+            return actor.uri
+    finally:
+        await db.dispose()
+
+
+def initialise(settings: Settings) -> str:
+    """Create the data directory, the database and the territory actor."""
+    ddir = settings.data_dir
+    if (ddir / CONFIG_FILE).exists():
+        raise CommandError(f"{ddir} is already initialised ({CONFIG_FILE} exists)")
+    ddir.mkdir(parents=True, exist_ok=True)
+    write_settings(settings)
+    try:
+        upgrade(settings.database_url)
+        return asyncio.run(_populate(settings))
+    except BaseException:
+        (ddir / CONFIG_FILE).unlink(missing_ok=True)
+        raise
+
+
+def init(args: argparse.Namespace) -> int:
+    ddir = data_dir(args)
+    setup_logging(None, args.debug)
+    settings = new_settings(
+        ddir,
+        domain=args.domain,
+        name=args.name,
+        handle=args.handle,
+        scheme=args.scheme,
+        database_url=args.database_url,
+        federation=args.federation,
+        allow_private=args.allow_private_addresses,
+    )
+    uri = initialise(settings)
+    print(f"initialised {ddir}: territory actor {uri}")
+    return 0
+
+
+# --- serve / worker ---------------------------------------------------------
+
+
+def _check_schema(settings: Settings) -> None:
+    from instance.health import schema_is_current
+
+    current = asyncio.run(schema_is_current(settings.database_url))
+    if not current:
+        raise CommandError("the database schema is not current: run `entraide db upgrade`")
+
+
+def _install_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def _serve(settings: Settings, host: str, port: int) -> None:
+    from hypercorn.asyncio import serve as hypercorn_serve
+    from hypercorn.config import Config
+
+    from instance import create_app
+
+    app = create_app(settings)
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.graceful_timeout = 15
+    config.accesslog = None
+    config.errorlog = "-"
+    stop = asyncio.Event()
+    _install_signals(stop)
+    print(
+        f"Entraide: {settings.instance.name} ({settings.base_url}) listening on "
+        f"http://{host}:{port}",
+        flush=True,
+    )
+    await hypercorn_serve(app, config, shutdown_trigger=stop.wait)
+
+
+def serve(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if not 0 < args.port < 65536:
+        raise UsageError("--port must be between 1 and 65535")
+    settings = settings_for(args)
+    setup_logging(settings, args.debug)
+    if args.workers > 1:
+        if settings.database_url.startswith("sqlite"):
+            raise UsageError(
+                "--workers > 1 needs PostgreSQL: SQLite allows a single writing process; "
+                "use `--database-url postgresql+asyncpg://…` at init to scale out"
+            )
+        raise CommandError("--workers > 1 is not available yet; run one `serve` per port")
+    _check_schema(settings)
+    asyncio.run(_serve(settings, args.host, args.port))
+    return 0
+
+
+async def _worker(settings: Settings) -> None:
+    from instance import create_app
+
+    app = create_app(settings, run_workers=True)
+    stop = asyncio.Event()
+    _install_signals(stop)
+    await app.startup()
+    print("Entraide worker: processing the inbox and delivering", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await app.shutdown()
+
+
+def worker(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+    setup_logging(settings, args.debug)
+    _check_schema(settings)
+    asyncio.run(_worker(settings))
+    return 0
+
+
+# --- db / user / structure / token ------------------------------------------
+
+
+def db(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+    setup_logging(settings, args.debug)
+    upgrade(settings.database_url)
+    print("database schema is current")
+    return 0
+
+
+async def _in_session(settings: Settings, work: Any) -> Any:
+    database = Database(settings.database_url)
+    try:
+        async with database.session() as session:
+            return await work(session)
+    finally:
+        await database.dispose()
+
+
+def user(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+
+    async def work(session: Any) -> Person:
+        if await find_person(session, args.email) is not None:
+            raise CommandError(f"{args.email} is already registered")
+        try:
+            return await create_person(session, args.email, args.password, role=args.role)
+        except Invalid as exc:
+            raise _invalid(exc) from None
+
+    person = asyncio.run(_in_session(settings, work))
+    print(f"created {person.role} {person.email}")
+    return 0
+
+
+def structure(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+    if (args.lat is None) != (args.lon is None):
+        raise UsageError("--lat and --lon go together")
+
+    async def work(session: Any) -> str:
+        owner = await find_person(session, args.owner)
+        if owner is None:
+            raise CommandError(f"no person with e-mail {args.owner}: `entraide user create` first")
+        try:
+            created = await create_structure(
+                session,
+                {
+                    "handle": args.handle,
+                    "name": args.name,
+                    "kind": args.kind,
+                    "commune": args.commune,
+                    "lat": args.lat,
+                    "lon": args.lon,
+                },
+                owner,
+                territory_handle=settings.instance.handle,
+            )
+        except Invalid as exc:
+            if "already taken" in str(exc):
+                raise CommandError(f"the handle {args.handle} is already taken") from None
+            raise _invalid(exc) from None
+        actor = await approve_structure(session, settings, created, None)
+        return actor.uri
+
+    uri = asyncio.run(_in_session(settings, work))
+    print(f"created structure {args.handle}: {uri}")
+    return 0
+
+
+def token(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+    from domain.people import create_token
+
+    async def work(session: Any) -> str:
+        person = await find_person(session, args.email)
+        if person is None:
+            raise CommandError(f"no person with e-mail {args.email}")
+        return await create_token(session, person, "command line")
+
+    print(asyncio.run(_in_session(settings, work)))
+    return 0
+
+
+# --- demo -------------------------------------------------------------------
+
+DEMO_EMAIL = "admin@demo.entraide.local"
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Make a demo node on first run, print the admin's login, and serve it."""
+    ddir = data_dir(args, fallback="demo-data")
+    login_file = ddir / "demo-login.txt"
+    if not (ddir / CONFIG_FILE).exists():
+        settings = new_settings(
+            ddir,
+            domain=f"{args.host}:{args.port}",
+            name="Territoire de démonstration",
+            scheme="http",
+            allow_private=True,
+        )
+        initialise(settings)
+        password = secrets.token_urlsafe(9)
+        from instance.demo import seed_demo
+
+        asyncio.run(seed_demo(settings, DEMO_EMAIL, password))
+        login_file.write_text(f"{DEMO_EMAIL}\n{password}\n", encoding="utf-8")
+        login_file.chmod(0o600)
+    settings = settings_for(argparse.Namespace(data_dir=str(ddir)))
+    email, password = login_file.read_text(encoding="utf-8").split()[:2]
+    print(f"Demo node: {settings.base_url}/", flush=True)
+    print(f"Demo administrator: {email} / password: {password}", flush=True)
+    sys.stdout.flush()
+    setup_logging(settings, args.debug)
+    _check_schema(settings)
+    asyncio.run(_serve(settings, args.host, args.port))
+    return 0

@@ -1,0 +1,117 @@
+"""Seed data of the demo node: an administrator, three structures, some listings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.local import approve_structure
+from config.settings import Settings
+from domain.people import create_person, create_structure
+
+STRUCTURES: list[dict[str, Any]] = [
+    {
+        "handle": "menuiserie_lasserre",
+        "name": "Menuiserie Lasserre",
+        "kind": "business",
+        "commune": "Orthez",
+        "lat": 43.4886,
+        "lon": -0.7722,
+        "description": "Menuiserie bois et agencement, 12 salariés.",
+    },
+    {
+        "handle": "ressourcerie_gave",
+        "name": "Ressourcerie du Gave",
+        "kind": "association",
+        "commune": "Mourenx",
+        "lat": 43.3816,
+        "lon": -0.6260,
+        "description": "Collecte, réemploi et vente solidaire.",
+    },
+    {
+        "handle": "cc_lacq_orthez",
+        "name": "Communauté de communes de Lacq-Orthez",
+        "kind": "public",
+        "commune": "Mourenx",
+        "lat": 43.3790,
+        "lon": -0.6210,
+        "description": "Service développement économique.",
+    },
+]
+
+LISTINGS: list[dict[str, Any]] = [
+    {
+        "structure": "menuiserie_lasserre",
+        "kind": "offer",
+        "title": "Chutes de bois massif",
+        "description": "Chêne et châtaignier, chutes de 20 à 80 cm, idéal pour ateliers ou écoles.",
+        "category": "materials",
+        "modality": "give",
+        "quantity": "300",
+        "unit": "kg",
+        "location": {"commune": "Orthez", "lat": 43.4886, "lon": -0.7722},
+        "radius_km": 30,
+    },
+    {
+        "structure": "menuiserie_lasserre",
+        "kind": "need",
+        "title": "Camion benne pour un week-end",
+        "description": "Besoin d'un camion benne 3,5 t pour un chantier, fin du mois.",
+        "category": "vehicles",
+        "modality": "lend",
+        "location": {"commune": "Orthez", "lat": 43.4886, "lon": -0.7722},
+        "radius_km": 40,
+    },
+    {
+        "structure": "ressourcerie_gave",
+        "kind": "offer",
+        "title": "Local de stockage 40 m²",
+        "description": "Local sec et fermé, disponible en journée, accès plain-pied.",
+        "category": "premises",
+        "modality": "mutualise",
+        "location": {"commune": "Mourenx", "lat": 43.3816, "lon": -0.6260},
+    },
+    {
+        "structure": "cc_lacq_orthez",
+        "kind": "offer",
+        "title": "Accompagnement à la commande publique",
+        "description": "Deux demi-journées par mois de mécénat de compétences pour les TPE.",
+        "category": "skills",
+        "modality": "give",
+        "location": {"commune": "Mourenx", "lat": 43.3790, "lon": -0.6210},
+        "radius_km": 50,
+    },
+    {
+        "structure": "ressourcerie_gave",
+        "kind": "offer",
+        "title": "Palettes Europe",
+        "description": "Une vingtaine de palettes en bon état.",
+        "category": "materials",
+        "modality": "sell",
+        "price": {"amount": "3.00", "currency": "EUR"},
+        "quantity": "20",
+        "unit": "palettes",
+        "location": {"commune": "Mourenx", "lat": 43.3816, "lon": -0.6260},
+    },
+]
+
+
+async def seed_demo(settings: Settings, email: str, password: str) -> None:
+    from instance.app import create_app
+    from instance.node import current_node
+    from instance.operations import create_listing
+
+    app = create_app(settings, run_workers=False)
+    async with app.app_context():
+        node = current_node()
+        async with node.db.session() as session:
+            admin = await create_person(
+                session, email, password, role="admin", display_name="Administratrice démo"
+            )
+            for data in STRUCTURES:
+                structure = await create_structure(
+                    session, data, admin, territory_handle=settings.instance.handle
+                )
+                await approve_structure(session, settings, structure, admin)
+            for data in LISTINGS:
+                await create_listing(session, node, admin, data)
+    await node.db.dispose()

@@ -1,0 +1,124 @@
+"""One place where errors become responses.
+
+The JSON API (and every federation endpoint) answers errors as
+``{"error": code, "message": text}`` with a matching status, plus
+``"fields"`` for 422 (INTERFACE.md); pages answer with an HTML error page.
+Which one is decided by the path and the ``Accept`` header.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from quart import Quart, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from domain.validation import Invalid
+from federation.errors import FederationError
+
+log = logging.getLogger(__name__)
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    410: "gone",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "rate_limited",
+    500: "server_error",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    """An error to answer as JSON with ``status``."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        fields: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code or _CODES.get(status, "error")
+        self.message = message
+        self.fields = dict(fields) if fields else None
+        self.headers = dict(headers or {})
+
+
+def json_error(
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    fields: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {"error": code or _CODES.get(status, "error"), "message": message}
+    if fields:
+        body["fields"] = dict(fields)
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def wants_json() -> bool:
+    """Whether the current request should get errors as JSON."""
+    path = request.path
+    if path.startswith(("/api/", "/.well-known/", "/nodeinfo", "/inbox", "/activities/")):
+        return True
+    if path.endswith(("/inbox", "/outbox", "/followers", "/following")):
+        return True
+    accept = request.accept_mimetypes
+    best = accept.best_match(
+        ["text/html", "application/json", "application/activity+json", "application/ld+json"]
+    )
+    return best is not None and best != "text/html"
+
+
+def register_error_handlers(app: Quart) -> None:
+    @app.errorhandler(ApiError)
+    async def _api_error(error: ApiError) -> Response:
+        return json_error(
+            error.status, error.message, code=error.code, fields=error.fields, headers=error.headers
+        )
+
+    @app.errorhandler(Invalid)
+    async def _invalid(error: Invalid) -> Response:
+        return json_error(422, "some fields are invalid", fields=error.messages())
+
+    @app.errorhandler(FederationError)
+    async def _federation_error(error: FederationError) -> Response:
+        return json_error(error.status, error.message, code=error.code)
+
+    @app.errorhandler(HTTPException)
+    async def _http_error(error: HTTPException) -> Any:
+        status = error.code or 500
+        if wants_json():
+            message = error.description or _CODES.get(status, "error")
+            response = json_error(status, message)
+            if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+                response.headers["Allow"] = ", ".join(error.valid_methods)
+            return response
+        return await render_template("error.html", status=status, error=error), status
+
+    @app.errorhandler(Exception)
+    async def _unexpected(error: Exception) -> Any:
+        log.error("unhandled error on %s %s", request.method, request.path, exc_info=error)
+        if wants_json():
+            return json_error(500, "internal error; it has been logged")
+        return await render_template("error.html", status=500, error=None), 500

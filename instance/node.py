@@ -1,0 +1,73 @@
+"""The per-app container of the node's resources.
+
+One :class:`Node` is hung on each app (``app.extensions["entraide"]``); it
+holds the settings, the database, URL builders and, while the app serves, the
+shared HTTP client and the background workers. Code reaches it with
+:func:`current_node` inside a request or app context, or is handed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from quart import current_app
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from actors.urls import Urls
+from config.database import Database
+from config.settings import Settings
+
+if TYPE_CHECKING:
+    from instance.background import Background
+
+VERSION = "0.1.0"
+SOFTWARE = "entraide"
+
+
+@dataclass
+class Node:
+    """Everything one running node needs, built by ``create_app``."""
+
+    settings: Settings
+    db: Database
+    urls: Urls
+    background: Background
+    http_transport: httpx.AsyncBaseTransport | None = None
+    _http: httpx.AsyncClient | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The shared outgoing HTTP client (exists while the app serves)."""
+        if self._http is None:
+            raise RuntimeError("the HTTP client exists only while the app is serving")
+        return self._http
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction; after the commit, wake the loops it queued work for."""
+        async with self.db.sessionmaker() as session:
+            async with session.begin():
+                yield session
+            for name in session.info.get("wake", ()):
+                self.wake(name)
+
+    def wake(self, name: str) -> None:
+        """Tell the worker ``name`` that there is new work for it."""
+        event = self.background.wakeups.get(name)
+        if event is not None:
+            event.set()
+
+    @property
+    def user_agent(self) -> str:
+        return f"{SOFTWARE}/{VERSION} (+{self.settings.base_url}/)"
+
+
+def current_node() -> Node:
+    """The node of the current app."""
+    node: Node = current_app.extensions["entraide"]
+    return node

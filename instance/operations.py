@@ -1,0 +1,137 @@
+"""Use cases shared by the JSON API, the web pages and the command line.
+
+Each function takes an open session (one transaction) and the node, checks
+who may do what, changes the domain tables, and asks ``outbox`` for the
+activities that federate the change — in the same transaction, so a change
+and its delivery rows are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from actors.local import approve_structure, reject_structure
+from config.database import utcnow
+from domain.listings import apply_listing, validate_listing
+from domain.models import Listing, Person, Structure
+from domain.people import can_act_for
+from domain.validation import FieldError, Invalid
+from instance.errors import ApiError
+from instance.node import Node
+from outbox import listings as listing_activities
+
+
+class Forbidden(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(403, message)
+
+
+class NotFound(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(404, message)
+
+
+async def structure_by_handle(session: AsyncSession, handle: str) -> Structure | None:
+    result = await session.execute(select(Structure).where(Structure.handle == handle))
+    return result.scalar_one_or_none()
+
+
+def may_edit_listing(person: Person, listing: Listing) -> bool:
+    if not listing.local or listing.structure is None:
+        return False
+    return person.is_moderator or can_act_for(person, listing.structure)
+
+
+async def create_listing(
+    session: AsyncSession, node: Node, person: Person, data: Mapping[str, Any]
+) -> Listing:
+    """Publish a new listing for the structure named in ``data["structure"]``."""
+    handle = data.get("structure")
+    structure = await structure_by_handle(session, handle) if isinstance(handle, str) else None
+    if structure is None:
+        errors: dict[str, FieldError] = {
+            "structure": FieldError("unknown structure" if handle else "is required")
+        }
+        try:
+            validate_listing(data)
+        except Invalid as exc:
+            errors.update(exc.errors)
+        raise Invalid(errors)
+    if not (person.is_moderator or can_act_for(person, structure)):
+        raise Forbidden("you do not act for this structure")
+    if structure.status != "approved" or structure.actor is None:
+        raise Forbidden("this structure is awaiting approval by an administrator")
+    fields = validate_listing(data)
+    now = utcnow()
+    listing = Listing(
+        ap_id=f"urn:entraide:pending:{node.urls.new_activity()}",
+        local=True,
+        origin=node.settings.instance.domain.lower(),
+        structure=structure,
+        author_id=structure.actor.id,
+        published_at=now,
+        status="open",
+        unit="",
+        price_currency="",
+        commune="",
+    )
+    apply_listing(listing, fields, lifetime_days=node.settings.listings.default_lifetime_days)
+    listing.updated_at = now
+    if not listing.commune and structure.commune and listing.lat is None:
+        listing.commune = structure.commune
+        listing.lat, listing.lon = structure.lat, structure.lon
+    session.add(listing)
+    await session.flush()
+    listing.ap_id = listing.url = node.urls.listing(listing.id)
+    await session.flush()
+    await listing_activities.published(session, node.settings, listing)
+    return listing
+
+
+async def update_listing(
+    session: AsyncSession, node: Node, person: Person, listing: Listing, data: Mapping[str, Any]
+) -> Listing:
+    """Edit a local listing; federates an Update (or a Delete when withdrawn)."""
+    if not may_edit_listing(person, listing):
+        raise Forbidden("only the structure's members or a moderator may change this listing")
+    if listing.status == "withdrawn":
+        raise ApiError(409, "this listing was withdrawn and can no longer change")
+    fields = validate_listing(data, partial=True, current=listing)
+    apply_listing(listing, fields, lifetime_days=node.settings.listings.default_lifetime_days)
+    await session.flush()
+    if listing.status == "withdrawn":
+        await listing_activities.withdrawn(session, node.settings, listing)
+    else:
+        await listing_activities.updated(session, node.settings, listing)
+    return listing
+
+
+async def withdraw_listing(
+    session: AsyncSession, node: Node, person: Person, listing: Listing
+) -> Listing:
+    """Withdraw a local listing; federates a Delete (tombstone)."""
+    if not may_edit_listing(person, listing):
+        raise Forbidden("only the structure's members or a moderator may withdraw this listing")
+    if listing.status != "withdrawn":
+        listing.status = "withdrawn"
+        listing.updated_at = utcnow()
+        await session.flush()
+        await listing_activities.withdrawn(session, node.settings, listing)
+    return listing
+
+
+async def approve(
+    session: AsyncSession, node: Node, admin: Person | None, structure: Structure
+) -> None:
+    """An administrator approves a structure: it gets its actor and becomes visible."""
+    await approve_structure(session, node.settings, structure, admin)
+
+
+def reject(admin: Person, structure: Structure, reason: str) -> None:
+    if not reason.strip():
+        raise Invalid({"reason": FieldError("is required")})
+    reject_structure(structure, admin, reason)

@@ -1,0 +1,91 @@
+"""Publishing an activity: store it, address it, queue its deliveries.
+
+:func:`emit` runs inside the caller's transaction: the ``activities`` row (so
+the activity can be fetched at its id) and its ``deliveries`` rows are
+committed with the change that caused them. The session remembers that the
+delivery worker has work (``session.info["wake"]``); ``instance`` wakes it
+after the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from actors.urls import Urls
+from config.settings import Settings
+from federation.audience import follower_actors, inboxes_for
+from federation.delivery import enqueue
+from federation.models import Activity, Actor
+
+AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
+PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+
+
+def new_activity(
+    settings: Settings,
+    type_: str,
+    actor: Actor,
+    obj: Any,
+    *,
+    to: Iterable[str] = (),
+    cc: Iterable[str] = (),
+    context: Any = AS_CONTEXT,
+    **extra: Any,
+) -> dict[str, Any]:
+    """An activity document with a fresh id under the node's domain."""
+    body: dict[str, Any] = {
+        "@context": context,
+        "id": Urls(settings.base_url).new_activity(),
+        "type": type_,
+        "actor": actor.uri,
+        "object": obj,
+    }
+    if to:
+        body["to"] = list(to)
+    if cc:
+        body["cc"] = list(cc)
+    body.update(extra)
+    return body
+
+
+def _object_uri(body: dict[str, Any]) -> str | None:
+    obj = body.get("object")
+    if isinstance(obj, dict):
+        value = obj.get("id")
+        return value if isinstance(value, str) else None
+    return obj if isinstance(obj, str) else None
+
+
+async def emit(
+    session: AsyncSession,
+    settings: Settings,
+    actor: Actor,
+    body: dict[str, Any],
+    *,
+    to_followers: bool = True,
+    recipients: Iterable[Actor] = (),
+    public: bool = True,
+) -> Activity:
+    """Store ``body`` as ``actor``'s activity and queue it for its remote audience."""
+    activity = Activity(
+        uri=body["id"],
+        actor_id=actor.id,
+        type=body["type"],
+        object_uri=_object_uri(body),
+        body=body,
+        public=public,
+    )
+    session.add(activity)
+    audience: list[Actor] = list(recipients)
+    if to_followers:
+        audience.extend(await follower_actors(session, actor.id))
+    inboxes = await inboxes_for(session, audience, mode=settings.federation.mode)
+    if inboxes:
+        await enqueue(session, activity, inboxes, own_domain=settings.instance.domain.lower())
+        session.info.setdefault("wake", set()).add("delivery")
+    else:
+        await session.flush()
+    return activity
