@@ -46,11 +46,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import Database, utcnow
-from federation.errors import FederationError
+from federation.errors import FederationError, PayloadError
+from federation.keys import SigningKey, host_of
 from federation.keystore import actor_signing_key
 from federation.models import Activity, Actor, Delivery, DomainHealth
 from federation.retry import UNAVAILABLE_AFTER, next_attempt
-from federation.signatures import HttpSignatureAuth, SigningKey, host_of
+from federation.signatures import HttpSignatureAuth
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,11 @@ async def enqueue(
         if not inbox or inbox in seen:
             continue
         seen.add(inbox)
-        domain = host_of(inbox)
+        try:
+            domain = host_of(inbox)
+        except PayloadError:
+            log.warning("not delivering %s to %r: not an http(s) inbox", activity.uri, inbox)
+            continue
         if domain == own_domain:
             continue
         session.add(
@@ -173,7 +178,7 @@ async def claim(db: Database, worker_id: str, *, batch: int, lease_seconds: int)
         )
         jobs = []
         bodies: dict[int, bytes] = {}
-        for delivery, activity, actor in rows.tuples():
+        for delivery, activity, actor in rows.all():
             if activity.id not in bodies:
                 bodies[activity.id] = json.dumps(activity.body).encode()
             jobs.append(
@@ -190,15 +195,18 @@ async def claim(db: Database, worker_id: str, *, batch: int, lease_seconds: int)
         return jobs
 
 
-async def send(client: httpx.AsyncClient, job: Job) -> Outcome:
+async def send(client: httpx.AsyncClient, job: Job, time_limit: float = 30.0) -> Outcome:
     """POST one activity to one inbox, signed; never raises."""
     try:
-        response = await client.post(
-            job.inbox_url,
-            content=job.body,
-            headers={"Content-Type": ACTIVITY_JSON, "Accept": ACTIVITY_JSON},
-            auth=HttpSignatureAuth(job.key),
-        )
+        async with asyncio.timeout(time_limit):
+            response = await client.post(
+                job.inbox_url,
+                content=job.body,
+                headers={"Content-Type": ACTIVITY_JSON, "Accept": ACTIVITY_JSON},
+                auth=HttpSignatureAuth(job.key),
+            )
+    except TimeoutError:
+        return Outcome(job, None, f"no answer within {time_limit:g} s")
     except FederationError as exc:  # refused by the SSRF guard: will not get better
         return Outcome(job, 0, exc.message)
     except (httpx.HTTPError, OSError) as exc:

@@ -32,7 +32,7 @@ async def policies(session: AsyncSession, domains: Iterable[str]) -> dict[str, s
     result = await session.execute(
         select(DomainPolicy.domain, DomainPolicy.policy).where(DomainPolicy.domain.in_(wanted))
     )
-    return {domain: policy for domain, policy in result.tuples()}
+    return {domain: policy for domain, policy in result.all()}
 
 
 def decide(policy: str | None, mode: str) -> bool:

@@ -113,9 +113,11 @@ def create_app(
 
 
 def _register_blueprints(app: Quart) -> None:
+    from instance.ap import blueprint as ap_blueprint
     from instance.api import blueprint as api_blueprint
     from instance.web import blueprint as web_blueprint
 
+    app.register_blueprint(ap_blueprint)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(web_blueprint)
 

@@ -1,15 +1,157 @@
-"""``entraide peer …`` and ``entraide domain …``: federation policy from the shell."""
+"""``entraide peer …`` and ``entraide domain …``: federation policy from the shell.
+
+``peer list`` prints one peering per line, ``HOST DIRECTION STATE``
+(INTERFACE.md). Commands that talk to another node (``peer request``) queue
+their activities in the database; the running ``serve`` (or ``worker``)
+delivers them within its poll interval.
+"""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from federation.errors import FederationError
+from instance.cli import CommandError, UsageError, settings_for
 
 Sub = Callable[[str, str], argparse.ArgumentParser]
+HOST_HELP = "HOST[:PORT] of the other node"
 
 
 def add_federation_commands(sub: Sub) -> None:
-    """Add the peer and domain commands to the parser."""
+    from instance.cli import _common
+
+    p = sub("peer", "peerings with other territories")
+    peers = p.add_subparsers(dest="peer_command", metavar="ACTION")
+    peers.required = True
+    listing = peers.add_parser("list", help="one peering per line: HOST DIRECTION STATE")
+    _common(listing, top=False)
+    req = peers.add_parser(
+        "request", help="ask another territory to peer (acct:HANDLE@HOST or URL)"
+    )
+    _common(req, top=False)
+    req.add_argument("target")
+    for name, help_ in (
+        ("approve", "accept an incoming peering request"),
+        ("reject", "refuse an incoming peering request"),
+        ("remove", "end a peering in both directions"),
+    ):
+        cmd = peers.add_parser(name, help=help_)
+        _common(cmd, top=False)
+        cmd.add_argument("host", help=HOST_HELP)
+
+    p = sub("domain", "federation policy by domain")
+    domains = p.add_subparsers(dest="domain_command", metavar="ACTION")
+    domains.required = True
+    for name, help_ in (
+        ("block", "refuse a domain (and sever its follows)"),
+        ("unblock", "lift a block"),
+        ("allow", "allow a domain (needed in allowlist mode)"),
+        ("list", "the domain policies"),
+    ):
+        cmd = domains.add_parser(name, help=help_)
+        _common(cmd, top=False)
+        if name != "list":
+            cmd.add_argument("host", help=HOST_HELP)
+        if name == "block":
+            cmd.add_argument("--reason", default="")
 
 
-FEDERATION_HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {}
+async def _with_node(args: argparse.Namespace, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    from instance import create_app
+    from instance.node import current_node
+
+    app = create_app(settings_for(args), run_workers=False)
+    await app.startup()
+    try:
+        async with app.app_context():
+            return await work(current_node())
+    finally:
+        await app.shutdown()
+
+
+def _run(args: argparse.Namespace, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    from instance.peering import PeeringError
+
+    try:
+        return asyncio.run(_with_node(args, work))
+    except PeeringError as exc:
+        raise CommandError(str(exc)) from None
+    except FederationError as exc:
+        raise CommandError(exc.message) from None
+
+
+def _host(value: str) -> str:
+    host = value.strip().lower()
+    if not host or "/" in host or "@" in host or " " in host:
+        raise UsageError(f"expected HOST[:PORT], got {value!r}")
+    return host
+
+
+def peer(args: argparse.Namespace) -> int:
+    from instance import peering
+
+    action = args.peer_command
+    if action == "list":
+
+        async def work(node: Any) -> list[Any]:
+            async with node.db.session() as session:
+                return await peering.list_peerings(session)
+
+        for row in _run(args, work):
+            print(f"{row.host} {row.direction} {row.state}")
+        return 0
+    if action == "request":
+        target = args.target.strip()
+        if not (target.startswith(("http://", "https://")) or "@" in target):
+            raise UsageError("expected acct:HANDLE@HOST or the territory actor's URL")
+        result = _run(args, lambda node: peering.request(node, target))
+        print(f"{result.host} {result.direction} {result.state}")
+        return 0
+    host = _host(args.host)
+    if action == "approve":
+        result = _run(args, lambda node: peering.approve(node, host))
+    elif action == "reject":
+        result = _run(args, lambda node: peering.reject_request(node, host))
+    else:
+        _run(args, lambda node: peering.remove(node, host))
+        print(f"{host} removed")
+        return 0
+    print(f"{result.host} {result.direction} {result.state}")
+    return 0
+
+
+def domain(args: argparse.Namespace) -> int:
+    from federation import policy
+    from instance import peering
+
+    action = args.domain_command
+
+    async def work(node: Any) -> Any:
+        async with node.transaction() as session:
+            if action == "list":
+                return await policy.list_policies(session)
+            host = _host(args.host)
+            if action == "block":
+                await peering.block_domain(session, host, args.reason)
+            elif action == "allow":
+                await policy.set_policy(session, host, "allow")
+            elif not await policy.clear_policy(session, host):
+                raise CommandError(f"{host} had no policy")
+            return None
+
+    result = _run(args, work)
+    if action == "list":
+        for row in result:
+            print(f"{row.domain} {row.policy}")
+    else:
+        print(f"{args.host} {action}ed" if action != "allow" else f"{args.host} allowed")
+    return 0
+
+
+FEDERATION_HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "peer": peer,
+    "domain": domain,
+}

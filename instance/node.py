@@ -17,9 +17,13 @@ import httpx
 from quart import current_app
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from actors.local import territory_actor
 from actors.urls import Urls
 from config.database import Database
 from config.settings import Settings
+from federation.keys import SigningKey
+from federation.keystore import actor_signing_key
+from federation.remote import Remote
 
 if TYPE_CHECKING:
     from instance.background import Background
@@ -38,7 +42,25 @@ class Node:
     background: Background
     http_transport: httpx.AsyncBaseTransport | None = None
     _http: httpx.AsyncClient | None = None
+    _signer: SigningKey | None = None
+    metrics: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.remote = Remote(
+            self.db,
+            lambda: self.http,
+            self.territory_key,
+            self.settings.federation,
+            self.settings.instance.domain,
+        )
+
+    async def territory_key(self) -> SigningKey:
+        """The key that signs our fetches (the territory actor's, like an instance actor)."""
+        if self._signer is None:
+            async with self.db.session() as session:
+                self._signer = actor_signing_key(await territory_actor(session))
+        return self._signer
 
     @property
     def http(self) -> httpx.AsyncClient:

@@ -1,40 +1,83 @@
 """The background loops of a node: delivery, inbox processing, expiry.
 
-``register_loops`` is called by ``create_app`` (for ``serve``) and by the
-``worker`` command. Each loop sleeps on its wake-up event (set after a commit
-that queued work for it) or the poll interval (work queued by another
+``register_loops`` is called by ``create_app`` (for ``serve`` and the
+``worker`` command). Each loop sleeps on its wake-up event (set after a
+commit that queued work for it) or the poll interval (work queued by another
 process), and stops between units of work when the node stops.
+``make_delivery_worker`` and ``make_inbox_processor`` are also used by tests
+and benchmarks to drain the queues on demand.
 """
 
 from __future__ import annotations
 
 import logging
 
-from federation.delivery import DeliveryWorker, release_stale_leases
+from federation import delivery
+from federation.delivery import DeliveryWorker
+from inbox import processor
+from inbox.processor import Context, InboxProcessor
 from instance.background import Background
 from instance.node import Node
 
 log = logging.getLogger(__name__)
 
 
-def register_loops(node: Node) -> None:
+def make_delivery_worker(node: Node) -> DeliveryWorker:
     settings = node.settings
+    return DeliveryWorker(
+        node.db,
+        lambda: node.http,
+        concurrency=settings.federation.delivery_concurrency,
+        per_host=settings.federation.per_host_concurrency,
+        batch=settings.workers.batch_size,
+        lease_seconds=settings.workers.lease_seconds,
+        poll_interval=settings.workers.poll_interval,
+        on_outcome=node.metrics.delivery_outcome if node.metrics else None,
+    )
 
-    async def delivery(bg: Background) -> None:
+
+def make_inbox_processor(node: Node) -> InboxProcessor:
+    settings = node.settings
+    ctx = Context(settings=settings, db=node.db, remote=node.remote, transaction=node.transaction)
+    return InboxProcessor(
+        ctx,
+        batch=settings.workers.batch_size,
+        lease_seconds=settings.workers.lease_seconds,
+        poll_interval=settings.workers.poll_interval,
+        on_outcome=node.metrics.inbox_outcome if node.metrics else None,
+    )
+
+
+async def drain(node: Node) -> int:
+    """Process the inbox and send due deliveries until both are empty (tests, tools)."""
+    inbox = make_inbox_processor(node)
+    sender = make_delivery_worker(node)
+    total = 0
+    while True:
+        done = await inbox.drain() + await sender.drain()
+        total += done
+        if done == 0:
+            return total
+
+
+def register_loops(node: Node) -> None:
+    async def delivery_loop(bg: Background) -> None:
         if node.db.is_sqlite:
             # On SQLite this process is the only worker: leases left by a crash are ours.
-            released = await release_stale_leases(node.db)
+            released = await delivery.release_stale_leases(node.db)
             if released:
                 log.info("released %d deliveries claimed before a restart", released)
-        worker = DeliveryWorker(
-            node.db,
-            lambda: node.http,
-            concurrency=settings.federation.delivery_concurrency,
-            per_host=settings.federation.per_host_concurrency,
-            batch=settings.workers.batch_size,
-            lease_seconds=settings.workers.lease_seconds,
-            poll_interval=settings.workers.poll_interval,
-        )
+        worker = make_delivery_worker(node)
         await worker.run(bg.stopping, lambda seconds: bg.sleep("delivery", seconds))
 
-    node.background.register("delivery", delivery)
+    async def inbox_loop(bg: Background) -> None:
+        if node.db.is_sqlite:
+            released = await processor.release_stale_leases(node.db)
+            if released:
+                log.info("released %d inbox items claimed before a restart", released)
+        await make_inbox_processor(node).run(
+            bg.stopping, lambda seconds: bg.sleep("inbox", seconds)
+        )
+
+    node.background.register("delivery", delivery_loop)
+    node.background.register("inbox", inbox_loop)

@@ -22,12 +22,23 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from instance.migrate import upgrade
 
+T = TypeVar("T")
+
 PG_USER = "entraide"
+
+
+def in_thread(function: Callable[..., T], *args: Any) -> T:
+    """Run blocking setup (which may call ``asyncio.run``) even from inside a running loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function, *args).result()
 
 
 def free_port() -> int:
@@ -129,7 +140,7 @@ class DatabaseTemplates:
     def sqlite_url(self, directory: Path) -> str:
         if self._sqlite is None:
             self._sqlite = self.workdir / "template.db"
-            upgrade(f"sqlite+aiosqlite:///{self._sqlite}")
+            in_thread(upgrade, f"sqlite+aiosqlite:///{self._sqlite}")
         target = directory / "entraide.db"
         shutil.copyfile(self._sqlite, target)
         return f"sqlite+aiosqlite:///{target}"
@@ -138,17 +149,18 @@ class DatabaseTemplates:
         assert self.cluster is not None
         if self._pg_template is None:
             name = "entraide_template"
-            asyncio.run(self.cluster.execute(f"CREATE DATABASE {name}"))
-            upgrade(self.cluster.url(name))
+            in_thread(asyncio.run, self.cluster.execute(f"CREATE DATABASE {name}"))
+            in_thread(upgrade, self.cluster.url(name))
             self._pg_template = name
         database = "t_" + uuid.uuid4().hex[:16]
-        asyncio.run(
-            self.cluster.execute(f"CREATE DATABASE {database} TEMPLATE {self._pg_template}")
+        in_thread(
+            asyncio.run,
+            self.cluster.execute(f"CREATE DATABASE {database} TEMPLATE {self._pg_template}"),
         )
         return self.cluster.url(database)
 
     def empty_postgres_url(self) -> str:
         assert self.cluster is not None
         database = "e_" + uuid.uuid4().hex[:16]
-        asyncio.run(self.cluster.execute(f"CREATE DATABASE {database}"))
+        in_thread(asyncio.run, self.cluster.execute(f"CREATE DATABASE {database}"))
         return self.cluster.url(database)

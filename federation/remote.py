@@ -1,0 +1,236 @@
+"""Remote actors, keys and objects: fetched with signed GETs, cached in the database.
+
+:class:`Remote` is made once per node with the shared HTTP client, the
+database, the key we sign fetches with (the territory actor's, like
+Mastodon's instance actor) and the federation settings. Every fetch first
+checks the domain against the federation policy, then goes through
+``federation.fetch.fetch_json`` (SSRF guard, size and time caps, id host
+check). Network I/O never happens inside a database transaction: a row is
+read in one short session, the document fetched with none open, and stored in
+another.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urldefrag
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from config.database import Database, utcnow
+from config.settings import FederationSettings
+from federation.actor_doc import ACTOR_TYPES, ParsedActor, parse_actor
+from federation.errors import DomainBlocked, FetchError, KeyFetchError, PayloadError
+from federation.fetch import fetch_json
+from federation.keys import (
+    PublicKey,
+    SigningKey,
+    host_of,
+    load_public_key_multibase,
+    load_public_key_pem,
+)
+from federation.models import Actor, ActorKey
+from federation.net import parse_ip_literal
+from federation.policy import is_permitted
+
+log = logging.getLogger(__name__)
+
+ACCT_RE = re.compile(r"^(?:acct:)?@?([^@\s/]+)@([^@\s/]+)$")
+
+
+def scheme_for(host: str, allow_private: bool) -> str:
+    """https, except for loopback/private hosts in local setups (tests, demos)."""
+    if not allow_private:
+        return "https"
+    bare = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    ip = parse_ip_literal(bare.strip("[]"))
+    if bare == "localhost" or (ip is not None and (ip.is_loopback or ip.is_private)):
+        return "http"
+    return "https"
+
+
+def public_key_of(key: ActorKey) -> PublicKey:
+    if key.kind == "ed25519":
+        return load_public_key_multibase(key.public_key)
+    return load_public_key_pem(key.public_key)
+
+
+async def store_actor(
+    session: AsyncSession, parsed: ParsedActor, document: dict[str, Any]
+) -> Actor:
+    """Insert or refresh a remote actor and its keys from a fetched document."""
+    result = await session.execute(select(Actor).where(Actor.uri == parsed.uri))
+    actor = result.scalar_one_or_none()
+    if actor is not None and actor.local:
+        raise PayloadError("a remote document claims a local actor")
+    if actor is None:
+        actor = Actor(uri=parsed.uri, local=False)
+        session.add(actor)
+    actor.type = parsed.type
+    actor.handle = parsed.handle
+    actor.domain = parsed.domain
+    actor.name = parsed.name
+    actor.summary = parsed.summary
+    actor.url = parsed.url
+    actor.inbox_url = parsed.inbox
+    actor.shared_inbox_url = parsed.shared_inbox
+    actor.outbox_url = parsed.outbox
+    actor.followers_url = parsed.followers
+    actor.following_url = parsed.following
+    actor.manually_approves = parsed.manually_approves
+    actor.is_territory = parsed.is_territory
+    actor.moved_to = parsed.moved_to
+    actor.document = document
+    actor.fetched_at = utcnow()
+    actor.deleted_at = None
+    wanted = {k.key_id: k for k in parsed.keys}
+    for key in list(actor.keys):
+        if key.key_id not in wanted:
+            actor.keys.remove(key)  # rotated away: it must not verify anything any more
+        else:
+            key.public_key = wanted.pop(key.key_id).public_key
+    for new in wanted.values():
+        actor.keys.append(ActorKey(key_id=new.key_id, kind=new.kind, public_key=new.public_key))
+    await session.flush()
+    return actor
+
+
+class Remote:
+    """Fetching and caching what lives on other servers."""
+
+    def __init__(
+        self,
+        db: Database,
+        client: Callable[[], httpx.AsyncClient],
+        signer: Callable[[], Awaitable[SigningKey]],
+        settings: FederationSettings,
+        own_domain: str,
+    ) -> None:
+        self.db = db
+        self.client = client
+        self.signer = signer
+        self.settings = settings
+        self.own_domain = own_domain.lower()
+
+    async def check_domain(self, url: str) -> str:
+        host = host_of(url)
+        if host == self.own_domain:
+            raise PayloadError("refusing to fetch our own domain as a remote one")
+        async with self.db.session() as session:
+            if not await is_permitted(session, host, self.settings.mode):
+                raise DomainBlocked(f"{host} is not permitted by this node's federation policy")
+        return host
+
+    async def fetch(self, url: str, *, require_id: bool = True) -> dict[str, Any]:
+        """A signed GET of an ActivityPub document on a permitted domain."""
+        await self.check_domain(url)
+        return await fetch_json(
+            self.client(),
+            url,
+            key=await self.signer(),
+            allow_private=self.settings.allow_private_addresses,
+            allow_http=self.settings.allow_private_addresses,
+            max_bytes=self.settings.fetch_max_bytes,
+            time_limit=self.settings.total_timeout,
+            require_id=require_id,
+        )
+
+    async def cached_actor(self, uri: str) -> Actor | None:
+        async with self.db.session() as session:
+            result = await session.execute(select(Actor).where(Actor.uri == uri))
+            return result.scalar_one_or_none()
+
+    async def actor(self, uri: str, *, refresh: bool = False) -> Actor:
+        """The actor with this id, from the cache or fetched."""
+        cached = await self.cached_actor(uri)
+        if cached is not None and (cached.local or not refresh):
+            fresh_enough = cached.fetched_at and utcnow() - cached.fetched_at < timedelta(
+                seconds=self.settings.key_cache_seconds
+            )
+            if cached.local or fresh_enough:
+                return cached
+        document = await self.fetch(uri)
+        return await self.store(document)
+
+    async def store(self, document: dict[str, Any]) -> Actor:
+        parsed = parse_actor(document)
+        async with self.db.session() as session:
+            return await store_actor(session, parsed, document)
+
+    async def public_key(self, key_id: str, refresh: bool) -> tuple[PublicKey, Actor]:
+        """The public key named ``key_id`` and its owner (fetched when unknown or stale)."""
+        if not refresh:
+            async with self.db.session() as session:
+                result = await session.execute(
+                    select(ActorKey, Actor)
+                    .join(Actor, ActorKey.actor_id == Actor.id)
+                    .where(ActorKey.key_id == key_id, ActorKey.revoked_at.is_(None))
+                )
+                row = result.first()
+                if row is not None:
+                    key, owner = row
+                    return public_key_of(key), owner
+        url, _ = urldefrag(key_id)
+        try:
+            document = await self.fetch(url)
+            types = document.get("type")
+            types = types if isinstance(types, list) else [types]
+            if not ACTOR_TYPES.intersection(t for t in types if isinstance(t, str)):
+                # A key document (GoToSocial serves one at the key id): follow its owner.
+                owner_uri = document.get("owner")
+                if not isinstance(owner_uri, str) or host_of(owner_uri) != host_of(url):
+                    raise KeyFetchError("the key document names no owner on its own host")
+                document = await self.fetch(owner_uri)
+            actor = await self.store(document)
+        except (FetchError, PayloadError) as exc:
+            raise KeyFetchError(f"could not get key {key_id}: {exc.message}") from exc
+        for key in actor.keys:
+            if key.key_id == key_id:
+                return public_key_of(key), actor
+        raise KeyFetchError(f"the actor {actor.uri} does not publish the key {key_id}")
+
+    async def webfinger(self, acct: str) -> str:
+        """The actor id behind ``acct:user@host`` (WebFinger, RFC 7033)."""
+        match = ACCT_RE.match(acct.strip())
+        if not match:
+            raise PayloadError("expected acct:user@host")
+        user, host = match.groups()
+        host = host.lower()
+        scheme = scheme_for(host, self.settings.allow_private_addresses)
+        url = f"{scheme}://{host}/.well-known/webfinger?resource=acct:{user}@{host}"
+        await self.check_domain(url)
+        jrd = await fetch_json(
+            self.client(),
+            url,
+            key=None,
+            allow_private=self.settings.allow_private_addresses,
+            allow_http=self.settings.allow_private_addresses,
+            max_bytes=65_536,
+            time_limit=self.settings.total_timeout,
+            require_id=False,
+            accept="application/jrd+json, application/json",
+        )
+        for link in jrd.get("links") or []:
+            if not isinstance(link, dict) or link.get("rel") != "self":
+                continue
+            media = str(link.get("type", ""))
+            href = link.get("href")
+            if isinstance(href, str) and ("activity+json" in media or "ld+json" in media):
+                if host_of(href) != host_of(url):
+                    # An answer pointing at another host could hand us someone else's
+                    # actor under this name: refused (see SECURITY.md).
+                    raise PayloadError("the WebFinger answer points to another host")
+                return href
+        raise FetchError(f"no ActivityPub actor for {acct}")
+
+    async def resolve(self, target: str) -> Actor:
+        """An actor from ``acct:user@host``, ``user@host`` or its id URL."""
+        if target.startswith(("http://", "https://")):
+            return await self.actor(target)
+        return await self.actor(await self.webfinger(target))

@@ -1,0 +1,45 @@
+"""Accept(Follow): a remote actor accepted a local actor's follow."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from federation.models import Actor, Follow
+from federation.policy import PEERING_REASON, policies, set_policy
+from inbox.activity import Incoming
+from inbox.processor import Context
+
+
+async def find_our_follow(session: AsyncSession, act: Incoming) -> Follow | None:
+    """The local Follow that ``act`` answers (by id, or by embedded actor/object)."""
+    followed = (
+        await session.execute(select(Actor).where(Actor.uri == act.actor))
+    ).scalar_one_or_none()
+    if followed is None:
+        return None
+    query = select(Follow).where(Follow.followed_id == followed.id)
+    if act.object is not None and isinstance(act.object.get("actor"), str):
+        follower_uri = act.object["actor"]
+        query = query.join(Actor, Follow.follower_id == Actor.id).where(
+            Actor.uri == follower_uri, Actor.local.is_(True)
+        )
+    elif act.object_id:
+        query = query.where(Follow.activity_uri == act.object_id)
+    else:
+        return None
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def handle(ctx: Context, act: Incoming) -> str | None:
+    async with ctx.transaction() as session:
+        row = await find_our_follow(session, act)
+        if row is None:
+            return "accept of an unknown follow"
+        row.state = "accepted"
+        if row.follower.is_territory and row.followed.is_territory:
+            domain = row.followed.domain
+            current = (await policies(session, [domain])).get(domain)
+            if current != "block":
+                await set_policy(session, domain, "allow", PEERING_REASON)
+    return None

@@ -1,0 +1,45 @@
+"""Create: a remote actor publishes an object.
+
+A listing (``inbox.from_ap``) from an actor we follow is stored as a remote
+listing. The object must be attributed to the activity's actor (Mastodon's
+rule too), and an id that was deleted stays deleted (tombstones).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inbox.activity import Incoming
+from inbox.from_ap import listing_from_ap
+from inbox.listings import is_followed, upsert
+from inbox.processor import Context
+
+
+async def object_of(ctx: Context, act: Incoming) -> dict[str, Any] | None:
+    """The embedded object, or the object fetched from its origin when only an id came."""
+    if act.object is not None:
+        return act.object
+    if act.object_id:
+        return await ctx.remote.fetch(act.object_id)
+    return None
+
+
+async def handle(ctx: Context, act: Incoming) -> str | None:
+    obj = await object_of(ctx, act)
+    if obj is None:
+        return "create of nothing"
+    data = listing_from_ap(obj)
+    if data is None:
+        from inbox.handlers.messages import handle_note
+
+        return await handle_note(ctx, act, obj)
+    if data.author != act.actor:
+        return "listing attributed to another actor"
+    author = await ctx.remote.actor(act.actor)
+    async with ctx.transaction() as session:
+        author = await session.merge(author)
+        if not await is_followed(session, author):
+            return "listing from an actor nobody here follows"
+        if await upsert(session, author, data) is None:
+            return "listing refused (deleted, or not its author's)"
+    return None

@@ -1,0 +1,59 @@
+"""Follow: someone wants to follow a local actor.
+
+Structures and communities accept at once (unless set to approve manually);
+the territory accepts ordinary followers (a Mastodon user, say) at once, but
+a follow from another territory is a **peering request**: it waits for an
+administrator (``entraide peer approve``), unless we asked to peer with that
+territory ourselves, in which case it is mutual and accepted.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from domain.models import Structure
+from federation.models import Actor, Follow
+from inbox.activity import Incoming
+from inbox.processor import Context
+from outbox.follows import accept, find_follow
+
+
+async def handle(ctx: Context, act: Incoming) -> str | None:
+    if not act.object_id:
+        return "follow of nothing"
+    follower = await ctx.remote.actor(act.actor)
+    async with ctx.transaction() as session:
+        local = (
+            await session.execute(
+                select(Actor).where(Actor.uri == act.object_id, Actor.local.is_(True))
+            )
+        ).scalar_one_or_none()
+        if local is None or local.suspended_at is not None:
+            return "follow of an unknown actor"
+        if local.type == "Organization":
+            status = await session.scalar(
+                select(Structure.status).where(Structure.actor_id == local.id)
+            )
+            if status != "approved":
+                return "follow of a structure that is not visible"
+        follower = await session.merge(follower)
+        row = await find_follow(session, follower, local)
+        if row is None:
+            row = Follow(follower=follower, followed=local, state="pending")
+            session.add(row)
+        row.activity_uri = act.id
+        if row.state == "accepted":
+            await accept(session, ctx.settings, row)  # a repeated Follow: confirm again
+            return None
+        if local.is_territory and follower.is_territory:
+            ours = await find_follow(session, local, follower)
+            if ours is None or ours.state == "rejected":
+                row.state = "pending"
+                await session.flush()
+                return None
+        elif local.manually_approves:
+            row.state = "pending"
+            await session.flush()
+            return None
+        await accept(session, ctx.settings, row)
+    return None

@@ -1,0 +1,20 @@
+"""Reject(Follow): a remote actor refused a local actor's follow, or removed an accepted one."""
+
+from __future__ import annotations
+
+from inbox.activity import Incoming
+from inbox.handlers.accept import find_our_follow
+from inbox.processor import Context
+
+
+async def handle(ctx: Context, act: Incoming) -> str | None:
+    async with ctx.transaction() as session:
+        row = await find_our_follow(session, act)
+        if row is None:
+            return "reject of an unknown follow"
+        if row.state == "accepted":
+            # Rejecting an accepted follow is how a follower is removed (Mastodon does so).
+            await session.delete(row)
+        else:
+            row.state = "rejected"
+    return None

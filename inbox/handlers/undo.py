@@ -1,0 +1,34 @@
+"""Undo: a remote actor takes back a Follow (other undone activities need nothing from us)."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from federation.models import Actor, Follow
+from inbox.activity import Incoming
+from inbox.processor import Context
+
+
+async def handle(ctx: Context, act: Incoming) -> str | None:
+    inner_type = act.object_type
+    if inner_type not in (None, "Follow"):
+        return f"undo of {inner_type}: nothing to undo here"
+    async with ctx.transaction() as session:
+        follower = (
+            await session.execute(select(Actor).where(Actor.uri == act.actor))
+        ).scalar_one_or_none()
+        if follower is None:
+            return "undo from an unknown actor"
+        condition = [Follow.follower_id == follower.id]
+        if act.object is not None and isinstance(act.object.get("object"), str):
+            target = act.object["object"]
+            followed = select(Actor.id).where(Actor.uri == target, Actor.local.is_(True))
+            condition.append(Follow.followed_id.in_(followed))
+        elif act.object_id:
+            condition.append(Follow.activity_uri == act.object_id)
+        else:
+            return "undo of nothing"
+        result = await session.execute(delete(Follow).where(*condition))
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return "undo of an unknown follow"
+    return None

@@ -1,0 +1,203 @@
+"""Processing stored activities: claim, dispatch to the handler of the type, record.
+
+Rows of ``inbox_items`` are claimed in order of arrival with a lease (like the
+delivery queue: ``SKIP LOCKED`` on PostgreSQL, one writer on SQLite) and
+handled one after the other, so that a Follow is seen before its Undo.
+Handlers are idempotent — a crash after a handler's commit and before the
+row is marked done replays it — and open their own short transactions, never
+holding one across a fetch.
+
+Outcomes: ``done``; ``ignored`` (unknown type, nothing to do);
+``failed`` after the error is permanent (bad payload, origin mismatch) or
+after :data:`MAX_TRIES` transient failures (a fetch that keeps failing),
+with the error kept on the row for the admin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from config.database import Database, utcnow
+from config.settings import Settings
+from federation.errors import FederationError, FetchError, KeyFetchError
+from federation.models import InboxItem
+from federation.remote import Remote
+from inbox.activity import Incoming
+
+log = logging.getLogger(__name__)
+
+MAX_TRIES = 8
+Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+@dataclass
+class Context:
+    """What a handler may use."""
+
+    settings: Settings
+    db: Database
+    remote: Remote
+    transaction: Transaction
+
+
+Handler = Callable[[Context, Incoming], Awaitable[str | None]]
+
+
+def handlers() -> dict[str, Handler]:
+    """The handler of each activity type (one module per type)."""
+    from inbox.handlers import (
+        accept,
+        announce,
+        create,
+        delete,
+        flag,
+        follow,
+        move,
+        reject,
+        undo,
+        update,
+    )
+
+    return {
+        "Follow": follow.handle,
+        "Accept": accept.handle,
+        "Reject": reject.handle,
+        "Undo": undo.handle,
+        "Create": create.handle,
+        "Update": update.handle,
+        "Delete": delete.handle,
+        "Announce": announce.handle,
+        "Move": move.handle,
+        "Flag": flag.handle,
+    }
+
+
+class InboxProcessor:
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        batch: int = 50,
+        lease_seconds: int = 300,
+        poll_interval: float = 2.0,
+        worker_id: str | None = None,
+        on_outcome: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.batch = batch
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:inbox"
+        self.handlers = handlers()
+        self.on_outcome = on_outcome
+
+    async def claim(self) -> list[InboxItem]:
+        db = self.ctx.db
+        now = utcnow()
+        due = (
+            select(InboxItem.id)
+            .where(
+                InboxItem.state == "pending",
+                InboxItem.next_attempt_at <= now,
+                or_(InboxItem.locked_until.is_(None), InboxItem.locked_until < now),
+            )
+            .order_by(InboxItem.id)
+            .limit(self.batch)
+        )
+        if not db.is_sqlite:
+            due = due.with_for_update(skip_locked=True)
+        async with db.session() as session:
+            result = await session.execute(
+                update(InboxItem)
+                .where(InboxItem.id.in_(due.scalar_subquery()))
+                .values(
+                    locked_by=self.worker_id,
+                    locked_until=now + timedelta(seconds=self.lease_seconds),
+                )
+                .returning(InboxItem.id)
+            )
+            ids = [row[0] for row in result]
+            if not ids:
+                return []
+            rows = await session.execute(
+                select(InboxItem).where(InboxItem.id.in_(ids)).order_by(InboxItem.id)
+            )
+            return list(rows.scalars())
+
+    async def process(self, item: InboxItem) -> tuple[str, str | None]:
+        """Run the handler of one item; returns (state, error)."""
+        try:
+            incoming = Incoming.parse(item.body, item.recipient_uri)
+        except (FederationError, ValueError) as exc:
+            return "failed", f"unreadable: {exc}"
+        handler = self.handlers.get(incoming.type)
+        if handler is None:
+            return "ignored", f"no handler for {incoming.type}"
+        try:
+            note = await handler(self.ctx, incoming)
+        except (FetchError, KeyFetchError, httpx.HTTPError, OSError) as exc:
+            return "retry", f"{type(exc).__name__}: {exc}"[:1000]
+        except FederationError as exc:
+            return "failed", f"{type(exc).__name__}: {exc.message}"[:1000]
+        return ("ignored", note) if note else ("done", None)
+
+    async def record(self, item: InboxItem, state: str, error: str | None) -> None:
+        now = utcnow()
+        values: dict[str, object] = {"locked_by": None, "locked_until": None, "error": error}
+        tries = item.tries + 1
+        if state == "retry":
+            if tries >= MAX_TRIES:
+                state = "failed"
+            else:
+                values["next_attempt_at"] = now + timedelta(seconds=min(30 * 2**tries, 6 * 3600))
+                state = "pending"
+        values.update(state=state, tries=tries)
+        if state != "pending":
+            values["processed_at"] = now
+        async with self.ctx.db.session() as session:
+            await session.execute(update(InboxItem).where(InboxItem.id == item.id).values(**values))
+        if state == "failed":
+            log.warning(
+                "inbox item %s (%s) failed: %s", item.activity_uri, item.activity_type, error
+            )
+        if self.on_outcome:
+            self.on_outcome(item.activity_type, state)
+
+    async def run_once(self) -> int:
+        items = await self.claim()
+        for item in items:
+            state, error = await self.process(item)
+            await self.record(item, state, error)
+        return len(items)
+
+    async def run(self, stopping: asyncio.Event, idle: Callable[[float], Awaitable[None]]) -> None:
+        while not stopping.is_set():
+            if await self.run_once() == 0:
+                await idle(self.poll_interval)
+
+    async def drain(self) -> int:
+        total = 0
+        while count := await self.run_once():
+            total += count
+        return total
+
+
+async def release_stale_leases(db: Database) -> int:
+    async with db.session() as session:
+        result = await session.execute(
+            update(InboxItem)
+            .where(InboxItem.state == "pending", InboxItem.locked_by.is_not(None))
+            .values(locked_by=None, locked_until=None)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,152 @@
+"""Actor documents and their collections (outbox, followers, following)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import current_app, redirect, request
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from actors.documents import actor_document, collection_page, ordered_collection
+from domain.models import Structure
+from federation.models import Activity, Actor, Follow
+from instance.ap import ap_response, blueprint, wants_activity_json
+from instance.errors import ApiError
+from instance.node import current_node
+from outbox.to_ap import tombstone
+
+PAGE_SIZE = 50
+
+
+async def local_actor(session: AsyncSession, handle: str) -> tuple[Actor, Structure | None]:
+    """A visible local actor by handle (404 otherwise; 410 when suspended)."""
+    result = await session.execute(
+        select(Actor).where(Actor.local.is_(True), Actor.handle == handle)
+    )
+    actor = result.scalar_one_or_none()
+    if actor is None:
+        raise ApiError(404, "no such actor")
+    structure = None
+    if actor.type == "Organization":
+        found = await session.execute(select(Structure).where(Structure.actor_id == actor.id))
+        structure = found.scalar_one_or_none()
+        if structure is None or structure.status not in ("approved", "suspended"):
+            raise ApiError(404, "no such actor")
+    if actor.suspended_at is not None or (structure and structure.status == "suspended"):
+        raise ApiError(410, "this actor has been suspended", code="gone")
+    return actor, structure
+
+
+async def render_page(path: str) -> Any:
+    """The web UI's answer for ``path`` (the HTML side of content negotiation)."""
+    adapter = current_app.create_url_adapter(request)
+    assert adapter is not None
+    endpoint, args = adapter.match(path, method="GET")
+    view = current_app.view_functions[endpoint]
+    return await current_app.ensure_async(view)(**args)
+
+
+@blueprint.get("/actors/<handle>")
+async def actor(handle: str) -> Any:
+    node = current_node()
+    async with node.db.session() as session:
+        try:
+            found, structure = await local_actor(session, handle)
+        except ApiError as exc:
+            if exc.status == 410 and wants_activity_json():
+                uri = node.urls.actor(handle)
+                return ap_response(tombstone(uri, "Organization"), 410)
+            raise
+        if not wants_activity_json():
+            page = "/" if found.is_territory else f"/@{handle}"
+            if page == "/":
+                return redirect("/")
+            return await render_page(page)
+        return ap_response(actor_document(found, node.settings, structure))
+
+
+async def _follow_uris(
+    session: AsyncSession, actor: Actor, *, followers: bool, page: int
+) -> tuple[int, list[str]]:
+    me = Follow.followed_id if followers else Follow.follower_id
+    other = Follow.follower_id if followers else Follow.followed_id
+    condition = (me == actor.id, Follow.state == "accepted")
+    total = await session.scalar(select(func.count()).select_from(Follow).where(*condition))
+    rows = await session.execute(
+        select(Actor.uri)
+        .join(Follow, other == Actor.id)
+        .where(*condition)
+        .order_by(Follow.id.desc())
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    )
+    return int(total or 0), [uri for (uri,) in rows.all()]
+
+
+def _page_number() -> int | None:
+    raw = request.args.get("page")
+    if raw is None:
+        return None
+    if raw == "true":
+        return 1
+    if not raw.isdigit() or not 0 < int(raw) < 100_000:
+        raise ApiError(400, "page must be a positive integer")
+    return int(raw)
+
+
+async def _follow_collection(handle: str, *, followers: bool) -> Any:
+    node = current_node()
+    page = _page_number()
+    async with node.db.session() as session:
+        found, _ = await local_actor(session, handle)
+        uri = node.urls.followers(handle) if followers else node.urls.following(handle)
+        total, items = await _follow_uris(session, found, followers=followers, page=page or 1)
+    if page is None:
+        return ap_response(ordered_collection(uri, total, first=f"{uri}?page=1"))
+    more = page * PAGE_SIZE < total
+    return ap_response(
+        collection_page(
+            f"{uri}?page={page}", uri, items, f"{uri}?page={page + 1}" if more else None
+        )
+    )
+
+
+@blueprint.get("/actors/<handle>/followers")
+async def followers(handle: str) -> Any:
+    return await _follow_collection(handle, followers=True)
+
+
+@blueprint.get("/actors/<handle>/following")
+async def following(handle: str) -> Any:
+    return await _follow_collection(handle, followers=False)
+
+
+@blueprint.get("/actors/<handle>/outbox")
+async def outbox(handle: str) -> Any:
+    """The actor's public activities, newest first."""
+    node = current_node()
+    page = _page_number()
+    uri = node.urls.outbox(handle)
+    async with node.db.session() as session:
+        found, _ = await local_actor(session, handle)
+        condition = (Activity.actor_id == found.id, Activity.public.is_(True))
+        total = int(
+            await session.scalar(select(func.count()).select_from(Activity).where(*condition)) or 0
+        )
+        if page is None:
+            return ap_response(ordered_collection(uri, total, first=f"{uri}?page=1"))
+        rows = await session.execute(
+            select(Activity.body)
+            .where(*condition)
+            .order_by(Activity.id.desc())
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
+        )
+        items = [body for (body,) in rows.all()]
+    more = page * PAGE_SIZE < total
+    return ap_response(
+        collection_page(
+            f"{uri}?page={page}", uri, items, f"{uri}?page={page + 1}" if more else None
+        )
+    )

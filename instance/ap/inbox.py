@@ -1,0 +1,118 @@
+"""The inboxes: ``POST /inbox`` (shared) and ``POST /actors/<handle>/inbox``.
+
+Fast and boring, in this order, cheapest refusal first:
+
+1. size (Quart refuses a body over ``MAX_CONTENT_LENGTH`` with 413), content
+   type, decompression, JSON depth/width (``federation.payload``);
+2. the actor's domain: our own → 403; refused by policy → 403, before any
+   key is fetched;
+3. the HTTP signature (draft-cavage or RFC 9421), with the key fetched or
+   read from the cache and refetched once on failure (key rotation);
+4. origin rules (``federation.origin``);
+5. store the raw activity idempotently and answer 202; a worker processes it.
+
+A ``Delete`` from an actor whose key is gone (410) and whom we never knew is
+answered 202 and dropped: there is nothing of theirs to delete.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Response, request
+from sqlalchemy import select
+
+from federation.delivery import revive
+from federation.errors import DomainBlocked, KeyFetchError, OriginMismatch, PayloadError, RemoteGone
+from federation.inbox_store import store_incoming
+from federation.keys import host_of
+from federation.models import Actor
+from federation.origin import actor_id, check_origin, object_id
+from federation.payload import parse_activity
+from federation.policy import is_permitted
+from federation.signatures import verify_request
+from instance.ap import blueprint
+from instance.errors import ApiError
+from instance.node import Node, current_node
+
+
+def _accepted() -> Response:
+    return Response("", status=202)
+
+
+async def _receive(node: Node, recipient: str | None) -> Response:
+    settings = node.settings
+    body = await request.get_data(cache=False, as_text=False, parse_form_data=False)
+    activity = parse_activity(
+        body,
+        request.headers.get("Content-Type"),
+        request.headers.get("Content-Encoding"),
+        max_bytes=settings.federation.max_body_bytes,
+    )
+    if not isinstance(activity.get("id"), str) or not isinstance(activity.get("type"), str | list):
+        raise PayloadError("an activity needs an id and a type")
+    actor = actor_id(activity)
+    domain = host_of(actor)
+    own = settings.instance.domain.lower()
+    if domain == own:
+        raise OriginMismatch("the activity claims to come from this node")
+    async with node.db.session() as session:
+        if not await is_permitted(session, domain, settings.federation.mode):
+            raise DomainBlocked(f"{domain} is not permitted to deliver here")
+
+    owners: dict[str, Actor] = {}
+
+    async def resolve_key(key_id: str, refresh: bool) -> Any:
+        public, owner = await node.remote.public_key(key_id, refresh)
+        owners[key_id] = owner
+        return public
+
+    raw_path = request.scope.get("raw_path") or request.path.encode()
+    try:
+        key_id = await verify_request(
+            request.method,
+            raw_path.decode("latin-1").split("?", 1)[0],
+            request.query_string.decode("latin-1"),
+            dict(request.headers),
+            body,
+            resolve_key=resolve_key,
+            window=settings.federation.signature_window_seconds,
+            scheme=settings.instance.scheme,
+        )
+    except KeyFetchError as exc:
+        deletes_itself = (
+            activity.get("type") == "Delete" and object_id(activity.get("object")) == actor
+        )
+        if (
+            deletes_itself
+            and isinstance(exc.__cause__, RemoteGone)
+            and await node.remote.cached_actor(actor) is None
+        ):
+            return _accepted()
+        raise
+    check_origin(activity, key_owner=owners[key_id].uri, own_domain=own)
+    async with node.transaction() as session:
+        await store_incoming(
+            session, activity, actor_uri=actor, domain=domain, key_id=key_id, recipient=recipient
+        )
+        await revive(session, domain)
+        session.info.setdefault("wake", set()).add("inbox")
+    return _accepted()
+
+
+@blueprint.post("/inbox")
+async def shared_inbox() -> Response:
+    return await _receive(current_node(), None)
+
+
+@blueprint.post("/actors/<handle>/inbox")
+async def personal_inbox(handle: str) -> Response:
+    node = current_node()
+    async with node.db.session() as session:
+        found = await session.execute(
+            select(Actor.uri).where(Actor.local.is_(True), Actor.handle == handle)
+        )
+        uri = found.scalar_one_or_none()
+    if uri is None:
+        raise ApiError(404, "no such actor")
+    return await _receive(node, uri)

@@ -1,0 +1,115 @@
+"""Follow, Accept, Reject, Undo: the activities of following.
+
+* :func:`follow` — a local actor asks to follow a remote one (``pending``
+  until the remote Accepts). Following a local actor is immediate.
+* :func:`accept` / :func:`reject` — answer a remote actor's Follow.
+* :func:`unfollow` — ``Undo(Follow)`` and the row goes.
+* :func:`remove_follower` — ``Reject(Follow)`` sent to a current follower,
+  which is how Mastodon removes a follower, and the row goes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from actors.urls import Urls
+from config.settings import Settings
+from federation.models import Actor, Follow
+from outbox.publish import emit, new_activity
+
+
+def follow_object(follow: Follow) -> dict[str, Any]:
+    """The Follow activity as the follower sent it (embedded in Accept/Reject/Undo)."""
+    return {
+        "id": follow.activity_uri,
+        "type": "Follow",
+        "actor": follow.follower.uri,
+        "object": follow.followed.uri,
+    }
+
+
+async def find_follow(session: AsyncSession, follower: Actor, followed: Actor) -> Follow | None:
+    result = await session.execute(
+        select(Follow).where(Follow.follower_id == follower.id, Follow.followed_id == followed.id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def follow(session: AsyncSession, settings: Settings, local: Actor, target: Actor) -> Follow:
+    """``local`` follows ``target``: pending until accepted (immediate when local)."""
+    existing = await find_follow(session, local, target)
+    if existing is not None and existing.state == "accepted":
+        return existing
+    row = existing or Follow(
+        follower=local, followed=target, follower_id=local.id, followed_id=target.id
+    )
+    if existing is None:
+        session.add(row)
+    if target.local:
+        row.state = "accepted"
+        row.activity_uri = Urls(settings.base_url).new_activity()
+        await session.flush()
+        return row
+    body = new_activity(settings, "Follow", local, target.uri, to=[target.uri])
+    row.state = "pending"
+    row.activity_uri = body["id"]
+    await session.flush()
+    await emit(
+        session, settings, local, body, to_followers=False, recipients=[target], public=False
+    )
+    return row
+
+
+async def _answer(session: AsyncSession, settings: Settings, row: Follow, kind: str) -> None:
+    body = new_activity(settings, kind, row.followed, follow_object(row), to=[row.follower.uri])
+    await emit(
+        session,
+        settings,
+        row.followed,
+        body,
+        to_followers=False,
+        recipients=[row.follower],
+        public=False,
+    )
+
+
+async def accept(session: AsyncSession, settings: Settings, row: Follow) -> None:
+    row.state = "accepted"
+    await session.flush()
+    if not row.follower.local:
+        await _answer(session, settings, row, "Accept")
+
+
+async def reject(session: AsyncSession, settings: Settings, row: Follow) -> None:
+    row.state = "rejected"
+    await session.flush()
+    if not row.follower.local:
+        await _answer(session, settings, row, "Reject")
+
+
+async def unfollow(session: AsyncSession, settings: Settings, row: Follow) -> None:
+    if not row.followed.local and row.activity_uri:
+        body = new_activity(
+            settings, "Undo", row.follower, follow_object(row), to=[row.followed.uri]
+        )
+        await emit(
+            session,
+            settings,
+            row.follower,
+            body,
+            to_followers=False,
+            recipients=[row.followed],
+            public=False,
+        )
+    await session.delete(row)
+    await session.flush()
+
+
+async def remove_follower(session: AsyncSession, settings: Settings, row: Follow) -> None:
+    if not row.follower.local and row.activity_uri:
+        await _answer(session, settings, row, "Reject")
+    await session.delete(row)
+    await session.flush()
