@@ -42,6 +42,13 @@ def add_federation_commands(sub: Sub) -> None:
         _common(cmd, top=False)
         cmd.add_argument("host", help=HOST_HELP)
 
+    p = sub("keys", "keys of local actors")
+    keys = p.add_subparsers(dest="keys_command", metavar="ACTION")
+    keys.required = True
+    rotate = keys.add_parser("rotate", help="new keys for a local actor; followers are told")
+    _common(rotate, top=False)
+    rotate.add_argument("handle", help="handle of the territory, a structure or a community")
+
     p = sub("domain", "federation policy by domain")
     domains = p.add_subparsers(dest="domain_command", metavar="ACTION")
     domains.required = True
@@ -151,7 +158,23 @@ def domain(args: argparse.Namespace) -> int:
     return 0
 
 
+def keys(args: argparse.Namespace) -> int:
+    from instance import operations
+
+    async def work(node: Any) -> None:
+        async with node.transaction() as session:
+            await operations.rotate_keys(session, node, args.handle)
+
+    try:
+        _run(args, work)
+    except operations.NotFound as exc:
+        raise CommandError(exc.message) from None
+    print(f"{args.handle}: new keys; an Update is queued for its followers")
+    return 0
+
+
 FEDERATION_HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "peer": peer,
     "domain": domain,
+    "keys": keys,
 }

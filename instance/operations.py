@@ -135,3 +135,20 @@ def reject(admin: Person, structure: Structure, reason: str) -> None:
     if not reason.strip():
         raise Invalid({"reason": FieldError("is required")})
     reject_structure(structure, admin, reason)
+
+
+async def rotate_keys(session: AsyncSession, node: Node, handle: str) -> None:
+    """New keys for a local actor (structure or territory), announced by an Update."""
+    from federation.models import Actor
+    from outbox import actors as actor_activities
+
+    actor = (
+        await session.execute(select(Actor).where(Actor.local.is_(True), Actor.handle == handle))
+    ).scalar_one_or_none()
+    if actor is None:
+        raise NotFound(f"no local actor {handle}")
+    structure = (
+        await session.execute(select(Structure).where(Structure.actor_id == actor.id))
+    ).scalar_one_or_none()
+    await actor_activities.rotate(session, node.settings, actor, structure)
+    node._signer = None  # the territory's fetch key may have changed

@@ -1,0 +1,44 @@
+"""Federating changes of a local actor: profile edits and key rotation (``Update``)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from actors.documents import actor_document
+from actors.keys import rotate_keys
+from config.settings import Settings
+from domain.models import Structure
+from federation.models import Actor
+from outbox.publish import PUBLIC, emit, new_activity
+
+
+async def updated(
+    session: AsyncSession, settings: Settings, actor: Actor, structure: Structure | None = None
+) -> None:
+    """Send ``Update(actor)`` to the actor's followers so that they refetch it."""
+    document = actor_document(actor, settings, structure)
+    context = document.pop("@context")
+    body = new_activity(
+        settings,
+        "Update",
+        actor,
+        document,
+        to=[PUBLIC],
+        cc=[actor.followers_url or ""],
+        context=context,
+    )
+    await emit(session, settings, actor, body)
+
+
+async def rotate(
+    session: AsyncSession, settings: Settings, actor: Actor, structure: Structure | None = None
+) -> None:
+    """Give a local actor new keys and tell its followers (FEP-521a keys too).
+
+    The Update is signed with the *new* key: followers that still hold the old
+    one fail to verify, refetch the actor (Mastodon does so on a failed
+    signature) and find the new key there.
+    """
+    rotate_keys(actor)
+    await session.flush()
+    await updated(session, settings, actor, structure)
