@@ -25,10 +25,12 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    event,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
 from config.database import Base, UTCDateTime, utcnow
+from domain.textsearch import fold, stem_text
 from federation.models import URI, Actor
 
 Role = Literal["admin", "moderator", "animator", "member"]
@@ -183,11 +185,29 @@ class Listing(Base):
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     extra: Mapped[dict[str, object] | None] = mapped_column(JSON, default=None)
+    # Search forms of title and description (``domain.textsearch``), kept by the
+    # mapper events below: folded text for PostgreSQL, stems for SQLite FTS5.
+    fold_title: Mapped[str] = mapped_column(Text, default="")
+    fold_body: Mapped[str] = mapped_column(Text, default="")
+    stem_title: Mapped[str] = mapped_column(Text, default="")
+    stem_body: Mapped[str] = mapped_column(Text, default="")
 
     structure: Mapped[Structure | None] = relationship(lazy="joined")
     author: Mapped[Actor] = relationship(lazy="joined")
+
+    def refresh_search_text(self) -> None:
+        self.fold_title = fold(self.title or "")
+        self.fold_body = fold(self.description or "")[:20_000]
+        self.stem_title = stem_text(self.title or "")
+        self.stem_body = stem_text(self.description or "")[:20_000]
 
     __table_args__ = (
         Index("ix_listings_status_published", "status", "published_at"),
         Index("ix_listings_lat_lon", "lat", "lon"),
     )
+
+
+@event.listens_for(Listing, "before_insert")
+@event.listens_for(Listing, "before_update")
+def _keep_search_text(_mapper: Mapper[Listing], _connection: object, listing: Listing) -> None:
+    listing.refresh_search_text()

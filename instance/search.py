@@ -15,17 +15,31 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    and_,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.categories import CATEGORY_IDS
 from domain.models import LISTING_KINDS, LISTING_STATUSES, MODALITIES, Listing, Structure
-from domain.validation import Collector, Invalid
+from domain.textsearch import fts5_query, query_words
+from domain.validation import Collector, FieldError, Invalid
 from federation.models import Actor
 
 MAX_LIMIT = 100
@@ -162,38 +176,137 @@ def base_filters(stmt: Select[Any], query: SearchQuery) -> Select[Any]:
     return stmt
 
 
-async def search_listings(session: AsyncSession, dialect: str, query: SearchQuery) -> Page:
-    """Run a search; text, distance and relevance come from ``instance.search_text``."""
-    stmt = base_filters(select(Listing), query)
-    if query.q:
-        words = [w for w in query.q.split() if w]
-        for word in words:
-            pattern = f"%{word}%"
-            stmt = stmt.where(or_(Listing.title.ilike(pattern), Listing.description.ilike(pattern)))
-    if query.cursor:
-        try:
-            when = datetime.fromisoformat(str(query.cursor["p"]))
-            last_id = int(query.cursor["i"])
-        except (KeyError, ValueError, TypeError):
-            raise Invalid({"cursor": _bad_cursor()}) from None
-        stmt = stmt.where(
-            or_(
-                Listing.published_at < when,
-                and_(Listing.published_at == when, Listing.id < last_id),
-            )
+EARTH_RADIUS_KM = 6371.0088
+KM_PER_DEGREE = 111.195
+
+
+def distance_expr(lat: float, lon: float) -> ColumnElement[float]:
+    """Great-circle distance in km from (lat, lon) to a listing (haversine, in SQL)."""
+    dlat = func.radians(Listing.lat - lat) / 2
+    dlon = func.radians(Listing.lon - lon) / 2
+    a = func.pow(func.sin(dlat), 2) + math.cos(math.radians(lat)) * func.cos(
+        func.radians(Listing.lat)
+    ) * func.pow(func.sin(dlon), 2)
+    return 2 * EARTH_RADIUS_KM * func.asin(func.sqrt(a))
+
+
+def bounding_box(lat: float, lon: float, radius_km: float) -> list[ColumnElement[bool]]:
+    """An index-friendly prefilter: the box around the circle of ``radius_km``."""
+    dlat = radius_km / KM_PER_DEGREE
+    conditions: list[ColumnElement[bool]] = [Listing.lat.between(lat - dlat, lat + dlat)]
+    cos_lat = math.cos(math.radians(lat))
+    if cos_lat > 0.01 and dlat < 80:
+        dlon = radius_km / (KM_PER_DEGREE * cos_lat)
+        if dlon < 180:
+            low, high = lon - dlon, lon + dlon
+            if low < -180 or high > 180:  # the box crosses the antimeridian
+                conditions.append(
+                    or_(
+                        Listing.lon >= (low + 360 if low < -180 else low),
+                        Listing.lon <= (high - 360 if high > 180 else high),
+                    )
+                )
+            else:
+                conditions.append(Listing.lon.between(low, high))
+    return conditions
+
+
+def _text_match(stmt: Select[Any], dialect: str, q: str) -> tuple[Select[Any], Any] | None:
+    """Add the full-text condition for ``q``; return the statement and a rank (lower is better)."""
+    if dialect == "sqlite":
+        match = fts5_query(q)
+        if match is None:
+            return None
+        fts = table("listings_fts", column("rowid"))
+        stmt = stmt.join(fts, fts.c.rowid == Listing.id).where(
+            text("listings_fts MATCH :match").bindparams(match=match)
         )
-    stmt = stmt.order_by(Listing.published_at.desc(), Listing.id.desc()).limit(query.limit + 1)
-    rows = list((await session.execute(stmt)).scalars().unique())
+        return stmt, literal_column("bm25(listings_fts, 10.0, 1.0)", type_=Float)
+    words = query_words(q)
+    if not words:
+        return None
+    # Every word must match, under the French or the English configuration, as a prefix.
+    tsquery: Any = None
+    for word in words:
+        either = func.to_tsquery("french", f"{word}:*").op("||")(
+            func.to_tsquery("english", f"{word}:*")
+        )
+        tsquery = either if tsquery is None else tsquery.op("&&")(either)
+    vector: ColumnElement[Any] = literal_column("listings.search_vector")
+    stmt = stmt.where(vector.op("@@")(tsquery))
+    return stmt, -func.ts_rank(vector, tsquery)
+
+
+def _after(sort_keys: list[tuple[Any, bool]], values: list[Any]) -> ColumnElement[bool]:
+    """Rows strictly after the cursor in the order of ``sort_keys`` (column, descending)."""
+    clauses = []
+    for i, (expr, descending) in enumerate(sort_keys):
+        equal = [sort_keys[j][0] == values[j] for j in range(i)]
+        beyond = expr < values[i] if descending else expr > values[i]
+        clauses.append(and_(*equal, beyond))
+    return or_(*clauses)
+
+
+async def search_listings(session: AsyncSession, dialect: str, query: SearchQuery) -> Page:
+    """Run a search: filters, full text, distance, sort and cursor paging."""
+    distance: ColumnElement[float] | None = None
+    columns: list[Any] = [Listing]
+    if query.near is not None:
+        distance = distance_expr(*query.near).label("distance_km")
+        columns.append(distance)
+    rank: Any = None
+    stmt = base_filters(select(*columns), query)
+    if query.q:
+        found = _text_match(stmt, dialect, query.q)
+        if found is None:
+            return Page([], None)
+        stmt, rank = found
+    if query.near is not None and query.radius_km is not None:
+        lat, lon = query.near
+        stmt = stmt.where(*bounding_box(lat, lon, query.radius_km))
+        stmt = stmt.where(distance_expr(lat, lon) <= query.radius_km)
+
+    sort_keys: list[tuple[Any, bool]]
+    if query.sort == "distance" and query.near is not None:
+        stmt = stmt.where(Listing.lat.is_not(None), Listing.lon.is_not(None))
+        sort_keys = [(distance_expr(*query.near), False), (Listing.id, False)]
+    elif query.sort == "relevance" and rank is not None:
+        sort_keys = [(rank, False), (Listing.id, True)]
+    else:
+        sort_keys = [(Listing.published_at, True), (Listing.id, True)]
+    if query.cursor:
+        values = _cursor_values(query, len(sort_keys))
+        stmt = stmt.where(_after(sort_keys, values))
+    order = [expr.desc() if descending else expr.asc() for expr, descending in sort_keys]
+    ranked = stmt.add_columns(*(expr.label(f"k{i}") for i, (expr, _) in enumerate(sort_keys)))
+    rows = (await session.execute(ranked.order_by(*order).limit(query.limit + 1))).all()
     more = len(rows) > query.limit
     rows = rows[: query.limit]
+    hits = []
+    for row in rows:
+        listing = row[0]
+        km = (
+            float(row.distance_km) if distance is not None and row.distance_km is not None else None
+        )
+        hits.append(Hit(listing, km))
     next_cursor = None
     if more and rows:
         last = rows[-1]
-        next_cursor = encode_cursor({"p": last.published_at.isoformat(), "i": last.id})
-    return Page([Hit(row) for row in rows], next_cursor)
+        keys = [getattr(last, f"k{i}") for i in range(len(sort_keys))]
+        next_cursor = encode_cursor(
+            {"s": query.sort, "k": [k.isoformat() if isinstance(k, datetime) else k for k in keys]}
+        )
+    return Page(hits, next_cursor)
 
 
-def _bad_cursor() -> Any:
-    from domain.validation import FieldError
-
-    return FieldError("is not a cursor from a previous page")
+def _cursor_values(query: SearchQuery, count: int) -> list[Any]:
+    assert query.cursor is not None
+    keys = query.cursor.get("k")
+    if query.cursor.get("s") != query.sort or not isinstance(keys, list) or len(keys) != count:
+        raise Invalid({"cursor": FieldError("is not a cursor from a previous page")})
+    try:
+        if query.sort == "distance" or query.sort == "relevance":
+            return [float(keys[0]), int(keys[1])]
+        return [datetime.fromisoformat(str(keys[0])), int(keys[1])]
+    except (TypeError, ValueError):
+        raise Invalid({"cursor": FieldError("is not a cursor from a previous page")}) from None
