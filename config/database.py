@@ -22,6 +22,7 @@ backends.
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -85,6 +86,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def _add_math_functions(dbapi_connection: Any) -> None:
+    """Distance search needs SQLite's math functions; older builds lack them."""
+    for name, arity, function in (
+        ("radians", 1, math.radians),
+        ("sin", 1, math.sin),
+        ("cos", 1, math.cos),
+        ("asin", 1, lambda x: math.asin(min(1.0, max(-1.0, x)))),
+        ("sqrt", 1, math.sqrt),
+        ("pow", 2, math.pow),
+    ):
+        dbapi_connection.create_function(name, arity, function, deterministic=True)
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -95,6 +109,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        try:
+            cursor.execute("SELECT asin(sqrt(pow(sin(radians(1)), 2))) * cos(0)")
+        except Exception:  # sqlite3.OperationalError, as the adapted driver raises it
+            _add_math_functions(dbapi_connection)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
