@@ -27,6 +27,7 @@ from instance.csrf import init_csrf
 from instance.errors import register_error_handlers
 from instance.i18n import init_i18n
 from instance.node import VERSION, Node
+from instance.ratelimits import init_rate_limits
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -81,6 +82,7 @@ def create_app(
         security_schemes={"token": {"type": "http", "scheme": "bearer"}},
     )
     init_i18n(app, settings.web.default_locale)
+    init_rate_limits(app, settings)  # before CSRF: a refused request costs no form parsing
     init_csrf(app)
     register_error_handlers(app)
     _register_blueprints(app)
@@ -115,9 +117,11 @@ def create_app(
 def _register_blueprints(app: Quart) -> None:
     from instance.ap import blueprint as ap_blueprint
     from instance.api import blueprint as api_blueprint
+    from instance.feeds import blueprint as feeds_blueprint
     from instance.web import blueprint as web_blueprint
 
     app.register_blueprint(ap_blueprint)
+    app.register_blueprint(feeds_blueprint)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(web_blueprint)
 

@@ -40,7 +40,7 @@ from domain.categories import CATEGORY_IDS
 from domain.models import LISTING_KINDS, LISTING_STATUSES, MODALITIES, Listing, Structure
 from domain.textsearch import fts5_query, query_words
 from domain.validation import Collector, FieldError, Invalid
-from federation.models import Actor
+from federation.models import Actor, Follow
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -62,6 +62,7 @@ class SearchQuery:
     limit: int = DEFAULT_LIMIT
     cursor: dict[str, Any] | None = None
     own_domain: str = ""
+    timeline_of: int | None = None  # an actor id: only what it follows
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -167,6 +168,14 @@ def base_filters(stmt: Select[Any], query: SearchQuery) -> Select[Any]:
             )
         else:
             stmt = stmt.where(Structure.handle == query.structure)
+    if query.timeline_of is not None:
+        followed = select(Follow.followed_id).where(
+            Follow.follower_id == query.timeline_of, Follow.state == "accepted"
+        )
+        territories = select(Actor.domain).where(
+            Actor.id.in_(followed), Actor.is_territory.is_(True)
+        )
+        stmt = stmt.where(or_(Listing.author_id.in_(followed), Listing.origin.in_(territories)))
     if query.available_on:
         day = query.available_on
         stmt = stmt.where(

@@ -20,6 +20,7 @@ from instance.background import Background
 from instance.node import Node
 
 log = logging.getLogger(__name__)
+EXPIRY_INTERVAL = 600.0  # seconds between two expiry passes
 
 
 def make_delivery_worker(node: Node) -> DeliveryWorker:
@@ -79,5 +80,13 @@ def register_loops(node: Node) -> None:
             bg.stopping, lambda seconds: bg.sleep("inbox", seconds)
         )
 
+    async def expiry_loop(bg: Background) -> None:
+        from instance.expiry import expire_due
+
+        while not bg.stopping.is_set():
+            await expire_due(node)
+            await bg.sleep("expiry", EXPIRY_INTERVAL)
+
     node.background.register("delivery", delivery_loop)
     node.background.register("inbox", inbox_loop)
+    node.background.register("expiry", expiry_loop)

@@ -90,6 +90,9 @@ MODALITY_LABELS = {
     "barter": "Troc",
 }
 KIND_LABELS = {"offer": "Offre", "need": "Besoin"}
+# Mastodon applies an Update only when the visible text changes (docs/research-verified.md):
+# a status other than open is written into the content.
+STATUS_LABELS = {"fulfilled": "Pourvue", "expired": "Expirée", "withdrawn": "Retirée"}
 SERVICE_CATEGORIES = frozenset({"skills", "services"})
 
 
@@ -148,7 +151,11 @@ def listing_content(listing: Listing, urls: Urls) -> str:
     """The HTML ``content`` a Mastodon user reads."""
     category = BY_ID.get(listing.category)
     kind = KIND_LABELS.get(listing.kind, listing.kind)
-    parts = [f"<p><strong>{html.escape(kind)} : {html.escape(listing.title)}</strong></p>"]
+    status = STATUS_LABELS.get(listing.status)
+    prefix = f"[{status}] " if status else ""
+    parts = [
+        f"<p><strong>{html.escape(prefix + kind)} : {html.escape(listing.title)}</strong></p>"
+    ]
     parts.append(_paragraphs(listing.description))
     facts = [MODALITY_LABELS.get(listing.modality, listing.modality)]
     if listing.quantity is not None:

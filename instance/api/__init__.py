@@ -31,6 +31,6 @@ async def json_body() -> dict[str, Any]:
     return data
 
 
-from instance.api import follows, listings, meta  # noqa: E402
+from instance.api import follows, listings, meta, timeline  # noqa: E402
 
-__all__ = ["blueprint", "follows", "json_body", "listings", "meta"]
+__all__ = ["blueprint", "follows", "json_body", "listings", "meta", "timeline"]
