@@ -14,8 +14,8 @@ from config.database import utcnow
 from domain.models import Listing
 from federation.models import Activity
 from instance.expiry import expire_due
-from tests.fedinet import network
 from tests.federation.test_listings_federation import peer, publish
+from tests.fedinet import network
 from tests.search.test_search import _post, _setup
 from tests.support import TestNode
 
