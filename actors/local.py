@@ -101,3 +101,13 @@ def reject_structure(structure: Structure, by: Person, reason: str) -> None:
     structure.rejection_reason = reason.strip()
     structure.decided_at = utcnow()
     structure.decided_by_id = by.id
+
+
+async def create_community_actor(
+    session: AsyncSession, settings: Settings, *, handle: str, name: str, summary: str = ""
+) -> Actor:
+    """The ``Group`` actor of a new community (FEP-1b12: it accepts follows itself)."""
+    actor = new_local_actor(settings, handle=handle, type_="Group", name=name, summary=summary)
+    session.add(actor)
+    await session.flush()
+    return actor

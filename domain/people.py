@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from config.database import utcnow
 from domain.models import ROLES, STRUCTURE_KINDS, ApiToken, Membership, Person, Structure
 from domain.validation import Collector
+from federation.models import Actor
 
 _hasher = PasswordHasher()
 # Verifying against this keeps the time of a login with an unknown e-mail
@@ -163,7 +164,13 @@ async def handle_taken(session: AsyncSession, handle: str, territory_handle: str
     if handle == territory_handle:
         return True
     found = await session.execute(select(Structure.id).where(Structure.handle == handle))
-    return found.first() is not None
+    if found.first() is not None:
+        return True
+    # Communities share the handle namespace of local actors.
+    actor = await session.execute(
+        select(Actor.id).where(Actor.local.is_(True), Actor.handle == handle)
+    )
+    return actor.first() is not None
 
 
 async def create_structure(
@@ -239,3 +246,23 @@ async def person_for_token(session: AsyncSession, token: str) -> Person | None:
         return None
     found.last_used_at = utcnow()
     return found.person
+
+
+async def list_tokens(session: AsyncSession, person: Person) -> list[ApiToken]:
+    """The person's API tokens that still work, newest first (never their clear text)."""
+    result = await session.execute(
+        select(ApiToken)
+        .where(ApiToken.person_id == person.id, ApiToken.revoked_at.is_(None))
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    )
+    return list(result.scalars())
+
+
+async def revoke_token(session: AsyncSession, person: Person, token_id: int) -> bool:
+    """Revoke one of the person's tokens; False when it is not theirs or already revoked."""
+    token = await session.get(ApiToken, token_id)
+    if token is None or token.person_id != person.id or token.revoked_at is not None:
+        return False
+    token.revoked_at = utcnow()
+    await session.flush()
+    return True

@@ -79,6 +79,9 @@ class Actor(Base):
     document: Mapped[dict[str, object] | None] = mapped_column(JSON, default=None)
     fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     moved_to: Mapped[str | None] = mapped_column(URI, default=None)
+    # Moderators' word on a remote actor: "" (none), "silenced" (kept out of search
+    # and public pages) or "blocked" (its deliveries refused, its content hidden).
+    moderation: Mapped[str] = mapped_column(String(16), default="", server_default="")
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

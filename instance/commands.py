@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import re
 import secrets
 import signal
@@ -13,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from actors.local import approve_structure, create_territory_actor
 from config.database import Database
 from config.settings import (
     CONFIG_FILE,
@@ -27,7 +27,6 @@ from domain.people import create_person, create_structure, find_person
 from domain.validation import Invalid
 from federation.models import Actor
 from instance.cli import CommandError, UsageError, data_dir, settings_for, setup_logging
-from instance.migrate import upgrade
 
 DOMAIN_RE = re.compile(
     r"^(?=.{1,253}(:\d{1,5})?$)[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$"
@@ -68,6 +67,8 @@ def new_settings(
 
 
 async def _populate(settings: Settings) -> str:
+    from actors.local import create_territory_actor  # imports bovine: slow, only needed here
+
     db = Database(settings.database_url)
     try:
         async with db.session() as session:
@@ -75,6 +76,9 @@ async def _populate(settings: Settings) -> str:
             if existing.first() is not None:
                 raise CommandError("this database already holds a node; use an empty database")
             actor = await create_territory_actor(session, settings)
+            from instance.bootstrap import bootstrap_node
+
+            await bootstrap_node(session, settings)
             return actor.uri
     finally:
         await db.dispose()
@@ -85,14 +89,27 @@ def initialise(settings: Settings) -> str:
     ddir = settings.data_dir
     if (ddir / CONFIG_FILE).exists():
         raise CommandError(f"{ddir} is already initialised ({CONFIG_FILE} exists)")
-    ddir.mkdir(parents=True, exist_ok=True)
+    from instance.migrate import upgrade  # imports Alembic: only init and db need it
+
+    # The directory holds the secret key and (SQLite) the actors' private keys.
+    ddir.mkdir(mode=0o700, parents=True, exist_ok=True)
     write_settings(settings)
     try:
         upgrade(settings.database_url)
+        _make_private(settings)
         return asyncio.run(_populate(settings))
     except BaseException:
         (ddir / CONFIG_FILE).unlink(missing_ok=True)
         raise
+
+
+def _make_private(settings: Settings) -> None:
+    """Make the SQLite file owner-only; SQLite gives its -wal and -shm files the same mode."""
+    url = settings.database_url
+    if url.startswith("sqlite") and ":///" in url:
+        path = Path(url.split(":///", 1)[1])
+        if path.exists():
+            path.chmod(0o600)
 
 
 def init(args: argparse.Namespace) -> int:
@@ -141,7 +158,8 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
     config.bind = [f"{host}:{port}"]
     config.graceful_timeout = 15
     config.accesslog = None
-    config.errorlog = "-"
+    # Our own logger: one handler (the root one, text or JSON), no duplicated lines.
+    config.errorlog = logging.getLogger("hypercorn.error")
     stop = asyncio.Event()
     _install_signals(stop)
     print(
@@ -197,6 +215,8 @@ def worker(args: argparse.Namespace) -> int:
 
 
 def db(args: argparse.Namespace) -> int:
+    from instance.migrate import upgrade
+
     settings = settings_for(args)
     setup_logging(settings, args.debug)
     upgrade(settings.database_url)
@@ -233,6 +253,8 @@ def structure(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     if (args.lat is None) != (args.lon is None):
         raise UsageError("--lat and --lon go together")
+
+    from actors.local import approve_structure  # imports bovine: slow, only needed here
 
     async def work(session: Any) -> str:
         owner = await find_person(session, args.owner)

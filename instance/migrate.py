@@ -23,11 +23,12 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
 import domain.models
+import domain.social
 import federation.models
 from config.database import Base
 
 # The model modules are imported for their side effect: registering tables.
-_MODEL_MODULES = (federation.models, domain.models)
+_MODEL_MODULES = (federation.models, domain.models, domain.social)
 target_metadata: MetaData = Base.metadata
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

@@ -40,7 +40,7 @@ from domain.categories import CATEGORY_IDS
 from domain.models import LISTING_KINDS, LISTING_STATUSES, MODALITIES, Listing, Structure
 from domain.textsearch import fts5_query, query_words
 from domain.validation import Collector, FieldError, Invalid
-from federation.models import Actor, Follow
+from federation.models import Actor, DomainPolicy, Follow
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -143,9 +143,13 @@ def parse_query(args: Mapping[str, str]) -> SearchQuery:
 
 def base_filters(stmt: Select[Any], query: SearchQuery) -> Select[Any]:
     """The filters every search applies: visibility and the structured fields."""
+    moderated = select(Actor.id).where(Actor.moderation != "")
+    silenced = select(DomainPolicy.domain).where(DomainPolicy.policy.in_(("silence", "block")))
     stmt = stmt.outerjoin(Structure, Listing.structure_id == Structure.id).where(
         Listing.hidden.is_(False),
         or_(Listing.structure_id.is_(None), Structure.status == "approved"),
+        Listing.author_id.not_in(moderated),
+        or_(Listing.local.is_(True), Listing.origin.not_in(silenced)),
     )
     if query.status:
         stmt = stmt.where(Listing.status == query.status)

@@ -24,6 +24,7 @@ from config.settings import Settings, settings_from_dict
 from domain.models import Person, Structure
 from domain.people import create_person, create_structure, create_token, find_person
 from instance import create_app
+from instance.bootstrap import bootstrap_node
 from instance.node import Node
 
 PASSWORD = "correct horse battery"
@@ -129,6 +130,7 @@ async def populate(settings: Settings) -> None:
     try:
         async with db.session() as session:
             await create_territory_actor(session, settings)
+            await bootstrap_node(session, settings)
     finally:
         await db.dispose()
 

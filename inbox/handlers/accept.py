@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.models import Structure
+from domain.notify import notify_structure
 from federation.models import Actor, Follow
 from federation.policy import PEERING_REASON, policies, set_policy
 from inbox.activity import Incoming
@@ -37,6 +39,20 @@ async def handle(ctx: Context, act: Incoming) -> str | None:
         if row is None:
             return "accept of an unknown follow"
         row.state = "accepted"
+        structure_id = await session.scalar(
+            select(Structure.id).where(Structure.actor_id == row.follower_id)
+        )
+        if structure_id is not None:
+            await notify_structure(
+                session,
+                structure_id,
+                "follow_accepted",
+                {
+                    "actor": row.followed.uri,
+                    "name": row.followed.name or row.followed.handle,
+                    "domain": row.followed.domain,
+                },
+            )
         if row.follower.is_territory and row.followed.is_territory:
             domain = row.followed.domain
             current = (await policies(session, [domain])).get(domain)

@@ -1,12 +1,7 @@
-"""Announces by community Groups (FEP-1b12) of their members' posts."""
+"""Announces by community Groups (FEP-1b12): see ``inbox.communities``."""
 
 from __future__ import annotations
 
-from federation.models import Actor
-from inbox.activity import Incoming
-from inbox.processor import Context
+from inbox.communities import handle_group_announce, undo_group_announce
 
-
-async def handle_group_announce(ctx: Context, act: Incoming, announcer: Actor) -> str | bool | None:
-    """Handle an Announce by a Group; False when the announcer is not a community."""
-    return False
+__all__ = ["handle_group_announce", "undo_group_announce"]

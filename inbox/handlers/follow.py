@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from domain.models import Structure
+from domain.notify import notify_roles, notify_structure
 from federation.models import Actor, Follow
 from inbox.activity import Incoming
 from inbox.processor import Context
@@ -50,10 +51,33 @@ async def handle(ctx: Context, act: Incoming) -> str | None:
             if ours is None or ours.state == "rejected":
                 row.state = "pending"
                 await session.flush()
+                await notify_roles(
+                    session,
+                    ("admin",),
+                    "peering_request",
+                    {"domain": follower.domain, "actor": follower.uri},
+                    "/admin/peers",
+                )
                 return None
         elif local.manually_approves:
             row.state = "pending"
             await session.flush()
             return None
         await accept(session, ctx.settings, row)
+        if local.type == "Organization":
+            structure_id = await session.scalar(
+                select(Structure.id).where(Structure.actor_id == local.id)
+            )
+            if structure_id is not None:
+                await notify_structure(
+                    session,
+                    structure_id,
+                    "follower",
+                    {
+                        "actor": follower.uri,
+                        "name": follower.name or follower.handle,
+                        "domain": follower.domain,
+                    },
+                    f"/@{local.handle}",
+                )
     return None

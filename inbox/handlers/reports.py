@@ -1,10 +1,81 @@
-"""Incoming reports (Flag) for the moderation queue."""
+"""Incoming reports (``Flag``) for the moderation queue.
+
+A Flag is kept when it names at least one of our actors or objects (Mastodon
+files a report only for its own accounts, too); the moderators are told.
+"""
 
 from __future__ import annotations
 
+from sqlalchemy import or_, select
+
+from domain.models import Listing
+from domain.notify import notify_roles
+from domain.social import Message, Post, Report
+from federation.keys import host_of
+from federation.models import Actor
+from federation.origin import object_id
 from inbox.activity import Incoming
 from inbox.processor import Context
 
+MAX_OBJECTS = 50
+
 
 async def receive_flag(ctx: Context, act: Incoming) -> str | None:
-    return "reports are not stored yet"
+    raw = act.raw.get("object")
+    items = raw if isinstance(raw, list) else [raw]
+    uris = [u for u in (object_id(i) for i in items[:MAX_OBJECTS]) if u]
+    own = ctx.settings.instance.domain.lower()
+    ours = [u for u in uris if host_of(u) == own]
+    if not ours:
+        return "a report about nothing of ours"
+    content = act.raw.get("content")
+    reason = content[:5000] if isinstance(content, str) else ""
+    async with ctx.transaction() as session:
+        if await session.scalar(select(Report.id).where(Report.flag_uri == act.id)):
+            return None
+        target_actor = (
+            (await session.execute(select(Actor).where(Actor.uri.in_(ours), Actor.local.is_(True))))
+            .scalars()
+            .first()
+        )
+        if target_actor is None:
+            author_ids = select(Listing.author_id).where(Listing.ap_id.in_(ours))
+            post_authors = select(Post.author_id).where(Post.ap_id.in_(ours))
+            message_authors = select(Message.author_id).where(Message.ap_id.in_(ours))
+            target_actor = (
+                (
+                    await session.execute(
+                        select(Actor).where(
+                            or_(
+                                Actor.id.in_(author_ids),
+                                Actor.id.in_(post_authors),
+                                Actor.id.in_(message_authors),
+                            )
+                        )
+                    )
+                )
+                .scalars()
+                .first()
+            )
+        reporter = (
+            await session.execute(select(Actor).where(Actor.uri == act.actor))
+        ).scalar_one_or_none()
+        report = Report(
+            origin=host_of(act.actor),
+            reporter_actor_id=reporter.id if reporter else None,
+            target_uri=target_actor.uri if target_actor else ours[0],
+            target_actor_id=target_actor.id if target_actor else None,
+            objects=ours,
+            reason=reason,
+            flag_uri=act.id,
+        )
+        session.add(report)
+        await session.flush()
+        await notify_roles(
+            session,
+            ("admin", "moderator"),
+            "report",
+            {"origin": report.origin, "target": report.target_uri},
+            "/admin/reports",
+        )
+    return None

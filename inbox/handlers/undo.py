@@ -1,4 +1,4 @@
-"""Undo: a remote actor takes back a Follow (other undone activities need nothing from us)."""
+"""Undo: a remote actor takes back a Follow, or a community its Announce of a post."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ from inbox.processor import Context
 
 async def handle(ctx: Context, act: Incoming) -> str | None:
     inner_type = act.object_type
+    if inner_type == "Announce":
+        from inbox.communities import undo_group_announce
+
+        return await undo_group_announce(ctx, act)
     if inner_type not in (None, "Follow"):
         return f"undo of {inner_type}: nothing to undo here"
     async with ctx.transaction() as session:

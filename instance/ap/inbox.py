@@ -59,6 +59,9 @@ async def _receive(node: Node, recipient: str | None) -> Response:
     async with node.db.session() as session:
         if not await is_permitted(session, domain, settings.federation.mode):
             raise DomainBlocked(f"{domain} is not permitted to deliver here")
+        level = await session.scalar(select(Actor.moderation).where(Actor.uri == actor))
+        if level == "blocked":
+            raise DomainBlocked("this actor is blocked by this node's moderators")
 
     owners: dict[str, Actor] = {}
 

@@ -75,3 +75,88 @@ async def namespace() -> Any:
             }
         }
     )
+
+
+@blueprint.get("/posts/<post_id>")
+async def post_document(post_id: str) -> Any:
+    """A community post (public), or 410 once removed."""
+    from domain.social import Post
+    from outbox.communities import post_note
+
+    node = current_node()
+    uri = f"{node.settings.base_url}/posts/{post_id}"
+    async with node.db.session() as session:
+        post = (await session.execute(select(Post).where(Post.ap_id == uri))).scalar_one_or_none()
+        if post is None or not post.local:
+            raise ApiError(404, "no such post")
+        if post.removed or post.hidden:
+            return ap_response(tombstone(uri, "Note"), 410)
+        note = post_note(post, post.group, post.author)
+        if not wants_activity_json():
+            from quart import redirect
+
+            community = post.group.handle
+            return redirect(f"/communities/{community}#post-{post.id}")
+        return ap_response({"@context": "https://www.w3.org/ns/activitystreams", **note})
+
+
+@blueprint.get("/messages/<message_id>")
+async def message_document(message_id: str) -> Any:
+    """A direct message: only for a signed fetch by one of its participants (else 404).
+
+    The HTML page of the conversation is in the web UI and also requires being a
+    participant. Nothing here says whether a message exists to anyone else.
+    """
+    from domain.social import Message, Participant
+    from federation.errors import FederationError
+    from federation.signatures import verify_request
+    from outbox.messages import note_of
+
+    node = current_node()
+    uri = f"{node.settings.base_url}/messages/{message_id}"
+    async with node.db.session() as session:
+        message = (
+            await session.execute(select(Message).where(Message.ap_id == uri))
+        ).scalar_one_or_none()
+        if message is None or not wants_activity_json():
+            raise ApiError(404, "no such message")
+        participants = (
+            (
+                await session.execute(
+                    select(Participant).where(
+                        Participant.conversation_id == message.conversation_id
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        participant_uris = {p.actor.uri for p in participants}
+    owners: dict[str, str] = {}
+
+    async def resolve_key(key_id: str, refresh: bool) -> Any:
+        public, owner = await node.remote.public_key(key_id, refresh)
+        owners[key_id] = owner.uri
+        return public
+
+    try:
+        raw_path = request.scope.get("raw_path") or request.path.encode()
+        key_id = await verify_request(
+            "GET",
+            raw_path.decode("latin-1").split("?", 1)[0],
+            request.query_string.decode("latin-1"),
+            dict(request.headers),
+            None,
+            resolve_key=resolve_key,
+            window=node.settings.federation.signature_window_seconds,
+            scheme=node.settings.instance.scheme,
+        )
+    except FederationError:  # unsigned or badly signed: for this client, no such message
+        raise ApiError(404, "no such message") from None
+    if owners.get(key_id) not in participant_uris:
+        raise ApiError(404, "no such message")
+    async with node.db.session() as session:
+        message = (await session.execute(select(Message).where(Message.ap_id == uri))).scalar_one()
+        recipients = [p.actor for p in participants if p.actor.uri != message.author.uri]
+        note = note_of(message, recipients, message.conversation.listing)
+    return ap_response({"@context": "https://www.w3.org/ns/activitystreams", **note})

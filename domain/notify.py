@@ -1,0 +1,67 @@
+"""Notifications: who should know what, written in the same transaction as the event.
+
+Each notification is a row per person (members of a structure all see its
+messages and followers; every administrator sees a structure awaiting
+approval; every moderator sees a report). Pages show them with an unread
+count; when an SMTP server is configured, a background loop also sends them
+by e-mail (``emailed_at``), so a mail server that is down loses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.models import Membership, Person
+from domain.social import Notification
+
+KINDS = (
+    "message",  # a new direct message for a structure
+    "follower",  # someone follows a structure
+    "follow_accepted",  # a structure's follow was accepted
+    "peering_request",  # another territory asks to peer (admins)
+    "structure_pending",  # a structure awaits approval (admins)
+    "report",  # a report reached the moderators
+)
+
+
+async def _add(
+    session: AsyncSession,
+    person_ids: Iterable[int],
+    kind: str,
+    data: Mapping[str, object],
+    url: str,
+) -> int:
+    count = 0
+    for person_id in set(person_ids):
+        session.add(Notification(person_id=person_id, kind=kind, data=dict(data), url=url))
+        count += 1
+    if count:
+        session.info.setdefault("wake", set()).add("mail")
+    return count
+
+
+async def notify_structure(
+    session: AsyncSession, structure_id: int, kind: str, data: Mapping[str, object], url: str = ""
+) -> int:
+    """Tell every person who acts for the structure."""
+    people = await session.execute(
+        select(Membership.person_id).where(Membership.structure_id == structure_id)
+    )
+    return await _add(session, people.scalars(), kind, data, url)
+
+
+async def notify_roles(
+    session: AsyncSession,
+    roles: Iterable[str],
+    kind: str,
+    data: Mapping[str, object],
+    url: str = "",
+) -> int:
+    """Tell every person with one of the roles (admins, moderators)."""
+    people = await session.execute(
+        select(Person.id).where(Person.role.in_(list(roles)), Person.disabled_at.is_(None))
+    )
+    return await _add(session, people.scalars(), kind, data, url)

@@ -1,0 +1,200 @@
+"""``/api/v1/reports`` and the moderators' actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+from quart_schema import document_request
+from sqlalchemy import select
+
+from domain.models import Listing, Structure
+from domain.social import AuditEntry, Post, Report
+from federation.models import Actor
+from instance import moderation
+from instance.api import blueprint, json_body
+from instance.api.follows import acting_structure
+from instance.auth import api_person
+from instance.errors import ApiError
+from instance.node import current_node
+
+
+class ReportCreate(BaseModel):
+    actor: str = Field(description="Handle of the reporting local structure")
+    target: str = Field(description="URL of the reported actor or object")
+    reason: str
+
+
+class ModerationAction(BaseModel):
+    reason: str = ""
+
+
+@blueprint.post("/reports")
+@document_request(ReportCreate)
+async def create_report() -> tuple[dict[str, Any], int]:
+    """Report an actor or object: reaches our moderators, and its node as a Flag."""
+    node = current_node()
+    data = await json_body()
+    target, reason = data.get("target"), data.get("reason")
+    errors = {}
+    if not isinstance(target, str) or not target.strip():
+        errors["target"] = "is required"
+    if not isinstance(reason, str) or not reason.strip():
+        errors["reason"] = "is required"
+    if errors:
+        raise ApiError(422, "some fields are invalid", fields=errors)
+    assert isinstance(target, str) and isinstance(reason, str)
+    async with node.db.session() as session:
+        person = await api_person(session)
+        assert person is not None
+        structure = await acting_structure(session, person, data.get("actor"))
+        reporter = structure.actor
+        assert reporter is not None
+    report = await moderation.create_report(node, person, reporter, target.strip(), reason)
+    async with node.db.session() as session:
+        fresh = await session.get(Report, report.id)
+        assert fresh is not None
+        return moderation.report_json(fresh), 201
+
+
+@blueprint.get("/reports")
+async def list_reports() -> dict[str, Any]:
+    """Open reports, made here and received from other nodes (moderators only)."""
+    node = current_node()
+    async with node.db.session() as session:
+        person = await api_person(session)
+        assert person is not None
+        moderation.require_moderator(person)
+        rows = await session.execute(
+            select(Report).where(Report.state == "open").order_by(Report.id.desc())
+        )
+        return {"items": [moderation.report_json(r) for r in rows.scalars().unique()]}
+
+
+@blueprint.post("/reports/<int:report_id>/resolve")
+async def resolve_report(report_id: int) -> dict[str, Any]:
+    node = current_node()
+    data = await json_body()
+    async with node.transaction() as session:
+        person = await api_person(session)
+        assert person is not None
+        moderation.require_moderator(person)
+        report = await session.get(Report, report_id)
+        if report is None:
+            raise ApiError(404, "no such report")
+        await moderation.resolve_report(session, person, report, str(data.get("note", "")))
+        return moderation.report_json(report)
+
+
+@blueprint.post("/moderation/listings/<int:listing_id>/hide")
+@document_request(ModerationAction)
+async def hide_listing(listing_id: int) -> dict[str, Any]:
+    node = current_node()
+    data = await json_body()
+    async with node.transaction() as session:
+        person = await api_person(session)
+        assert person is not None
+        moderation.require_moderator(person)
+        listing = await session.get(Listing, listing_id)
+        if listing is None:
+            raise ApiError(404, "no such listing")
+        await moderation.hide_listing(session, node, person, listing, str(data.get("reason", "")))
+        return {"listing": listing.id, "hidden": True}
+
+
+@blueprint.post("/moderation/posts/<int:post_id>/hide")
+async def hide_post(post_id: int) -> dict[str, Any]:
+    node = current_node()
+    data = await json_body()
+    async with node.transaction() as session:
+        person = await api_person(session)
+        assert person is not None
+        moderation.require_moderator(person)
+        post = await session.get(Post, post_id)
+        if post is None:
+            raise ApiError(404, "no such post")
+        await moderation.hide_post(session, person, post, str(data.get("reason", "")))
+        return {"post": post.id, "hidden": True}
+
+
+@blueprint.post("/moderation/structures/<handle>/<any(suspend, unsuspend):action>")
+async def suspend_structure(handle: str, action: str) -> dict[str, Any]:
+    node = current_node()
+    data = await json_body()
+    async with node.transaction() as session:
+        person = await api_person(session)
+        assert person is not None
+        moderation.require_moderator(person)
+        structure = (
+            await session.execute(select(Structure).where(Structure.handle == handle))
+        ).scalar_one_or_none()
+        if structure is None:
+            raise ApiError(404, "no such structure")
+        if action == "suspend":
+            await moderation.suspend_structure(
+                session, node, person, structure, str(data.get("reason", ""))
+            )
+        else:
+            await moderation.unsuspend_structure(session, person, structure)
+        return {"structure": handle, "status": structure.status}
+
+
+@blueprint.post("/moderation/actors")
+async def moderate_actor() -> dict[str, Any]:
+    """Silence, block or clear a remote actor: ``{"actor": URL, "level": "silenced"}``."""
+    node = current_node()
+    data = await json_body()
+    async with node.transaction() as session:
+        person = await api_person(session)
+        assert person is not None
+        moderation.require_moderator(person)
+        actor = (
+            await session.execute(select(Actor).where(Actor.uri == str(data.get("actor", ""))))
+        ).scalar_one_or_none()
+        if actor is None:
+            raise ApiError(404, "unknown actor")
+        await moderation.moderate_actor(
+            session, person, actor, str(data.get("level", "")), str(data.get("reason", ""))
+        )
+        return {"actor": actor.uri, "level": actor.moderation}
+
+
+@blueprint.post("/moderation/domains")
+async def moderate_domain() -> dict[str, Any]:
+    """Silence, block or clear a domain: ``{"domain": HOST, "policy": "block"}``."""
+    node = current_node()
+    data = await json_body()
+    domain = str(data.get("domain", "")).strip().lower()
+    if not domain or "/" in domain:
+        raise ApiError(422, "some fields are invalid", fields={"domain": "expected HOST[:PORT]"})
+    async with node.transaction() as session:
+        person = await api_person(session)
+        assert person is not None
+        moderation.require_moderator(person)
+        await moderation.moderate_domain(
+            session, person, domain, str(data.get("policy", "")), str(data.get("reason", ""))
+        )
+        return {"domain": domain, "policy": data.get("policy", "")}
+
+
+@blueprint.get("/moderation/audit")
+async def audit_log() -> dict[str, Any]:
+    node = current_node()
+    async with node.db.session() as session:
+        person = await api_person(session)
+        assert person is not None
+        moderation.require_moderator(person)
+        rows = await session.execute(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(500))
+        return {
+            "items": [
+                {
+                    "id": e.id,
+                    "person": e.person.email if e.person else None,
+                    "action": e.action,
+                    "target": e.target,
+                    "detail": e.detail,
+                    "at": e.created_at.isoformat(),
+                }
+                for e in rows.scalars().unique()
+            ]
+        }
