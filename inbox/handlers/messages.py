@@ -6,8 +6,9 @@
   message (Mastodon's DM shape: ``to`` the recipients, a ``Mention`` each).
   It joins the thread it answers (``inReplyTo``, then ``context``) only when
   its author already takes part in that conversation, so nobody can slip into
-  a conversation between others; otherwise it starts a new one. Its HTML is
-  sanitised before it is stored.
+  a conversation between others; otherwise it continues the latest
+  conversation of exactly the same participants, or starts a new one. Its HTML
+  is sanitised before it is stored.
 * Anything else (a public Note mentioning us, a reply to a listing) is ignored.
 """
 
@@ -78,6 +79,8 @@ async def handle_note(ctx: Context, act: Incoming, obj: dict[str, Any]) -> str |
         recipients = [await session.merge(r) for r in recipients]
         conversation = await _thread(session, obj, author, note_id)
         if conversation is None:
+            conversation = await _between(session, author, recipients)
+        if conversation is None:
             conversation = await _new_conversation(ctx, session, obj, author, recipients)
         content = obj.get("content")
         html_content = clean_html(content) if isinstance(content, str) else ""
@@ -131,6 +134,24 @@ async def _thread(
             candidates.append(found_context)
     for conversation in candidates:
         if any(p.actor_id == author.id for p in conversation.participants):
+            return conversation
+    return None
+
+
+async def _between(
+    session: AsyncSession, author: Actor, recipients: list[Actor]
+) -> Conversation | None:
+    """The latest conversation of exactly these actors, when the note names no thread."""
+    wanted = {author.id, *(r.id for r in recipients)}
+    mine = select(Participant.conversation_id).where(Participant.actor_id == author.id)
+    rows = await session.execute(
+        select(Conversation)
+        .where(Conversation.id.in_(mine))
+        .order_by(Conversation.updated_at.desc())
+        .limit(20)
+    )
+    for conversation in rows.scalars().unique():
+        if {p.actor_id for p in conversation.participants} == wanted:
             return conversation
     return None
 
