@@ -165,12 +165,14 @@ async def moderate_domain() -> dict[str, Any]:
     node = current_node()
     data = await json_body()
     domain = str(data.get("domain", "")).strip().lower()
-    if not domain or "/" in domain:
-        raise ApiError(422, "some fields are invalid", fields={"domain": "expected HOST[:PORT]"})
     async with node.transaction() as session:
         person = await api_person(session)
         assert person is not None
         moderation.require_moderator(person)
+        if not domain or "/" in domain:
+            raise ApiError(
+                422, "some fields are invalid", fields={"domain": "expected HOST[:PORT]"}
+            )
         await moderation.moderate_domain(
             session, person, domain, str(data.get("policy", "")), str(data.get("reason", ""))
         )
