@@ -39,6 +39,16 @@ class MemberChange(BaseModel):
     actor: str = Field(description="A local structure's handle, or a remote actor's id")
 
 
+class CommunityOut(BaseModel):
+    handle: str
+    name: str
+    description: str
+    actor: str = Field(description="ActivityPub id of the community's Group actor")
+    open: bool
+    animators: list[str] = Field(description="E-mails of its animators")
+    members: int | None
+
+
 def community_json(community: Community, members: int | None = None) -> dict[str, Any]:
     return {
         "handle": community.handle,
@@ -133,7 +143,7 @@ def animates(person: Person, community: Community) -> bool:
 
 @blueprint.post("/communities")
 @document_request(CommunityCreate)
-@document_response(dict, 201)
+@document_response(CommunityOut, 201)
 async def create_community() -> tuple[dict[str, Any], int]:
     """Create a community (animators, moderators, admins)."""
     node = current_node()

@@ -85,7 +85,8 @@ async def test_message_and_reply_across_nodes(
         on_a = await _conversations(a, token_a, "menuiserie")
         assert len(on_a) == 1, on_a
         thread = on_a[0]["messages"]
-        assert [m["ap_id"] for m in thread][0] == sent["ap_id"]
+        assert thread[0]["ap_id"] == sent["ap_id"]
+        assert len(thread) == 2
         assert "Oui, passez jeudi." in thread[1]["content"]
         assert thread[1]["in_reply_to"] == sent["ap_id"]
 

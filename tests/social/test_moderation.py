@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from domain.social import Notification
 from federation.models import Actor
-from tests.fedinet import network
 from tests.federation.test_listings_federation import peer, publish, remote_listings
+from tests.fedinet import network
 from tests.support import TestNode
 
 
