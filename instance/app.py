@@ -27,6 +27,7 @@ from instance.csrf import init_csrf
 from instance.errors import register_error_handlers
 from instance.i18n import init_i18n
 from instance.node import VERSION, Node
+from instance.observability import init_observability
 from instance.ratelimits import init_rate_limits
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ def create_app(
         info=Info(title="Entraide API", version=VERSION),
         security_schemes={"token": {"type": "http", "scheme": "bearer"}},
     )
+    init_observability(app, node)
     init_i18n(app, settings.web.default_locale)
     init_rate_limits(app, settings)  # before CSRF: a refused request costs no form parsing
     init_csrf(app)

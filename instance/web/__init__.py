@@ -1,17 +1,82 @@
 """Server-rendered pages (Jinja2), French by default and English.
 
-One module per area: ``home`` (home, search), ``accounts`` (sign up, log in,
-account, tokens), ``structures`` (profiles), ``listings`` (view, create,
-edit, withdraw), ``admin`` (approval queue). Pages load the logged-in person
-with :func:`instance.auth.load_current_person` in their own session.
+One module per area: ``home`` (home page), ``accounts`` (sign up, log in,
+account, API tokens), ``structures`` (profiles), ``listings`` (view, create,
+edit, withdraw), ``admin`` (approval queue), ``search`` (filters and map).
+``forms`` turns posted fields into the API's shape and back; ``common``
+knows who is looking; ``labels`` names codes in the reader's language.
+
+Views open their own session and load the viewer in it
+(:func:`instance.web.common.load_viewer`); templates never touch the
+database.
 """
 
 from __future__ import annotations
 
-from quart import Blueprint
+from typing import Any
+from urllib.parse import urlencode
+
+from quart import Blueprint, Response, has_request_context, request
+from quart.blueprints import BlueprintSetupState
+
+from instance.i18n import LOCALES
+from instance.node import current_node
+from instance.web import labels
+from instance.web.common import (
+    LoginRequired,
+    login_url_for_here,
+    redirect_to,
+    viewer_for_layout,
+)
 
 blueprint = Blueprint("web", __name__)
 
-from instance.web import home  # noqa: E402
 
-__all__ = ["blueprint", "home"]
+@blueprint.record_once
+def _install_helpers(state: BlueprintSetupState) -> None:
+    state.app.jinja_env.globals.update(labels.TEMPLATE_HELPERS)
+
+
+@blueprint.errorhandler(LoginRequired)
+async def _login_required(_error: LoginRequired) -> Response:
+    return redirect_to(login_url_for_here())
+
+
+def lang_url(locale: str) -> str:
+    """This page in another language (``?lang=`` also sets the cookie)."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    args.append(("lang", locale))
+    return f"{request.path}?{urlencode(args)}"
+
+
+@blueprint.app_context_processor
+async def _layout_context() -> dict[str, Any]:
+    settings = current_node().settings
+    return {
+        "node_name": settings.instance.name,
+        "node_description": settings.instance.description,
+        # Templates rendered outside a request (e-mails, say) have no viewer.
+        "viewer": await viewer_for_layout() if has_request_context() else None,
+        "lang_url": lang_url,
+        "LOCALES": LOCALES,
+    }
+
+
+from instance.web import (  # noqa: E402
+    accounts,
+    admin,
+    home,
+    listings,
+    search,
+    structures,
+)
+
+__all__ = [
+    "accounts",
+    "admin",
+    "blueprint",
+    "home",
+    "listings",
+    "search",
+    "structures",
+]

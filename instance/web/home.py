@@ -1,17 +1,28 @@
-"""The home page: what the territory offers and needs, newest first."""
+"""The home page: the territory, its figures, and what it offers and needs, newest first."""
 
 from __future__ import annotations
 
 from quart import render_template
 
+from instance.api.meta import counts
 from instance.node import current_node
 from instance.search import SearchQuery, search_listings
 from instance.web import blueprint
+from instance.web.common import load_viewer
+
+RECENT = 9
 
 
 @blueprint.get("/")
 async def home() -> str:
     node = current_node()
     async with node.db.session() as session:
-        page = await search_listings(session, node.db.dialect, SearchQuery(limit=12))
-    return await render_template("home.html", listings=[hit.listing for hit in page.items])
+        await load_viewer(session)
+        figures = await counts(session)
+        page = await search_listings(session, node.db.dialect, SearchQuery(limit=RECENT))
+    return await render_template(
+        "home.html",
+        listings=[hit.listing for hit in page.items],
+        figures=figures,
+        own_domain=node.settings.instance.domain.lower(),
+    )

@@ -1,0 +1,180 @@
+"""Sign up, log in and out, the account page and its API tokens.
+
+Signing up makes a person (role ``member``) and a **pending** structure in
+one transaction, then logs the person in: an administrator must approve the
+structure before it is visible or can publish (no anonymous free riders).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Response, flash, make_response, render_template, request
+
+from domain.people import (
+    authenticate,
+    create_person,
+    create_structure,
+    create_token,
+    find_person,
+    handle_taken,
+    list_tokens,
+    revoke_token,
+    structures_of,
+    validate_person,
+    validate_structure,
+)
+from domain.validation import Collector, Invalid
+from instance.auth import log_in, log_out
+from instance.i18n import gettext as _
+from instance.node import current_node
+from instance.web import blueprint
+from instance.web.common import load_viewer, redirect_to, require_person, safe_next
+from instance.web.forms import (
+    PERSON_FIELDS,
+    STRUCTURE_FIELDS,
+    field_errors,
+    form_values,
+    sentence,
+)
+
+TOKEN_NAME_MAX = 100
+
+
+# --- sign up ------------------------------------------------------------------
+
+
+async def _signup_form(values: dict[str, str], errors: dict[str, str], status: int) -> Any:
+    values = {**values, "password": ""}  # never sent back
+    return await render_template("signup.html", values=values, errors=errors), status
+
+
+@blueprint.get("/signup")
+async def signup() -> Any:
+    async with current_node().db.session() as session:
+        person = await load_viewer(session)
+    if person is not None:
+        return redirect_to("/account")
+    return await _signup_form({"kind": "business"}, {}, 200)
+
+
+@blueprint.post("/signup")
+async def signup_post() -> Any:
+    node = current_node()
+    values = form_values(await request.form, PERSON_FIELDS + STRUCTURE_FIELDS)
+    values["handle"] = values["handle"].lower()
+    c = Collector()
+    validate_person(values, c)
+    validate_structure(values, c)
+    try:
+        c.raise_if_any()
+        async with node.transaction() as session:
+            await load_viewer(session)
+            if await find_person(session, values["email"]) is not None:
+                c.add("email", "is already registered")
+            if await handle_taken(session, values["handle"], node.settings.instance.handle):
+                c.add("handle", "is already taken")
+            c.raise_if_any()
+            person = await create_person(
+                session, values["email"], values["password"], display_name=values["display_name"]
+            )
+            await create_structure(
+                session, values, person, territory_handle=node.settings.instance.handle
+            )
+    except Invalid as exc:
+        return await _signup_form(values, field_errors(exc), 422)
+    log_in(person)
+    return redirect_to("/signup/done")
+
+
+@blueprint.get("/signup/done")
+async def signup_done() -> str:
+    async with current_node().db.session() as session:
+        person = await require_person(session)
+        structures = await structures_of(session, person)
+    return await render_template("signup_done.html", structures=structures)
+
+
+# --- log in and out -------------------------------------------------------------
+
+
+@blueprint.get("/login")
+async def login() -> str:
+    async with current_node().db.session() as session:
+        await load_viewer(session)
+    next_url = safe_next(request.args.get("next"), "")
+    return await render_template("login.html", email="", next_url=next_url, failed=False)
+
+
+@blueprint.post("/login")
+async def login_post() -> Any:
+    form = await request.form
+    email = form.get("email", "").strip()
+    password = form.get("password", "")
+    next_url = safe_next(form.get("next"), "")
+    async with current_node().transaction() as session:
+        await load_viewer(session)
+        person = await authenticate(session, email, password) if email and password else None
+    if person is None:
+        # One message whatever was wrong, so that the form does not tell who has an account.
+        page = await render_template("login.html", email=email, next_url=next_url, failed=True)
+        return page, 401, {"WWW-Authenticate": 'FormBased realm="entraide"'}
+    log_in(person)
+    await flash(_("You are logged in."), "success")
+    return redirect_to(next_url or "/")
+
+
+@blueprint.post("/logout")
+async def logout() -> Response:
+    log_out()
+    await flash(_("You are logged out."), "success")
+    return redirect_to("/")
+
+
+# --- account and API tokens -------------------------------------------------------
+
+
+@blueprint.get("/account")
+async def account() -> str:
+    async with current_node().db.session() as session:
+        person = await require_person(session)
+        structures = await structures_of(session, person)
+        tokens = await list_tokens(session, person)
+    return await render_template(
+        "account.html", person=person, structures=structures, tokens=tokens, errors={}
+    )
+
+
+@blueprint.post("/account/tokens")
+async def create_api_token() -> Any:
+    form = await request.form
+    name = form.get("name", "").strip()
+    async with current_node().transaction() as session:
+        person = await require_person(session)
+        if len(name) > TOKEN_NAME_MAX:
+            structures = await structures_of(session, person)
+            tokens = await list_tokens(session, person)
+            too_long = _("must be at most %(max)d characters", max=TOKEN_NAME_MAX)
+            errors = {"name": sentence(too_long)}
+            page = await render_template(
+                "account.html", person=person, structures=structures, tokens=tokens, errors=errors
+            )
+            return page, 422
+        token = await create_token(session, person, name)
+    page = await render_template("token_created.html", token=token, name=name or "token")
+    response = await make_response(page)
+    # The clear token exists only in this response: keep it out of every cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.post("/account/tokens/<int:token_id>/revoke")
+async def revoke_api_token(token_id: int) -> Response:
+    async with current_node().transaction() as session:
+        person = await require_person(session)
+        revoked = await revoke_token(session, person, token_id)
+    if revoked:
+        await flash(_("The token is revoked: it no longer opens the API."), "success")
+    else:
+        await flash(_("This token does not exist or was already revoked."), "error")
+    return redirect_to("/account#tokens")

@@ -1,0 +1,94 @@
+"""The approval queue of new structures, ``/admin/structures`` (administrators only).
+
+No anonymous free riders: a structure is invisible and cannot publish until
+an administrator approves it. A rejection needs a reason, which the owner
+reads on their account page and on the structure's page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Response, flash, render_template, request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.models import Structure
+from domain.validation import Invalid
+from instance import operations
+from instance.i18n import gettext as _
+from instance.node import current_node
+from instance.web import blueprint
+from instance.web.common import deny, redirect_to, require_admin
+from instance.web.forms import field_errors
+
+RECENT_DECISIONS = 20
+
+
+async def _queue_page(
+    session: AsyncSession,
+    errors: dict[int, str] | None = None,
+    reasons: dict[int, str] | None = None,
+) -> str:
+    pending = await session.execute(
+        select(Structure).where(Structure.status == "pending").order_by(Structure.created_at)
+    )
+    decided = await session.execute(
+        select(Structure)
+        .where(Structure.status.in_(("approved", "rejected")), Structure.decided_at.is_not(None))
+        .order_by(Structure.decided_at.desc())
+        .limit(RECENT_DECISIONS)
+    )
+    return await render_template(
+        "admin_structures.html",
+        pending=list(pending.scalars().unique()),
+        decided=list(decided.scalars().unique()),
+        errors=errors or {},
+        reasons=reasons or {},
+    )
+
+
+async def _structure(session: AsyncSession, structure_id: int) -> Structure:
+    structure = await session.get(Structure, structure_id)
+    if structure is None:
+        deny(404)
+    return structure
+
+
+@blueprint.get("/admin/structures")
+async def admin_structures() -> str:
+    async with current_node().db.session() as session:
+        await require_admin(session)
+        return await _queue_page(session)
+
+
+@blueprint.post("/admin/structures/<int:structure_id>/approve")
+async def admin_approve(structure_id: int) -> Response:
+    node = current_node()
+    async with node.transaction() as session:
+        admin = await require_admin(session)
+        structure = await _structure(session, structure_id)
+        await operations.approve(session, node, admin, structure)
+        name = structure.name
+    await flash(
+        _("%(name)s is approved: it is now visible and can publish.") % {"name": name}, "success"
+    )
+    return redirect_to("/admin/structures")
+
+
+@blueprint.post("/admin/structures/<int:structure_id>/reject")
+async def admin_reject(structure_id: int) -> Any:
+    node = current_node()
+    reason = (await request.form).get("reason", "").strip()
+    async with node.transaction() as session:
+        admin = await require_admin(session)
+        structure = await _structure(session, structure_id)
+        try:
+            operations.reject(admin, structure, reason)
+        except Invalid as exc:
+            message = field_errors(exc).get("reason", "")
+            page = await _queue_page(session, {structure_id: message}, {structure_id: reason})
+            return page, 422
+        name = structure.name
+    await flash(_("%(name)s is rejected; its owner will read your reason.", name=name), "success")
+    return redirect_to("/admin/structures")

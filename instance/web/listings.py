@@ -1,0 +1,224 @@
+"""A listing's page, and the forms that publish, edit and withdraw one.
+
+Changes go through ``instance.operations`` (the same use cases as the JSON
+API), which also federate them. ``listing_page`` is the HTML face of the
+listing's ActivityPub id, ``/listings/<id>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from quart import Response, flash, render_template, request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.models import Listing, Person, Structure
+from domain.people import structures_of
+from domain.validation import Invalid
+from instance import operations
+from instance.errors import ApiError
+from instance.i18n import gettext as _
+from instance.node import current_node
+from instance.web import blueprint
+from instance.web.common import deny, load_viewer, redirect_to, require_person
+from instance.web.forms import (
+    LISTING_FIELDS,
+    field_errors,
+    form_values,
+    listing_data,
+    listing_values,
+)
+
+
+def contact_href(listing: Listing) -> str | None:
+    """A ``mailto:`` link to the structure's public contact address, if it has one."""
+    structure = listing.structure
+    if structure is None or not structure.contact_email:
+        return None
+    subject = quote(listing.title, safe="")
+    return f"mailto:{quote(structure.contact_email, safe='@+')}?subject={subject}"
+
+
+async def _listing_for(session: AsyncSession, listing_id: int, person: Person | None) -> Listing:
+    """The listing if this viewer may see it (404 otherwise, 410 once withdrawn)."""
+    listing = await session.get(Listing, listing_id)
+    if listing is None:
+        deny(404)
+    editor = person is not None and operations.may_edit_listing(person, listing)
+    moderator = person is not None and person.is_moderator
+    if listing.hidden and not moderator:
+        deny(404)
+    if listing.structure is not None and listing.structure.status != "approved" and not editor:
+        deny(404)
+    if listing.status == "withdrawn" and not (editor or moderator):
+        deny(410, _("This listing was withdrawn by its author."))
+    return listing
+
+
+async def _editable(session: AsyncSession, listing_id: int) -> tuple[Person, Listing]:
+    person = await require_person(session)
+    listing = await _listing_for(session, listing_id, person)
+    if not operations.may_edit_listing(person, listing):
+        deny(403, _("Only the members of the structure that published it may change a listing."))
+    return person, listing
+
+
+@blueprint.get("/listings/<int:listing_id>")
+async def listing_page(listing_id: int) -> str:
+    """The HTML page of a listing, local or received from another territory."""
+    node = current_node()
+    async with node.db.session() as session:
+        person = await load_viewer(session)
+        listing = await _listing_for(session, listing_id, person)
+        editable = person is not None and operations.may_edit_listing(person, listing)
+    return await render_template(
+        "listing.html",
+        listing=listing,
+        editable=editable,
+        contact_href=contact_href(listing),
+    )
+
+
+def _posted(form: Mapping[str, str]) -> dict[str, str]:
+    values = form_values(form, LISTING_FIELDS)
+    values["price_currency"] = values["price_currency"].upper() or "EUR"
+    return values
+
+
+# --- publishing ---------------------------------------------------------------------
+
+
+async def _new_form(
+    session: AsyncSession,
+    person: Person,
+    values: dict[str, str],
+    errors: dict[str, str],
+    problem: str | None = None,
+) -> str:
+    structures = await structures_of(session, person)
+    ready = [s for s in structures if s.status == "approved"]
+    if not values.get("structure") and ready:
+        values["structure"] = ready[0].handle
+    return await render_template(
+        "listing_form.html",
+        mode="new",
+        listing=None,
+        values=values,
+        errors=errors,
+        problem=problem,
+        structures=ready,
+        waiting=[s for s in structures if s.status != "approved"],
+    )
+
+
+@blueprint.get("/listings/new")
+async def new_listing() -> str:
+    values = {"kind": "offer", "price_currency": "EUR"}
+    if request.args.get("structure"):
+        values["structure"] = request.args["structure"]
+    async with current_node().db.session() as session:
+        person = await require_person(session)
+        return await _new_form(session, person, values, {})
+
+
+@blueprint.post("/listings/new")
+async def new_listing_post() -> Any:
+    node = current_node()
+    values = _posted(await request.form)
+    errors: dict[str, str] = {}
+    problem = None
+    status = 422
+    try:
+        async with node.transaction() as session:
+            person = await require_person(session)
+            listing = await operations.create_listing(session, node, person, listing_data(values))
+            listing_id = listing.id
+    except Invalid as exc:
+        errors = field_errors(exc)
+    except ApiError as exc:
+        problem, status = _(exc.message), exc.status
+    else:
+        await flash(_("Your listing is published."), "success")
+        return redirect_to(f"/listings/{listing_id}")
+    async with node.db.session() as session:
+        person = await require_person(session)
+        return await _new_form(session, person, values, errors, problem), status
+
+
+# --- editing --------------------------------------------------------------------------
+
+
+async def _edit_form(
+    listing: Listing, values: dict[str, str], errors: dict[str, str], problem: str | None = None
+) -> str:
+    return await render_template(
+        "listing_form.html",
+        mode="edit",
+        listing=listing,
+        values=values,
+        errors=errors,
+        problem=problem,
+        structures=[listing.structure] if listing.structure else [],
+        waiting=[],
+    )
+
+
+@blueprint.get("/listings/<int:listing_id>/edit")
+async def edit_listing(listing_id: int) -> Any:
+    async with current_node().db.session() as session:
+        _person, listing = await _editable(session, listing_id)
+    if listing.status == "withdrawn":
+        await flash(_("This listing was withdrawn and can no longer change."), "error")
+        return redirect_to(f"/listings/{listing_id}")
+    return await _edit_form(listing, listing_values(listing), {})
+
+
+@blueprint.post("/listings/<int:listing_id>/edit")
+async def edit_listing_post(listing_id: int) -> Any:
+    node = current_node()
+    values = _posted(await request.form)
+    errors: dict[str, str] = {}
+    problem = None
+    status = 422
+    try:
+        async with node.transaction() as session:
+            person, listing = await _editable(session, listing_id)
+            await operations.update_listing(
+                session, node, person, listing, listing_data(values, update=True)
+            )
+    except Invalid as exc:
+        errors = field_errors(exc)
+    except ApiError as exc:
+        problem, status = _(exc.message), exc.status
+    else:
+        await flash(_("Your changes are saved."), "success")
+        return redirect_to(f"/listings/{listing_id}")
+    async with node.db.session() as session:
+        _person, listing = await _editable(session, listing_id)
+    return await _edit_form(listing, values, errors, problem), status
+
+
+# --- withdrawing ------------------------------------------------------------------------
+
+
+@blueprint.get("/listings/<int:listing_id>/withdraw")
+async def withdraw_listing(listing_id: int) -> Any:
+    async with current_node().db.session() as session:
+        _person, listing = await _editable(session, listing_id)
+    if listing.status == "withdrawn":
+        return redirect_to(f"/listings/{listing_id}")
+    return await render_template("listing_withdraw.html", listing=listing)
+
+
+@blueprint.post("/listings/<int:listing_id>/withdraw")
+async def withdraw_listing_post(listing_id: int) -> Response:
+    node = current_node()
+    async with node.transaction() as session:
+        person, listing = await _editable(session, listing_id)
+        await operations.withdraw_listing(session, node, person, listing)
+        structure: Structure | None = listing.structure
+        back = f"/@{structure.handle}" if structure is not None else "/account"
+    await flash(_("The listing is withdrawn: it is no longer shown, here or elsewhere."), "success")
+    return redirect_to(back)

@@ -1,0 +1,150 @@
+"""The search page, ``/search``: the filters of the listings API, a list and a map.
+
+The form speaks the reader's terms — a commune rather than coordinates —
+and is translated into the query string that :func:`instance.search.parse_query`
+reads, so the page and ``GET /api/v1/listings`` filter the same way. A
+commune is placed at the mean position of what this node knows there
+(structures and listings); latitude and longitude can be given instead.
+
+The results are a plain list; the map is an extra drawn by
+``static/map.js`` from the JSON embedded in the page when Leaflet loads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from quart import render_template, request
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.models import Listing, Structure
+from domain.validation import Invalid
+from instance.i18n import gettext as _
+from instance.node import current_node
+from instance.search import SearchQuery, search_listings
+from instance.search import parse_query as parse_search
+from instance.web import blueprint
+from instance.web.common import load_viewer
+from instance.web.forms import field_errors, sentence
+
+PASSED_THROUGH = (
+    "q",
+    "kind",
+    "category",
+    "modality",
+    "origin",
+    "sort",
+    "radius_km",
+    "limit",
+    "cursor",
+)
+FORM_FIELDS = (*PASSED_THROUGH, "commune", "lat", "lon")
+KNOWN_MAX = 300
+
+
+async def commune_position(session: AsyncSession, commune: str) -> tuple[float, float] | None:
+    """Where a commune is, from the structures and listings this node knows there."""
+    name = commune.strip().lower()
+    for model in (Structure, Listing):
+        row = (
+            await session.execute(
+                select(func.avg(model.lat), func.avg(model.lon)).where(
+                    func.lower(model.commune) == name,
+                    model.lat.is_not(None),
+                    model.lon.is_not(None),
+                )
+            )
+        ).one()
+        if row[0] is not None and row[1] is not None:
+            return float(row[0]), float(row[1])
+    return None
+
+
+async def known_places(session: AsyncSession) -> tuple[list[str], list[str]]:
+    """Communes to suggest, and the other territories listings came from."""
+    communes = await session.execute(
+        select(Listing.commune)
+        .where(Listing.commune != "", Listing.lat.is_not(None))
+        .union(
+            select(Structure.commune).where(Structure.commune != "", Structure.status == "approved")
+        )
+        .limit(KNOWN_MAX)
+    )
+    origins = await session.execute(
+        select(Listing.origin).where(Listing.local.is_(False)).distinct().limit(KNOWN_MAX)
+    )
+    return sorted({c for (c,) in communes}, key=str.casefold), sorted(o for (o,) in origins)
+
+
+def map_points(hits: list[Any]) -> list[dict[str, Any]]:
+    """What the map draws: one point per located result."""
+    return [
+        {
+            "lat": hit.listing.lat,
+            "lon": hit.listing.lon,
+            "title": hit.listing.title,
+            "url": f"/listings/{hit.listing.id}",
+            "origin": hit.listing.origin,
+            "local": hit.listing.local,
+        }
+        for hit in hits
+        if hit.listing.lat is not None and hit.listing.lon is not None
+    ]
+
+
+@blueprint.get("/search")
+async def search() -> str:
+    node = current_node()
+    values = {name: request.args.get(name, "").strip() for name in FORM_FIELDS}
+    args = {name: values[name] for name in PASSED_THROUGH if values[name]}
+    errors: dict[str, str] = {}
+    async with node.db.session() as session:
+        await load_viewer(session)
+        communes, origins = await known_places(session)
+        if values["lat"] or values["lon"]:
+            if values["lat"] and values["lon"]:
+                args["near"] = f"{values['lat']},{values['lon']}"
+            else:
+                errors["lat"] = sentence(_("lat and lon go together"))
+        elif values["commune"]:
+            position = await commune_position(session, values["commune"])
+            if position is None:
+                errors["commune"] = _(
+                    "This commune is not known here yet: give its latitude and longitude."
+                )
+            else:
+                args["near"] = f"{position[0]},{position[1]}"
+        if args.get("sort") == "distance" and "near" not in args and not errors:
+            errors["sort"] = _("To sort by distance, give a commune or a position.")
+        query: SearchQuery | None = None
+        if not errors:
+            try:
+                query = parse_search(args)
+            except Invalid as exc:
+                errors = field_errors(exc)
+                errors["lat"] = errors.pop("near", errors.get("lat", ""))
+                errors = {k: v for k, v in errors.items() if v}
+        hits = []
+        next_url = None
+        if query is not None:
+            page = await search_listings(session, node.db.dialect, query)
+            hits = page.items
+            if page.next_cursor:
+                more = {k: v for k, v in values.items() if v and k != "cursor"}
+                more["cursor"] = page.next_cursor
+                next_url = "/search?" + urlencode(more)
+    own_domain = node.settings.instance.domain.lower()
+    return await render_template(
+        "search.html",
+        values=values,
+        errors=errors,
+        hits=hits,
+        next_url=next_url,
+        communes=communes,
+        origins=origins,
+        points=map_points(hits),
+        own_domain=own_domain,
+        searched=bool(args) or bool(values["commune"]),
+    )

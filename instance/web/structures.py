@@ -1,0 +1,48 @@
+"""A structure's public profile, ``/@<handle>``.
+
+Only approved structures are public. Before that, the structure's own
+members and the administrators see the page with its status (waiting for
+approval, or the reason it was rejected); everyone else gets a 404, so that
+a pending structure's existence does not leak.
+"""
+
+from __future__ import annotations
+
+from quart import render_template
+
+from domain.people import can_act_for
+from instance.node import current_node
+from instance.operations import structure_by_handle
+from instance.search import SearchQuery, search_listings
+from instance.web import blueprint
+from instance.web.common import deny, load_viewer
+
+LISTINGS_SHOWN = 50
+
+
+@blueprint.get("/@<handle>")
+async def structure_page(handle: str) -> str:
+    node = current_node()
+    async with node.db.session() as session:
+        person = await load_viewer(session)
+        structure = await structure_by_handle(session, handle)
+        if structure is None:
+            deny(404)
+        member = person is not None and can_act_for(person, structure)
+        if structure.status != "approved" and not (member or (person and person.is_admin)):
+            deny(404)
+        listings = []
+        if structure.status == "approved":
+            page = await search_listings(
+                session,
+                node.db.dialect,
+                SearchQuery(structure=structure.handle, limit=LISTINGS_SHOWN),
+            )
+            listings = [hit.listing for hit in page.items]
+    return await render_template(
+        "structure.html",
+        structure=structure,
+        listings=listings,
+        member=member,
+        own_domain=node.settings.instance.domain.lower(),
+    )
