@@ -21,6 +21,7 @@ from instance.node import Node
 
 log = logging.getLogger(__name__)
 EXPIRY_INTERVAL = 600.0  # seconds between two expiry passes
+MAIL_INTERVAL = 30.0
 
 
 def make_delivery_worker(node: Node) -> DeliveryWorker:
@@ -87,6 +88,20 @@ def register_loops(node: Node) -> None:
             await expire_due(node)
             await bg.sleep("expiry", EXPIRY_INTERVAL)
 
+    async def mail_loop(bg: Background) -> None:
+        from instance.mail import send_pending
+
+        while not bg.stopping.is_set():
+            try:
+                sent = await send_pending(node)
+            except OSError as exc:  # smtplib's errors are OSErrors: the server is unreachable
+                log.warning("could not send notification e-mails: %s", exc)
+                sent = 0
+            if not sent:
+                await bg.sleep("mail", MAIL_INTERVAL)
+
     node.background.register("delivery", delivery_loop)
     node.background.register("inbox", inbox_loop)
     node.background.register("expiry", expiry_loop)
+    if node.settings.mail.smtp_host:
+        node.background.register("mail", mail_loop)

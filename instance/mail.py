@@ -1,0 +1,81 @@
+"""E-mail notifications, when an SMTP server is configured (``mail.smtp_host``).
+
+A background loop sends every notification not yet e-mailed to its person,
+then sets ``emailed_at``. With no SMTP host the loop is not started and
+notifications stay in the UI only; a mail server that is down makes the loop
+log and try again later — nothing is lost and nothing else waits for it. The
+standard library's ``smtplib`` runs in a thread (no extra dependency).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import smtplib
+import ssl
+from email.message import EmailMessage
+
+from sqlalchemy import select
+
+from config.database import utcnow
+from config.settings import MailSettings
+from domain.models import Person
+from domain.social import Notification
+from instance.node import Node
+
+log = logging.getLogger(__name__)
+BATCH = 50
+
+SUBJECTS = {
+    "message": "Nouveau message · New message",
+    "follower": "Nouvel abonné · New follower",
+    "follow_accepted": "Abonnement accepté · Follow accepted",
+    "peering_request": "Demande d'appairage · Peering request",
+    "structure_pending": "Structure à valider · Structure awaiting approval",
+    "report": "Nouveau signalement · New report",
+}
+
+
+def _message(settings: MailSettings, base_url: str, to: str, note: Notification) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = settings.from_address or settings.smtp_user
+    message["To"] = to
+    message["Subject"] = f"Entraide — {SUBJECTS.get(note.kind, note.kind)}"
+    link = f"{base_url}{note.url}" if note.url.startswith("/") else note.url
+    details = "\n".join(f"{k}: {v}" for k, v in sorted(note.data.items()))
+    message.set_content(f"{SUBJECTS.get(note.kind, note.kind)}\n\n{details}\n\n{link}\n")
+    return message
+
+
+def _send_all(settings: MailSettings, messages: list[EmailMessage]) -> None:
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
+        if settings.starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        if settings.smtp_user:
+            smtp.login(settings.smtp_user, settings.smtp_password)
+        for message in messages:
+            smtp.send_message(message)
+
+
+async def send_pending(node: Node) -> int:
+    """E-mail the notifications not yet sent; returns how many went out."""
+    settings = node.settings.mail
+    async with node.db.session() as session:
+        rows = await session.execute(
+            select(Notification, Person.email)
+            .join(Person, Notification.person_id == Person.id)
+            .where(Notification.emailed_at.is_(None), Person.disabled_at.is_(None))
+            .order_by(Notification.id)
+            .limit(BATCH)
+        )
+        pending = rows.all()
+    if not pending:
+        return 0
+    messages = [_message(settings, node.settings.base_url, email, note) for note, email in pending]
+    await asyncio.to_thread(_send_all, settings, messages)
+    async with node.db.session() as session:
+        for note, _ in pending:
+            fresh = await session.get(Notification, note.id)
+            if fresh is not None:
+                fresh.emailed_at = utcnow()
+    return len(pending)
