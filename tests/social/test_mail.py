@@ -102,7 +102,7 @@ async def test_mail_server_down_loses_nothing(db_url: str, tmp_path: Path) -> No
         await node.person("admin@a.test", role="admin")
         async with node.node.db.session() as session:
             await notify_roles(session, ("admin",), "report", {}, "/admin/reports")
-        with pytest.raises(OSError):
+        with pytest.raises(ConnectionRefusedError):
             await send_pending(node.node)
         async with node.node.db.session() as session:
             pending = (
