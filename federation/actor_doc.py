@@ -8,6 +8,10 @@ irrelevant here. Rules that protect us:
 * the actor ``id``, its ``inbox`` and every key id must be on the host the
   document was fetched from (``fetch_json`` already checked ``id``);
 * a key whose ``owner``/``controller`` is another actor is ignored;
+* a ``Multikey`` is decoded to know its kind: Mitra repeats its RSA
+  ``publicKey`` there under the same id (kept once, from the PEM), and an RSA
+  Multikey under another id is kept as PEM; one that does not decode (or is
+  too weak, or of a kind we cannot verify) is skipped, not stored;
 * strings are cut to sane lengths; the raw document is kept for later reads.
 """
 
@@ -16,10 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from federation.errors import OriginMismatch, PayloadError
-from federation.keys import host_of
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from federation.errors import KeyFetchError, OriginMismatch, PayloadError
+from federation.keys import host_of, load_public_key_multibase, public_key_pem
 
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
+# base58 decoding is quadratic: no key needs more (RSA-4096 as DER is ~750 characters).
+MAX_MULTIBASE = 1_500
 TERRITORY_TERMS = ("territory", "entraide:territory")
 
 
@@ -82,6 +90,19 @@ def _same_host(url: str | None, host: str) -> bool:
         return False
 
 
+def _multikey(key_id: str, value: str) -> RemoteKey | None:
+    """A FEP-521a Multikey as we store it (Ed25519 as multibase, RSA as PEM), or None."""
+    if len(value) > MAX_MULTIBASE:
+        return None
+    try:
+        public = load_public_key_multibase(value)
+    except KeyFetchError:
+        return None
+    if isinstance(public, rsa.RSAPublicKey):
+        return RemoteKey(key_id, "rsa", public_key_pem(public))
+    return RemoteKey(key_id, "ed25519", value)
+
+
 def parse_actor(doc: dict[str, Any]) -> ParsedActor:
     """Typed values of an actor document; raises on what we cannot trust."""
     uri = _str(doc.get("id"))
@@ -110,8 +131,13 @@ def parse_actor(doc: dict[str, Any]) -> ParsedActor:
             continue
         key_id, value = _str(entry.get("id")), entry.get("publicKeyMultibase")
         controller = _str(entry.get("controller")) or uri
-        if key_id and isinstance(value, str) and controller == uri and _same_host(key_id, host):
-            keys.append(RemoteKey(key_id, "ed25519", value[:200]))
+        if not (key_id and isinstance(value, str) and controller == uri):
+            continue
+        if not _same_host(key_id, host) or any(k.key_id == key_id for k in keys):
+            continue  # Mitra: the same RSA key as publicKey, under the same id
+        key = _multikey(key_id, value)
+        if key is not None:
+            keys.append(key)
     territory = any(doc.get(term) is True for term in TERRITORY_TERMS)
     return ParsedActor(
         uri=uri,

@@ -9,6 +9,7 @@ reaching a personal inbox and the shared inbox), so each is processed once.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,8 +27,14 @@ async def store_incoming(
     domain: str,
     key_id: str,
     recipient: str | None,
+    received_at: datetime | None = None,
 ) -> bool:
-    """Store an activity; False when this id was already stored."""
+    """Store an activity; False when this id was already stored.
+
+    ``received_at`` is when the request arrived (before its signature was
+    checked, which may have fetched the actor): handlers compare it with when
+    we last fetched the actor.
+    """
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     now = utcnow()
@@ -46,7 +53,7 @@ async def store_incoming(
             state="pending",
             tries=0,
             next_attempt_at=now,
-            received_at=now,
+            received_at=received_at or now,
         )
         .on_conflict_do_nothing(index_elements=["activity_uri"])
     )

@@ -7,15 +7,18 @@ checks the domain against the federation policy, then goes through
 ``federation.fetch.fetch_json`` (SSRF guard, size and time caps, id host
 check). Network I/O never happens inside a database transaction: a row is
 read in one short session, the document fetched with none open, and stored in
-another.
+another. Concurrent requests for the same unknown key (a burst of deliveries
+signed with a key we have not seen yet, as after a key rotation) share one
+fetch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urldefrag
 
@@ -117,6 +120,7 @@ class Remote:
         self.signer = signer
         self.settings = settings
         self.own_domain = own_domain.lower()
+        self._inflight: dict[str, asyncio.Future[Actor]] = {}
 
     async def check_domain(self, url: str) -> str:
         host = host_of(url)
@@ -146,14 +150,28 @@ class Remote:
             result = await session.execute(select(Actor).where(Actor.uri == uri))
             return result.scalar_one_or_none()
 
-    async def actor(self, uri: str, *, refresh: bool = False) -> Actor:
-        """The actor with this id, from the cache or fetched."""
+    async def actor(
+        self, uri: str, *, refresh: bool = False, fetched_since: datetime | None = None
+    ) -> Actor:
+        """The actor with this id, from the cache or fetched.
+
+        ``refresh`` fetches it again, unless our copy was fetched at or after
+        ``fetched_since``: the moment the activity asking for the refresh arrived
+        (an ``Update`` of the actor). A copy fetched since then — typically to check
+        that very activity's signature, with a key we did not know — already shows
+        what the activity announced.
+        """
         cached = await self.cached_actor(uri)
-        if cached is not None and (cached.local or not refresh):
-            fresh_enough = cached.fetched_at and utcnow() - cached.fetched_at < timedelta(
+        if cached is not None:
+            fetched = cached.fetched_at
+            if cached.local:
+                return cached
+            if refresh:
+                if fetched_since is not None and fetched is not None and fetched >= fetched_since:
+                    return cached
+            elif fetched is not None and utcnow() - fetched < timedelta(
                 seconds=self.settings.key_cache_seconds
-            )
-            if cached.local or fresh_enough:
+            ):
                 return cached
         document = await self.fetch(uri)
         return await self.store(document)
@@ -177,23 +195,51 @@ class Remote:
                     key, owner = row
                     return public_key_of(key), owner
         url, _ = urldefrag(key_id)
-        try:
-            document = await self.fetch(url)
-            types = document.get("type")
-            types = types if isinstance(types, list) else [types]
-            if not ACTOR_TYPES.intersection(t for t in types if isinstance(t, str)):
-                # A key document (GoToSocial serves one at the key id): follow its owner.
-                owner_uri = document.get("owner")
-                if not isinstance(owner_uri, str) or host_of(owner_uri) != host_of(url):
-                    raise KeyFetchError("the key document names no owner on its own host")
-                document = await self.fetch(owner_uri)
-            actor = await self.store(document)
-        except (FetchError, PayloadError) as exc:
-            raise KeyFetchError(f"could not get key {key_id}: {exc.message}") from exc
+        # A refresh never joins a plain fetch already under way: it must see a document
+        # fetched after the signature that failed.
+        actor = await self._once(
+            f"{'refresh' if refresh else 'fetch'} {url}", lambda: self._key_owner(key_id, url)
+        )
         for key in actor.keys:
             if key.key_id == key_id:
                 return public_key_of(key), actor
         raise KeyFetchError(f"the actor {actor.uri} does not publish the key {key_id}")
+
+    async def _key_owner(self, key_id: str, url: str) -> Actor:
+        """Fetch and store the actor that publishes the key document at ``url``."""
+        try:
+            document = await self.fetch(url)
+            types = document.get("type")
+            types = types if isinstance(types, list) else [types]
+            is_actor = bool(ACTOR_TYPES.intersection(t for t in types if isinstance(t, str)))
+            if not (is_actor and document.get("id") == url):
+                # Not the actor itself: a key document naming its owner, or (GoToSocial,
+                # whose key ids are paths) a stub of the actor with its key and no inbox
+                # (docs/federation/federating_with_gotosocial.md). Fetch the full actor.
+                owner_uri = document.get("id") if is_actor else document.get("owner")
+                if not isinstance(owner_uri, str) or host_of(owner_uri) != host_of(url):
+                    raise KeyFetchError("the key document names no owner on its own host")
+                document = await self.fetch(owner_uri)
+            return await self.store(document)
+        except (FetchError, PayloadError) as exc:
+            raise KeyFetchError(f"could not get key {key_id}: {exc.message}") from exc
+
+    async def _once(self, name: str, work: Callable[[], Awaitable[Actor]]) -> Actor:
+        """Run ``work`` once for all the concurrent callers that ask for ``name``."""
+        future = self._inflight.get(name)
+        if future is None:
+            future = asyncio.ensure_future(work())
+            self._inflight[name] = future
+
+            def forget(done: asyncio.Future[Actor]) -> None:
+                if self._inflight.get(name) is done:
+                    del self._inflight[name]
+                if not done.cancelled():
+                    done.exception()  # retrieved here even if every caller went away
+
+            future.add_done_callback(forget)
+        # shield: a caller that is cancelled must not cancel the fetch the others wait on.
+        return await asyncio.shield(future)
 
     async def webfinger(self, acct: str) -> str:
         """The actor id behind ``acct:user@host`` (WebFinger, RFC 7033)."""

@@ -1,14 +1,16 @@
 """When to try a failed delivery again: a pure function, tabled in the tests.
 
-The schedule is Sidekiq's (which Mastodon's delivery worker uses): after the
-``n``-th failed try, wait ``n**4 + 15 + random(0..9) * (n + 1)`` seconds.
-Sixteen tries then span about two days and a half, the first retry comes
+The curve is Sidekiq's (``count**4 + 15 + rand(10) * (count + 1)`` seconds
+for the retry numbered ``count`` from 0), which Mastodon's delivery worker
+uses. We number from the first failure: after the ``n``-th failed try, wait
+``n**4 + 15 + random(0..9) * n`` seconds. The 16th failed try gives up, so
+the 15 waits span just over two days (about 2.07), the first retry comes
 within 25 seconds, and the jitter spreads a burst of failures to one server.
 
 No retry for answers that will not change by waiting: 4xx other than 401
 (a key we just rotated may not be known yet), 408 and 429. ``Retry-After``
 (seconds or an HTTP date) is honoured when it asks for more patience than the
-schedule, up to a day.
+schedule, up to a day; whatever a server writes there never raises.
 """
 
 from __future__ import annotations
@@ -26,8 +28,7 @@ UNAVAILABLE_AFTER = timedelta(days=2)
 
 def backoff(tries: int, jitter: float) -> timedelta:
     """The wait after the ``tries``-th failure (1-based); ``jitter`` in [0, 1)."""
-    n = tries - 1
-    return timedelta(seconds=n**4 + 15 + int(jitter * 10) * (n + 1))
+    return timedelta(seconds=tries**4 + 15 + int(jitter * 10) * tries)
 
 
 def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
@@ -35,15 +36,17 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
+    if value.isascii() and value.isdigit():  # str.isdigit() alone accepts "²" and "١"
+        # Bounded before timedelta sees it: a 30-digit delay would overflow it.
+        seconds = int(value) if len(value) <= 10 else 10**10
+        return min(timedelta(seconds=seconds), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         return None
-    return max(when - now, timedelta(0))
+    return min(max(when - now, timedelta(0)), MAX_RETRY_AFTER)
 
 
 def should_retry(status: int | None) -> bool:

@@ -161,7 +161,8 @@ def parse_signature(
     if parsed.expires is not None:
         if parsed.created is not None and parsed.expires < parsed.created:
             raise SignatureError("signature expires before it was created")
-        if now > parsed.expires + timedelta(seconds=EXPIRES_LEEWAY):
+        # now - leeway, not expires + leeway: an expires in year 9999 must not overflow.
+        if now - timedelta(seconds=EXPIRES_LEEWAY) > parsed.expires:
             raise SignatureError("signature has expired")
     _check_digests(view, names, body or b"")
     return parsed

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from federation.errors import PayloadError
@@ -32,6 +33,7 @@ class Incoming:
     cc: list[str] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
     recipient: str | None = None
+    received_at: datetime | None = None  # when our inbox got it
 
     @property
     def object_type(self) -> str | None:
@@ -47,7 +49,12 @@ class Incoming:
         return self.to + self.cc
 
     @classmethod
-    def parse(cls, body: str | dict[str, Any], recipient: str | None = None) -> Incoming:
+    def parse(
+        cls,
+        body: str | dict[str, Any],
+        recipient: str | None = None,
+        received_at: datetime | None = None,
+    ) -> Incoming:
         raw = json.loads(body) if isinstance(body, str) else body
         if not isinstance(raw, dict):
             raise PayloadError("not an activity")
@@ -69,4 +76,5 @@ class Incoming:
             cc=_uris(raw.get("cc")),
             raw=raw,
             recipient=recipient,
+            received_at=received_at,
         )

@@ -8,7 +8,8 @@ row is marked done replays it — and open their own short transactions, never
 holding one across a fetch.
 
 Outcomes: ``done``; ``ignored`` (unknown type, nothing to do);
-``failed`` after the error is permanent (bad payload, origin mismatch) or
+``failed`` after the error is permanent (bad payload, origin mismatch, a
+fetch answered 404 or 410) or
 after :data:`MAX_TRIES` transient failures (a fetch that keeps failing),
 with the error kept on the row for the admin.
 """
@@ -30,9 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import Database, utcnow
 from config.settings import Settings
-from federation.errors import FederationError, FetchError, KeyFetchError
+from federation.errors import FederationError, FetchError, KeyFetchError, RemoteStatusError
 from federation.models import InboxItem
 from federation.remote import Remote
+from federation.retry import should_retry
 from inbox.activity import Incoming
 
 log = logging.getLogger(__name__)
@@ -138,7 +140,7 @@ class InboxProcessor:
     async def process(self, item: InboxItem) -> tuple[str, str | None]:
         """Run the handler of one item; returns (state, error)."""
         try:
-            incoming = Incoming.parse(item.body, item.recipient_uri)
+            incoming = Incoming.parse(item.body, item.recipient_uri, item.received_at)
         except (FederationError, ValueError) as exc:
             return "failed", f"unreadable: {exc}"
         handler = self.handlers.get(incoming.type)
@@ -146,6 +148,10 @@ class InboxProcessor:
             return "ignored", f"no handler for {incoming.type}"
         try:
             note = await handler(self.ctx, incoming)
+        except RemoteStatusError as exc:
+            # 404, 410…: the object is not there and will not come back by waiting.
+            state = "retry" if should_retry(exc.status_code) else "failed"
+            return state, f"{type(exc).__name__}: {exc.message}"[:1000]
         except (FetchError, KeyFetchError, httpx.HTTPError, OSError) as exc:
             return "retry", f"{type(exc).__name__}: {exc}"[:1000]
         except FederationError as exc:

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from domain.validation import Invalid
 from federation.errors import FederationError
+from instance.negotiation import wants_activity_json
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +84,7 @@ def wants_json() -> bool:
         return True
     if path.endswith(("/inbox", "/outbox", "/followers", "/following")):
         return True
-    accept = request.accept_mimetypes
-    best = accept.best_match(
-        ["text/html", "application/json", "application/activity+json", "application/ld+json"]
-    )
-    return best is not None and best != "text/html"
+    return wants_activity_json()
 
 
 def register_error_handlers(app: Quart) -> None:

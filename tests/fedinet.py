@@ -9,6 +9,11 @@ queue until nothing is left to do, so tests are deterministic.
 
 Hosts that are not part of the network answer with a connection error, like
 an unreachable peer; :meth:`FediNet.down` makes a node unreachable for a while.
+:class:`FakeActor` is a remote actor with no node behind it: a hook serves its
+document (or a chosen status, 410 for a deleted one) and swallows what is
+delivered to its host, and the test holds its private key to sign whatever it
+likes. :meth:`FediNet.post` sends a request from outside, through the network,
+so that it is recorded like any other.
 """
 
 from __future__ import annotations
@@ -21,8 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
+from federation.keys import SigningKey, public_key_pem
 from instance.workers import drain
+from tests.databases import DatabaseTemplates
 from tests.support import TestNode, make_settings, running_node
 
 
@@ -71,9 +80,17 @@ class FediNet(httpx.AsyncBaseTransport):
     def up(self, host: str) -> None:
         self.unreachable.discard(host)
 
+    async def post(
+        self, url: str, body: bytes, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        """POST from outside the network (an attacker, a remote server), recorded in ``log``."""
+        async with httpx.AsyncClient(transport=self) as client:
+            return await client.post(url, content=body, headers=headers or {})
+
     def sent(self, method: str = "POST", host: str | None = None) -> list[Exchange]:
         return [
-            e for e in self.log
+            e
+            for e in self.log
             if e.method == method and (host is None or httpx.URL(e.url).netloc.decode() == host)
         ]
 
@@ -94,6 +111,86 @@ class FediNet(httpx.AsyncBaseTransport):
         raise AssertionError("the network did not settle")
 
 
+@dataclass
+class FakeActor:
+    """A remote actor served by a hook (see module doc); add it to ``net.hooks``."""
+
+    uri: str
+    private_key: rsa.RSAPrivateKey
+    status: int = 200  # what a GET of the actor answers
+    extra: dict[str, Any] = field(default_factory=dict)  # merged into the document
+    key_id: str = ""  # default ``uri#main-key``; a path is served as GoToSocial does
+    received: list[httpx.Request] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.key_id = self.key_id or f"{self.uri}#main-key"
+
+    @property
+    def host(self) -> str:
+        return httpx.URL(self.uri).netloc.decode()
+
+    @property
+    def signing_key(self) -> SigningKey:
+        return SigningKey(self.key_id, self.private_key)
+
+    def public_key(self) -> dict[str, str]:
+        pem = public_key_pem(self.private_key.public_key())
+        return {"id": self.key_id, "owner": self.uri, "publicKeyPem": pem}
+
+    def document(self) -> dict[str, Any]:
+        base = f"https://{self.host}"
+        return {
+            "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+            "id": self.uri,
+            "type": "Person",
+            "preferredUsername": self.uri.rstrip("/").rsplit("/", 1)[-1],
+            "inbox": f"{self.uri}/inbox",
+            "endpoints": {"sharedInbox": f"{base}/inbox"},
+            "publicKey": self.public_key(),
+            **self.extra,
+        }
+
+    def _json(self, document: dict[str, Any]) -> httpx.Response:
+        if self.status != 200:
+            return httpx.Response(self.status, json={"error": "gone"})
+        return httpx.Response(
+            200,
+            content=json.dumps(document).encode(),
+            headers={"Content-Type": "application/activity+json"},
+        )
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response | None:
+        if request.url.netloc.decode().lower() != self.host:
+            return None
+        url = str(request.url.copy_with(fragment=None))
+        if request.method == "GET" and url == self.uri:
+            return self._json(self.document())
+        if request.method == "GET" and url == self.key_id:
+            # GoToSocial: a stub of the actor, its key and no inbox, at the key id.
+            stub = {k: v for k, v in self.document().items() if k in ("@context", "id", "type")}
+            return self._json({**stub, "publicKey": self.public_key()})
+        if request.method == "POST":
+            self.received.append(request)
+            return httpx.Response(202)
+        return None  # another hook may serve another actor of this host
+
+
+def database_factory(
+    backend: str, templates: DatabaseTemplates, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[], str]:
+    """Fresh migrated databases of ``backend``, for networks that live for a whole module
+    (``new_db_url`` is per test)."""
+
+    def make() -> str:
+        if backend == "sqlite":
+            return templates.sqlite_url(tmp_path_factory.mktemp("db"))
+        if templates.cluster is None:
+            pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found: PostgreSQL tests skipped")
+        return templates.postgres_url()
+
+    return make
+
+
 @asynccontextmanager
 async def network(
     tmp_path: Path,
@@ -107,7 +204,10 @@ async def network(
     async with AsyncExitStack() as stack:
         for domain in domains:
             settings = make_settings(
-                tmp_path / domain, new_db_url(), domain=domain, name=f"Territoire {domain}",
+                tmp_path / domain,
+                new_db_url(),
+                domain=domain,
+                name=f"Territoire {domain}",
                 **sections,
             )
             running = await stack.enter_async_context(running_node(settings, http_transport=net))

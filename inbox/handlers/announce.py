@@ -21,6 +21,8 @@ async def handle(ctx: Context, act: Incoming) -> str | None:
     uri = act.object_id
     if not uri:
         return "announce of nothing"
+    if host_of(uri) == ctx.settings.instance.domain.lower():
+        return "announce of one of our own objects"  # a boost of a listing of ours
     announcer = await ctx.remote.actor(act.actor)
     async with ctx.db.session() as session:
         announcer = await session.merge(announcer)

@@ -19,7 +19,8 @@ async def handle(ctx: Context, act: Incoming) -> str | None:
     if act.object_id == act.actor or (act.object_type in ACTOR_TYPES):
         if act.object_id != act.actor:
             return "update of another actor"
-        await ctx.remote.actor(act.actor, refresh=True)
+        # Not again if the signature check of this very Update fetched it (a new key).
+        await ctx.remote.actor(act.actor, refresh=True, fetched_since=act.received_at)
         return None
     obj = await object_of(ctx, act)
     if obj is None:

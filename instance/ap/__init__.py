@@ -13,24 +13,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response
+
+from instance.negotiation import AP_TYPES, wants_activity_json
 
 blueprint = Blueprint("ap", __name__)
 
-AP_TYPES = (
-    "application/activity+json",
-    "application/ld+json",
-)
 AP_CONTENT_TYPE = "application/activity+json; charset=utf-8"
-
-
-def wants_activity_json() -> bool:
-    """Whether the client prefers an ActivityStreams document to a page."""
-    accept = request.accept_mimetypes
-    best = accept.best_match(["text/html", *AP_TYPES, "application/json"])
-    if best is None:
-        return False
-    return best != "text/html" and accept[best] > accept["text/html"]
 
 
 def ap_response(document: Any, status: int = 200, **headers: str) -> Response:
@@ -44,4 +33,13 @@ def ap_response(document: Any, status: int = 200, **headers: str) -> Response:
 
 from instance.ap import actors, discovery, inbox, objects  # noqa: E402
 
-__all__ = ["actors", "ap_response", "blueprint", "discovery", "inbox", "objects"]
+__all__ = [
+    "AP_TYPES",
+    "actors",
+    "ap_response",
+    "blueprint",
+    "discovery",
+    "inbox",
+    "objects",
+    "wants_activity_json",
+]

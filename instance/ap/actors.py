@@ -58,12 +58,13 @@ async def actor(handle: str) -> Any:
                 uri = node.urls.actor(handle)
                 return ap_response(tombstone(uri, "Organization"), 410)
             raise
-        if not wants_activity_json():
-            page = "/" if found.is_territory else f"/@{handle}"
-            if page == "/":
-                return redirect("/")
-            return await render_page(page)
-        return ap_response(actor_document(found, node.settings, structure))
+        if wants_activity_json():
+            return ap_response(actor_document(found, node.settings, structure))
+    # The page is rendered once this session is closed: the view opens its own, and on
+    # SQLite (every transaction BEGIN IMMEDIATE) it would wait on ours for busy_timeout.
+    if found.is_territory:
+        return redirect("/")
+    return await render_page(f"/@{handle}")
 
 
 async def _follow_uris(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from quart import request
+from quart import redirect, request
 from sqlalchemy import select
 
 from domain.models import Listing
@@ -55,7 +55,13 @@ async def activity(activity_id: str) -> Any:
         ).scalar_one_or_none()
         if found is None or not found.public:
             raise ApiError(404, "no such activity")
+    if wants_activity_json():
         return ap_response(found.body)
+    # A browser is shown the page of what the activity is about (a listing, an actor).
+    base = node.settings.base_url
+    if found.object_uri and found.object_uri.startswith(f"{base}/"):
+        return redirect(found.object_uri.removeprefix(base))
+    raise ApiError(404, "no page for this activity")
 
 
 @blueprint.get("/ns")

@@ -113,10 +113,11 @@ async def _deliver_as(
     net: FediNet, sender: TestNode, handle: str, receiver: TestNode, activity: dict[str, Any]
 ) -> int:
     """POST ``activity`` to the receiver's shared inbox, signed with ``handle``'s key on sender."""
+    from sqlalchemy import select
+
     from actors.local import territory_actor  # noqa: F401 - keeps import order obvious
     from federation.keystore import actor_signing_key
     from federation.models import Actor
-    from sqlalchemy import select
 
     async with sender.node.db.session() as session:
         actor = (await session.execute(select(Actor).where(Actor.handle == handle))).scalar_one()

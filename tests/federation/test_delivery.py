@@ -1,0 +1,546 @@
+"""The delivery queue (``federation.delivery``) and its retry policy (``federation.retry``).
+
+The policy is tabled as a pure function; the queue is exercised between real
+nodes of the in-process network, where a peer can be taken down, made to
+answer 400 or 429 (``net.hooks``), and brought back. Time never passes by
+sleeping: a test moves a delivery's ``next_attempt_at`` into the past.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select, update
+
+from actors.local import territory_actor
+from config.database import utcnow
+from federation import delivery
+from federation.delivery import claim, enqueue, release_stale_leases
+from federation.keystore import actor_signing_key
+from federation.models import Activity, Actor, Delivery, DomainHealth, Follow
+from federation.retry import (
+    MAX_RETRY_AFTER,
+    MAX_TRIES,
+    UNAVAILABLE_AFTER,
+    backoff,
+    next_attempt,
+)
+from federation.signatures import sign_request
+from outbox import follows
+from tests.fedinet import FediNet, network
+from tests.support import TestNode
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+RETRIED = [500, 502, 503, None, 401, 408, 429]
+FINAL = [400, 403, 404, 410, 422]
+ALMOST_ONE = 0.9999
+
+
+# ------------------------------------------------------------------ the policy, tabled
+
+
+@pytest.mark.parametrize("status", RETRIED)
+def test_retried_statuses_until_the_sixteenth_try(status: int | None) -> None:
+    """No answer, 5xx, 401 (a key not yet refreshed), 408 and 429 are retried after tries
+    1 to 15; the 16th failure (and any later) gives up."""
+    for tries in range(1, MAX_TRIES):
+        when = next_attempt(tries, status, NOW, jitter=0.5)
+        assert when is not None and when > NOW, tries
+    assert MAX_TRIES == 16
+    assert next_attempt(16, status, NOW, jitter=0.5) is None
+    assert next_attempt(17, status, NOW, jitter=0.5) is None
+
+
+@pytest.mark.parametrize("status", FINAL)
+def test_final_statuses_are_never_retried(status: int) -> None:
+    """400, 403, 404, 410, 422 will not change by waiting: no retry, whatever the try."""
+    assert [next_attempt(t, status, NOW, jitter=0.5) for t in range(1, 17)] == [None] * 16
+
+
+# tries → (shortest, longest) wait in seconds: n**4 + 15 + (0..9) * n
+SCHEDULE = [
+    (1, 16, 25),
+    (2, 31, 49),
+    (3, 96, 123),
+    (4, 271, 307),
+    (5, 640, 685),
+    (8, 4111, 4183),
+    (10, 10015, 10105),
+    (15, 50640, 50775),
+]
+
+
+@pytest.mark.parametrize(("tries", "shortest", "longest"), SCHEDULE)
+def test_schedule_and_jitter_bounds(tries: int, shortest: int, longest: int) -> None:
+    """The wait after each try, with the smallest and the largest jitter, and every jitter in
+    between stays inside the bounds."""
+    low = next_attempt(tries, 503, NOW, jitter=0.0)
+    high = next_attempt(tries, 503, NOW, jitter=ALMOST_ONE)
+    assert low == NOW + timedelta(seconds=shortest)
+    assert high == NOW + timedelta(seconds=longest)
+    for step in range(100):
+        when = next_attempt(tries, 503, NOW, jitter=step / 100)
+        assert when is not None and low <= when <= high
+    for _ in range(50):  # the real random jitter
+        when = next_attempt(tries, 503, NOW)
+        assert when is not None and low <= when <= high
+
+
+def test_first_retry_within_thirty_seconds() -> None:
+    """A blip is retried quickly: the first retry comes within 30 s, whatever the jitter."""
+    assert backoff(1, ALMOST_ONE) <= timedelta(seconds=30)
+    assert backoff(1, 0.0) >= timedelta(seconds=15)
+
+
+def test_sixteen_tries_span_two_to_three_days() -> None:
+    """The 15 waits between 16 tries add up to more than two days and less than three, so a
+    peer down for a weekend still gets its activities."""
+    for jitter in (0.0, ALMOST_ONE):
+        span = sum((backoff(t, jitter) for t in range(1, MAX_TRIES)), timedelta())
+        assert timedelta(days=2) < span < timedelta(days=3), span
+
+
+@pytest.mark.parametrize(
+    ("tries", "retry_after", "expected"),
+    [
+        (1, "3600", timedelta(hours=1)),  # more patience than the schedule: honoured
+        (1, " 120 ", timedelta(seconds=120)),
+        (5, "10", timedelta(seconds=640)),  # less than the schedule: the schedule wins
+        (1, "172800", timedelta(days=1)),  # two days asked: capped at one
+        (1, "9" * 40, timedelta(days=1)),  # absurd: capped, does not overflow
+        (1, format_datetime(NOW + timedelta(hours=2), usegmt=True), timedelta(hours=2)),
+        (1, format_datetime(NOW + timedelta(days=30), usegmt=True), timedelta(days=1)),
+        (1, format_datetime(NOW - timedelta(hours=2), usegmt=True), timedelta(seconds=16)),
+        (1, "demain", timedelta(seconds=16)),  # unreadable: ignored
+        (1, "²", timedelta(seconds=16)),  # a Unicode digit is not a delay
+        (1, "", timedelta(seconds=16)),
+    ],
+)
+def test_retry_after(tries: int, retry_after: str, expected: timedelta) -> None:
+    """Retry-After, in seconds or as an HTTP date, is honoured when longer than the schedule,
+    capped at a day; what cannot be read is ignored."""
+    assert next_attempt(tries, 429, NOW, retry_after=retry_after, jitter=0.0) == NOW + expected
+    assert timedelta(days=1) == MAX_RETRY_AFTER
+
+
+# ------------------------------------------------------------------ helpers
+
+LISTING = {
+    "kind": "offer",
+    "title": "Scie à ruban",
+    "description": "Une scie à ruban à prêter le samedi.",
+    "category": "equipment",
+    "modality": "lend",
+}
+
+
+async def local_actor(node: TestNode, handle: str) -> Actor:
+    async with node.node.db.session() as session:
+        return (
+            await session.execute(
+                select(Actor).where(Actor.local.is_(True), Actor.handle == handle)
+            )
+        ).scalar_one()
+
+
+async def follow(net: FediNet, follower: TestNode, handle: str, target: str) -> None:
+    """The local actor ``handle`` of ``follower`` follows ``target``; settles the network."""
+    remote = await follower.node.remote.resolve(target)
+    async with follower.node.transaction() as session:
+        local = (
+            await session.execute(
+                select(Actor).where(Actor.local.is_(True), Actor.handle == handle)
+            )
+        ).scalar_one()
+        await follows.follow(session, follower.settings, local, await session.merge(remote))
+    await net.settle()
+
+
+async def publish(node: TestNode, token: str, structure: str, **changes: Any) -> dict[str, Any]:
+    response = await node.api(
+        "POST", "/api/v1/listings", token=token, json={**LISTING, "structure": structure, **changes}
+    )
+    assert response.status_code == 201, await response.get_data()
+    created: dict[str, Any] = await response.get_json()
+    return created
+
+
+async def deliveries(node: TestNode, domain: str | None = None) -> list[Delivery]:
+    async with node.node.db.session() as session:
+        query = select(Delivery).order_by(Delivery.id)
+        if domain:
+            query = query.where(Delivery.domain == domain)
+        return list((await session.execute(query)).scalars())
+
+
+async def make_due(node: TestNode) -> None:
+    """Time passes: every pending delivery is due now."""
+    async with node.node.db.session() as session:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.state == "pending")
+            .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        )
+
+
+async def delivery_of(node: TestNode, activity_uri: str) -> Delivery:
+    """The one delivery of ``activity_uri``."""
+    async with node.node.db.session() as session:
+        (row,) = (
+            await session.execute(
+                select(Delivery).join(Activity).where(Activity.uri == activity_uri)
+            )
+        ).scalars()
+        return row
+
+
+def posts_of(net: FediNet, host: str, activity_uri: str) -> list[int | None]:
+    """Statuses of the POSTs that carried ``activity_uri`` to ``host`` (None: unreachable)."""
+    return [
+        e.status
+        for e in net.sent("POST", host)
+        if e.body and json.loads(e.body).get("id") == activity_uri
+    ]
+
+
+async def a_follows_b_setup(net: FediNet, a: TestNode, b: TestNode) -> str:
+    """menuiserie on A, followed by ressourcerie on B; returns a token for menuiserie."""
+    await a.structure("menuiserie", owner="m@a.example")
+    await b.structure("ressourcerie", owner="r@b.example")
+    await follow(net, b, "ressourcerie", "acct:menuiserie@a.test")
+    return await a.token("m@a.example")
+
+
+async def create_of(node: TestNode, listing: dict[str, Any]) -> str:
+    async with node.node.db.session() as session:
+        uri = await session.scalar(
+            select(Activity.uri).where(
+                Activity.type == "Create", Activity.object_uri == listing["ap_id"]
+            )
+        )
+    assert uri is not None
+    return uri
+
+
+# ------------------------------------------------------------------ the queue on the network
+
+
+async def test_peer_down_then_up_is_delivered_exactly_once(
+    tmp_path: Path, new_db_url: Callable[[], str]
+) -> None:
+    """Given B down, A's listing waits in the queue with growing waits between tries; when B
+    comes back the delivery is made once, and B has the listing."""
+    async with network(tmp_path, new_db_url, ["a.test", "b.test"]) as (net, (a, b)):
+        token = await a_follows_b_setup(net, a, b)
+        net.down("b.test")
+        listing = await publish(a, token, "menuiserie")
+        uri = await create_of(a, listing)
+        waits = []
+        for attempt in range(1, 4):
+            if attempt > 1:
+                await make_due(a)
+            started = utcnow()
+            await net.settle()
+            row = await delivery_of(a, uri)
+            assert (row.state, row.tries, row.last_status) == ("pending", attempt, None)
+            assert "unreachable" in (row.last_error or "")
+            wait = row.next_attempt_at - started
+            assert backoff(attempt, 0) - timedelta(seconds=1) <= wait
+            assert wait <= backoff(attempt, ALMOST_ONE) + timedelta(seconds=5)
+            waits.append(wait)
+        assert waits[0] < waits[2]
+        assert posts_of(net, "b.test", uri) == [None, None, None]
+
+        net.up("b.test")
+        await net.settle()  # not due yet: nothing is sent
+        assert posts_of(net, "b.test", uri) == [None, None, None]
+        await make_due(a)
+        await net.settle()
+        await make_due(a)
+        await net.settle()  # and nothing more once done
+        row = await delivery_of(a, uri)
+        assert (row.state, row.tries, row.last_status) == ("done", 4, 202)
+        assert posts_of(net, "b.test", uri) == [None, None, None, 202]
+        response = await b.api("GET", "/api/v1/listings?origin=remote")
+        assert [i["ap_id"] for i in (await response.get_json())["items"]] == [listing["ap_id"]]
+
+
+async def test_client_error_is_dead_at_once(tmp_path: Path, new_db_url: Callable[[], str]) -> None:
+    """B answers 400 to a delivery: it will not change by waiting, so the row is dead after one
+    try and is never sent again."""
+    async with network(tmp_path, new_db_url, ["a.test", "b.test"]) as (net, (a, b)):
+        token = await a_follows_b_setup(net, a, b)
+
+        async def refuse(request: httpx.Request) -> httpx.Response | None:
+            if request.method == "POST" and request.url.host == "b.test":
+                return httpx.Response(400, json={"error": "bad_payload"})
+            return None
+
+        net.hooks.append(refuse)
+        uri = await create_of(a, await publish(a, token, "menuiserie"))
+        await net.settle()
+        await make_due(a)
+        await net.settle()
+        row = await delivery_of(a, uri)
+        assert (row.state, row.tries, row.last_status) == ("dead", 1, 400)
+        assert row.done_at is not None
+        assert posts_of(net, "b.test", uri) == [400]
+
+
+async def test_too_many_requests_respects_retry_after(
+    tmp_path: Path, new_db_url: Callable[[], str]
+) -> None:
+    """B answers 429 with ``Retry-After: 7200``: the next try waits two hours, not 25 s."""
+    async with network(tmp_path, new_db_url, ["a.test", "b.test"]) as (net, (a, b)):
+        token = await a_follows_b_setup(net, a, b)
+
+        async def slow_down(request: httpx.Request) -> httpx.Response | None:
+            if request.method == "POST" and request.url.host == "b.test":
+                return httpx.Response(429, headers={"Retry-After": "7200"})
+            return None
+
+        net.hooks.append(slow_down)
+        uri = await create_of(a, await publish(a, token, "menuiserie"))
+        started = utcnow()
+        await net.settle()
+        row = await delivery_of(a, uri)
+        assert (row.state, row.tries, row.last_status) == ("pending", 1, 429)
+        wait = row.next_attempt_at - started
+        assert timedelta(seconds=7199) <= wait <= timedelta(seconds=7210)
+
+
+async def test_one_post_per_server_with_several_followers(
+    tmp_path: Path, new_db_url: Callable[[], str]
+) -> None:
+    """Three structures on B follow one structure on A: A's new listing is POSTed once, to B's
+    shared inbox, not once per follower."""
+    async with network(tmp_path, new_db_url, ["a.test", "b.test"]) as (net, (a, b)):
+        await a.structure("menuiserie", owner="m@a.example")
+        menuiserie = await b.node.remote.resolve("acct:menuiserie@a.test")
+        for handle in ("ressourcerie", "recyclerie", "fablab"):
+            await b.structure(handle, owner="r@b.example")
+            async with b.node.transaction() as session:
+                local = (
+                    await session.execute(select(Actor).where(Actor.handle == handle))
+                ).scalar_one()
+                await follows.follow(session, b.settings, local, await session.merge(menuiserie))
+        await net.settle()
+        async with a.node.db.session() as session:
+            accepted = await session.scalar(
+                select(func.count()).select_from(Follow).where(Follow.state == "accepted")
+            )
+        assert accepted == 3
+        token = await a.token("m@a.example")
+        uri = await create_of(a, await publish(a, token, "menuiserie"))
+        await net.settle()
+        creates = [
+            e.url
+            for e in net.sent("POST", "b.test")
+            if e.body and json.loads(e.body).get("id") == uri
+        ]
+        assert creates == ["https://b.test/inbox"]
+        assert [(d.inbox_url, d.state) for d in await deliveries(a, "b.test")][-1:] == [
+            ("https://b.test/inbox", "done")
+        ]
+        response = await b.api("GET", "/api/v1/listings?origin=remote")
+        assert len((await response.get_json())["items"]) == 1
+
+
+async def test_unavailable_domain_waits_until_it_delivers_to_us(
+    tmp_path: Path, new_db_url: Callable[[], str]
+) -> None:
+    """A domain failing for longer than ``UNAVAILABLE_AFTER`` is marked unavailable: its due
+    deliveries are not claimed (no tries burnt) until an activity arrives from it, which makes
+    them due again at once."""
+    async with network(tmp_path, new_db_url, ["a.test", "b.test"]) as (net, (a, b)):
+        token = await a_follows_b_setup(net, a, b)
+        net.down("b.test")
+        uri = await create_of(a, await publish(a, token, "menuiserie"))
+        await net.settle()
+        async with a.node.db.session() as session:
+            await session.execute(
+                update(DomainHealth)
+                .where(DomainHealth.domain == "b.test")
+                .values(failing_since=utcnow() - UNAVAILABLE_AFTER - timedelta(hours=1))
+            )
+        await make_due(a)
+        await net.settle()
+        async with a.node.db.session() as session:
+            health = await session.get(DomainHealth, "b.test")
+            assert health is not None and health.unavailable_since is not None
+        assert posts_of(net, "b.test", uri) == [None, None]
+
+        net.up("b.test")
+        await make_due(a)
+        await net.settle()
+        assert posts_of(net, "b.test", uri) == [None, None]  # unavailable: not even tried
+        row = await delivery_of(a, uri)
+        assert (row.state, row.tries) == ("pending", 2)
+
+        # B speaks to A (its structure's profile changed): A revives B.
+        status = await deliver_update_of_self(net, b, "ressourcerie", a)
+        assert status == 202
+        await net.settle()
+        row = await delivery_of(a, uri)
+        assert (row.state, row.tries, row.last_status) == ("done", 3, 202)
+        assert posts_of(net, "b.test", uri) == [None, None, 202]
+        async with a.node.db.session() as session:
+            health = await session.get(DomainHealth, "b.test")
+            assert health is not None
+            assert (health.unavailable_since, health.failing_since, health.failures) == (
+                None,
+                None,
+                0,
+            )
+
+
+async def deliver_update_of_self(
+    net: FediNet, sender: TestNode, handle: str, receiver: TestNode
+) -> int:
+    """``handle`` on ``sender`` POSTs an Update of itself to ``receiver``'s shared inbox."""
+    actor = await local_actor(sender, handle)
+    activity = {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": f"{sender.base_url}/activities/profile-{handle}",
+        "type": "Update",
+        "actor": actor.uri,
+        "object": actor.uri,
+    }
+    body = json.dumps(activity).encode()
+    url = f"https://{receiver.domain}/inbox"
+    headers = {"Content-Type": "application/activity+json"}
+    headers.update(sign_request("POST", url, headers, body, actor_signing_key(actor)))
+    return (await net.post(url, body, headers)).status_code
+
+
+async def test_unsafe_inbox_is_dead_and_never_sent(
+    tmp_path: Path, new_db_url: Callable[[], str]
+) -> None:
+    """A remote follower whose inbox is on a loopback address (SSRF bait, e.g.
+    ``http://127.0.0.1/admin``): with ``allow_private_addresses`` off, the delivery is dead
+    after one try with a clear error, and no request leaves."""
+    async with network(
+        tmp_path, new_db_url, ["a.test"], federation={"allow_private_addresses": False}
+    ) as (net, (a,)):
+        await a.structure("menuiserie", owner="m@a.example")
+        menuiserie = await local_actor(a, "menuiserie")
+        async with a.node.db.session() as session:
+            bait = Actor(
+                uri="https://127.0.0.1/users/bait",
+                local=False,
+                type="Person",
+                handle="bait",
+                domain="127.0.0.1",
+                inbox_url="https://127.0.0.1/admin/inbox",
+            )
+            session.add(bait)
+            await session.flush()
+            session.add(Follow(follower_id=bait.id, followed_id=menuiserie.id, state="accepted"))
+        token = await a.token("m@a.example")
+        uri = await create_of(a, await publish(a, token, "menuiserie"))
+        await net.settle()
+        row = await delivery_of(a, uri)
+        assert (row.state, row.tries) == ("dead", 1)
+        assert "refusing loopback address 127.0.0.1" in (row.last_error or "")
+        assert [e.url for e in net.log if "127.0.0.1" in e.url] == []
+
+
+# ------------------------------------------------------------------ claims and leases
+
+
+async def queue(node: TestNode, count: int, domain: str = "peer.test") -> list[int]:
+    """``count`` due deliveries of one activity of the territory, to distinct inboxes."""
+    async with node.node.db.session() as session:
+        territory = await territory_actor(session)
+        activity = Activity(
+            uri=f"{node.base_url}/activities/queued-{count}-{domain}",
+            actor_id=territory.id,
+            type="Create",
+            body={"id": "x", "type": "Create"},
+        )
+        session.add(activity)
+        inboxes = [f"https://{domain}/users/{i}/inbox" for i in range(count)]
+        await enqueue(session, activity, inboxes, own_domain=node.domain)
+    return [d.id for d in await deliveries(node, domain)]
+
+
+async def test_leases(node: TestNode) -> None:
+    """A claimed row is invisible to other workers while its lease runs; once the lease has
+    expired another worker may take it; ``release_stale_leases`` frees claimed rows at once
+    (a single-process restart on SQLite)."""
+    db = node.node.db
+    ids = await queue(node, 3)
+    first = await claim(db, "host:1:delivery", batch=10, lease_seconds=300)
+    assert sorted(j.id for j in first) == ids
+    assert all(j.key.key_id.endswith("#main-key") for j in first)
+    assert await claim(db, "host:2:delivery", batch=10, lease_seconds=300) == []
+
+    async with db.session() as session:  # the first worker died; its lease runs out
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id == ids[0])
+            .values(locked_until=utcnow() - timedelta(seconds=1))
+        )
+    taken = await claim(db, "host:2:delivery", batch=10, lease_seconds=300)
+    assert [j.id for j in taken] == [ids[0]]
+    rows = {d.id: d for d in await deliveries(node)}
+    assert rows[ids[0]].locked_by == "host:2:delivery"
+    assert rows[ids[1]].locked_by == "host:1:delivery"
+
+    assert await release_stale_leases(db, "host:1") == 2
+    rows = {d.id: d for d in await deliveries(node)}
+    assert (rows[ids[1]].locked_by, rows[ids[1]].locked_until) == (None, None)
+    assert rows[ids[0]].locked_by == "host:2:delivery"
+    assert await release_stale_leases(db) == 1
+    assert sorted(j.id for j in await claim(db, "w3", batch=10, lease_seconds=60)) == ids
+
+
+async def test_concurrent_claims_never_share_a_row(node: TestNode) -> None:
+    """Twenty workers claim at the same moment from 200 due rows (``FOR UPDATE SKIP LOCKED``
+    on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite): no row is handed to two of them, and
+    together they take every row."""
+    db = node.node.db
+    ids = await queue(node, 200)
+    batches = await asyncio.gather(
+        *(claim(db, f"worker-{i}", batch=10, lease_seconds=60) for i in range(20))
+    )
+    claimed = [job.id for jobs in batches for job in jobs]
+    assert len(claimed) == len(set(claimed))
+    rest = await claim(db, "late-worker", batch=200, lease_seconds=60)
+    everything = claimed + [job.id for job in rest]
+    assert sorted(everything) == ids
+    owners = {d.id: d.locked_by for d in await deliveries(node)}
+    for index, jobs in enumerate(batches):
+        assert all(owners[job.id] == f"worker-{index}" for job in jobs)
+
+
+async def test_unavailable_domain_is_not_claimed(node: TestNode) -> None:
+    """Rows of a domain marked unavailable are skipped by ``claim``; ``revive`` makes them due."""
+    db = node.node.db
+    await queue(node, 2, "down.test")
+    ids_up = await queue(node, 1, "up.test")
+    async with db.session() as session:
+        await delivery.ensure_health(session, ["down.test"])
+        await session.execute(
+            update(DomainHealth)
+            .where(DomainHealth.domain == "down.test")
+            .values(unavailable_since=utcnow(), failing_since=utcnow() - timedelta(days=3))
+        )
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.domain == "down.test")
+            .values(next_attempt_at=utcnow() + timedelta(hours=5))
+        )
+    assert [j.id for j in await claim(db, "w", batch=10, lease_seconds=60)] == ids_up
+    async with db.session() as session:
+        await delivery.revive(session, "down.test")
+    revived = await claim(db, "w", batch=10, lease_seconds=60)
+    assert sorted(j.domain for j in revived) == ["down.test", "down.test"]

@@ -1,0 +1,502 @@
+"""Federation flows between real nodes, and what other servers see of a node.
+
+Three territories (A, B, C) peer, publish, unfollow and block one another; a
+structure rotates its keys while followed; and one node is read the way
+Mastodon, a NodeInfo crawler or a browser reads it: WebFinger, host-meta,
+NodeInfo 2.1, content negotiation on every kind of id, actor documents,
+paginated collections and tombstones.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from sqlalchemy import func, or_, select
+
+from actors.local import territory_actor
+from domain.models import Listing
+from federation.keys import SigningKey, load_private_key_pem
+from federation.models import Activity, Actor, ActorKey, Delivery, Follow, InboxItem
+from federation.signatures import sign_request
+from instance import operations, peering
+from outbox import follows
+from tests.databases import DatabaseTemplates
+from tests.fedinet import FediNet, database_factory, network
+from tests.support import TestNode, make_settings, running_node
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+AS = "https://www.w3.org/ns/activitystreams"
+AP_JSON = "application/activity+json"
+LD_JSON = f'application/ld+json; profile="{AS}"'
+LISTING = {
+    "kind": "offer",
+    "title": "Bétonnière",
+    "description": "Bétonnière électrique 140 L à prêter.",
+    "category": "equipment",
+    "modality": "lend",
+}
+
+
+# ------------------------------------------------------------------ helpers
+
+
+async def peer_with(net: FediNet, asker: TestNode, approver: TestNode) -> None:
+    """``asker`` asks to peer, ``approver`` approves: both territories follow each other."""
+    await peering.request(asker.node, f"acct:territory@{approver.domain}")
+    await net.settle()
+    await peering.approve(approver.node, asker.domain)
+    await net.settle()
+
+
+async def publish(node: TestNode, structure: str, owner: str, **changes: Any) -> dict[str, Any]:
+    if not await _exists(node, structure):
+        await node.structure(structure, owner=owner)
+    token = await node.token(owner)
+    response = await node.api(
+        "POST",
+        "/api/v1/listings",
+        token=token,
+        json={**LISTING, "structure": structure, **changes},
+    )
+    assert response.status_code == 201, await response.get_data()
+    created: dict[str, Any] = await response.get_json()
+    return created
+
+
+async def _exists(node: TestNode, handle: str) -> bool:
+    async with node.node.db.session() as session:
+        found = await session.scalar(select(Actor.id).where(Actor.handle == handle))
+    return found is not None
+
+
+async def remote_ap_ids(node: TestNode) -> list[str]:
+    response = await node.api("GET", "/api/v1/listings?origin=remote&status=any")
+    assert response.status_code == 200
+    return sorted(i["ap_id"] for i in (await response.get_json())["items"])
+
+
+def carried(net: FediNet, host: str, object_id: str) -> list[tuple[str, int | None]]:
+    """(type, status) of the POSTs to ``host`` whose activity names ``object_id``."""
+    found = []
+    for e in net.sent("POST", host):
+        body = json.loads(e.body) if e.body else {}
+        obj = body.get("object")
+        oid = obj.get("id") if isinstance(obj, dict) else obj
+        if oid == object_id:
+            found.append((body.get("type"), e.status))
+    return found
+
+
+# ------------------------------------------------------------------ three territories
+
+
+async def test_three_territories_publish_unfollow_and_block(
+    tmp_path: Path, new_db_url: Callable[[], str]
+) -> None:
+    """B and C peer with A. A's listing reaches both. B takes back its follow (Undo): A's next
+    listing reaches C only. A blocks C: follows with C are severed, C's listings vanish from A,
+    A delivers nothing more to C and refuses what C posts."""
+    async with network(tmp_path, new_db_url, ["a.test", "b.test", "c.test"]) as (
+        net,
+        (a, b, c),
+    ):
+        await peer_with(net, b, a)
+        await peer_with(net, c, a)
+
+        first = await publish(a, "menuiserie", "m@a.example")
+        await net.settle()
+        assert await remote_ap_ids(b) == [first["ap_id"]]
+        assert await remote_ap_ids(c) == [first["ap_id"]]
+        from_c = await publish(c, "garage", "g@c.example")
+        await net.settle()
+        assert await remote_ap_ids(a) == [from_c["ap_id"]]
+
+        # B's territory takes back its follow of A's territory.
+        async with b.node.transaction() as session:
+            mine = await territory_actor(session)
+            row = (
+                await session.execute(select(Follow).where(Follow.follower_id == mine.id))
+            ).scalar_one()
+            assert row.followed.uri == "https://a.test/actors/territory"
+            await follows.unfollow(session, b.settings, row)
+        await net.settle()
+        async with a.node.db.session() as session:
+            followers = await session.scalars(
+                select(Actor.uri)
+                .join(Follow, Follow.follower_id == Actor.id)
+                .where(Actor.local.is_(False))
+            )
+            assert sorted(followers) == ["https://c.test/actors/territory"]
+        second = await publish(a, "menuiserie", "m@a.example", title="Échafaudage")
+        await net.settle()
+        assert carried(net, "b.test", second["ap_id"]) == []
+        # The structure's Create and the territory's Announce (outbox/listings.py).
+        assert sorted(carried(net, "c.test", second["ap_id"])) == [
+            ("Announce", 202),
+            ("Create", 202),
+        ]
+        assert await remote_ap_ids(b) == [first["ap_id"]]
+        assert await remote_ap_ids(c) == sorted([first["ap_id"], second["ap_id"]])
+
+        # A blocks C.
+        async with a.node.transaction() as session:
+            await peering.block_domain(session, "c.test", "spam")
+        async with a.node.db.session() as session:
+            c_actors = select(Actor.id).where(Actor.domain == "c.test")
+            severed = await session.scalar(
+                select(func.count())
+                .select_from(Follow)
+                .where(or_(Follow.follower_id.in_(c_actors), Follow.followed_id.in_(c_actors)))
+            )
+            assert severed == 0
+        assert await remote_ap_ids(a) == []
+        third = await publish(a, "menuiserie", "m@a.example", title="Perforateur")
+        await net.settle()
+        assert carried(net, "c.test", third["ap_id"]) == []
+        async with a.node.db.session() as session:
+            queued = await session.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(Delivery.domain == "c.test", Delivery.state == "pending")
+            )
+            assert queued == 0
+        before = await _inbox_items(a)
+        refused = await publish(c, "garage", "g@c.example", title="Cric")
+        await net.settle()
+        assert sorted(carried(net, "a.test", refused["ap_id"])) == [
+            ("Announce", 403),
+            ("Create", 403),
+        ]
+        assert await _inbox_items(a) == before
+        assert await remote_ap_ids(a) == []
+
+
+async def _inbox_items(node: TestNode) -> int:
+    async with node.node.db.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(InboxItem)) or 0)
+
+
+# ------------------------------------------------------------------ key rotation
+
+
+async def test_key_rotation(tmp_path: Path, new_db_url: Callable[[], str]) -> None:
+    """A's structure rotates its keys, then publishes. B, which cached the old key, refetches
+    the actor once, verifies the new signatures and applies the Update; a request signed with
+    the old key is refused from then on."""
+    async with network(tmp_path, new_db_url, ["a.test", "b.test"]) as (net, (a, b)):
+        await a.structure("menuiserie", owner="m@a.example")
+        await b.structure("ressourcerie", owner="r@b.example")
+        remote = await b.node.remote.resolve("acct:menuiserie@a.test")
+        async with b.node.transaction() as session:
+            ours = (
+                await session.execute(select(Actor).where(Actor.handle == "ressourcerie"))
+            ).scalar_one()
+            await follows.follow(session, b.settings, ours, await session.merge(remote))
+        await net.settle()
+        before = await publish(a, "menuiserie", "m@a.example")
+        await net.settle()
+        assert await remote_ap_ids(b) == [before["ap_id"]]
+        old = await _rsa_key(a, "menuiserie", revoked=False)
+
+        net.log.clear()
+        async with a.node.transaction() as session:
+            await operations.rotate_keys(session, a.node, "menuiserie")
+        after = await publish(a, "menuiserie", "m@a.example", title="Ponceuse")
+        await net.settle()
+
+        actor_uri = "https://a.test/actors/menuiserie"
+        gets = [e for e in net.sent("GET", "a.test") if e.url.split("#")[0] == actor_uri]
+        assert len(gets) == 1, [e.url for e in net.log]
+        assert await remote_ap_ids(b) == sorted([before["ap_id"], after["ap_id"]])
+        updates = [
+            (e.json()["type"], e.status)
+            for e in net.sent("POST", "b.test")
+            if e.json().get("object", {}) and _object_id(e.json()) == actor_uri
+        ]
+        assert updates == [("Update", 202)]
+        async with b.node.db.session() as session:
+            states = set(
+                await session.scalars(
+                    select(InboxItem.state).where(InboxItem.actor_uri == actor_uri)
+                )
+            )
+            assert states == {"done"}
+            keys = set(
+                await session.scalars(
+                    select(ActorKey.key_id).join(Actor).where(Actor.uri == actor_uri)
+                )
+            )
+        new = await _rsa_key(a, "menuiserie", revoked=False)
+        assert old.key_id in {k.key_id for k in await _all_keys(a, "menuiserie")}
+        assert old.key_id not in keys
+        assert new.key_id in keys
+
+        # The old key verifies nothing any more, even with an activity B would accept.
+        update = {
+            "@context": AS,
+            "id": "https://a.test/activities/signed-with-the-old-key",
+            "type": "Update",
+            "actor": actor_uri,
+            "object": actor_uri,
+        }
+        body = json.dumps(update).encode()
+        url = "https://b.test/inbox"
+        headers = {"Content-Type": AP_JSON}
+        headers.update(sign_request("POST", url, headers, body, old))
+        response = await net.post(url, body, headers)
+        assert response.status_code == 401
+        assert response.json()["error"] == "key_unavailable"
+
+
+def _object_id(activity: dict[str, Any]) -> str | None:
+    obj = activity.get("object")
+    value = obj.get("id") if isinstance(obj, dict) else obj
+    return value if isinstance(value, str) else None
+
+
+async def _all_keys(node: TestNode, handle: str) -> list[ActorKey]:
+    async with node.node.db.session() as session:
+        return list(
+            await session.scalars(
+                select(ActorKey).join(Actor).where(Actor.handle == handle, Actor.local.is_(True))
+            )
+        )
+
+
+async def _rsa_key(node: TestNode, handle: str, *, revoked: bool) -> SigningKey:
+    for key in await _all_keys(node, handle):
+        if key.kind == "rsa" and (key.revoked_at is not None) == revoked and key.private_key:
+            private = load_private_key_pem(key.private_key)
+            return SigningKey(key.key_id, private)
+    raise AssertionError("no such key")
+
+
+# ------------------------------------------------------------------ what others see
+
+DOMAIN = "a.test:8443"
+BASE = f"https://{DOMAIN}"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_db(
+    request: pytest.FixtureRequest,
+    templates: DatabaseTemplates,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[], str]:
+    return database_factory(str(request.param), templates, tmp_path_factory)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def seen(
+    module_db: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[TestNode]:
+    """One node on a non-default port, shared by the tests below: two approved structures
+    (``menuiserie`` publishes, ``ebenisterie`` has followers) and a pending one."""
+    settings = make_settings(tmp_path_factory.mktemp("seen"), module_db(), domain=DOMAIN)
+    async with running_node(settings) as node:
+        await node.structure("menuiserie", owner="m@a.example", commune="Orthez")
+        await node.structure("ebenisterie", owner="m@a.example")
+        await node.structure("attente", owner="m@a.example", approved=False)
+        yield node
+
+
+async def test_webfinger(seen: TestNode) -> None:
+    """JRD with subject and a self link of type activity+json, open to browsers (CORS), for
+    acct: with and without the port; 404 for unknown and pending structures."""
+    client = seen.client()
+    for resource in (f"acct:menuiserie@{DOMAIN}", "acct:menuiserie@a.test", "menuiserie@a.test"):
+        response = await client.get(f"/.well-known/webfinger?resource={resource}")
+        assert response.status_code == 200, resource
+        assert response.content_type.startswith("application/jrd+json")
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        jrd = await response.get_json()
+        assert jrd["subject"] == f"acct:menuiserie@{DOMAIN}"
+        (self_link,) = [link for link in jrd["links"] if link["rel"] == "self"]
+        assert self_link == {"rel": "self", "type": AP_JSON, "href": f"{BASE}/actors/menuiserie"}
+    response = await client.get(f"/.well-known/webfinger?resource=acct:territory@{DOMAIN}")
+    assert (await response.get_json())["links"][0]["href"] == f"{BASE}/actors/territory"
+    for resource in (
+        f"acct:inconnu@{DOMAIN}",
+        f"acct:attente@{DOMAIN}",
+        "acct:menuiserie@b.test",
+        f"acct:menuiserie@{DOMAIN}9",
+    ):
+        response = await client.get(f"/.well-known/webfinger?resource={resource}")
+        assert response.status_code == 404, resource
+        assert (await response.get_json())["error"] == "not_found"
+    response = await client.get("/.well-known/webfinger")
+    assert response.status_code == 400
+
+
+async def test_host_meta_and_nodeinfo(seen: TestNode) -> None:
+    """host-meta is an XRD pointing at WebFinger; NodeInfo 2.1 says entraide, names the
+    territory actor in metadata and has exactly the schema's seven top-level keys."""
+    client = seen.client()
+    response = await client.get("/.well-known/host-meta")
+    assert response.status_code == 200
+    assert response.content_type.startswith("application/xrd+xml")
+    root = ET.fromstring(await response.get_data())  # noqa: S314 - our own document
+    (link,) = root.findall("{http://docs.oasis-open.org/ns/xri/xrd-1.0}Link")
+    assert link.get("rel") == "lrdd"
+    assert link.get("template") == f"{BASE}/.well-known/webfinger?resource={{uri}}"
+
+    links = await (await client.get("/.well-known/nodeinfo")).get_json()
+    (entry,) = links["links"]
+    assert entry["rel"] == "http://nodeinfo.diaspora.software/ns/schema/2.1"
+    assert entry["href"] == f"{BASE}/nodeinfo/2.1"
+    response = await client.get("/nodeinfo/2.1")
+    assert response.status_code == 200
+    assert "nodeinfo.diaspora.software/ns/schema/2.1" in response.headers["Content-Type"]
+    info = await response.get_json()
+    assert set(info) == {
+        "version",
+        "software",
+        "protocols",
+        "services",
+        "openRegistrations",
+        "usage",
+        "metadata",
+    }
+    assert info["version"] == "2.1"
+    assert info["software"]["name"] == "entraide"
+    assert set(info["software"]) <= {"name", "version", "repository", "homepage"}
+    assert "activitypub" in info["protocols"]
+    assert set(info["services"]) == {"inbound", "outbound"}
+    assert isinstance(info["openRegistrations"], bool)
+    assert info["usage"]["users"]["total"] == 2  # the approved structures
+    assert set(info["usage"]) <= {"users", "localPosts", "localComments"}
+    assert info["metadata"]["territory"] == f"{BASE}/actors/territory"
+
+
+async def test_content_negotiation(seen: TestNode) -> None:
+    """An actor id, a listing id and an activity id answer ActivityPub JSON for both media
+    types of the spec, and a page for a browser."""
+    token = await seen.token("m@a.example")
+    response = await seen.api(
+        "POST", "/api/v1/listings", token=token, json={**LISTING, "structure": "menuiserie"}
+    )
+    listing = await response.get_json()
+    async with seen.node.db.session() as session:
+        create = await session.scalar(
+            select(Activity.uri).where(
+                Activity.type == "Create", Activity.object_uri == listing["ap_id"]
+            )
+        )
+    assert create is not None
+    client = seen.client()
+    for uri, kind in (
+        (f"{BASE}/actors/menuiserie", "Organization"),
+        (listing["ap_id"], "Note"),
+        (create, "Create"),
+    ):
+        path = uri.removeprefix(BASE)
+        for accept in (AP_JSON, LD_JSON):
+            response = await client.get(path, headers={"Accept": accept})
+            assert response.status_code == 200, (path, accept)
+            assert response.content_type.startswith(AP_JSON), (path, accept)
+            document = json.loads(await response.get_data())
+            assert (document["id"], document["type"]) == (uri, kind)
+        response = await client.get(
+            path, headers={"Accept": "text/html,application/xhtml+xml"}, follow_redirects=True
+        )
+        assert response.status_code == 200, path
+        assert response.content_type.startswith("text/html"), path
+        assert b"<html" in (await response.get_data()).lower(), path
+
+
+async def test_actor_document_and_collections(seen: TestNode) -> None:
+    """The actor has an RSA publicKey (PEM), an Ed25519 Multikey (z6Mk…), a shared inbox, and
+    followers, following and outbox collections that page 50 by 50."""
+    client = seen.client()
+    response = await client.get("/actors/ebenisterie", headers={"Accept": AP_JSON})
+    doc = await response.get_json()
+    actor = f"{BASE}/actors/ebenisterie"
+    assert doc["publicKey"]["owner"] == actor
+    assert isinstance(
+        load_pem_public_key(doc["publicKey"]["publicKeyPem"].encode()), rsa.RSAPublicKey
+    )
+    (multikey,) = doc["assertionMethod"]
+    assert multikey["type"] == "Multikey"
+    assert multikey["controller"] == actor
+    assert multikey["publicKeyMultibase"].startswith("z6Mk")
+    assert doc["endpoints"]["sharedInbox"] == f"{BASE}/inbox"
+    assert doc["inbox"] == f"{actor}/inbox"
+    assert AS in doc["@context"]
+
+    # 51 remote followers and 51 public activities.
+    async with seen.node.db.session() as session:
+        me = (await session.execute(select(Actor).where(Actor.uri == actor))).scalar_one()
+        for i in range(51):
+            fan = Actor(
+                uri=f"https://fans.test/users/{i}",
+                local=False,
+                handle=str(i),
+                domain="fans.test",
+                inbox_url=f"https://fans.test/users/{i}/inbox",
+            )
+            session.add(fan)
+            await session.flush()
+            session.add(Follow(follower_id=fan.id, followed_id=me.id, state="accepted"))
+            session.add(
+                Activity(
+                    uri=f"{BASE}/activities/old-{i}",
+                    actor_id=me.id,
+                    type="Create",
+                    body={"id": f"{BASE}/activities/old-{i}", "type": "Create"},
+                )
+            )
+
+    for name, total in (("followers", 51), ("following", 0), ("outbox", 51)):
+        uri = doc[name]
+        assert uri == f"{actor}/{name}"
+        path = uri.removeprefix(BASE)
+        collection = await (await client.get(path, headers={"Accept": AP_JSON})).get_json()
+        assert (collection["id"], collection["type"]) == (uri, "OrderedCollection")
+        assert collection["totalItems"] == total
+        items: list[Any] = []
+        page_url = collection["first"]
+        pages = 0
+        while page_url:
+            page = await (
+                await client.get(page_url.removeprefix(BASE), headers={"Accept": AP_JSON})
+            ).get_json()
+            assert page["type"] == "OrderedCollectionPage"
+            assert page["partOf"] == uri
+            assert len(page["orderedItems"]) <= 50
+            items.extend(page["orderedItems"])
+            page_url = page.get("next")
+            pages += 1
+            if total == 0:
+                break
+        assert len(items) == total, name
+        assert pages == (2 if total == 51 else 1), name
+    response = await client.get("/actors/ebenisterie/followers?page=0", headers={"Accept": AP_JSON})
+    assert response.status_code == 400
+
+
+async def test_withdrawn_listing_is_a_tombstone(seen: TestNode) -> None:
+    """A withdrawn listing's id answers 410 Gone with a Tombstone (so that servers that cached
+    it delete it), not 404."""
+    token = await seen.token("m@a.example")
+    response = await seen.api(
+        "POST", "/api/v1/listings", token=token, json={**LISTING, "structure": "menuiserie"}
+    )
+    listing = await response.get_json()
+    response = await seen.api("DELETE", f"/api/v1/listings/{listing['id']}", token=token)
+    assert response.status_code == 200
+    response = await seen.client().get(f"/listings/{listing['id']}", headers={"Accept": AP_JSON})
+    assert response.status_code == 410
+    tomb = json.loads(await response.get_data())
+    assert (tomb["id"], tomb["type"]) == (listing["ap_id"], "Tombstone")
+    async with seen.node.db.session() as session:
+        stored = await session.scalar(select(Listing.status).where(Listing.id == listing["id"]))
+    assert stored == "withdrawn"

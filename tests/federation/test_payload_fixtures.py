@@ -1,0 +1,372 @@
+"""Real payloads (Mastodon, Mitra, GoToSocial, Lemmy, Misskey, Pleroma, bovine, FEP-0837).
+
+Every file of ``tests/fixtures/payloads`` (see SOURCES.md there) is read the
+way the node reads it: actor documents through ``parse_actor``, activities
+through ``Incoming.parse``, objects through ``listing_from_ap``. Each either is
+understood or raises a clean ``FederationError`` — never another exception.
+
+Then every activity is delivered end to end: its hosts are moved to test hosts
+(the sender's to a host of its own, Entraide's to the receiving node), its
+sender is served by a hook in the shape of the matching actor fixture
+(GoToSocial's key stub, Mitra's RSA Multikey…) with a throwaway key, it is
+signed, POSTed to ``a.test/inbox`` and processed: the endpoint never answers
+500, and the stored item ends ``done``, ``ignored`` or ``failed`` with a reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from bovine.crypto.multibase import encode_public_key_to_multibase
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import select, update
+
+from config.database import utcnow
+from federation.actor_doc import ACTOR_TYPES, parse_actor
+from federation.errors import FederationError, KeyFetchError, PayloadError
+from federation.keys import host_of, load_public_key_multibase, load_public_key_pem
+from federation.models import Actor, Follow, InboxItem
+from federation.signatures import sign_request
+from inbox.activity import Incoming
+from inbox.from_ap import listing_from_ap
+from inbox.processor import MAX_TRIES
+from tests.databases import DatabaseTemplates
+from tests.fedinet import FakeActor, FediNet, database_factory, network
+from tests.support import TestNode
+
+HERE = Path(__file__).parent.parent / "fixtures" / "payloads"
+FILES = sorted(HERE.glob("*.json"))
+TARGET = "a.test"
+
+
+def load(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document
+
+
+def kind_of(document: dict[str, Any]) -> str:
+    if document.get("type") in ACTOR_TYPES:
+        return "actor"
+    if "actor" in document:
+        return "activity"
+    return "object" if "type" in document else "other"
+
+
+ACTORS = [p for p in FILES if kind_of(load(p)) == "actor"]
+ACTIVITIES = [p for p in FILES if kind_of(load(p)) == "activity"]
+OBJECTS = [p for p in FILES if kind_of(load(p)) == "object"]
+
+
+def names(paths: list[Path]) -> list[str]:
+    return [p.stem for p in paths]
+
+
+def test_every_fixture_is_classified() -> None:
+    """Each file is an actor, an activity, an object, or the one WebFinger answer."""
+    others = [p.name for p in FILES if kind_of(load(p)) == "other"]
+    assert others == ["mastodon_webfinger_jrd.json"]
+    assert len(ACTORS) == 8 and len(ACTIVITIES) >= 30 and len(OBJECTS) == 3
+
+
+# ------------------------------------------------------------------ reading
+
+
+@pytest.mark.parametrize("path", ACTORS, ids=names(ACTORS))
+def test_actor_fixture_is_understood(path: Path) -> None:
+    """Every actor shape is understood: its id, inbox and keys on its own host; every key kept
+    loads as a public key (or is refused cleanly: the Mitra test vector is a 512-bit RSA key)."""
+    document = load(path)
+    parsed = parse_actor(document)
+    assert parsed.uri == document["id"]
+    assert host_of(parsed.inbox) == parsed.domain
+    assert parsed.keys, "no key"
+    assert len({k.key_id for k in parsed.keys}) == len(parsed.keys), "a key id twice"
+    for key in parsed.keys:
+        assert host_of(key.key_id) == parsed.domain
+        assert key.kind in ("rsa", "ed25519")
+        loader = load_public_key_pem if key.kind == "rsa" else load_public_key_multibase
+        if path.stem == "mitra_actor_person" and key.kind == "rsa":
+            with pytest.raises(KeyFetchError, match="too weak"):
+                loader(key.public_key)
+        else:
+            loader(key.public_key)
+
+
+def test_actor_fixture_specifics() -> None:
+    """What each server does differently is read right."""
+    mitra = parse_actor(load(HERE / "mitra_actor_person.json"))
+    assert {k.key_id.rsplit("#", 1)[1]: k.kind for k in mitra.keys} == {
+        "main-key": "rsa",  # once, though Mitra also lists it as an RSA Multikey
+        "ed25519-key": "ed25519",
+    }
+    gts = parse_actor(load(HERE / "gotosocial_actor_person.json"))
+    assert [k.key_id for k in gts.keys] == ["http://localhost:8080/users/the_mighty_zork/main-key"]
+    assert gts.shared_inbox == "http://localhost:8080/sharedInbox"
+    assert parse_actor(load(HERE / "misskey_actor_person.json")).shared_inbox
+    assert parse_actor(load(HERE / "bovine_actor_person.json")).shared_inbox is None
+    group = parse_actor(load(HERE / "lemmy_actor_group.json"))
+    assert group.type == "Group"
+    instance = parse_actor(load(HERE / "mastodon_actor_instance_application.json"))
+    assert instance.type == "Application"
+
+
+def embedded_objects(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The objects embedded in an activity, an Announce(Create(Page)) included."""
+    found = []
+    value: Any = document.get("object")
+    while isinstance(value, dict):
+        found.append(value)
+        value = value.get("object")
+    return found
+
+
+@pytest.mark.parametrize("path", ACTIVITIES, ids=names(ACTIVITIES))
+def test_activity_fixture_parses(path: Path) -> None:
+    """Every activity is read into an Incoming (or refused with a PayloadError), and every
+    embedded object is a listing, not a listing, or a clean FederationError."""
+    document = load(path)
+    try:
+        incoming = Incoming.parse(json.dumps(document))
+    except PayloadError:
+        assert path.name == "gotosocial_delete_note.json"  # GoToSocial sends Deletes without id
+    else:
+        assert incoming.type == document["type"]
+        assert incoming.actor == document["actor"]
+    for obj in embedded_objects(document):
+        with contextlib.suppress(FederationError):
+            listing_from_ap(obj)
+
+
+LISTINGS: dict[str, tuple[str, str, str, str | None, str | None, str]] = {
+    # file: (kind, category, modality, quantity, price, currency)
+    "entraide_create_listing_offer_lend": ("offer", "equipment", "lend", "1", None, ""),
+    "entraide_create_listing_offer_sell": ("offer", "materials", "sell", "1", "3.00", "EUR"),
+    "entraide_update_listing_fulfilled": ("offer", "equipment", "lend", "1", None, ""),
+    "fep0837_proposal_full": ("offer", "other", "sell", "1", "30.00", "USD"),
+    "fep0837_proposal_minimal": ("offer", "other", "give", "1", None, ""),
+    "fep0837_proposal_as_note_create": ("offer", "other", "sell", "1", "30.00", "USD"),
+}
+NOT_LISTINGS = [
+    "mastodon_create_note_public",
+    "mastodon_create_note_direct",
+    "mastodon_update_note",
+    "gotosocial_create_note",
+    "misskey_create_note",
+    "mitra_create_note",
+    "pleroma_create_note_direct",
+    "lemmy_create_note_comment",
+    "lemmy_announce_page_compat",
+    "entraide_create_note_direct",
+]
+
+
+@pytest.mark.parametrize("name", sorted(LISTINGS))
+def test_listings_are_read(name: str) -> None:
+    """FEP-0837 Proposals, plain or as a Note inside a Create, and Entraide's own listings."""
+    document = load(HERE / f"{name}.json")
+    obj = document if document.get("type") == "Proposal" else document["object"]
+    data = listing_from_ap(obj)
+    assert data is not None
+    kind, category, modality, quantity, price, currency = LISTINGS[name]
+    assert (data.kind, data.category, data.modality) == (kind, category, modality)
+    assert data.quantity == (Decimal(quantity) if quantity else None)
+    assert data.price_amount == (Decimal(price) if price else None)
+    assert data.price_currency == currency
+    assert data.title and data.ap_id == obj["id"]
+
+
+@pytest.mark.parametrize("name", NOT_LISTINGS)
+def test_ordinary_posts_are_not_listings(name: str) -> None:
+    """A Mastodon (Misskey, Pleroma, Lemmy…) post is not a listing: None, not an error."""
+    (obj, *_) = embedded_objects(load(HERE / f"{name}.json"))
+    assert listing_from_ap(obj) is None
+
+
+def test_mitra_subscription_proposal() -> None:
+    """Mitra's Monero subscription Proposal (per-second unit, CAIP-19 asset) is understood or
+    declined, never an exception: the price in an unknown currency is dropped."""
+    data = listing_from_ap(load(HERE / "mitra_proposal_subscription.json"))
+    if data is not None:
+        assert data.kind == "offer"
+        assert (data.price_amount, data.price_currency) == (None, "")
+
+
+# ------------------------------------------------------------------ delivering
+
+REMOTE_HOST = re.compile(
+    r"https?://((?:[a-z0-9-]+\.)*(?:example|lemmy\.ml|mymath\.rocks)|localhost:8080)"
+    r"(?=[/\"#?\\]|$)"
+)
+
+
+def relocate(text: str, stem: str, sender: str) -> str:
+    """Move a fixture's hosts into the test network (see the module doc)."""
+    own = stem.replace("_", "-") + ".test"
+
+    def move(match: re.Match[str]) -> str:
+        host = match.group(1)
+        if host == sender:
+            return f"https://{own}"
+        if host == "entraide.example":
+            return f"https://{TARGET}"
+        return "https://" + host.replace(".", "-").replace(":", "-") + ".test"
+
+    text = REMOTE_HOST.sub(move, text)
+    # Entraide's actors live at /actors/<handle> here, not /u/<handle>, and handles
+    # are snake_case.
+    return re.sub(
+        rf"https://{TARGET}/u/([a-z0-9-]+)",
+        lambda m: f"https://{TARGET}/actors/{m.group(1).replace('-', '_')}",
+        text,
+    )
+
+
+@cache
+def sender_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def actor_fixture(uri: str) -> dict[str, Any] | None:
+    for path in ACTORS:
+        document = load(path)
+        if document["id"] == uri:
+            return document
+    return None
+
+
+def sender_of(stem: str, document: dict[str, Any]) -> FakeActor:
+    """The activity's sender, served in the shape of its actor fixture when there is one."""
+    original = document["actor"] if isinstance(document["actor"], str) else document["actor"]["id"]
+    sender_host = httpx.URL(original).netloc.decode()
+    uri = json.loads(relocate(json.dumps(original), stem, sender_host))
+    shape = actor_fixture(original)
+    if shape is None:
+        return FakeActor(uri, sender_key())
+    shape = json.loads(relocate(json.dumps(shape), stem, sender_host))
+    key_id = shape["publicKey"]["id"]
+    fake = FakeActor(uri, sender_key(), key_id=key_id)
+    shape["publicKey"] = {**shape["publicKey"], **fake.public_key()}
+    for method in shape.get("assertionMethod", []):
+        if method.get("id") == key_id:  # Mitra: the RSA key again, as a Multikey
+            method["publicKeyMultibase"] = encode_public_key_to_multibase(sender_key().public_key())
+    fake.extra = shape
+    return fake
+
+
+@dataclass
+class Receiver:
+    net: FediNet
+    node: TestNode
+    follower: Actor  # the local structure that follows every sender
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_db(
+    request: pytest.FixtureRequest,
+    templates: DatabaseTemplates,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[], str]:
+    return database_factory(str(request.param), templates, tmp_path_factory)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def receiver(
+    module_db: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Receiver]:
+    async with network(tmp_path_factory.mktemp("fixtures"), module_db, [TARGET]) as (net, (a,)):
+        for handle in ("ferme_du_bosc", "broc_express"):
+            await a.structure(handle, owner="admin@a.example")
+        async with a.node.db.session() as session:
+            follower = (
+                await session.execute(select(Actor).where(Actor.handle == "ferme_du_bosc"))
+            ).scalar_one()
+        yield Receiver(net, a, follower)
+
+
+async def follow_sender(receiver: Receiver, uri: str) -> None:
+    """ferme_du_bosc follows the sender (so that its listings are wanted), once it is known."""
+    async with receiver.node.node.db.session() as session:
+        sender = (await session.execute(select(Actor).where(Actor.uri == uri))).scalar_one_or_none()
+        if sender is not None:
+            session.add(
+                Follow(follower_id=receiver.follower.id, followed_id=sender.id, state="accepted")
+            )
+
+
+async def settle_item(receiver: Receiver, activity_id: str | None) -> InboxItem | None:
+    """Process until the item is no longer pending (retries made due at once)."""
+    item = None
+    for _ in range(MAX_TRIES + 1):
+        await receiver.net.settle()
+        async with receiver.node.node.db.session() as session:
+            query = select(InboxItem).order_by(InboxItem.id.desc()).limit(1)
+            if activity_id:
+                query = select(InboxItem).where(InboxItem.activity_uri == activity_id)
+            item = (await session.execute(query)).scalar_one_or_none()
+            if item is None or item.state != "pending":
+                return item
+            await session.execute(
+                update(InboxItem)
+                .where(InboxItem.id == item.id)
+                .values(next_attempt_at=utcnow(), locked_by=None, locked_until=None)
+            )
+    return item
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize("path", ACTIVITIES, ids=names(ACTIVITIES))
+async def test_fixture_delivered_end_to_end(receiver: Receiver, path: Path) -> None:
+    """Signed by its (fake) sender and POSTed to the shared inbox, each payload is accepted or
+    refused cleanly, and once processed its item is done, ignored or failed with a reason."""
+    original = load(path)
+    sender = sender_of(path.stem, original)
+    sender_host = host_of(original["actor"] if isinstance(original["actor"], str) else "")
+    document = json.loads(relocate(json.dumps(original), path.stem, sender_host))
+    receiver.net.hooks.append(sender)
+    try:
+        body = json.dumps(document).encode()
+        url = f"https://{TARGET}/inbox"
+        headers = {"Content-Type": "application/activity+json"}
+        headers.update(sign_request("POST", url, headers, body, sender.signing_key))
+        response = await receiver.net.post(url, body, headers)
+        # Every sender here is honest: its signature, key shape and origin must pass.
+        assert response.status_code == 202, response.text
+        await follow_sender(receiver, sender.uri)
+        item = await settle_item(receiver, document.get("id"))
+    finally:
+        receiver.net.hooks.remove(sender)
+    assert item is not None
+    assert item.actor_uri == sender.uri
+    assert item.state in ("done", "ignored", "failed"), (item.state, item.error)
+    if item.state != "done":
+        assert item.error, item.state
+    if path.stem in OUTCOMES:
+        assert (item.state, item.error) == OUTCOMES[path.stem]
+    if document["type"] == "Follow" and item.state == "done":
+        answers = [json.loads(r.content)["type"] for r in sender.received]
+        assert answers == ["Accept"]
+
+
+OUTCOMES: dict[str, tuple[str, str | None]] = {
+    "entraide_create_listing_offer_lend": ("done", None),
+    "entraide_create_listing_offer_sell": ("done", None),
+    "fep0837_proposal_as_note_create": ("done", None),
+    "entraide_delete_listing_withdrawn": ("done", None),
+    "gotosocial_delete_note": ("done", None),  # no id: stored under one of its content
+    "mastodon_delete_actor": ("done", None),
+    "mastodon_follow": ("done", None),
+    "gotosocial_follow": ("done", None),
+    "mastodon_create_note_public": ("ignored", "a public note"),
+    "mastodon_announce": ("ignored", "announce of one of our own objects"),
+}
