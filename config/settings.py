@@ -16,15 +16,16 @@ the environment are strings and are converted to the key's type
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 CONFIG_FILE = "entraide.toml"
 ENV_PREFIX = "ENTRAIDE_"
@@ -35,7 +36,9 @@ class SettingsError(Exception):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # allow_inf_nan=False: "inf" and "nan" parse as floats, and an infinite
+    # timeout would let one slow peer hold a delivery slot forever.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class InstanceSettings(_Section):
@@ -63,6 +66,23 @@ class WebSettings(_Section):
     cookie_secure: bool | None = Field(default=None, description="Default: true when https")
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     default_locale: Literal["fr", "en"] = "fr"
+    trusted_proxies: list[str] = Field(
+        default=[],
+        description=(
+            "Addresses or networks of reverse proxies whose X-Forwarded-For is believed "
+            '(e.g. ["127.0.0.1"] behind a local nginx); empty: the socket\'s peer is the client'
+        ),
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
 
 
 class FederationSettings(_Section):
@@ -187,7 +207,8 @@ _SECTIONS: dict[str, type[_Section]] = {
 def _describe(error: ValidationError, origin: Mapping[str, str]) -> str:
     first = error.errors()[0]
     loc = ".".join(str(part) for part in first["loc"])
-    where = origin.get(loc, "")
+    # A whole section (unknown or missing) is named by the file it is, or should be, in.
+    where = origin.get(loc) or origin.get(str(first["loc"][0]), "") or origin.get("", "")
     if first["type"] == "extra_forbidden":
         return f"unknown setting {loc}{where}"
     if first["type"] == "missing":
@@ -201,7 +222,10 @@ def _env_values(environ: Mapping[str, str]) -> tuple[dict[str, dict[str, Any]], 
     data: dict[str, dict[str, Any]] = {}
     origin: dict[str, str] = {}
     for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
+        if not name.startswith(ENV_PREFIX):
+            continue
+        if "__" not in name:
+            _refuse_single_underscore(name)
             continue
         section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
         loc = f"{section}.{key}"
@@ -211,14 +235,30 @@ def _env_values(environ: Mapping[str, str]) -> tuple[dict[str, dict[str, Any]], 
             raise SettingsError(f"unknown setting {loc}{where}")
         annotation = model.model_fields[key].annotation
         assert annotation is not None
+        given: Any = raw
+        if get_origin(annotation) is list:
+            # Lists come from the environment comma-separated: "127.0.0.1, 10.0.0.0/8".
+            given = [part.strip() for part in raw.split(",") if part.strip()]
         try:
-            value = TypeAdapter(annotation).validate_python(raw, strict=False)
+            value = TypeAdapter(annotation).validate_python(given, strict=False)
         except ValidationError as exc:
             msg = exc.errors()[0]["msg"]
             raise SettingsError(f"setting {loc}{where}: {msg} (got {raw!r})") from None
         data.setdefault(section, {})[key] = value
         origin[loc] = where
     return data, origin
+
+
+def _refuse_single_underscore(name: str) -> None:
+    """``ENTRAIDE_FEDERATION_MODE`` would be ignored silently: stop and show the spelling."""
+    rest = name[len(ENV_PREFIX) :].lower()
+    for section, model in _SECTIONS.items():
+        key = rest.removeprefix(section + "_")
+        if key != rest and key in model.model_fields:
+            right = f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
+            raise SettingsError(
+                f"unknown setting variable {name}: did you mean {right} (two underscores)?"
+            )
 
 
 def load_settings(data_dir: Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -240,6 +280,8 @@ def load_settings(data_dir: Path, environ: Mapping[str, str] | None = None) -> S
         if isinstance(values, dict)
         for key in values
     }
+    origin.update({section: f" (in {path})" for section in data})
+    origin[""] = f" (in {path})"
     env_data, env_origin = _env_values(environ)
     for section, values in env_data.items():
         existing = data.setdefault(section, {})

@@ -90,6 +90,13 @@ def validate_listing(
         out.unit = c.text(data, "unit", max_length=UNIT_MAX) or ""
     if partial and "status" in data:
         out.status = c.choice(data, "status", LISTING_STATUSES, required=True) or ""
+    elif "status" in data:
+        # Silently publishing an "open" listing the client asked to be "fulfilled" misleads it.
+        c.add("status", "cannot be set when publishing: a new listing is open")
+    if partial and "structure" in data:
+        owner = current.structure.handle if current and current.structure else None
+        if data["structure"] != owner:
+            c.add("structure", "cannot be changed: publish a new listing instead")
     if given("radius_km"):
         out.radius_km = c.number(data, "radius_km", minimum=0, maximum=RADIUS_MAX_KM)
 

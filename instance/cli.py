@@ -30,10 +30,18 @@ class UsageError(Exception):
     """The command was called wrongly (exit status 2)."""
 
 
+def one_line(text: str) -> str:
+    """The first non-empty line of ``text``: stderr gets one line per error (INTERFACE.md)."""
+    for line in str(text).splitlines():
+        if line.strip():
+            return line.strip()
+    return "unknown error"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        # One line, not argparse's usage block: scripts read the last line of stderr.
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
 def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -176,19 +184,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = _dispatch(args)
     except UsageError as exc:
-        parser.print_usage(sys.stderr)
-        print(f"entraide: error: {exc}", file=sys.stderr)
+        print(f"entraide: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except (CommandError, SettingsError) as exc:
-        print(f"entraide: error: {exc}", file=sys.stderr)
+        print(f"entraide: error: {one_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
         if debug:
             raise
+        # Database and network errors span several lines ([SQL: …], background links).
         print(
-            f"entraide: error: {type(exc).__name__}: {exc} (run with --debug for details)",
+            f"entraide: error: {type(exc).__name__}: {one_line(str(exc))} "
+            "(run with --debug for details)",
             file=sys.stderr,
         )
         return 1
@@ -200,4 +209,9 @@ def run(coro: Any) -> Any:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Under `python -m instance.cli` this file runs as __main__, while the command
+    # modules import `instance.cli`: a second copy with its own CommandError and
+    # UsageError classes. Run the imported copy so that its except clauses match.
+    from instance.cli import main as _main
+
+    sys.exit(_main())

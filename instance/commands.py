@@ -10,7 +10,7 @@ import secrets
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -22,11 +22,16 @@ from config.settings import (
     settings_from_dict,
     write_settings,
 )
-from domain.models import Person
-from domain.people import create_person, create_structure, find_person
 from domain.validation import Invalid
 from federation.models import Actor
 from instance.cli import CommandError, UsageError, data_dir, settings_for, setup_logging
+
+if TYPE_CHECKING:
+    from domain.models import Person
+
+# domain.people is imported where it is used: it hashes a dummy password with
+# Argon2 on import (a quarter of a second), which `db upgrade` or a usage error
+# need not pay.
 
 DOMAIN_RE = re.compile(
     r"^(?=.{1,253}(:\d{1,5})?$)[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$"
@@ -51,7 +56,8 @@ def new_settings(
     federation: str = "open",
     allow_private: bool = False,
 ) -> Settings:
-    if not DOMAIN_RE.match(domain):
+    _, colon, port = domain.partition(":")
+    if not DOMAIN_RE.match(domain) or (colon and not 0 < int(port) < 65536):
         raise UsageError(f"--domain must be HOST or HOST:PORT, got {domain!r}")
     data: dict[str, Any] = {
         "instance": {"domain": domain.lower(), "name": name, "handle": handle, "scheme": scheme},
@@ -215,9 +221,9 @@ def worker(args: argparse.Namespace) -> int:
 
 
 def db(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
     from instance.migrate import upgrade
 
-    settings = settings_for(args)
     setup_logging(settings, args.debug)
     upgrade(settings.database_url)
     print("database schema is current")
@@ -235,6 +241,8 @@ async def _in_session(settings: Settings, work: Any) -> Any:
 
 def user(args: argparse.Namespace) -> int:
     settings = settings_for(args)
+
+    from domain.people import create_person, find_person
 
     async def work(session: Any) -> Person:
         if await find_person(session, args.email) is not None:
@@ -254,7 +262,7 @@ def structure(args: argparse.Namespace) -> int:
     if (args.lat is None) != (args.lon is None):
         raise UsageError("--lat and --lon go together")
 
-    from actors.local import approve_structure  # imports bovine: slow, only needed here
+    from domain.people import create_structure, find_person
 
     async def work(session: Any) -> str:
         owner = await find_person(session, args.owner)
@@ -278,6 +286,9 @@ def structure(args: argparse.Namespace) -> int:
             if "already taken" in str(exc):
                 raise CommandError(f"the handle {args.handle} is already taken") from None
             raise _invalid(exc) from None
+        # Imported once the input is valid: it pulls in bovine (half a second).
+        from actors.local import approve_structure
+
         actor = await approve_structure(session, settings, created, None)
         return actor.uri
 
@@ -288,7 +299,7 @@ def structure(args: argparse.Namespace) -> int:
 
 def token(args: argparse.Namespace) -> int:
     settings = settings_for(args)
-    from domain.people import create_token
+    from domain.people import create_token, find_person
 
     async def work(session: Any) -> str:
         person = await find_person(session, args.email)

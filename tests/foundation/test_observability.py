@@ -19,9 +19,11 @@ async def test_healthz_and_readyz(node: TestNode) -> None:
 async def test_readyz_fails_when_the_database_is_missing(tmp_path: Path) -> None:
     """A node whose database does not exist (or has no schema) is not ready: 503."""
     settings = settings_from_dict(
-        {"instance": {"domain": "x.test", "name": "X"},
-         "database": {"url": f"sqlite+aiosqlite:///{tmp_path}/empty.db"},
-         "web": {"secret_key": "k"}},
+        {
+            "instance": {"domain": "x.test", "name": "X"},
+            "database": {"url": f"sqlite+aiosqlite:///{tmp_path}/empty.db"},
+            "web": {"secret_key": "k"},
+        },
         tmp_path,
     )
     app = create_app(settings, run_workers=False)
@@ -40,12 +42,17 @@ async def test_metrics_disabled_enabled_and_protected(db_url: str, tmp_path: Pat
         response = await client.get("/metrics", headers={"Authorization": "Bearer s3cret"})
         assert response.status_code == 200
         body = (await response.get_data()).decode()
-        assert 'entraide_http_requests_total{method="GET",route="/api/v1/instance",status="200"}' \
+        assert (
+            'entraide_http_requests_total{method="GET",route="/api/v1/instance",status="200"}'
             in body
+        )
         assert "entraide_delivery_queue_depth 0.0" in body
         assert "entraide_inbox_backlog 0.0" in body
-    response = await TestNode(create_app(make_settings(tmp_path / "d", db_url)),
-                              settings).client().get("/metrics")
+    response = (
+        await TestNode(create_app(make_settings(tmp_path / "d", db_url)), settings)
+        .client()
+        .get("/metrics")
+    )
     assert response.status_code == 404
 
 
