@@ -9,6 +9,7 @@ not leak usable tokens, and a lookup by hash is a plain indexed equality.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
 import secrets
@@ -28,7 +29,9 @@ from federation.models import Actor
 _hasher = PasswordHasher()
 # Verifying against this keeps the time of a login with an unknown e-mail
 # close to that of a known one (no account enumeration by timing).
-_DUMMY_HASH = _hasher.hash("entraide-dummy-password")
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash("entraide-dummy-password")  # made on first use, not at import
 
 EMAIL_RE = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 HANDLE_RE = r"[a-z0-9_]{2,64}"
@@ -82,7 +85,7 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> Pers
     person = await find_person(session, email)
     if person is None or person.disabled_at is not None:
         with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password)
+            _hasher.verify(_dummy_hash(), password)
         return None
     try:
         _hasher.verify(person.password_hash, password)

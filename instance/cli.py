@@ -132,6 +132,17 @@ def build_parser() -> argparse.ArgumentParser:
     _common(tc, top=False)
     tc.add_argument("--email", required=True)
 
+    p = sub("backup", "write a consistent copy of the node (database, keys, settings) to FILE")
+    p.add_argument("--to", required=True, metavar="FILE")
+
+    p = sub("restore", "restore a backup into an empty data directory")
+    p.add_argument("--from", required=True, metavar="FILE", dest="source")
+    p.add_argument(
+        "--database-url",
+        default=None,
+        help="restore into this (empty) database instead of the backed-up one",
+    )
+
     p = sub("demo", "start a demo node on SQLite at http://127.0.0.1:PORT (made on first run)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--host", default="127.0.0.1")
@@ -169,6 +180,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         "structure": commands.structure,
         "token": commands.token,
         "demo": commands.demo,
+        "backup": commands.backup,
+        "restore": commands.restore,
     }
     from instance.cli_federation import FEDERATION_HANDLERS
 

@@ -153,19 +153,25 @@ def _install_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-async def _serve(settings: Settings, host: str, port: int) -> None:
-    from hypercorn.asyncio import serve as hypercorn_serve
+def _hypercorn_config(host: str, port: int) -> Any:
     from hypercorn.config import Config
 
-    from instance import create_app
-
-    app = create_app(settings)
     config = Config()
     config.bind = [f"{host}:{port}"]
     config.graceful_timeout = 15
     config.accesslog = None
     # Our own logger: one handler (the root one, text or JSON), no duplicated lines.
     config.errorlog = logging.getLogger("hypercorn.error")
+    return config
+
+
+async def _serve(settings: Settings, host: str, port: int) -> None:
+    from hypercorn.asyncio import serve as hypercorn_serve
+
+    from instance import create_app
+
+    app = create_app(settings)
+    config = _hypercorn_config(host, port)
     stop = asyncio.Event()
     _install_signals(stop)
     print(
@@ -189,10 +195,34 @@ def serve(args: argparse.Namespace) -> int:
                 "--workers > 1 needs PostgreSQL: SQLite allows a single writing process; "
                 "use `--database-url postgresql+asyncpg://…` at init to scale out"
             )
-        raise CommandError("--workers > 1 is not available yet; run one `serve` per port")
+        _check_schema(settings)
+        return _serve_processes(settings, args.host, args.port, args.workers)
     _check_schema(settings)
     asyncio.run(_serve(settings, args.host, args.port))
     return 0
+
+
+def _serve_processes(settings: Settings, host: str, port: int, workers: int) -> int:
+    """N web processes sharing one socket (Hypercorn's workers), on PostgreSQL.
+
+    Each process builds the app from ``ENTRAIDE_DATA_DIR`` (``instance.asgi``)
+    and runs the background loops too: on PostgreSQL they share the queues
+    through ``SKIP LOCKED``. SIGTERM/SIGINT stop every process gracefully.
+    """
+    import os
+
+    from hypercorn.run import run
+
+    os.environ["ENTRAIDE_DATA_DIR"] = str(settings.data_dir.resolve())
+    config = _hypercorn_config(host, port)
+    config.workers = workers
+    config.application_path = "instance.asgi:app_from_env()"
+    print(
+        f"Entraide: {settings.instance.name} ({settings.base_url}) listening on "
+        f"http://{host}:{port} with {workers} processes",
+        flush=True,
+    )
+    return int(run(config))
 
 
 async def _worker(settings: Settings) -> None:
@@ -212,6 +242,11 @@ async def _worker(settings: Settings) -> None:
 def worker(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     setup_logging(settings, args.debug)
+    if settings.database_url.startswith("sqlite"):
+        raise UsageError(
+            "`entraide worker` runs beside `serve` on PostgreSQL; on SQLite, `serve` runs "
+            "the workers itself (one writing process)"
+        )
     _check_schema(settings)
     asyncio.run(_worker(settings))
     return 0
@@ -343,4 +378,36 @@ def demo(args: argparse.Namespace) -> int:
     setup_logging(settings, args.debug)
     _check_schema(settings)
     asyncio.run(_serve(settings, args.host, args.port))
+    return 0
+
+
+# --- backup / restore -------------------------------------------------------
+
+
+def backup(args: argparse.Namespace) -> int:
+    from instance.backup import BackupError
+    from instance.backup import backup as make_backup
+
+    settings = settings_for(args)
+    target = Path(args.to).expanduser()
+    try:
+        manifest = make_backup(settings, target)
+    except BackupError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"backup of {manifest['domain']} ({manifest['backend']}) written to {target}")
+    return 0
+
+
+def restore(args: argparse.Namespace) -> int:
+    from instance.backup import BackupError
+    from instance.backup import restore as restore_backup
+
+    source = Path(args.source).expanduser()
+    if not source.is_file():
+        raise CommandError(f"{source} does not exist")
+    try:
+        settings = restore_backup(source, data_dir(args), database_url=args.database_url)
+    except BackupError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"restored {settings.instance.domain} into {settings.data_dir}")
     return 0

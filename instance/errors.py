@@ -80,7 +80,9 @@ def json_error(
 def wants_json() -> bool:
     """Whether the current request should get errors as JSON."""
     path = request.path
-    if path.startswith(("/api/", "/.well-known/", "/nodeinfo", "/inbox", "/activities/")):
+    if path == "/api" or path.startswith(
+        ("/api/", "/.well-known/", "/nodeinfo", "/inbox", "/activities/")
+    ):
         return True
     if path.endswith(("/inbox", "/outbox", "/followers", "/following")):
         return True

@@ -39,6 +39,8 @@ async def expire_due(node: Node) -> int:
                     Listing.expires_at <= now,
                 )
                 .limit(BATCH)
+                # Several processes may expire at once on PostgreSQL: each takes its own rows.
+                .with_for_update(skip_locked=True, of=Listing)
             )
             due = list(rows.scalars().unique())
             for listing in due:

@@ -15,7 +15,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from config.database import utcnow
 from config.settings import MailSettings
@@ -58,8 +58,14 @@ def _send_all(settings: MailSettings, messages: list[EmailMessage]) -> None:
 
 
 async def send_pending(node: Node) -> int:
-    """E-mail the notifications not yet sent; returns how many went out."""
+    """E-mail the notifications not yet sent; returns how many went out.
+
+    Rows are claimed first (``emailed_at`` set, ``SKIP LOCKED`` on PostgreSQL so
+    that several processes never send the same one), then sent; if sending
+    fails they are released for the next pass.
+    """
     settings = node.settings.mail
+    now = utcnow()
     async with node.db.session() as session:
         rows = await session.execute(
             select(Notification, Person.email)
@@ -67,15 +73,22 @@ async def send_pending(node: Node) -> int:
             .where(Notification.emailed_at.is_(None), Person.disabled_at.is_(None))
             .order_by(Notification.id)
             .limit(BATCH)
+            .with_for_update(skip_locked=True, of=Notification)
         )
         pending = rows.all()
+        for note, _ in pending:
+            note.emailed_at = now
     if not pending:
         return 0
     messages = [_message(settings, node.settings.base_url, email, note) for note, email in pending]
-    await asyncio.to_thread(_send_all, settings, messages)
-    async with node.db.session() as session:
-        for note, _ in pending:
-            fresh = await session.get(Notification, note.id)
-            if fresh is not None:
-                fresh.emailed_at = utcnow()
+    try:
+        await asyncio.to_thread(_send_all, settings, messages)
+    except OSError:
+        async with node.db.session() as session:
+            await session.execute(
+                update(Notification)
+                .where(Notification.id.in_([note.id for note, _ in pending]))
+                .values(emailed_at=None)
+            )
+        raise
     return len(pending)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import os
 import re
 import time
 import uuid
@@ -218,7 +219,7 @@ def init_observability(app: Quart, node: Node) -> None:
 
     @app.get("/healthz")
     async def healthz() -> Response:
-        return jsonify({"status": "ok"})
+        return jsonify({"status": "ok", "pid": os.getpid()})
 
     @app.get("/readyz")
     async def readyz() -> Any:

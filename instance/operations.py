@@ -101,6 +101,8 @@ async def update_listing(
     if listing.status == "withdrawn":
         raise ApiError(409, "this listing was withdrawn and can no longer change")
     fields = validate_listing(data, partial=True, current=listing)
+    if not fields.present():
+        return listing  # nothing changed: nothing to federate
     apply_listing(listing, fields, lifetime_days=node.settings.listings.default_lifetime_days)
     await session.flush()
     if listing.status == "withdrawn":
