@@ -1,0 +1,342 @@
+"""Helpers shared by the benchmarks: nodes, a raw HTTP load generator, the machine.
+
+* :func:`init_node` and :func:`serving` run the real console script:
+  ``entraide init`` for ``127.0.0.1:PORT`` (http, private addresses allowed),
+  then ``entraide serve`` on 127.0.0.1 with rate limits off
+  (``ENTRAIDE_RATELIMIT__ENABLED=false``) and a 0.2 s poll interval, until the
+  ``with`` block ends (SIGTERM, then SIGKILL). A server also dies with the
+  benchmark process (Linux ``prctl(PR_SET_PDEATHSIG)``).
+* :func:`hammer` keeps N keep-alive HTTP/1.1 connections busy for a fixed
+  time with pre-built requests. It is a few dozen lines of asyncio streams on
+  purpose: a client library costs more CPU per request than the small
+  endpoints it measures, and on a small machine the load generator shares the
+  CPU with the server.
+* :func:`machine` describes the machine, for the end of every report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+Row = tuple[str, float, str, str]
+HOST = "127.0.0.1"
+SERVER_ENV = {
+    "ENTRAIDE_RATELIMIT__ENABLED": "false",
+    "ENTRAIDE_WORKERS__POLL_INTERVAL": "0.2",
+    "PYTHONUNBUFFERED": "1",
+}
+
+
+# --- processes -------------------------------------------------------------------------
+
+
+def entraide_command() -> list[str]:
+    """The console script next to this interpreter (the project's virtualenv)."""
+    script = Path(sys.executable).with_name("entraide")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("entraide")
+    return [found] if found else [sys.executable, "-m", "instance.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def bench_env(**extra: str) -> dict[str, str]:
+    """The environment without the caller's ``ENTRAIDE_*`` settings, plus ours."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENTRAIDE_")}
+    env.update(SERVER_ENV)
+    env.update(extra)
+    return env
+
+
+def die_with_parent() -> None:
+    """Runs in a child before exec: SIGKILL it when the benchmark process dies (Linux)."""
+    if sys.platform == "linux":
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def cli(data_dir: Path, *args: str) -> str:
+    """Run ``entraide --data-dir DIR ARGS``; raise with its stderr when it fails."""
+    done = subprocess.run(
+        [*entraide_command(), "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=bench_env(),
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"entraide {' '.join(args[:2])} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def init_node(data_dir: Path, port: int, name: str = "Banc d'essai") -> None:
+    """``entraide init`` of a SQLite node reached at ``http://127.0.0.1:PORT``, allowed to
+    federate with 127.0.0.1."""
+    cli(
+        data_dir, "init", "--domain", f"{HOST}:{port}", "--name", name, "--scheme", "http",
+        "--allow-private-addresses",
+    )  # fmt: skip
+
+
+@dataclass
+class Server:
+    """A running ``entraide serve``."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def rss_mb(self) -> float:
+        try:
+            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return float("nan")
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        """Wait until ``GET /api/v1/instance`` answers 200; raise with the log's tail."""
+        deadline = time.monotonic() + timeout
+        while not answers(f"{self.base_url}/api/v1/instance"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                tail = self.log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"entraide serve did not start:\n{tail}")
+            time.sleep(0.05)
+
+    def stop(self) -> int:
+        """SIGTERM, then SIGKILL after 30 s; returns the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        return self.process.returncode
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - http://127.0.0.1 only
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start_server(data_dir: Path, port: int, *, env: Mapping[str, str] | None = None) -> Server:
+    """Start ``entraide serve`` on 127.0.0.1:PORT; :meth:`Server.wait_ready` waits for it."""
+    log = data_dir / "serve.log"
+    command = [*entraide_command(), "--data-dir", str(data_dir), "serve"]
+    command += ["--host", HOST, "--port", str(port)]
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=bench_env(**(env or {})),
+            preexec_fn=die_with_parent,
+        )
+    return Server(process, port, log)
+
+
+@contextmanager
+def serving(data_dir: Path, port: int, *, env: Mapping[str, str] | None = None) -> Iterator[Server]:
+    """``entraide serve`` on 127.0.0.1:PORT, ready, stopped when the block ends."""
+    server = start_server(data_dir, port, env=env)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+# --- a raw HTTP/1.1 load generator --------------------------------------------------------
+
+
+def http_request(
+    method: str, path: str, host: str, headers: Mapping[str, str] | None = None, body: bytes = b""
+) -> bytes:
+    """The bytes of one HTTP/1.1 request (keep-alive)."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items() if name != "Host"]
+    if body or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """Read one response; returns its status and whether the server closes the connection."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip().lower()
+    if "content-length" in headers:
+        await reader.readexactly(int(headers["content-length"]))
+    elif headers.get("transfer-encoding") == "chunked":
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    return status, headers.get("connection") == "close"
+
+
+@dataclass
+class LoadResult:
+    """What :func:`hammer` saw: answers by status, transport errors, and the time taken."""
+
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: int = 0
+    elapsed: float = 0.0
+    exhausted: bool = False
+
+    def rate(self, status: int) -> float:
+        return self.statuses[status] / self.elapsed if self.elapsed else 0.0
+
+
+async def hammer(
+    port: int,
+    next_request: Callable[[], bytes | None],
+    *,
+    connections: int,
+    duration: float,
+) -> LoadResult:
+    """Send ``next_request()`` on ``connections`` keep-alive connections to 127.0.0.1:PORT,
+    one request at a time each, until ``duration`` seconds have passed or it returns None.
+
+    ``elapsed`` runs from the start to the last answer, so the rate counts only
+    complete exchanges.
+    """
+    loop = asyncio.get_running_loop()
+    result = LoadResult()
+    started = loop.time()
+    deadline = started + duration
+
+    async def connection() -> None:
+        writer: asyncio.StreamWriter | None = None
+        try:
+            while loop.time() < deadline:
+                request = next_request()
+                if request is None:
+                    result.exhausted = True
+                    return
+                if writer is None:
+                    reader, writer = await asyncio.open_connection(HOST, port)
+                writer.write(request)
+                try:
+                    status, close = await _read_response(reader)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    result.errors += 1
+                    writer.close()
+                    writer = None
+                    continue
+                result.statuses[status] += 1
+                if close:
+                    writer.close()
+                    writer = None
+        finally:
+            if writer is not None:
+                writer.close()
+
+    await asyncio.gather(*(connection() for _ in range(connections)))
+    result.elapsed = loop.time() - started
+    return result
+
+
+# --- reporting -------------------------------------------------------------------------
+
+
+def format_value(value: float) -> str:
+    """Whole numbers from 100 up, three significant digits below."""
+    if value != value:  # NaN
+        return "nan"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.3g}"
+
+
+def format_row(row: Row) -> str:
+    """``name: value unit  [bound]``, the line of one figure."""
+    name, value, unit, bound = row
+    line = f"{name}: {format_value(value)} {unit}".rstrip()
+    return f"{line}  [{bound}]" if bound else line
+
+
+# --- the machine -------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def ram_gb() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 1024 / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def os_name() -> str:
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                pretty = line.split("=", 1)[1].strip().strip('"')
+                return f"{pretty}, {platform.system()} {platform.release()}"
+    except OSError:
+        pass
+    return platform.platform()
+
+
+def machine() -> str:
+    """One line: CPU model, cores, RAM, Python, OS, and the load when it was read."""
+    cores = os.cpu_count() or 0
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return (
+        f"{cpu_model()}, {cores} cores ({usable} usable), {ram_gb():.1f} GB RAM, "
+        f"Python {platform.python_version()}, {os_name()}; load average {load}"
+    )

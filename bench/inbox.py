@@ -1,0 +1,320 @@
+"""Inbox benchmark: signed activities accepted per second by one ``entraide serve``,
+set against the same server's rate on a trivial endpoint.
+
+Accepting an activity is the inbox's whole synchronous job (INTERFACE.md,
+STYLE.md "the inbox is fast and boring"): parse, check the domain, verify the
+HTTP signature with a cached key, check the origin, store the row, answer 202.
+The ratio to a trivial request on the same server, with the same client, on
+the same machine, says what that job costs whatever the machine.
+
+How it runs, all on 127.0.0.1:
+
+1. **Node.** ``entraide init`` then ``entraide serve`` on SQLite (the real
+   console script; ``ENTRAIDE_RATELIMIT__ENABLED=false``; the inbox processor
+   runs in the same process, as it does by default, and works through the
+   stored activities while they arrive).
+2. **Remote actor.** This process plays a remote server: a tiny ASGI app under
+   Hypercorn serves its actor document (a ``Person`` with a fixed RSA-2048
+   key, the one Mastodon's own test suite publishes), so the node can fetch
+   the key once; from then on the key comes from the node's cache.
+3. **Requests.** ``Create(Note)`` activities, each with its own id, signed with
+   ``federation.signatures.sign_request`` (draft-cavage with ``Digest``, as
+   Mastodon sends them). RSA signing costs this process about a millisecond a
+   request, so they are signed beforehand, while the node starts (300 to
+   1,500 with ``--quick``, 15,000 to 20,000 without: more while the node is
+   not up yet), and the load generator then only writes bytes. If they run
+   out before the time is up, the window is shorter; the rate is still
+   complete exchanges over the time they took.
+4. **Load.** 32 keep-alive connections, one request in flight each
+   (``bench.common.hammer``): first ``GET /healthz`` (``GET /api/v1/instance``
+   where the node has no ``/healthz``) for the trivial rate, then the signed
+   POSTs to the shared inbox for the accept rate. One warm-up request of each
+   kind comes first (the first POST makes the node fetch the key).
+
+``python bench/inbox.py [--quick]`` (3 s + 2 s quick, 15 s + 10 s full);
+``bench/run.py`` calls :func:`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    HOST,
+    LoadResult,
+    Row,
+    answers,
+    format_row,
+    free_port,
+    hammer,
+    http_request,
+    init_node,
+    start_server,
+)
+
+CONNECTIONS = 32
+PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+ACTIVITY_JSON = "application/activity+json"
+
+# The RSA key that Mastodon's spec embeds "so the tests can be easily adjusted and
+# reviewed" (mastodon/mastodon spec/requests/signature_verification_spec.rb): public,
+# fixed, for load generation only.
+GENERATOR_KEY_PEM = """-----BEGIN RSA PRIVATE KEY-----
+MIIEowIBAAKCAQEAqIAYvNFGbZ5g4iiK6feSdXD4bDStFM58A7tHycYXaYtzZQpI
+eHXAmaXuZzXIwtrP4N0gIk8JNwZvXj2UPS+S07t0V9wNK94he01LV5EMz/GN4eNn
+FmDL64HIEuKLvV8TvgjbUPRD6Y5X0UpKi2ZIFLSb96Q5w0Z/k7ntpVKV52y8kz5F
+jr/O/0JuHryZe0yItzJh8kzFfeMf0EXzfSnaKvT7P9jhgC6uTre+jXyvVZjiHDrn
+qvvucdI3I7DRfXo1OqARBrLjy+TdseUAjNYJ+OuPRI1URIWQI01DCHqcohVu9+Ar
++BiCjFp3ua+XMuJvrvbD61d1Fvig/9nbBRR+8QIDAQABAoIBAAgySHnFWI6gItR3
+fkfiqIm80cHCN3Xk1C6iiVu+3oBOZbHpW9R7vl9e/WOA/9O+LPjiSsQOegtWnVvd
+RRjrl7Hj20VDlZKv5Mssm6zOGAxksrcVbqwdj+fUJaNJCL0AyyseH0x/IE9T8rDC
+I1GH+3tB3JkhkIN/qjipdX5ab8MswEPu8IC4ViTpdBgWYY/xBcAHPw4xuL0tcwzh
+FBlf4DqoEVQo8GdK5GAJ2Ny0S4xbXHUURzx/R4y4CCts7niAiLGqd9jmLU1kUTMk
+QcXfQYK6l+unLc7wDYAz7sFEHh04M48VjWwiIZJnlCqmQbLda7uhhu8zkF1DqZTu
+ulWDGQECgYEA0TIAc8BQBVab979DHEEmMdgqBwxLY3OIAk0b+r50h7VBGWCDPRsC
+STD73fQY3lNet/7/jgSGwwAlAJ5PpMXxXiZAE3bUwPmHzgF7pvIOOLhA8O07tHSO
+L2mvQe6NPzjZ+6iAO2U9PkClxcvGvPx2OBvisfHqZLmxC9PIVxzruQECgYEAzjM6
+BTUXa6T/qHvLFbN699BXsUOGmHBGaLRapFDBfVvgZrwqYQcZpBBhesLdGTGSqwE7
+gWsITPIJ+Ldo+38oGYyVys+w/V67q6ud7hgSDTW3hSvm+GboCjk6gzxlt9hQ0t9X
+8vfDOYhEXvVUJNv3mYO60ENqQhILO4bQ0zi+VfECgYBb/nUccfG+pzunU0Cb6Dp3
+qOuydcGhVmj1OhuXxLFSDG84Tazo7juvHA9mp7VX76mzmDuhpHPuxN2AzB2SBEoE
+cSW0aYld413JRfWukLuYTc6hJHIhBTCRwRQFFnae2s1hUdQySm8INT2xIc+fxBXo
+zrp+Ljg5Wz90SAnN5TX0AQKBgDaatDOq0o/r+tPYLHiLtfWoE4Dau+rkWJDjqdk3
+lXWn/e3WyHY3Vh/vQpEqxzgju45TXjmwaVtPATr+/usSykCxzP0PMPR3wMT+Rm1F
+rIoY/odij+CaB7qlWwxj0x/zRbwB7x1lZSp4HnrzBpxYL+JUUwVRxPLIKndSBTza
+GvVRAoGBAIVBcNcRQYF4fvZjDKAb4fdBsEuHmycqtRCsnkGOz6ebbEQznSaZ0tZE
++JuouZaGjyp8uPjNGD5D7mIGbyoZ3KyG4mTXNxDAGBso1hrNDKGBOrGaPhZx8LgO
+4VXJ+ybXrATf4jr8ccZYsZdFpOphPzz+j55Mqg5vac5P1XjmsGTb
+-----END RSA PRIVATE KEY-----
+"""
+
+
+class Sizes:
+    def __init__(self, quick: bool) -> None:
+        self.accept_seconds = 3.0 if quick else 15.0
+        self.trivial_seconds = 2.0 if quick else 10.0
+        # Activities are signed while the node starts: at least min_pool, and more until
+        # it answers (no extra time), up to max_pool. Quick: enough for 100/s over 3 s,
+        # 500/s if the node is slow to start; full: 1,000/s over 15 s (15 s of signing).
+        self.min_pool = 300 if quick else 15_000
+        self.max_pool = 1_500 if quick else 20_000
+
+
+class RemoteActor:
+    """The load generator as a remote server: its actor document, and the signed requests."""
+
+    def __init__(self, port: int, inbox_url: str) -> None:
+        from cryptography.hazmat.primitives import serialization
+
+        from federation.signatures import SigningKey
+
+        self.base = f"http://{HOST}:{port}"
+        self.uri = f"{self.base}/actor"
+        self.inbox_url = inbox_url
+        private = serialization.load_pem_private_key(GENERATOR_KEY_PEM.encode(), password=None)
+        self.public_pem = (
+            private.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+        self.key = SigningKey(f"{self.uri}#main-key", private)  # type: ignore[arg-type]
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+            "id": self.uri,
+            "type": "Person",
+            "preferredUsername": "charge",
+            "name": "Générateur de charge",
+            "inbox": f"{self.base}/inbox",
+            "outbox": f"{self.base}/outbox",
+            "followers": f"{self.base}/followers",
+            "endpoints": {"sharedInbox": f"{self.base}/inbox"},
+            "publicKey": {
+                "id": self.key.key_id,
+                "owner": self.uri,
+                "publicKeyPem": self.public_pem,
+            },
+        }
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """ASGI: the actor document at ``/actor``, 404 elsewhere."""
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        found = scope["method"] == "GET" and scope["path"] == "/actor"
+        body = json.dumps(self.document()).encode() if found else b""
+        headers = [(b"content-type", ACTIVITY_JSON.encode())]
+        headers.append((b"content-length", str(len(body)).encode()))
+        status = 200 if found else 404
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def signed_create(self, i: int) -> bytes:
+        """The bytes of a signed POST of a ``Create(Note)`` to the node's shared inbox."""
+        from federation.signatures import sign_request
+
+        note = f"{self.base}/notes/{i}"
+        activity = {
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": f"{self.base}/activities/{i}",
+            "type": "Create",
+            "actor": self.uri,
+            "published": "2026-01-01T00:00:00Z",
+            "to": [PUBLIC],
+            "cc": [f"{self.base}/followers"],
+            "object": {
+                "id": note,
+                "type": "Note",
+                "attributedTo": self.uri,
+                "url": note,
+                "published": "2026-01-01T00:00:00Z",
+                "to": [PUBLIC],
+                "cc": [f"{self.base}/followers"],
+                "content": f"<p>Message de charge numéro {i} : qui a une remorque à prêter ?</p>",
+            },
+        }
+        body = json.dumps(activity).encode()
+        headers = {"Content-Type": ACTIVITY_JSON}
+        headers |= sign_request("POST", self.inbox_url, headers, body, self.key)
+        host = headers.pop("Host")
+        return http_request("POST", "/inbox", host, headers, body)
+
+
+def pool_of(requests: list[bytes]) -> Callable[[], bytes | None]:
+    it = iter(requests)
+    return lambda: next(it, None)
+
+
+async def measure(
+    actor: RemoteActor, actor_port: int, node_port: int, trivial: bytes, signed: list[bytes],
+    sizes: Sizes,
+) -> tuple[LoadResult, LoadResult]:  # fmt: skip
+    """Serve the actor document, warm up, then the trivial run and the inbox run."""
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    config = Config()
+    config.bind = [f"{HOST}:{actor_port}"]
+    config.accesslog = None
+    config.loglevel = "WARNING"
+    stop = asyncio.Event()
+    server = asyncio.create_task(serve(actor, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+    try:
+        await asyncio.sleep(0.3)  # the actor server binds its port
+        warm = await hammer(node_port, pool_of(signed[:1]), connections=1, duration=30)
+        if warm.statuses[202] != 1:
+            raise RuntimeError(f"the node did not accept the first activity: {warm.statuses}")
+        await hammer(node_port, pool_of([trivial] * 100), connections=4, duration=5)
+        trivial_run = await hammer(
+            node_port, lambda: trivial, connections=CONNECTIONS, duration=sizes.trivial_seconds
+        )
+        accept_run = await hammer(
+            node_port, pool_of(signed[1:]), connections=CONNECTIONS, duration=sizes.accept_seconds
+        )
+        return trivial_run, accept_run
+    finally:
+        stop.set()
+        await server
+
+
+def run(quick: bool) -> list[Row]:
+    """Rows ``(name, value, unit, bound)``."""
+    sizes = Sizes(quick)
+    with tempfile.TemporaryDirectory(prefix="entraide-bench-inbox-") as tmp:
+        data_dir = Path(tmp) / "node"
+        node_port, actor_port = free_port(), free_port()
+        began = time.monotonic()
+        init_node(data_dir, node_port, "Réception")
+        initialised = time.monotonic()
+        node = start_server(data_dir, node_port)
+        try:
+            actor = RemoteActor(actor_port, f"http://{HOST}:{node_port}/inbox")
+            started = time.monotonic()
+            signed: list[bytes] = []
+            ready = False
+            while len(signed) < sizes.max_pool and not (ready and len(signed) >= sizes.min_pool):
+                signed += [actor.signed_create(len(signed) + i) for i in range(50)]
+                ready = ready or answers(f"{node.base_url}/api/v1/instance")
+            signing = time.monotonic() - started
+            node.wait_ready()
+            print(
+                f"inbox: init {initialised - began:.1f} s, serve ready "
+                f"{time.monotonic() - initialised:.1f} s ({len(signed)} activities signed "
+                f"meanwhile in {signing:.1f} s)",
+                file=sys.stderr,
+            )
+            host = f"{HOST}:{node_port}"
+            path = "/healthz" if answers(f"http://{host}/healthz") else "/api/v1/instance"
+            trivial = http_request("GET", path, host, {"Accept": "application/json"})
+            trivial_run, accept_run = asyncio.run(
+                measure(actor, actor_port, node_port, trivial, signed, sizes)
+            )
+            rss = node.rss_mb()
+        finally:
+            node.stop()
+    accepted = accept_run.rate(202)
+    trivial_rate = trivial_run.rate(200)
+    refused = sum(n for status, n in accept_run.statuses.items() if status != 202)
+    if refused or accept_run.errors or trivial_run.errors:
+        print(
+            f"inbox: accept run {dict(accept_run.statuses)} errors {accept_run.errors}; "
+            f"trivial run {dict(trivial_run.statuses)} errors {trivial_run.errors}",
+            file=sys.stderr,
+        )
+    if accept_run.exhausted:
+        print(
+            f"inbox: the {len(signed)} pre-signed activities ran out after "
+            f"{accept_run.elapsed:.1f} s (signing them took {signing:.1f} s)",
+            file=sys.stderr,
+        )
+    window = f"{CONNECTIONS} connections, {accept_run.elapsed:.1f} s"
+    return [
+        (
+            "inbox_accept_rate",
+            accepted,
+            "activities/s",
+            f"target >= 1000; signed Create(Note), RSA-2048, {window}",
+        ),
+        (
+            "inbox_trivial_rate",
+            trivial_rate,
+            "requests/s",
+            f"GET {path}, {CONNECTIONS} connections, {trivial_run.elapsed:.1f} s",
+        ),
+        ("inbox_accept_over_trivial", accepted / trivial_rate, "x", "cost of verify + store"),
+        ("inbox_refused", float(refused + accept_run.errors), "requests", "expected 0"),
+        ("inbox_node_rss", rss, "MB", "after the run"),
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="3 s + 2 s instead of 15 s + 10 s")
+    args = parser.parse_args()
+    for row in run(args.quick):
+        print(format_row(row))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
