@@ -8,13 +8,20 @@ SQLite specifics, set on every new connection:
 * ``journal_mode=WAL`` so readers never block the writer;
 * ``foreign_keys=ON`` (off by default in SQLite);
 * ``busy_timeout`` so a second writer waits instead of failing;
-* every transaction starts with ``BEGIN IMMEDIATE``. SQLite's default
+* every writing transaction starts with ``BEGIN IMMEDIATE``. SQLite's default
   deferred transactions fail at once with ``SQLITE_BUSY`` when a transaction
   that has read tries to write after another connection committed; taking the
   write lock up front makes concurrent writers queue on ``busy_timeout``
   instead (see https://www.sqlite.org/lang_transaction.html). The price is
-  that transactions are serialised, so no code may hold a session open while
-  it waits on the network.
+  that writing transactions are serialised, so no code may hold a session
+  open while it waits on the network;
+* reads that write nothing use :meth:`Database.read`: a separate pool of
+  ``query_only`` connections with deferred transactions, which in WAL mode
+  never wait for the writer (hot paths: the inbox's checks, key lookups,
+  search, documents served to other servers).
+
+PostgreSQL: ``plan_cache_mode=force_custom_plan`` on every connection (see
+``POSTGRES_SETTINGS``).
 
 Times are stored in UTC; :class:`UTCDateTime` returns aware datetimes on both
 backends.
@@ -49,6 +56,12 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Statements are prepared once per connection (asyncpg) and run with many
+# parameters. After five runs PostgreSQL may switch to a generic plan, made
+# without the parameters: for a search near a point that plan reads a whole
+# box of listings and sorts it (hundreds of milliseconds where the plan made
+# for the actual point walks the date index for a few rows). Plan each run.
+POSTGRES_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
 
 
 class Base(DeclarativeBase):
@@ -99,7 +112,7 @@ def _add_math_functions(dbapi_connection: Any) -> None:
         dbapi_connection.create_function(name, arity, function, deterministic=True)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, readonly: bool = False) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin.
@@ -109,6 +122,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if readonly:
+            cursor.execute("PRAGMA query_only=ON")
         try:
             cursor.execute("SELECT asin(sqrt(pow(sin(radians(1)), 2))) * cos(0)")
         except Exception:  # sqlite3.OperationalError, as the adapted driver raises it
@@ -117,16 +132,27 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers take no lock up front: in WAL mode they never wait for the writer.
+        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An async engine for ``url``, with the SQLite settings above when it applies."""
+def make_engine(url: str, *, pool_size: int = 10, readonly: bool = False) -> AsyncEngine:
+    """An async engine for ``url``, with the SQLite settings above when it applies.
+
+    ``readonly`` (SQLite): connections that cannot write (``query_only``) and
+    begin deferred transactions, for :meth:`Database.read`.
+    """
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, readonly=readonly)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"server_settings": POSTGRES_SETTINGS} if "asyncpg" in url else {},
+    )
 
 
 class Database:
@@ -136,6 +162,12 @@ class Database:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite: a second pool of read-only connections, so that reads never queue
+        # behind the single writer. PostgreSQL needs no such thing.
+        self.read_engine = (
+            make_engine(url, readonly=True) if url.startswith("sqlite") else self.engine
+        )
+        self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -152,5 +184,13 @@ class Database:
         async with self.sessionmaker() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reading only (it cannot write on SQLite); nothing is committed."""
+        async with self.read_sessionmaker() as session, session.begin():
+            yield session
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()

@@ -331,11 +331,14 @@ class DeliveryWorker:
         """Deliver until ``stopping`` is set; ``idle(seconds)`` waits for new work."""
         client = self.client_factory()
         inflight: set[asyncio.Task[Outcome]] = set()
+        # Claim when a quarter of the slots are free (or nothing is in flight), not for
+        # every single free slot: one claim and one record transaction serve many jobs.
+        threshold = max(1, min(self.batch, self.concurrency // 4))
         try:
             while not stopping.is_set():
                 room = self.concurrency - len(inflight)
                 jobs: list[Job] = []
-                if room > 0:
+                if room >= threshold or not inflight:
                     jobs = await claim(
                         self.db,
                         self.worker_id,
@@ -349,9 +352,13 @@ class DeliveryWorker:
                     continue
                 done, inflight_left = await asyncio.wait(
                     inflight,
-                    timeout=0.05 if room > 0 and jobs else None,
+                    timeout=0.05 if room > 0 and jobs else self.poll_interval,
                     return_when=asyncio.FIRST_COMPLETED,
                 )
+                if done and inflight_left:
+                    # Outcomes landing within a few milliseconds share one record.
+                    more, inflight_left = await asyncio.wait(inflight_left, timeout=0.005)
+                    done |= more
                 inflight = set(inflight_left)
                 if done:
                     await self._record(done)

@@ -5,11 +5,12 @@ database, the key we sign fetches with (the territory actor's, like
 Mastodon's instance actor) and the federation settings. Every fetch first
 checks the domain against the federation policy, then goes through
 ``federation.fetch.fetch_json`` (SSRF guard, size and time caps, id host
-check). Network I/O never happens inside a database transaction: a row is
-read in one short session, the document fetched with none open, and stored in
-another. Concurrent requests for the same unknown key (a burst of deliveries
-signed with a key we have not seen yet, as after a key rotation) share one
-fetch.
+check), its redirects kept on the host whose policy was checked
+(``same_host``). Network I/O never happens inside a database transaction: a
+row is read in one short session, the document fetched with none open, and
+stored in another. Concurrent requests for the same unknown key (a burst of
+deliveries signed with a key we have not seen yet, as after a key rotation)
+share one fetch.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,6 +46,8 @@ from federation.policy import is_permitted
 
 log = logging.getLogger(__name__)
 
+KEY_MEMORY_SECONDS = 600.0
+KEY_MEMORY_SIZE = 10_000
 ACCT_RE = re.compile(r"^(?:acct:)?@?([^@\s/]+)@([^@\s/]+)$")
 
 
@@ -120,13 +124,16 @@ class Remote:
         self.signer = signer
         self.settings = settings
         self.own_domain = own_domain.lower()
+        # key id -> (valid until, parsed key, owner): parsing a PEM and reading two
+        # rows cost more than verifying a signature.
+        self._keys: dict[str, tuple[float, PublicKey, Actor]] = {}
         self._inflight: dict[str, asyncio.Future[Actor]] = {}
 
     async def check_domain(self, url: str) -> str:
         host = host_of(url)
         if host == self.own_domain:
             raise PayloadError("refusing to fetch our own domain as a remote one")
-        async with self.db.session() as session:
+        async with self.db.read() as session:
             if not await is_permitted(session, host, self.settings.mode):
                 raise DomainBlocked(f"{host} is not permitted by this node's federation policy")
         return host
@@ -143,10 +150,11 @@ class Remote:
             max_bytes=self.settings.fetch_max_bytes,
             time_limit=self.settings.total_timeout,
             require_id=require_id,
+            same_host=True,
         )
 
     async def cached_actor(self, uri: str) -> Actor | None:
-        async with self.db.session() as session:
+        async with self.db.read() as session:
             result = await session.execute(select(Actor).where(Actor.uri == uri))
             return result.scalar_one_or_none()
 
@@ -179,12 +187,17 @@ class Remote:
     async def store(self, document: dict[str, Any]) -> Actor:
         parsed = parse_actor(document)
         async with self.db.session() as session:
-            return await store_actor(session, parsed, document)
+            actor = await store_actor(session, parsed, document)
+        self._forget(actor.uri)  # its keys may have changed (rotation)
+        return actor
 
     async def public_key(self, key_id: str, refresh: bool) -> tuple[PublicKey, Actor]:
         """The public key named ``key_id`` and its owner (fetched when unknown or stale)."""
         if not refresh:
-            async with self.db.session() as session:
+            remembered = self._keys.get(key_id)
+            if remembered is not None and remembered[0] > time.monotonic():
+                return remembered[1], remembered[2]
+            async with self.db.read() as session:
                 result = await session.execute(
                     select(ActorKey, Actor)
                     .join(Actor, ActorKey.actor_id == Actor.id)
@@ -193,17 +206,29 @@ class Remote:
                 row = result.first()
                 if row is not None:
                     key, owner = row
-                    return public_key_of(key), owner
+                    return self._remember(key_id, public_key_of(key), owner)
         url, _ = urldefrag(key_id)
         # A refresh never joins a plain fetch already under way: it must see a document
         # fetched after the signature that failed.
         actor = await self._once(
             f"{'refresh' if refresh else 'fetch'} {url}", lambda: self._key_owner(key_id, url)
         )
+        self._forget(actor.uri)
         for key in actor.keys:
             if key.key_id == key_id:
-                return public_key_of(key), actor
+                return self._remember(key_id, public_key_of(key), actor)
         raise KeyFetchError(f"the actor {actor.uri} does not publish the key {key_id}")
+
+    def _remember(self, key_id: str, public: PublicKey, owner: Actor) -> tuple[PublicKey, Actor]:
+        """Keep a parsed key in memory for a while: the inbox's hottest lookup."""
+        if len(self._keys) >= KEY_MEMORY_SIZE:
+            self._keys.pop(next(iter(self._keys)))
+        self._keys[key_id] = (time.monotonic() + KEY_MEMORY_SECONDS, public, owner)
+        return public, owner
+
+    def _forget(self, actor_uri: str) -> None:
+        for key_id in [k for k, v in self._keys.items() if v[2].uri == actor_uri]:
+            del self._keys[key_id]
 
     async def _key_owner(self, key_id: str, url: str) -> Actor:
         """Fetch and store the actor that publishes the key document at ``url``."""

@@ -50,7 +50,7 @@ async def render_page(path: str) -> Any:
 @blueprint.get("/actors/<handle>")
 async def actor(handle: str) -> Any:
     node = current_node()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         try:
             found, structure = await local_actor(session, handle)
         except ApiError as exc:
@@ -99,7 +99,7 @@ def _page_number() -> int | None:
 async def _follow_collection(handle: str, *, followers: bool) -> Any:
     node = current_node()
     page = _page_number()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         found, _ = await local_actor(session, handle)
         uri = node.urls.followers(handle) if followers else node.urls.following(handle)
         total, items = await _follow_uris(session, found, followers=followers, page=page or 1)
@@ -129,7 +129,7 @@ async def outbox(handle: str) -> Any:
     node = current_node()
     page = _page_number()
     uri = node.urls.outbox(handle)
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         found, _ = await local_actor(session, handle)
         condition = (Activity.actor_id == found.id, Activity.public.is_(True))
         total = int(

@@ -31,7 +31,7 @@ async def webfinger() -> Response:
     if not resource:
         raise ApiError(400, "the resource parameter is required")
     domain = node.settings.instance.domain.lower()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         if resource.startswith(("http://", "https://")):
             query = select(Actor).where(Actor.uri == resource, Actor.local.is_(True))
         else:
@@ -72,7 +72,7 @@ async def well_known_nodeinfo() -> Response:
 @blueprint.get("/nodeinfo/2.1")
 async def nodeinfo_21() -> Response:
     node = current_node()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         territory = await territory_actor(session)
         structures = await session.scalar(
             select(func.count()).select_from(Structure).where(Structure.status == "approved")

@@ -65,7 +65,7 @@ async def _receive(node: Node, recipient: str | None) -> Response:
     own = settings.instance.domain.lower()
     if domain == own:
         raise OriginMismatch("the activity claims to come from this node")
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         if not await is_permitted(session, domain, settings.federation.mode):
             raise DomainBlocked(f"{domain} is not permitted to deliver here")
         level = await session.scalar(select(Actor.moderation).where(Actor.uri == actor))
@@ -132,7 +132,7 @@ async def shared_inbox() -> Response:
 @blueprint.post("/actors/<handle>/inbox")
 async def personal_inbox(handle: str) -> Response:
     node = current_node()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         found = await session.execute(
             select(Actor.uri).where(Actor.local.is_(True), Actor.handle == handle)
         )

@@ -20,7 +20,7 @@ LISTING_PATH = re.compile(r"^/listings/(\d+)$")
 
 async def listing_document(listing_id: int) -> Any:
     node = current_node()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         listing = await session.get(Listing, listing_id)
         if listing is None or not listing.local or listing.structure is None:
             raise ApiError(404, "no such listing")
@@ -49,7 +49,7 @@ async def negotiate() -> Any:
 async def activity(activity_id: str) -> Any:
     node = current_node()
     uri = f"{node.settings.base_url}/activities/{activity_id}"
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         found = (
             await session.execute(select(Activity).where(Activity.uri == uri))
         ).scalar_one_or_none()
@@ -91,7 +91,7 @@ async def post_document(post_id: str) -> Any:
 
     node = current_node()
     uri = f"{node.settings.base_url}/posts/{post_id}"
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         post = (await session.execute(select(Post).where(Post.ap_id == uri))).scalar_one_or_none()
         if post is None or not post.local:
             raise ApiError(404, "no such post")
@@ -120,7 +120,7 @@ async def message_document(message_id: str) -> Any:
 
     node = current_node()
     uri = f"{node.settings.base_url}/messages/{message_id}"
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         message = (
             await session.execute(select(Message).where(Message.ap_id == uri))
         ).scalar_one_or_none()
@@ -161,8 +161,13 @@ async def message_document(message_id: str) -> Any:
         raise ApiError(404, "no such message") from None
     if owners.get(key_id) not in participant_uris:
         raise ApiError(404, "no such message")
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         message = (await session.execute(select(Message).where(Message.ap_id == uri))).scalar_one()
         recipients = [p.actor for p in participants if p.actor.uri != message.author.uri]
         note = note_of(message, recipients, message.conversation.listing)
-    return ap_response({"@context": "https://www.w3.org/ns/activitystreams", **note})
+    # Only its participants may see it: no shared cache (a CDN, a caching proxy) may keep
+    # this answer and hand it to the next client asking for the same URL.
+    return ap_response(
+        {"@context": "https://www.w3.org/ns/activitystreams", **note},
+        Cache_Control="private, no-store",
+    )
