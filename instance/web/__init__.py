@@ -2,9 +2,14 @@
 
 One module per area: ``home`` (home page), ``accounts`` (sign up, log in,
 account, API tokens), ``structures`` (profiles), ``listings`` (view, create,
-edit, withdraw), ``admin`` (approval queue), ``search`` (filters and map).
+edit, withdraw), ``search`` (filters and map), ``messages`` (direct
+messages), ``notifications``, ``communities``, ``timeline`` (and following),
+``admin`` (hub, approval queue), ``reports`` (reports, audit log),
+``federation`` (peerings, domain health and policy).
 ``forms`` turns posted fields into the API's shape and back; ``common``
-knows who is looking; ``labels`` names codes in the reader's language.
+knows who is looking; ``labels`` names codes in the reader's language;
+``queries`` holds the reads the pages need; ``remote`` resolves a typed
+address; ``errors`` translates the back end's messages.
 
 Views open their own session and load the viewer in it
 (:func:`instance.web.common.load_viewer`); templates never touch the
@@ -65,18 +70,30 @@ async def _layout_context() -> dict[str, Any]:
 from instance.web import (  # noqa: E402
     accounts,
     admin,
+    communities,
+    federation,
     home,
     listings,
+    messages,
+    notifications,
+    reports,
     search,
     structures,
+    timeline,
 )
 
 __all__ = [
     "accounts",
     "admin",
     "blueprint",
+    "communities",
+    "federation",
     "home",
     "listings",
+    "messages",
+    "notifications",
+    "reports",
     "search",
     "structures",
+    "timeline",
 ]

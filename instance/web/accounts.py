@@ -11,6 +11,7 @@ from typing import Any
 
 from quart import Response, flash, make_response, render_template, request
 
+from domain.notify import notify_roles
 from domain.people import (
     authenticate,
     create_person,
@@ -78,8 +79,15 @@ async def signup_post() -> Any:
             person = await create_person(
                 session, values["email"], values["password"], display_name=values["display_name"]
             )
-            await create_structure(
+            structure = await create_structure(
                 session, values, person, territory_handle=node.settings.instance.handle
+            )
+            await notify_roles(
+                session,
+                ("admin",),
+                "structure_pending",
+                {"name": structure.name, "handle": structure.handle},
+                "/admin/structures",
             )
     except Invalid as exc:
         return await _signup_form(values, field_errors(exc), 422)

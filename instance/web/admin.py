@@ -1,4 +1,10 @@
-"""The approval queue of new structures, ``/admin/structures`` (administrators only).
+"""The administration hub, ``/admin``, and the approval queue of new structures,
+``/admin/structures`` (administrators only).
+
+The hub links to every administration page the person may open: moderators
+see the reports and the audit log; administrators also the approval queue,
+peerings and federation health (``instance.web.federation``,
+``instance.web.reports``).
 
 No anonymous free riders: a structure is invisible and cannot publish until
 an administrator approves it. A rejection needs a reason, which the owner
@@ -19,8 +25,9 @@ from instance import operations
 from instance.i18n import gettext as _
 from instance.node import current_node
 from instance.web import blueprint
-from instance.web.common import deny, redirect_to, require_admin
+from instance.web.common import deny, redirect_to, require_admin, require_moderator
 from instance.web.forms import field_errors
+from instance.web.queries import open_counts
 
 RECENT_DECISIONS = 20
 
@@ -53,6 +60,17 @@ async def _structure(session: AsyncSession, structure_id: int) -> Structure:
     if structure is None:
         deny(404)
     return structure
+
+
+@blueprint.get("/admin")
+async def admin_hub() -> str:
+    node = current_node()
+    async with node.db.session() as session:
+        await require_moderator(session)
+        counts = await open_counts(session)
+    return await render_template(
+        "admin_hub.html", counts=counts, mode=node.settings.federation.mode
+    )
 
 
 @blueprint.get("/admin/structures")

@@ -20,9 +20,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from werkzeug.exceptions import default_exceptions
 
-from domain.models import Person
+from domain.models import Person, Structure
+from domain.people import structures_of
 from instance.auth import current_person_id, load_current_person
 from instance.node import current_node
+from instance.web import queries
 
 log = logging.getLogger(__name__)
 
@@ -40,22 +42,30 @@ class Viewer:
     display_name: str
     is_admin: bool
     is_moderator: bool
+    unread_messages: int = 0
+    unread_notifications: int = 0
+
+
+async def remember_viewer(session: AsyncSession, person: Person | None) -> None:
+    """Record ``person`` and their unread counts (header badges) for the layout."""
+    if person is None:
+        g.viewer = None
+        return
+    g.viewer = Viewer(
+        id=person.id,
+        email=person.email,
+        display_name=person.display_name,
+        is_admin=person.is_admin,
+        is_moderator=person.is_moderator,
+        unread_messages=await queries.unread_messages(session, person),
+        unread_notifications=await queries.unread_notifications(session, person),
+    )
 
 
 async def load_viewer(session: AsyncSession) -> Person | None:
     """The logged-in person (or None), remembered in ``g`` for the layout."""
     person = await load_current_person(session)
-    g.viewer = (
-        Viewer(
-            id=person.id,
-            email=person.email,
-            display_name=person.display_name,
-            is_admin=person.is_admin,
-            is_moderator=person.is_moderator,
-        )
-        if person is not None
-        else None
-    )
+    await remember_viewer(session, person)
     return person
 
 
@@ -73,6 +83,31 @@ async def require_admin(session: AsyncSession) -> Person:
     if not person.is_admin:
         deny(403)
     return person
+
+
+async def require_moderator(session: AsyncSession) -> Person:
+    """The logged-in moderator (administrators are moderators too); others get 403."""
+    person = await require_person(session)
+    if not person.is_moderator:
+        deny(403)
+    return person
+
+
+async def acting_structures(session: AsyncSession, person: Person) -> list[Structure]:
+    """The approved structures ``person`` acts for (those that can talk and follow)."""
+    return [
+        s
+        for s in await structures_of(session, person)
+        if s.status == "approved" and s.actor is not None
+    ]
+
+
+def pick_structure(structures: list[Structure], handle: str | None) -> Structure | None:
+    """The structure named ``handle`` among ``structures``, else the first one."""
+    for structure in structures:
+        if structure.handle == handle:
+            return structure
+    return structures[0] if structures else None
 
 
 async def viewer_for_layout() -> Viewer | None:

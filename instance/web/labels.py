@@ -71,6 +71,92 @@ def role_label(role: str) -> str:
     }.get(role, role)
 
 
+def audit_action_label(action: str) -> str:
+    """What a line of the audit log records, in words."""
+    return {
+        "community.create": _("Community created"),
+        "community.member.add": _("Member admitted"),
+        "community.member.remove": _("Member removed"),
+        "post.pin": _("Post pinned"),
+        "post.unpin": _("Post unpinned"),
+        "post.remove": _("Post removed"),
+        "post.hide": _("Post hidden"),
+        "report.resolve": _("Report resolved"),
+        "listing.hide": _("Listing hidden"),
+        "structure.suspend": _("Structure suspended"),
+        "structure.unsuspend": _("Suspension lifted"),
+        "actor.silenced": _("Remote actor silenced"),
+        "actor.blocked": _("Remote actor blocked"),
+        "actor.clear": _("Remote actor cleared"),
+        "domain.block": _("Domain blocked"),
+        "domain.silence": _("Domain silenced"),
+        "domain.allow": _("Domain allowed"),
+        "domain.clear": _("Domain policy cleared"),
+        "peering.request": _("Peering requested"),
+        "peering.approve": _("Peering approved"),
+        "peering.reject": _("Peering rejected"),
+        "peering.remove": _("Peering removed"),
+    }.get(action, action)
+
+
+def policy_label(policy: str) -> str:
+    return {
+        "block": _("Blocked"),
+        "silence": _("Silenced"),
+        "allow": _("Allowed"),
+        "": _("No policy"),
+    }.get(policy, policy)
+
+
+def mode_label(mode: str) -> str:
+    """The federation mode (``federation.mode``) in words."""
+    return {
+        "open": _("open"),
+        "allowlist": _("allowlist"),
+        "blocklist": _("blocklist"),
+    }.get(mode, mode)
+
+
+def domain_state_label(state: str) -> str:
+    return {
+        "ok": _("Delivering"),
+        "failing": _("Failing"),
+        "unavailable": _("Unavailable"),
+        "unknown": _("No delivery yet"),
+    }.get(state, state)
+
+
+def peering_label(value: str) -> str:
+    """A peering's direction or state."""
+    return {
+        "incoming": _("Incoming"),
+        "outgoing": _("Outgoing"),
+        "pending": _("Pending"),
+        "accepted": _("Accepted"),
+        "rejected": _("Rejected"),
+    }.get(value, value)
+
+
+def follow_state_label(state: str) -> str:
+    return {
+        "pending": _("Request sent"),
+        "accepted": _("Following"),
+        "rejected": _("Refused"),
+    }.get(state, state)
+
+
+def actor_kind_label(actor_type: str, is_territory: bool = False) -> str:
+    if is_territory:
+        return _("Territory")
+    return {
+        "Organization": _("Structure"),
+        "Group": _("Community"),
+        "Application": _("Territory"),
+        "Service": _("Service"),
+        "Person": _("Person"),
+    }.get(actor_type, actor_type)
+
+
 def category_label(category_id: str) -> str:
     category = get_category(category_id)
     return category.label(select_locale()) if category else category_id
@@ -115,6 +201,13 @@ TEMPLATE_HELPERS: dict[str, Callable[..., object]] = {
     "structure_kind_label": structure_kind_label,
     "structure_status_label": structure_status_label,
     "role_label": role_label,
+    "audit_action_label": audit_action_label,
+    "policy_label": policy_label,
+    "domain_state_label": domain_state_label,
+    "mode_label": mode_label,
+    "peering_label": peering_label,
+    "follow_state_label": follow_state_label,
+    "actor_kind_label": actor_kind_label,
     "category_label": category_label,
     "category_choices": category_choices,
     "kind_choices": kind_choices,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from quart import Response, flash, render_template, request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +22,13 @@ from instance.errors import ApiError
 from instance.i18n import gettext as _
 from instance.node import current_node
 from instance.web import blueprint
-from instance.web.common import deny, load_viewer, redirect_to, require_person
+from instance.web.common import (
+    acting_structures,
+    deny,
+    load_viewer,
+    redirect_to,
+    require_person,
+)
 from instance.web.forms import (
     LISTING_FIELDS,
     field_errors,
@@ -30,6 +36,18 @@ from instance.web.forms import (
     listing_data,
     listing_values,
 )
+from instance.web.queries import follow_states, territory_address
+
+
+def message_href(listing: Listing) -> str:
+    """The page that writes to the listing's author about it (prefilled)."""
+    if listing.structure is not None:
+        to = listing.structure.handle
+    elif listing.author.handle and listing.author.domain:
+        to = f"acct:{listing.author.handle}@{listing.author.domain}"
+    else:
+        to = listing.author.uri
+    return "/messages/new?" + urlencode({"to": to, "listing": listing.id})
 
 
 def contact_href(listing: Listing) -> str | None:
@@ -73,11 +91,31 @@ async def listing_page(listing_id: int) -> str:
         person = await load_viewer(session)
         listing = await _listing_for(session, listing_id, person)
         editable = person is not None and operations.may_edit_listing(person, listing)
+        own = (
+            person is not None
+            and listing.structure is not None
+            and any(m.structure_id == listing.structure.id for m in person.memberships)
+        )
+        structures = await acting_structures(session, person) if person else []
+        territory = None
+        follows: dict[str, str] = {}
+        if not listing.local:
+            territory = await territory_address(session, listing.origin)
+            follows = await follow_states(
+                session,
+                [s.actor_id for s in structures if s.actor_id],
+                [listing.author.uri, territory],
+            )
     return await render_template(
         "listing.html",
         listing=listing,
         editable=editable,
+        own=own,
         contact_href=contact_href(listing),
+        message_href=message_href(listing),
+        structures=structures,
+        territory=territory,
+        follows=follows,
     )
 
 

@@ -26,8 +26,9 @@ from instance.node import current_node
 from instance.search import SearchQuery, search_listings
 from instance.search import parse_query as parse_search
 from instance.web import blueprint
-from instance.web.common import load_viewer
+from instance.web.common import acting_structures, load_viewer
 from instance.web.forms import field_errors, sentence
+from instance.web.queries import follow_states, territory_address
 
 PASSED_THROUGH = (
     "q",
@@ -101,7 +102,7 @@ async def search() -> str:
     args = {name: values[name] for name in PASSED_THROUGH if values[name]}
     errors: dict[str, str] = {}
     async with node.db.session() as session:
-        await load_viewer(session)
+        person = await load_viewer(session)
         communes, origins = await known_places(session)
         if values["lat"] or values["lon"]:
             if values["lat"] and values["lon"]:
@@ -135,6 +136,18 @@ async def search() -> str:
                 more = {k: v for k, v in values.items() if v and k != "cursor"}
                 more["cursor"] = page.next_cursor
                 next_url = "/search?" + urlencode(more)
+        structures = await acting_structures(session, person) if person else []
+        territories: dict[str, str] = {}
+        follows: dict[str, str] = {}
+        if structures:
+            remote = [hit.listing for hit in hits if not hit.listing.local]
+            for domain in {listing.origin for listing in remote}:
+                territories[domain] = await territory_address(session, domain)
+            follows = await follow_states(
+                session,
+                [s.actor_id for s in structures if s.actor_id is not None],
+                [listing.author.uri for listing in remote] + list(territories.values()),
+            )
     own_domain = node.settings.instance.domain.lower()
     return await render_template(
         "search.html",
@@ -147,4 +160,8 @@ async def search() -> str:
         points=map_points(hits),
         own_domain=own_domain,
         searched=bool(args) or bool(values["commune"]),
+        structures=structures,
+        territories=territories,
+        follows=follows,
+        here=request.full_path.rstrip("?"),
     )

@@ -15,7 +15,8 @@ from instance.node import current_node
 from instance.operations import structure_by_handle
 from instance.search import SearchQuery, search_listings
 from instance.web import blueprint
-from instance.web.common import deny, load_viewer
+from instance.web.common import acting_structures, deny, load_viewer
+from instance.web.queries import follow_states_by, follower_count
 
 LISTINGS_SHOWN = 50
 
@@ -31,6 +32,12 @@ async def structure_page(handle: str) -> str:
         member = person is not None and can_act_for(person, structure)
         if structure.status != "approved" and not (member or (person and person.is_admin)):
             deny(404)
+        structures = await acting_structures(session, person) if person else []
+        follows: dict[str, str] = {}
+        followers = 0
+        if structure.actor is not None:
+            follows = await follow_states_by(session, structures, structure.actor.uri)
+            followers = await follower_count(session, structure.actor.id)
         listings = []
         if structure.status == "approved":
             page = await search_listings(
@@ -44,5 +51,8 @@ async def structure_page(handle: str) -> str:
         structure=structure,
         listings=listings,
         member=member,
+        structures=[s for s in structures if s.id != structure.id],
+        follows=follows,
+        followers=followers,
         own_domain=node.settings.instance.domain.lower(),
     )

@@ -106,3 +106,32 @@ def test_catalogues_match_the_sources() -> None:
             f"{locale}: run pybabel extract + update (babel.cfg); "
             f"missing {sorted(extracted - ids)}, obsolete {sorted(ids - extracted)}"
         )
+
+
+async def test_talk_and_admin_pages_in_both_languages(node: TestNode) -> None:
+    await node.person("admin@example.org", role="admin")
+    await node.structure("menuiserie", owner="admin@example.org")
+    browser = Browser(node)
+    await browser.login("admin@example.org")
+    pages = {
+        "/messages": ("Messages", "Nouveau message", "New message"),
+        "/messages/new": ("Messages", "Votre message", "Your message"),
+        "/notifications": ("Notifications", "Rien de nouveau", "Nothing new"),
+        "/communities": ("Communautés", "Communautés de ce territoire", "Communities of this"),
+        "/communities/gouvernance": ("Communautés", "Publications", "Posts"),
+        "/communities/new": ("Communautés", "Nom court", "Short name"),
+        "/timeline": ("Fil", "Suivre par adresse", "Follow by address"),
+        "/admin": ("Administration", "Vue d’ensemble", "Overview"),
+        "/admin/peers": ("Administration", "Demander un appairage", "Ask a territory to peer"),
+        "/admin/federation": ("Administration", "Aucun serveur distant", "No remote server yet"),
+        "/admin/reports": ("Administration", "Aucun signalement ouvert.", "No open report."),
+        "/admin/audit": ("Administration", "Journal de modération", "Audit log"),
+    }
+    for path, (_nav, french, english) in pages.items():
+        page = await browser.get(path + "?lang=fr")
+        assert page.status == 200, path
+        assert french in page, (path, french)
+        assert 'aria-current="page"' in page, path
+        page = await browser.get(path + "?lang=en")
+        assert english in page, (path, english)
+        assert french not in page or french == english, (path, french)

@@ -73,15 +73,14 @@ async def test_publish_and_view(node: TestNode) -> None:
     assert body["radius_km"] == 20
 
 
-async def test_contact_is_disabled_without_a_public_address(node: TestNode) -> None:
+async def test_contact_writes_a_message_without_a_public_address(node: TestNode) -> None:
     owner = await _owner(node)
     listing_id = await _publish(owner)
     page = await Browser(node).get(f"/listings/{listing_id}")
-    assert re.search(
-        r'<button type="button" class="[^"]*" disabled aria-describedby="contact-why"', page.text
-    )
-    assert "n’a pas indiqué d’adresse de contact publique" in page
+    assert f'href="/messages/new?to=menuiserie&amp;listing={listing_id}"' in page
     assert "mailto:" not in page
+    # Its own structure does not write to itself.
+    assert "/messages/new" not in await owner.get(f"/listings/{listing_id}")
 
 
 async def test_validation_errors_are_shown_in_french(node: TestNode) -> None:
@@ -185,4 +184,5 @@ async def test_remote_listing_shows_its_origin(node: TestNode) -> None:
     assert "Territoire : b.test" in page
     assert "Ferme du Gave" in page
     assert 'href="https://b.test/listings/7"' in page
-    assert "vient d’un autre territoire" in page
+    # Contact writes to the remote author through the fediverse, about this listing.
+    assert f'href="/messages/new?to=acct%3Aferme%40b.test&amp;listing={listing_id}"' in page

@@ -1,0 +1,414 @@
+"""Communities: the list, a community's feed, creating one, and what animators do.
+
+* ``/communities`` — this node's communities, and those of other nodes that
+  the person's structures follow.
+* ``/communities/<handle>`` — a local community: its posts (pinned
+  announcements first, each with the anchor ``#post-<id>`` that a post's id
+  redirects to), a post form for member structures, a join button when it is
+  open; its animators also pin, unpin and remove posts, remove members and
+  admit followers (remote structures become members only this way).
+* ``/communities/<name>@<host>`` — a community of another node that one of
+  the person's structures follows: the posts received, and a post form
+  (``outbox.communities.publish_remote``; its group decides).
+* ``/communities/new`` — animators, moderators and administrators.
+
+Posting, removing and creating go through ``outbox.communities`` and
+``instance.api.communities``; membership changes are written to the audit
+log, as the API does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Response, flash, render_template, request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.models import Person, Structure
+from domain.social import Community, CommunityMember, Post
+from federation.models import Actor, Follow
+from instance.api.communities import animates, community_by_handle, create
+from instance.errors import ApiError
+from instance.i18n import gettext as _
+from instance.moderation import audit
+from instance.node import current_node
+from instance.web import blueprint
+from instance.web.common import (
+    acting_structures,
+    deny,
+    load_viewer,
+    redirect_to,
+    require_person,
+)
+from instance.web.errors import api_message
+from instance.web.queries import (
+    community_followers,
+    community_members,
+    followed_remote_groups,
+    group_posts,
+    member_counts,
+    person_actor_ids,
+)
+from outbox import communities as community_activities
+
+MAX_LENGTH = community_activities.MAX_LENGTH
+
+
+# --- the list ---------------------------------------------------------------------------
+
+
+@blueprint.get("/communities")
+async def communities() -> str:
+    async with current_node().db.session() as session:
+        person = await load_viewer(session)
+        rows = await session.execute(select(Community).order_by(Community.name))
+        local = list(rows.scalars().unique())
+        counts = await member_counts(session)
+        actor_ids = await person_actor_ids(session, person) if person else []
+        remote = await followed_remote_groups(session, actor_ids)
+        joined = set()
+        if actor_ids:
+            joined = {
+                community_id
+                for (community_id,) in (
+                    await session.execute(
+                        select(CommunityMember.community_id).where(
+                            CommunityMember.actor_id.in_(actor_ids)
+                        )
+                    )
+                ).all()
+            }
+        structures = await acting_structures(session, person) if person else []
+    return await render_template(
+        "communities.html",
+        local=local,
+        counts=counts,
+        remote=remote,
+        joined=joined,
+        structures=structures,
+        may_create=person is not None and person.is_animator,
+    )
+
+
+# --- creating ---------------------------------------------------------------------------------
+
+
+async def _animator(session: AsyncSession) -> Person:
+    person = await require_person(session)
+    if not person.is_animator:
+        deny(403, _("Only network animators, moderators and administrators create communities."))
+    return person
+
+
+@blueprint.get("/communities/new")
+async def new_community() -> str:
+    async with current_node().db.session() as session:
+        await _animator(session)
+    return await render_template("community_form.html", values={}, errors={}, problem=None)
+
+
+@blueprint.post("/communities/new")
+async def new_community_post() -> Any:
+    node = current_node()
+    form = await request.form
+    values = {k: form.get(k, "").strip() for k in ("handle", "name", "description")}
+    values["handle"] = values["handle"].lower()
+    try:
+        async with node.transaction() as session:
+            person = await _animator(session)
+            community = await create(session, node, person, dict(values))
+            handle = community.handle
+    except ApiError as exc:
+        errors = {k: api_message(v) for k, v in (exc.fields or {}).items()}
+        problem = None if errors else api_message(exc.message)
+        page = await render_template(
+            "community_form.html", values=values, errors=errors, problem=problem
+        )
+        return page, 409 if exc.status == 409 else 422
+    await flash(_("The community is created. Invite structures to join it."), "success")
+    return redirect_to(f"/communities/{handle}")
+
+
+# --- a community of this node -------------------------------------------------------------------
+
+
+async def _page_data(
+    session: AsyncSession, person: Person | None, community: Community
+) -> dict[str, Any]:
+    members = await community_members(session, community)
+    member_ids = {m.id for m in members}
+    structures = await acting_structures(session, person) if person else []
+    is_animator = person is not None and animates(person, community)
+    followers = await community_followers(session, community) if is_animator else []
+    return {
+        "community": community,
+        "posts": await group_posts(session, community.actor_id),
+        "members": members,
+        "member_ids": member_ids,
+        "followers": [f for f in followers if f.id not in member_ids],
+        "animator": is_animator,
+        "posting": [s for s in structures if s.actor_id in member_ids],
+        "joinable": [s for s in structures if s.actor_id not in member_ids],
+        "remote": None,
+        "pending": [],
+    }
+
+
+@blueprint.get("/communities/<handle>")
+async def community_page(handle: str) -> str:
+    if "@" in handle:
+        return await _remote_page(handle)
+    async with current_node().db.session() as session:
+        person = await load_viewer(session)
+        community = await _community(session, handle)
+        data = await _page_data(session, person, community)
+    return await render_template("community.html", values={}, error=None, **data)
+
+
+async def _community(session: AsyncSession, handle: str) -> Community:
+    try:
+        return await community_by_handle(session, handle)
+    except ApiError:
+        deny(404)
+
+
+async def _own(session: AsyncSession, person: Person, handle: str) -> Structure:
+    """The person's approved structure ``handle`` (403 otherwise)."""
+    for structure in await acting_structures(session, person):
+        if structure.handle == handle:
+            return structure
+    deny(403, _("You do not act for this structure."))
+
+
+def _check_post(content: str) -> str | None:
+    if not content:
+        return _("Write your post.")
+    if len(content) > MAX_LENGTH:
+        return _("Your post is too long: at most %(max)d characters.", max=MAX_LENGTH)
+    return None
+
+
+@blueprint.post("/communities/<handle>/posts")
+async def community_post(handle: str) -> Any:
+    if "@" in handle:
+        return await _remote_post(handle)
+    node = current_node()
+    form = await request.form
+    content = form.get("content", "").strip()
+    async with node.transaction() as session:
+        person = await require_person(session)
+        community = await _community(session, handle)
+        structure = await _own(session, person, form.get("structure", ""))
+        assert structure.actor is not None
+        if await session.get(CommunityMember, (community.id, structure.actor.id)) is None:
+            deny(403, _("Only the member structures of this community may post in it."))
+        error = _check_post(content)
+        if error:
+            data = await _page_data(session, person, community)
+            values = {"content": content, "structure": structure.handle}
+            page = await render_template("community.html", values=values, error=error, **data)
+            return page, 422
+        post = await community_activities.publish_local(
+            session, node.settings, community, structure.actor, content
+        )
+        post_id = post.id
+    await flash(_("Your post is published."), "success")
+    return redirect_to(f"/communities/{handle}#post-{post_id}")
+
+
+@blueprint.post("/communities/<handle>/join")
+async def join(handle: str) -> Response:
+    async with current_node().transaction() as session:
+        person = await require_person(session)
+        community = await _community(session, handle)
+        structure = await _own(session, person, (await request.form).get("structure", ""))
+        assert structure.actor is not None
+        if not (community.open or animates(person, community)):
+            deny(403, _("This community is closed: its animators admit the members."))
+        if await session.get(CommunityMember, (community.id, structure.actor.id)) is None:
+            session.add(CommunityMember(community_id=community.id, actor_id=structure.actor.id))
+            audit(session, person, "community.member.add", structure.actor.uri, community.handle)
+        name = structure.name
+    await flash(_("%(name)s is now a member of the community.", name=name), "success")
+    return redirect_to(f"/communities/{handle}")
+
+
+@blueprint.post("/communities/<handle>/leave")
+async def leave(handle: str) -> Response:
+    async with current_node().transaction() as session:
+        person = await require_person(session)
+        community = await _community(session, handle)
+        structure = await _own(session, person, (await request.form).get("structure", ""))
+        assert structure.actor is not None
+        member = await session.get(CommunityMember, (community.id, structure.actor.id))
+        if member is not None:
+            await session.delete(member)
+            audit(session, person, "community.member.remove", structure.actor.uri, community.handle)
+        name = structure.name
+    await flash(_("%(name)s left the community.", name=name), "success")
+    return redirect_to(f"/communities/{handle}")
+
+
+async def _animated(session: AsyncSession, handle: str) -> tuple[Person, Community]:
+    person = await require_person(session)
+    community = await _community(session, handle)
+    if not animates(person, community):
+        deny(403, _("Only the animators of this community may do this."))
+    return person, community
+
+
+@blueprint.post("/communities/<handle>/posts/<int:post_id>/<any(pin, unpin, remove):action>")
+async def moderate_post(handle: str, post_id: int, action: str) -> Response:
+    node = current_node()
+    async with node.transaction() as session:
+        person, community = await _animated(session, handle)
+        post = await session.get(Post, post_id)
+        if post is None or post.group_id != community.actor_id:
+            deny(404)
+        if action == "remove":
+            await community_activities.remove(session, node.settings, post)
+        else:
+            post.pinned = action == "pin"
+        audit(session, person, f"post.{action}", post.ap_id, community.handle)
+    message = {
+        "pin": _("The post is pinned as an announcement."),
+        "unpin": _("The post is no longer pinned."),
+        "remove": _("The post is removed from the community."),
+    }[action]
+    await flash(message, "success")
+    anchor = "" if action == "remove" else f"#post-{post_id}"
+    return redirect_to(f"/communities/{handle}{anchor}")
+
+
+@blueprint.post("/communities/<handle>/members/<any(add, remove):action>")
+async def change_member(handle: str, action: str) -> Response:
+    """Animators admit a follower (or any approved local structure) or remove a member."""
+    async with current_node().transaction() as session:
+        person, community = await _animated(session, handle)
+        actor = (
+            await session.execute(
+                select(Actor).where(Actor.uri == (await request.form).get("actor", ""))
+            )
+        ).scalar_one_or_none()
+        if actor is None:
+            deny(404)
+        if action == "add":
+            follows = await session.scalar(
+                select(Follow.id).where(
+                    Follow.follower_id == actor.id,
+                    Follow.followed_id == community.actor_id,
+                    Follow.state == "accepted",
+                )
+            )
+            local_structure = actor.local and await session.scalar(
+                select(Structure.id).where(
+                    Structure.actor_id == actor.id, Structure.status == "approved"
+                )
+            )
+            if not (follows or local_structure):
+                deny(
+                    422,
+                    _(
+                        "Only a follower of the community or a structure of this territory"
+                        " can be admitted."
+                    ),
+                )
+            if await session.get(CommunityMember, (community.id, actor.id)) is None:
+                session.add(CommunityMember(community_id=community.id, actor_id=actor.id))
+                audit(session, person, "community.member.add", actor.uri, community.handle)
+            message = _("%(name)s is admitted as a member.", name=actor.name or actor.handle)
+        else:
+            member = await session.get(CommunityMember, (community.id, actor.id))
+            if member is not None:
+                await session.delete(member)
+                audit(session, person, "community.member.remove", actor.uri, community.handle)
+            message = _("%(name)s is no longer a member.", name=actor.name or actor.handle)
+    await flash(message, "success")
+    return redirect_to(f"/communities/{handle}#members")
+
+
+# --- a community of another node ------------------------------------------------------------------
+
+
+async def _remote_group(session: AsyncSession, address: str) -> Actor:
+    name, _sep, host = address.partition("@")
+    group = (
+        await session.execute(
+            select(Actor).where(
+                Actor.handle == name,
+                Actor.domain == host.lower(),
+                Actor.type == "Group",
+                Actor.local.is_(False),
+            )
+        )
+    ).scalar_one_or_none()
+    if group is None:
+        deny(404)
+    return group
+
+
+async def _remote_data(session: AsyncSession, person: Person, group: Actor) -> dict[str, Any]:
+    structures = await acting_structures(session, person)
+    follows = {
+        row.follower_id: row.state
+        for row in (
+            await session.execute(
+                select(Follow).where(
+                    Follow.followed_id == group.id,
+                    Follow.follower_id.in_([s.actor_id for s in structures]),
+                )
+            )
+        ).scalars()
+    }
+    if not follows:
+        # Only what the person's structures follow is shown as a community page.
+        deny(404)
+    return {
+        "community": None,
+        "remote": group,
+        "posts": await group_posts(session, group.id),
+        "members": [],
+        "member_ids": set(),
+        "followers": [],
+        "animator": False,
+        "posting": [s for s in structures if follows.get(s.actor_id or 0) == "accepted"],
+        "joinable": [],
+        "pending": [s for s in structures if follows.get(s.actor_id or 0) == "pending"],
+    }
+
+
+async def _remote_page(address: str) -> str:
+    async with current_node().db.session() as session:
+        person = await require_person(session)
+        group = await _remote_group(session, address)
+        data = await _remote_data(session, person, group)
+    return await render_template("community.html", values={}, error=None, **data)
+
+
+async def _remote_post(address: str) -> Any:
+    node = current_node()
+    form = await request.form
+    content = form.get("content", "").strip()
+    async with node.transaction() as session:
+        person = await require_person(session)
+        group = await _remote_group(session, address)
+        data = await _remote_data(session, person, group)
+        structure = next(
+            (s for s in data["posting"] if s.handle == form.get("structure", "")), None
+        )
+        if structure is None or structure.actor is None:
+            deny(403, _("Follow this community with your structure before posting in it."))
+        error = _check_post(content)
+        if error:
+            values = {"content": content, "structure": structure.handle}
+            page = await render_template("community.html", values=values, error=error, **data)
+            return page, 422
+        await community_activities.publish_remote(
+            session, node.settings, group, structure.actor, content
+        )
+    await flash(
+        _("Your post is sent to the community; its animators decide who may post in it."),
+        "success",
+    )
+    return redirect_to(f"/communities/{address}")

@@ -1,0 +1,118 @@
+"""``/notifications``: what a person should know, as sentences in their language.
+
+Each kind (``domain.notify.KINDS``) has its sentence, filled from the data
+the event recorded; names that came from other servers are escaped like any
+text. Opening one marks it read and follows its link; a button marks them all
+read. The header shows the unread count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from quart import Response, flash, render_template
+from sqlalchemy import select
+
+from config.database import utcnow
+from domain.social import Notification
+from instance.i18n import gettext as _
+from instance.node import current_node
+from instance.web import blueprint
+from instance.web.common import deny, redirect_to, require_person, safe_next
+from instance.web.queries import mark_notifications_read
+
+SHOWN = 100
+
+
+def _text(data: Mapping[str, object], key: str) -> str:
+    value = data.get(key)
+    return str(value) if value not in (None, "") else ""
+
+
+def notification_sentence(notification: Notification) -> str:
+    """The notification as a sentence (plain text: the template escapes it)."""
+    data = notification.data or {}
+    name = _text(data, "name") or _text(data, "from") or _text(data, "domain")
+    domain = _text(data, "domain")
+    if domain == current_node().settings.instance.domain.lower():
+        domain = ""  # someone of this territory: the name is enough
+    kind = notification.kind
+    if kind == "message":
+        if domain:
+            return _("%(name)s (%(domain)s) sent you a message.", name=name, domain=domain)
+        return _("%(name)s sent you a message.", name=name)
+    if kind == "follower":
+        if domain:
+            return _("%(name)s (%(domain)s) now follows your structure.", name=name, domain=domain)
+        return _("%(name)s now follows your structure.", name=name)
+    if kind == "follow_accepted":
+        if domain:
+            return _("%(name)s (%(domain)s) accepted your follow.", name=name, domain=domain)
+        return _("%(name)s accepted your follow.", name=name)
+    if kind == "peering_request":
+        return _("The territory %(domain)s asks to peer with this one.", domain=domain)
+    if kind == "structure_pending":
+        return _("%(name)s signed up and awaits approval.", name=name)
+    if kind == "report":
+        origin = _text(data, "origin")
+        if origin and origin != "local":
+            return _("A report received from %(origin)s awaits the moderators.", origin=origin)
+        return _("A structure of this territory made a report; it awaits the moderators.")
+    return kind
+
+
+def notification_link(notification: Notification) -> str:
+    """Where a notification leads (a path of this site)."""
+    fallback = {
+        "follow_accepted": "/timeline",
+        "peering_request": "/admin/peers",
+        "structure_pending": "/admin/structures",
+        "report": "/admin/reports",
+    }.get(notification.kind, "/notifications")
+    return safe_next(notification.url, fallback)
+
+
+@blueprint.get("/notifications")
+async def notifications() -> str:
+    async with current_node().db.session() as session:
+        person = await require_person(session)
+        rows = await session.execute(
+            select(Notification)
+            .where(Notification.person_id == person.id)
+            .order_by(Notification.created_at.desc(), Notification.id.desc())
+            .limit(SHOWN)
+        )
+        items = [
+            {
+                "id": n.id,
+                "kind": n.kind,
+                "text": notification_sentence(n),
+                "unread": n.read_at is None,
+                "at": n.created_at,
+            }
+            for n in rows.scalars()
+        ]
+    return await render_template("notifications.html", items=items)
+
+
+@blueprint.get("/notifications/<int:notification_id>")
+async def open_notification(notification_id: int) -> Response:
+    """Mark one notification read and go where it points."""
+    async with current_node().transaction() as session:
+        person = await require_person(session)
+        notification = await session.get(Notification, notification_id)
+        if notification is None or notification.person_id != person.id:
+            deny(404)
+        if notification.read_at is None:
+            notification.read_at = utcnow()
+        target = notification_link(notification)
+    return redirect_to(target)
+
+
+@blueprint.post("/notifications/read")
+async def read_all() -> Response:
+    async with current_node().transaction() as session:
+        person = await require_person(session)
+        await mark_notifications_read(session, person)
+    await flash(_("All your notifications are marked as read."), "success")
+    return redirect_to("/notifications")

@@ -1,0 +1,186 @@
+"""The timeline of a structure, ``/timeline``, and following (``/follow``, ``/unfollow``).
+
+The timeline shows what the chosen structure receives from what it follows —
+listings, community posts, pinned announcements — through
+``instance.api.timeline.timeline_items``, with a cursor for the next page.
+Beside it: a form to follow a structure, a community or a territory by its
+address, and what the structure follows, each with a button to stop.
+
+Following goes through ``outbox.follows.follow`` (pending until a remote
+server accepts). The address is resolved before the transaction opens
+(``instance.web.remote``): an unreachable, unsafe or unknown address is told
+to the person on the page they came from, never a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from quart import Response, flash, render_template, request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.models import Listing, Person, Structure
+from domain.social import Post
+from domain.validation import Invalid
+from federation.models import Actor, Follow
+from instance.api.timeline import _cursor, timeline_items
+from instance.i18n import gettext as _
+from instance.node import current_node
+from instance.web import blueprint
+from instance.web.common import (
+    acting_structures,
+    pick_structure,
+    redirect_to,
+    require_person,
+    safe_next,
+)
+from instance.web.queries import follows_of
+from instance.web.remote import TargetError, resolve
+from outbox.follows import find_follow, follow, unfollow
+
+PAGE = 20
+
+
+async def _items(
+    session: AsyncSession, actor: Actor, cursor_text: str | None
+) -> tuple[list[dict[str, Any]], str | None, bool]:
+    """Timeline entries with their rows (listing or post) loaded for the templates."""
+    try:
+        cursor = _cursor(cursor_text)
+    except Invalid:
+        return [], None, True
+    items, next_cursor = await timeline_items(session, actor, PAGE, cursor)
+    listing_ids = [i["id"] for i in items if i["type"] == "listing"]
+    post_ids = [i["id"] for i in items if i["type"] != "listing"]
+    listings = {
+        row.id: row
+        for row in (
+            await session.execute(select(Listing).where(Listing.id.in_(listing_ids)))
+        ).scalars()
+    }
+    posts = {
+        row.id: row
+        for row in (await session.execute(select(Post).where(Post.id.in_(post_ids)))).scalars()
+    }
+    entries = []
+    for item in items:
+        row: Listing | Post | None = (
+            listings.get(item["id"]) if item["type"] == "listing" else posts.get(item["id"])
+        )
+        if row is not None:
+            entries.append({"type": item["type"], "row": row})
+    return entries, next_cursor, False
+
+
+@blueprint.get("/timeline")
+async def timeline() -> str:
+    async with current_node().db.session() as session:
+        person = await require_person(session)
+        structures = await acting_structures(session, person)
+        current = pick_structure(structures, request.args.get("as"))
+        entries: list[dict[str, Any]] = []
+        next_url = None
+        bad_cursor = False
+        following: list[Follow] = []
+        if current is not None and current.actor is not None:
+            entries, next_cursor, bad_cursor = await _items(
+                session, current.actor, request.args.get("cursor")
+            )
+            if next_cursor:
+                next_url = "/timeline?" + urlencode({"as": current.handle, "cursor": next_cursor})
+            following = await follows_of(session, [current.actor.id])
+    return await render_template(
+        "timeline.html",
+        structures=structures,
+        current=current,
+        entries=entries,
+        next_url=next_url,
+        bad_cursor=bad_cursor,
+        following=following,
+        target=request.args.get("target", ""),
+        own_domain=current_node().settings.instance.domain.lower(),
+    )
+
+
+async def _acting(session: AsyncSession, person: Person, handle: str) -> Structure | None:
+    """The person's approved structure ``handle`` (their only one when none is named)."""
+    structures = await acting_structures(session, person)
+    if not handle:
+        return structures[0] if len(structures) == 1 else None
+    return next((s for s in structures if s.handle == handle), None)
+
+
+@blueprint.post("/follow")
+async def follow_post() -> Response:
+    """One of the person's structures follows the actor at ``target``."""
+    node = current_node()
+    form = await request.form
+    target = form.get("target", "").strip()
+    handle = form.get("structure", "").strip()
+    back = safe_next(form.get("next"), "/timeline")
+    async with node.db.session() as session:
+        person = await require_person(session)
+        structure = await _acting(session, person, handle)
+    if structure is None:
+        await flash(_("Choose one of your approved structures to follow with."), "error")
+        return redirect_to(back)
+    try:
+        actor = await resolve(node, target)
+    except TargetError as exc:
+        await flash(
+            _("%(target)s cannot be followed: %(why)s", target=target, why=exc.message), "error"
+        )
+        return redirect_to(_with_target(back, target))
+    async with node.transaction() as session:
+        person = await require_person(session)
+        structure = await _acting(session, person, structure.handle)
+        assert structure is not None and structure.actor is not None
+        if actor.uri == structure.actor.uri:
+            await flash(_("A structure cannot follow itself."), "error")
+            return redirect_to(back)
+        followed = await session.merge(actor)
+        row = await follow(session, node.settings, structure.actor, followed)
+        name = followed.name or followed.handle
+        state = row.state
+        who = structure.name
+    if state == "accepted":
+        await flash(_("%(who)s now follows %(name)s.", who=who, name=name), "success")
+    else:
+        await flash(
+            _("%(who)s asked to follow %(name)s; it shows here once accepted.", who=who, name=name),
+            "success",
+        )
+    return redirect_to(back)
+
+
+def _with_target(back: str, target: str) -> str:
+    """Back to the timeline with the typed address kept in its form."""
+    if back.split("?", 1)[0] != "/timeline" or "target=" in back:
+        return back
+    return back + ("&" if "?" in back else "?") + urlencode({"target": target})
+
+
+@blueprint.post("/unfollow")
+async def unfollow_post() -> Response:
+    node = current_node()
+    form = await request.form
+    back = safe_next(form.get("next"), "/timeline")
+    async with node.transaction() as session:
+        person = await require_person(session)
+        structure = await _acting(session, person, form.get("structure", "").strip())
+        target = (
+            await session.execute(select(Actor).where(Actor.uri == form.get("target", "")))
+        ).scalar_one_or_none()
+        if structure is None or structure.actor is None or target is None:
+            await flash(_("This follow does not exist."), "error")
+            return redirect_to(back)
+        row = await find_follow(session, structure.actor, target)
+        if row is None:
+            await flash(_("This follow does not exist."), "error")
+            return redirect_to(back)
+        name = target.name or target.handle
+        await unfollow(session, node.settings, row)
+    await flash(_("%(who)s no longer follows %(name)s.", who=structure.name, name=name), "success")
+    return redirect_to(back)
