@@ -108,6 +108,19 @@ async def revive(session: AsyncSession, domain: str) -> None:
     )
 
 
+async def revive_any(session: AsyncSession, domains: set[str]) -> None:
+    """:func:`revive` the domains among ``domains`` that are marked unavailable (one query)."""
+    if not domains:
+        return
+    down = await session.execute(
+        select(DomainHealth.domain).where(
+            DomainHealth.domain.in_(domains), DomainHealth.unavailable_since.is_not(None)
+        )
+    )
+    for domain in down.scalars().all():
+        await revive(session, domain)
+
+
 async def release_stale_leases(db: Database, worker_prefix: str | None = None) -> int:
     """Free claimed rows now (single-process SQLite restart after a crash)."""
     async with db.session() as session:

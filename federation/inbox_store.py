@@ -8,7 +8,11 @@ reaching a personal inbox and the shared inbox), so each is processed once.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -58,3 +62,81 @@ async def store_incoming(
         .on_conflict_do_nothing(index_elements=["activity_uri"])
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass
+class Incoming:
+    """An activity waiting to be stored by :class:`GroupCommit`."""
+
+    activity: dict[str, Any]
+    actor_uri: str
+    domain: str
+    key_id: str
+    recipient: str | None
+    received_at: datetime
+
+
+class GroupCommit:
+    """Stores activities from concurrent requests in shared transactions.
+
+    Each inbox request hands its activity over and waits until the transaction
+    holding it has committed — only then does it answer 202, so durability is
+    unchanged. While one transaction is being written, the activities of the
+    requests that arrive meanwhile gather for the next one: under load a
+    single commit (and a single turn of SQLite's one writer) serves dozens of
+    requests, and with no load each activity is written at once, alone. After
+    each commit ``on_commit`` is told the domains that delivered (to revive
+    them) — in the same transaction, through ``before_commit``.
+    """
+
+    def __init__(
+        self,
+        begin: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+        *,
+        before_commit: Callable[[AsyncSession, set[str]], Awaitable[None]] | None = None,
+        max_batch: int = 200,
+    ) -> None:
+        self.begin = begin
+        self.before_commit = before_commit
+        self.max_batch = max_batch
+        self._waiting: list[tuple[Incoming, asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def store(self, item: Incoming) -> bool:
+        """Store ``item``; True if new, False if its id was already stored."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        return await future
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch = self._waiting[: self.max_batch]
+            del self._waiting[: self.max_batch]
+            try:
+                async with self.begin() as session:
+                    results = [
+                        await store_incoming(
+                            session,
+                            item.activity,
+                            actor_uri=item.actor_uri,
+                            domain=item.domain,
+                            key_id=item.key_id,
+                            recipient=item.recipient,
+                            received_at=item.received_at,
+                        )
+                        for item, _ in batch
+                    ]
+                    if self.before_commit is not None:
+                        await self.before_commit(session, {item.domain for item, _ in batch})
+            except BaseException as exc:  # every waiter hears the failure (and answers 5xx)
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                continue
+            for (_, future), stored in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(stored)

@@ -42,7 +42,7 @@ from federation.keys import (
 )
 from federation.models import Actor, ActorKey
 from federation.net import parse_ip_literal
-from federation.policy import is_permitted
+from federation.policy import PolicySnapshot
 
 log = logging.getLogger(__name__)
 
@@ -127,16 +127,23 @@ class Remote:
         # key id -> (valid until, parsed key, owner): parsing a PEM and reading two
         # rows cost more than verifying a signature.
         self._keys: dict[str, tuple[float, PublicKey, Actor]] = {}
+        self._policy = PolicySnapshot()
         self._inflight: dict[str, asyncio.Future[Actor]] = {}
 
     async def check_domain(self, url: str) -> str:
         host = host_of(url)
         if host == self.own_domain:
             raise PayloadError("refusing to fetch our own domain as a remote one")
-        async with self.db.read() as session:
-            if not await is_permitted(session, host, self.settings.mode):
-                raise DomainBlocked(f"{host} is not permitted by this node's federation policy")
+        if not (await self.policy()).permits(host, self.settings.mode):
+            raise DomainBlocked(f"{host} is not permitted by this node's federation policy")
         return host
+
+    async def policy(self) -> PolicySnapshot:
+        """The federation policy as this process last read it (a few seconds old at most)."""
+        if not self._policy.fresh():
+            async with self.db.read() as session:
+                await self._policy.load(session)
+        return self._policy
 
     async def fetch(self, url: str, *, require_id: bool = True) -> dict[str, Any]:
         """A signed GET of an ActivityPub document on a permitted domain."""

@@ -27,6 +27,7 @@ from domain.notify import notify_roles
 from domain.social import AuditEntry, Message, Post, Report
 from federation.keys import host_of
 from federation.models import Actor, Follow
+from federation.policy import changed_in as policy_changed
 from federation.policy import clear_policy, set_policy
 from instance.errors import ApiError
 from instance.node import Node
@@ -195,6 +196,7 @@ async def moderate_actor(
             422, "some fields are invalid", fields={"level": "must be silenced, blocked or empty"}
         )
     actor.moderation = level
+    policy_changed(session)
     if level == "blocked":
         await session.execute(
             delete(Follow).where(

@@ -21,6 +21,8 @@ from actors.local import territory_actor
 from actors.urls import Urls
 from config.database import Database
 from config.settings import Settings
+from federation.delivery import revive_any
+from federation.inbox_store import GroupCommit
 from federation.keys import SigningKey
 from federation.keystore import actor_signing_key
 from federation.remote import Remote
@@ -55,6 +57,20 @@ class Node:
             self.settings.instance.domain,
         )
 
+    @property
+    def inbox_writer(self) -> GroupCommit:
+        """Stores received activities, many requests per transaction (see GroupCommit)."""
+        writer: GroupCommit | None = self.extras.get("inbox_writer")
+        if writer is None:
+
+            async def before_commit(session: AsyncSession, domains: set[str]) -> None:
+                await revive_any(session, domains)
+                session.info.setdefault("wake", set()).add("inbox")
+
+            writer = GroupCommit(self.transaction, before_commit=before_commit)
+            self.extras["inbox_writer"] = writer
+        return writer
+
     async def territory_key(self) -> SigningKey:
         """The key that signs our fetches (the territory actor's, like an instance actor)."""
         if self._signer is None:
@@ -72,7 +88,7 @@ class Node:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction; after the commit, wake the loops it queued work for."""
-        async with self.db.sessionmaker() as session:
+        async with self.db.writing(), self.db.sessionmaker() as session:
             async with session.begin():
                 yield session
             for name in session.info.get("wake", ()):

@@ -9,7 +9,9 @@ Fast and boring, in this order, cheapest refusal first:
 3. the HTTP signature (draft-cavage or RFC 9421), with the key fetched or
    read from the cache and refetched once on failure (key rotation);
 4. origin rules (``federation.origin``);
-5. store the raw activity idempotently and answer 202; a worker processes it.
+5. store the raw activity idempotently (``federation.inbox_store.GroupCommit``:
+   concurrent requests share a transaction) and answer 202 once it is committed;
+   a worker processes it.
    An activity without an id (GoToSocial's Delete) is stored under one made
    from its content.
 
@@ -27,14 +29,12 @@ from quart import Response, request
 from sqlalchemy import select
 
 from config.database import utcnow
-from federation.delivery import revive
 from federation.errors import DomainBlocked, KeyFetchError, OriginMismatch, PayloadError, RemoteGone
-from federation.inbox_store import store_incoming
+from federation.inbox_store import Incoming
 from federation.keys import host_of
 from federation.models import Actor
 from federation.origin import actor_id, check_origin, object_id
 from federation.payload import parse_activity
-from federation.policy import is_permitted
 from federation.signatures import verify_request
 from instance.ap import blueprint
 from instance.errors import ApiError
@@ -65,12 +65,11 @@ async def _receive(node: Node, recipient: str | None) -> Response:
     own = settings.instance.domain.lower()
     if domain == own:
         raise OriginMismatch("the activity claims to come from this node")
-    async with node.db.read() as session:
-        if not await is_permitted(session, domain, settings.federation.mode):
-            raise DomainBlocked(f"{domain} is not permitted to deliver here")
-        level = await session.scalar(select(Actor.moderation).where(Actor.uri == actor))
-        if level == "blocked":
-            raise DomainBlocked("this actor is blocked by this node's moderators")
+    snapshot = await node.remote.policy()
+    if not snapshot.permits(domain, settings.federation.mode):
+        raise DomainBlocked(f"{domain} is not permitted to deliver here")
+    if actor in snapshot.blocked_actors:
+        raise DomainBlocked("this actor is blocked by this node's moderators")
 
     owners: dict[str, Actor] = {}
 
@@ -109,18 +108,16 @@ async def _receive(node: Node, recipient: str | None) -> Response:
         # above held for their actor and object as for any activity.
         canonical = json.dumps(activity, sort_keys=True, separators=(",", ":"))
         activity["id"] = "urn:entraide:sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
-    async with node.transaction() as session:
-        await store_incoming(
-            session,
-            activity,
+    await node.inbox_writer.store(
+        Incoming(
+            activity=activity,
             actor_uri=actor,
             domain=domain,
             key_id=key_id,
             recipient=recipient,
             received_at=arrived,
         )
-        await revive(session, domain)
-        session.info.setdefault("wake", set()).add("inbox")
+    )
     return _accepted()
 
 
