@@ -149,6 +149,13 @@ def note_activity(base: str, actor_uri: str, i: int) -> dict[str, Any]:
     }
 
 
+def database_url(data_dir: Path) -> str:
+    """The node's database URL, as its settings say."""
+    from config.settings import load_settings
+
+    return load_settings(data_dir, environ={}).database_url
+
+
 async def enqueue_deliveries(data_dir: Path, base: str, inbox_ports: list[int], n: int) -> None:
     """Queue ``n`` deliveries (``ACTIVITIES`` activities x n/ACTIVITIES inboxes) in one
     transaction, with the project's own ``federation.delivery.enqueue``."""
@@ -158,7 +165,7 @@ async def enqueue_deliveries(data_dir: Path, base: str, inbox_ports: list[int], 
     from federation.delivery import enqueue
     from federation.models import Activity, Actor
 
-    db = Database(f"sqlite+aiosqlite:///{data_dir / 'entraide.db'}")
+    db = Database(database_url(data_dir))
     try:
         async with db.session() as session:
             actor = (
@@ -193,7 +200,7 @@ async def delivery_states(data_dir: Path) -> dict[str, int]:
     from config.database import Database
     from federation.models import Delivery
 
-    db = Database(f"sqlite+aiosqlite:///{data_dir / 'entraide.db'}")
+    db = Database(database_url(data_dir))
     try:
         async with db.session() as session:
             rows = await session.execute(
