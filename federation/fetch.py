@@ -11,7 +11,15 @@ note, collection page). What it guarantees:
   profile="https://www.w3.org/ns/activitystreams"`` (ActivityPub section 3.2).
 * **Redirects** are followed by hand, at most ``max_redirects``, and every hop
   passes :func:`~federation.net.check_url` again, so a public URL cannot
-  redirect us into the private network.
+  redirect us into the private network. With ``same_host=True`` (what
+  :class:`~federation.remote.Remote` asks for) a redirect must also stay on the
+  host we asked: the federation policy was checked for that host, and only it
+  speaks for the URL we asked about (otherwise ``evil.example`` could redirect
+  us to a blocked domain, or answer for one of its URLs with another server's
+  genuine actor, which we would then take for the actor at that URL).
+  ``on_redirect``, when given, is awaited with each hop's URL before it is
+  requested and raises to refuse it (WebFinger lookups check the federation
+  policy of every hop with it: their answer is checked against the host asked).
 * **Size**: a ``Content-Length`` over ``max_bytes`` is refused before reading;
   the body is streamed and cut at ``max_bytes``, counting decompressed bytes
   (we ask for gzip and inflate it ourselves with a cap, see
@@ -36,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -60,6 +69,7 @@ ACCEPT = (
     'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 )
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+RedirectCheck = Callable[[str], Awaitable[object]]
 
 
 async def fetch_json(
@@ -74,6 +84,8 @@ async def fetch_json(
     time_limit: float = 30.0,
     require_id: bool = True,
     accept: str = ACCEPT,
+    same_host: bool = False,
+    on_redirect: RedirectCheck | None = None,
 ) -> dict[str, Any]:
     """GET an ActivityPub document and return it as a dict (see module doc).
 
@@ -83,7 +95,16 @@ async def fetch_json(
     try:
         async with asyncio.timeout(time_limit):
             final_url, body = await _get(
-                client, url, key, allow_private, allow_http, max_bytes, max_redirects, accept
+                client,
+                url,
+                key,
+                allow_private,
+                allow_http,
+                max_bytes,
+                max_redirects,
+                accept,
+                same_host,
+                on_redirect,
             )
     except TimeoutError as exc:
         raise FetchError(f"fetching {_short(url)} took longer than {time_limit:g} s") from exc
@@ -125,6 +146,8 @@ async def _get(
     max_bytes: int,
     max_redirects: int,
     accept: str,
+    same_host: bool,
+    on_redirect: RedirectCheck | None,
 ) -> tuple[str, bytes]:
     auth = HttpSignatureAuth(key) if key is not None else None
     headers = {"Accept": accept, "Accept-Encoding": "gzip"}
@@ -139,12 +162,23 @@ async def _get(
                 if not location:
                     raise FetchError(f"{_short(current)} redirected without a Location")
                 current = str(response.url.join(location))
+                if same_host and not _on_host(current, host_of(url)):
+                    raise OriginMismatch(f"{_short(url)} redirected to another host")
+                if on_redirect is not None:
+                    await on_redirect(current)
                 continue
             _check_status(response, current)
             return current, await _read_capped(response, max_bytes)
         finally:
             await response.aclose()
     raise FetchError(f"{_short(url)} redirected more than {max_redirects} times")
+
+
+def _on_host(url: str, host: str) -> bool:
+    try:
+        return host_of(url) == host
+    except PayloadError:
+        return False
 
 
 def _check_status(response: httpx.Response, url: str) -> None:

@@ -8,7 +8,9 @@
   ``Multikey`` (``publicKeyMultibase``, ``"z"`` + base58btc of the multicodec
   prefix ``0xed01`` and the 32 raw bytes, decoded with ``bovine.crypto.multibase``).
 * :func:`host_of` normalises the host of a URL so that hosts can be compared
-  (key owner vs actor, document ``id`` vs the URL it was fetched from).
+  (key owner vs actor, document ``id`` vs the URL it was fetched from), and
+  :func:`normalise_host` does the same for a bare ``HOST[:PORT]`` typed by an
+  administrator (domain policies), so that both spell a host the same way.
 
 Malformed remote keys raise :class:`~federation.errors.KeyFetchError`.
 """
@@ -126,3 +128,21 @@ def host_of(url: str) -> str:
     if port is not None and port != _DEFAULT_PORTS[parsed.scheme]:
         host = f"{host}:{port}"
     return host
+
+
+def normalise_host(value: str) -> str:
+    """A bare ``HOST[:PORT]`` (as typed by an administrator) spelled as :func:`host_of` spells it.
+
+    ``Evil.Example.``, ``evil.example:443`` and ``évil.example`` become
+    ``evil.example`` and ``xn--vil-9la.example``: the forms a URL of that host
+    takes once normalised. Both default ports (443 and 80) are dropped, since a
+    bare host names no scheme. Raises :class:`PayloadError` for anything that is
+    not a host (a path, credentials, blanks).
+    """
+    text = value.strip()
+    if not text or any(c in text for c in "/@?# \t\\"):
+        raise PayloadError(f"expected HOST[:PORT], got {value[:100]!r}")
+    if text.count(":") > 1 and not text.startswith("["):
+        text = f"[{text}]"  # a bare IPv6 address
+    host = host_of(f"https://{text}/")
+    return host.removesuffix(":80")

@@ -154,8 +154,7 @@ class PolicySnapshot:
 
     def fresh(self) -> bool:
         return (
-            self._generation == _generation
-            and time.monotonic() - self._loaded_at < CACHE_SECONDS
+            self._generation == _generation and time.monotonic() - self._loaded_at < CACHE_SECONDS
         )
 
     async def load(self, session: AsyncSession) -> None:

@@ -293,6 +293,7 @@ class Remote:
             time_limit=self.settings.total_timeout,
             require_id=False,
             accept="application/jrd+json, application/json",
+            on_redirect=self.check_domain,  # never a blocked domain, even by a redirect
         )
         for link in jrd.get("links") or []:
             if not isinstance(link, dict) or link.get("rel") != "self":

@@ -61,6 +61,10 @@ def create_app(
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="entraide_session",
         MAX_CONTENT_LENGTH=max(settings.web.max_body_bytes, settings.federation.max_body_bytes),
+        # A client trickling its body (a byte a second) holds a request open until this
+        # deadline, then gets 408. Quart's default is 60 s; we give an incoming body the
+        # time we give a whole outgoing exchange (30 s by default). SECURITY.md.
+        BODY_TIMEOUT=settings.federation.total_timeout,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     node = Node(

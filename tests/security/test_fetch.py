@@ -123,6 +123,7 @@ async def test_three_redirects_are_followed(client: httpx.AsyncClient) -> None:
 
 
 async def test_more_than_three_redirects_are_refused(client: httpx.AsyncClient) -> None:
+    """Attack: a redirect loop (or a long chain) to hold a worker: refused after 3 hops."""
     with pytest.raises(FetchError, match="redirected more than 3 times"):
         await get(client, "/hop/4")
     with pytest.raises(FetchError, match="more than 1 times"):
@@ -133,11 +134,15 @@ async def test_more_than_three_redirects_are_refused(client: httpx.AsyncClient) 
 async def test_redirect_to_a_private_address_is_refused(
     client: httpx.AsyncClient, path: str
 ) -> None:
+    """Attack (SSRF): a public URL redirects to cloud metadata or to loopback spelled as a
+    number; every hop is checked again: refused."""
     with pytest.raises(UnsafeAddress, match="refusing"):
         await get(client, path)
 
 
 async def test_redirect_to_http_is_refused(client: httpx.AsyncClient) -> None:
+    """Attack: a redirect from https down to plain http (readable and changeable on the way):
+    refused."""
     with pytest.raises(UnsafeAddress, match="only https"):
         await get(client, "/to-http")
 
@@ -151,6 +156,32 @@ async def test_id_is_checked_against_the_final_host(client: httpx.AsyncClient) -
     """After a cross-host redirect, the document must live on the host that served it."""
     document = await get(client, "/moved")
     assert document["id"] == "https://c.example/users/alice"
+
+
+async def test_redirect_to_another_host_is_refused_with_same_host(
+    client: httpx.AsyncClient,
+) -> None:
+    """Attack: a.example redirects to c.example's genuine document. Valid where it lives,
+    but with ``same_host`` (every fetch of ``federation.remote.Remote``) only the host we
+    asked may answer: refused before c.example is asked."""
+    with pytest.raises(OriginMismatch, match="redirected to another host"):
+        await get(client, "/moved", same_host=True)
+
+
+async def test_each_redirect_hop_is_offered_to_on_redirect(client: httpx.AsyncClient) -> None:
+    """``on_redirect`` sees every hop before it is requested, and can refuse it (the
+    federation policy of WebFinger lookups)."""
+    seen: list[str] = []
+
+    async def refuse_c(url: str) -> None:
+        seen.append(url)
+        if "c.example" in url:
+            raise FetchError("c.example is blocked")
+
+    assert (await get(client, "/hop/2", on_redirect=refuse_c))["id"] == ALICE
+    assert seen == ["https://a.example/hop/1", "https://a.example/hop/0"]
+    with pytest.raises(FetchError, match="blocked"):
+        await get(client, "/moved", on_redirect=refuse_c)
 
 
 async def test_id_on_another_host_is_refused(client: httpx.AsyncClient) -> None:
@@ -201,11 +232,15 @@ async def test_streamed_document(client: httpx.AsyncClient) -> None:
 async def test_body_over_the_cap_without_content_length_is_refused(
     client: httpx.AsyncClient,
 ) -> None:
+    """Attack: a remote document streamed without Content-Length, endlessly: cut at the cap (1
+    MiB)."""
     with pytest.raises(FetchError, match="over 1048576 bytes"):
         await get(client, "/big-chunked")
 
 
 async def test_gzip_bomb_is_refused(client: httpx.AsyncClient) -> None:
+    """Attack: a remote document that gzips 10 MB of blanks into 10 kB: inflated with a cap,
+    refused past it."""
     with pytest.raises(FetchError, match="over 1048576 bytes"):
         await get(client, "/bomb")
 
@@ -215,6 +250,8 @@ async def test_gzipped_document_is_inflated(client: httpx.AsyncClient) -> None:
 
 
 async def test_slow_body_is_cut_by_the_deadline(client: httpx.AsyncClient) -> None:
+    """Attack: a remote server trickles its answer to hold a worker: cut at the fetch's time
+    limit."""
     with pytest.raises(FetchError, match=r"took longer than 0\.2 s"):
         await get(client, "/slow", time_limit=0.2)
 
@@ -290,6 +327,8 @@ async def local_server() -> AsyncIterator[int]:
 
 
 async def test_over_real_sockets(local_server: int) -> None:
+    """The caps over a real socket on 127.0.0.1: a trickled body is cut by the deadline, a huge
+    one by the size cap."""
     base = f"http://127.0.0.1:{local_server}"
     options = {"key": None, "allow_private": True, "allow_http": True}
     async with make_client(allow_private=True, user_agent="t") as client:

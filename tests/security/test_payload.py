@@ -40,6 +40,7 @@ def test_other_content_types_are_refused_with_415(content_type: str | None) -> N
 
 
 def test_body_over_the_limit_is_refused() -> None:
+    """Attack: a body over the size limit: refused with 413 before it is parsed."""
     with pytest.raises(PayloadTooLarge) as caught:
         parse_activity(BODY + b" " * 100, AP, None, max_bytes=len(BODY) + 99)
     assert caught.value.status == 413
@@ -111,6 +112,7 @@ def test_depth_limit() -> None:
 
 
 def test_array_of_100000_items_is_refused() -> None:
+    """Attack: an array of 100,000 items (CPU and memory for whoever walks it): refused."""
     body = json.dumps({"type": "Note", "tag": [0] * 100_000}).encode()
     with pytest.raises(PayloadError, match="more than 10000 items"):
         parse_activity(body, AP, None)
@@ -119,6 +121,7 @@ def test_array_of_100000_items_is_refused() -> None:
 
 
 def test_object_with_too_many_keys_is_refused() -> None:
+    """Attack: an object with thousands of keys (hash flooding, memory): refused."""
     body = json.dumps({"type": "Note"} | {f"k{i}": i for i in range(2_000)}).encode()
     with pytest.raises(PayloadError, match="more than 2000 keys"):
         parse_activity(body, AP, None)

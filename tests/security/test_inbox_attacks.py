@@ -6,7 +6,8 @@ will: unsigned, signed for another request, stale, oversized, impersonating,
 replayed. Each attack is sent to the shared inbox and to a personal inbox
 and must be refused with the right status and error ``code``, leaving no
 ``inbox_items`` row behind. The network lives for the whole module (one per
-database backend); each test uses fresh activity ids.
+database backend, ``module_db`` of ``tests/security/conftest.py``); each test
+uses fresh activity ids. SECURITY.md maps each attack to its threat.
 """
 
 from __future__ import annotations
@@ -16,12 +17,10 @@ import gzip
 import hashlib
 import hmac
 import json
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -36,26 +35,14 @@ from federation.keys import SigningKey, public_key_pem
 from federation.models import Follow, InboxItem
 from federation.policy import set_policy
 from federation.signatures import sign_request
-from tests.databases import DatabaseTemplates
-from tests.fedinet import FakeActor, FediNet, database_factory, network
+from tests.fedinet import FakeActor, FediNet, network
+from tests.security.helpers import AS, PUBLIC, inbox_count, new_id, rsa_key
 from tests.support import TestNode
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-AS = "https://www.w3.org/ns/activitystreams"
-PUBLIC = f"{AS}#Public"
 TARGET = "a.test"
 INBOXES = ["/inbox", "/actors/territory/inbox"]
-
-
-@cache
-def rsa_key(n: int) -> rsa.RSAPrivateKey:
-    """Throwaway RSA keys, made once per test session (key generation is the slow part)."""
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def new_id(host: str, kind: str = "activities") -> str:
-    return f"https://{host}/{kind}/{uuid.uuid4().hex}"
 
 
 # ------------------------------------------------------------------ the world
@@ -70,15 +57,6 @@ class World:
     banned: FakeActor  # on a domain that a.test blocks
     ghost: FakeActor  # deleted: her actor (and key) answer 410
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def module_db(
-    request: pytest.FixtureRequest,
-    templates: DatabaseTemplates,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Callable[[], str]:
-    return database_factory(str(request.param), templates, tmp_path_factory)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -163,11 +141,6 @@ def http_date(when: datetime | None = None) -> str:
 
 def digest(body: bytes) -> str:
     return "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()
-
-
-async def inbox_count(node: TestNode) -> int:
-    async with node.node.db.session() as session:
-        return int(await session.scalar(select(func.count()).select_from(InboxItem)) or 0)
 
 
 # ------------------------------------------------------------------ the attacks

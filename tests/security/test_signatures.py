@@ -470,6 +470,8 @@ def test_host_not_signed_is_refused(rsa_key: SigningKey, scheme: str) -> None:
 
 
 def test_request_target_not_signed_is_refused(rsa_key: SigningKey) -> None:
+    """Attack: a signature that does not cover the method and path can be replayed on any
+    route."""
     headers = signed(rsa_key, "GET", body=None)
     headers["Signature"] = headers["Signature"].replace(
         '"(request-target) host date"', '"host date"'
@@ -503,6 +505,7 @@ def test_algorithm_ed25519_named_with_rsa_key_is_refused(rsa_key: SigningKey) ->
 
 
 def test_rfc9421_alg_contradicting_the_key_is_refused(ed_key: SigningKey) -> None:
+    """Attack (algorithm swap, RFC 9421): an ``alg`` that contradicts the published key type."""
     headers = signed(ed_key, scheme="rfc9421")
     headers["Signature-Input"] = headers["Signature-Input"].replace("ed25519", "rsa-v1_5-sha256")
     with pytest.raises(SignatureError, match="algorithm swapped"):
@@ -535,6 +538,8 @@ def test_rfc9421_created_in_future_is_refused(rsa_key: SigningKey) -> None:
 
 
 def test_rfc9421_component_parameters_are_refused(rsa_key: SigningKey) -> None:
+    """Attack: RFC 9421 component parameters (``;sf``, ``;key``…) change what a component
+    means; refused rather than misread."""
     created = int(NOW.timestamp())
     headers = {
         "Host": "b.example",
@@ -574,6 +579,8 @@ def test_sha512_digest_is_accepted(rsa_key: SigningKey) -> None:
 
 
 def test_malformed_signature_header_is_refused() -> None:
+    """Attack: a Signature header a lenient parser would misread (duplicates, garbage):
+    refused."""
     headers = {"Host": "b.example", "Date": "x", "Signature": 'keyId="a",,signature'}
     with pytest.raises(SignatureError, match="malformed"):
         parse_signature("GET", "/", "", headers, None, now=NOW)
@@ -732,6 +739,8 @@ class TestKeys:
     ],
 )
 def test_host_of(url: str, host: str) -> None:
+    """Attack: the same host spelled otherwise (case, trailing dot, default port, IDN) to pass
+    for another; host_of gives one spelling."""
     assert host_of(url) == host
 
 

@@ -1,0 +1,34 @@
+"""Fixtures of the attack suite: databases that live for a whole module.
+
+Most attack modules build one in-process network per database backend and
+run every attack against it (see ``test_inbox_attacks.py``): standing a node
+up is the slow part, and each test uses fresh activity ids, so they do not
+disturb each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.databases import DatabaseTemplates
+from tests.fedinet import database_factory
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_db(
+    request: pytest.FixtureRequest,
+    templates: DatabaseTemplates,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[], str]:
+    """Fresh migrated databases of one backend, for a network that lives for the module."""
+    return database_factory(str(request.param), templates, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def sqlite_module_db(
+    templates: DatabaseTemplates, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[], str]:
+    """The same on SQLite only, for attacks whose defence does not touch SQL."""
+    return database_factory("sqlite", templates, tmp_path_factory)
