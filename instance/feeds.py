@@ -10,6 +10,7 @@ are made with feedgen, so they are well-formed Atom 1.0 and RSS 2.0.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 
 from feedgen.feed import FeedGenerator
@@ -38,7 +39,7 @@ def _query(args: Mapping[str, str], **forced: str) -> SearchQuery:
 
 
 def _feed(
-    node: Node, title: str, self_url: str, page_url: str, listings: list[Listing]
+    node: Node, title: str, self_url: str, page_url: str, listings: list[Listing], fmt: str
 ) -> FeedGenerator:
     fg = FeedGenerator()
     fg.id(self_url)
@@ -63,7 +64,10 @@ def _feed(
         if category:
             entry.category(term=category.id, label=category.label_fr)
         place = f" — {listing.commune}" if listing.commune else ""
-        entry.description(f"{listing.description}{place} ({listing.origin})")
+        text = f"{listing.description}{place} ({listing.origin})"
+        # RSS <description> is HTML that readers render: our text must be escaped into
+        # it (Atom says type="text" instead).
+        entry.description(html.escape(text) if fmt == "rss" else text)
     return fg
 
 
@@ -86,6 +90,7 @@ async def node_feed(fmt: str) -> Response:
         f"{base}/feeds/listings.{fmt}",
         f"{base}/search",
         [hit.listing for hit in page.items],
+        fmt,
     )
     return _respond(fg, fmt)
 
@@ -109,5 +114,6 @@ async def structure_feed(handle: str, fmt: str) -> Response:
         f"{base}/@{handle}/feed.{fmt}",
         f"{base}/@{handle}",
         [hit.listing for hit in page.items],
+        fmt,
     )
     return _respond(fg, fmt)

@@ -25,7 +25,8 @@ from config.database import utcnow
 from domain.models import Listing, Person, Structure
 from domain.notify import notify_roles
 from domain.social import AuditEntry, Message, Post, Report
-from federation.keys import host_of
+from federation.errors import PayloadError
+from federation.keys import host_of, normalise_host
 from federation.models import Actor, Follow
 from federation.policy import changed_in as policy_changed
 from federation.policy import clear_policy, set_policy
@@ -209,7 +210,12 @@ async def moderate_actor(
 async def moderate_domain(
     session: AsyncSession, moderator: Person, domain: str, policy: str, reason: str = ""
 ) -> None:
-    domain = domain.lower().strip()
+    try:
+        domain = normalise_host(domain.strip())
+    except PayloadError:
+        raise ApiError(
+            422, "some fields are invalid", fields={"domain": "expected HOST[:PORT]"}
+        ) from None
     if policy == "block":
         await block_domain(session, domain, reason)
     elif policy in ("silence", "allow"):

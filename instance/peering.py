@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.local import territory_actor
 from domain.models import Listing
+from federation.keys import normalise_host
 from federation.models import Actor, Follow
 from federation.policy import PEERING_REASON, clear_policy, policies, set_policy
 from instance.node import Node
@@ -123,7 +124,7 @@ async def remove(node: Node, host: str) -> None:
 
 async def block_domain(session: AsyncSession, domain: str, reason: str = "") -> None:
     """Block a domain: refuse its deliveries, stop delivering to it, sever follows."""
-    domain = domain.lower()
+    domain = normalise_host(domain)
     await set_policy(session, domain, "block", reason)
     remote_ids = select(Actor.id).where(Actor.domain == domain, Actor.local.is_(False))
     await session.execute(

@@ -205,11 +205,6 @@ async def test_xss_in_the_atom_feed_is_text(world: World) -> None:
 
 
 @pytest.mark.asyncio(loop_scope="module")
-@pytest.mark.xfail(
-    strict=True,
-    reason="instance/feeds.py puts plain text into RSS <description>, which readers render as "
-    "HTML: it must be html.escape()d first (not a file of the security suite; reported)",
-)
 async def test_xss_in_the_rss_feed_is_escaped(world: World) -> None:
     """Attack: the same listing read through the RSS feed. RSS 2.0 ``<description>`` is
     entity-encoded HTML: readers decode it and render the markup. Text must therefore be
