@@ -57,3 +57,20 @@ def test_ci_runs_the_readme_test_line() -> None:
     assert line in ci.splitlines()
     quick = readme.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
     assert "\n" not in quick.strip()
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    from config.settings import Settings
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    missing = []
+    for section, field in Settings.model_fields.items():
+        if section == "data_dir":
+            continue
+        model = field.annotation
+        assert model is not None
+        for key in model.model_fields:  # type: ignore[attr-defined]
+            if f"`{section}.{key}`" not in table and f"`{key}`" not in table:
+                missing.append(f"{section}.{key}")
+    assert missing == []
