@@ -26,15 +26,19 @@ from sqlalchemy import (
     Float,
     Select,
     and_,
+    cast,
     column,
     func,
+    literal,
     literal_column,
     or_,
     select,
     table,
     text,
 )
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defaultload
 
 from domain.categories import CATEGORY_IDS
 from domain.models import LISTING_KINDS, LISTING_STATUSES, MODALITIES, Listing, Structure
@@ -203,10 +207,19 @@ def distance_expr(lat: float, lon: float) -> ColumnElement[float]:
     return 2 * EARTH_RADIUS_KM * func.asin(func.sqrt(a))
 
 
-def bounding_box(lat: float, lon: float, radius_km: float) -> list[ColumnElement[bool]]:
-    """An index-friendly prefilter: the box around the circle of ``radius_km``."""
+def bounding_box(
+    lat: float, lon: float, radius_km: float, *, indexed: bool = True
+) -> list[ColumnElement[bool]]:
+    """An index-friendly prefilter: the box around the circle of ``radius_km``.
+
+    ``indexed=False`` writes it on ``lat + 0`` / ``lon + 0``, the same values
+    that the (lat, lon) index cannot serve, so that SQLite's planner picks
+    another index (see :data:`SQLITE_DENSE_BOX`).
+    """
+    lat_col: Any = Listing.lat if indexed else Listing.lat + 0
+    lon_col: Any = Listing.lon if indexed else Listing.lon + 0
     dlat = radius_km / KM_PER_DEGREE
-    conditions: list[ColumnElement[bool]] = [Listing.lat.between(lat - dlat, lat + dlat)]
+    conditions: list[ColumnElement[bool]] = [lat_col.between(lat - dlat, lat + dlat)]
     cos_lat = math.cos(math.radians(lat))
     if cos_lat > 0.01 and dlat < 80:
         dlon = radius_km / (KM_PER_DEGREE * cos_lat)
@@ -215,16 +228,18 @@ def bounding_box(lat: float, lon: float, radius_km: float) -> list[ColumnElement
             if low < -180 or high > 180:  # the box crosses the antimeridian
                 conditions.append(
                     or_(
-                        Listing.lon >= (low + 360 if low < -180 else low),
-                        Listing.lon <= (high - 360 if high > 180 else high),
+                        lon_col >= (low + 360 if low < -180 else low),
+                        lon_col <= (high - 360 if high > 180 else high),
                     )
                 )
             else:
-                conditions.append(Listing.lon.between(low, high))
+                conditions.append(lon_col.between(low, high))
     return conditions
 
 
-def _text_match(stmt: Select[Any], dialect: str, q: str) -> tuple[Select[Any], Any] | None:
+async def _text_match(
+    session: AsyncSession, stmt: Select[Any], dialect: str, q: str
+) -> tuple[Select[Any], Any] | None:
     """Add the full-text condition for ``q``; return the statement and a rank (lower is better)."""
     if dialect == "sqlite":
         match = fts5_query(q)
@@ -238,16 +253,37 @@ def _text_match(stmt: Select[Any], dialect: str, q: str) -> tuple[Select[Any], A
     words = query_words(q)
     if not words:
         return None
-    # Every word must match, under the French or the English configuration, as a prefix.
-    tsquery: Any = None
-    for word in words:
-        either = func.to_tsquery("french", f"{word}:*").op("||")(
-            func.to_tsquery("english", f"{word}:*")
-        )
-        tsquery = either if tsquery is None else tsquery.op("&&")(either)
+    tsquery = await _pg_tsquery(session, words)
     vector: ColumnElement[Any] = literal_column("listings.search_vector")
     stmt = stmt.where(vector.op("@@")(tsquery))
     return stmt, -func.ts_rank(vector, tsquery)
+
+
+async def _pg_tsquery(session: AsyncSession, words: list[str]) -> Any:
+    """Every word must match, under the French or the English configuration, as a prefix.
+
+    The two configurations often give the same lexeme (« livraison »): then the
+    query names it once, where ``'livraison':* | 'livraison':*`` made the GIN
+    index collect the same prefix twice (``ts_rank`` ignores repeated lexemes,
+    so ranks are unchanged). The word queries are computed first, in one round
+    trip, so that the search sees a constant ``tsquery``: PostgreSQL then
+    estimates its selectivity from the index statistics and does not call
+    ``to_tsquery`` again for each row it ranks.
+    """
+    columns = ", ".join(
+        f"to_tsquery('french', :w{i})::text, to_tsquery('english', :w{i})::text"
+        for i in range(len(words))
+    )
+    params = {f"w{i}": f"{word}:*" for i, word in enumerate(words)}
+    forms = (await session.execute(text(f"SELECT {columns}"), params)).one()
+    tsquery: Any = None
+    for i in range(len(words)):
+        french, english = forms[2 * i], forms[2 * i + 1]
+        either: Any = cast(literal(french), TSQUERY)
+        if english != french:
+            either = either.op("||")(cast(literal(english), TSQUERY))
+        tsquery = either if tsquery is None else tsquery.op("&&")(either)
+    return tsquery
 
 
 def _after(sort_keys: list[tuple[Any, bool]], values: list[Any]) -> ColumnElement[bool]:
@@ -260,24 +296,48 @@ def _after(sort_keys: list[tuple[Any, bool]], values: list[Any]) -> ColumnElemen
     return or_(*clauses)
 
 
+# Sorting by distance looks in growing circles first: when a circle already
+# holds a full page, those are the nearest listings and the rest of the table
+# need not be measured. The last step is the whole requested area.
+NEAREST_RADII_KM = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
+# On SQLite, a radius search sorted by date walks the date index when the box
+# around the circle holds at least this many listings (a page is then found
+# after a few rows), and reads the box through the position index otherwise.
+SQLITE_DENSE_BOX = 2_000
+
+
+def _within(lat: float, lon: float, radius_km: float, *, indexed: bool = True) -> list[Any]:
+    """Listings within ``radius_km``: the bounding box, then the exact distance."""
+    box = bounding_box(lat, lon, radius_km, indexed=indexed)
+    return [*box, distance_expr(lat, lon) <= radius_km]
+
+
+async def _box_is_dense(session: AsyncSession, lat: float, lon: float, radius_km: float) -> bool:
+    """Whether the box around the circle holds ``SQLITE_DENSE_BOX`` listings or more.
+
+    Counted on the (lat, lon) index alone, and stopped at the threshold.
+    """
+    inside = select(Listing.id).where(*bounding_box(lat, lon, radius_km)).limit(SQLITE_DENSE_BOX)
+    found = await session.scalar(select(func.count()).select_from(inside.subquery()))
+    return int(found or 0) >= SQLITE_DENSE_BOX
+
+
 async def search_listings(session: AsyncSession, dialect: str, query: SearchQuery) -> Page:
-    """Run a search: filters, full text, distance, sort and cursor paging."""
-    distance: ColumnElement[float] | None = None
-    columns: list[Any] = [Listing]
-    if query.near is not None:
-        distance = distance_expr(*query.near).label("distance_km")
-        columns.append(distance)
+    """Run a search: filters, full text, distance, sort and cursor paging.
+
+    Two steps: the first finds the ids and sort keys of one page (plus one row,
+    to know whether there is more), reading only narrow columns; the second
+    loads those listings with their structure and author. Sorting a page of
+    ids costs little, where sorting every candidate row with all its columns
+    and joined actors cost most of a search.
+    """
     rank: Any = None
-    stmt = base_filters(select(*columns), query)
+    stmt = base_filters(select(Listing.id), query)
     if query.q:
-        found = _text_match(stmt, dialect, query.q)
+        found = await _text_match(session, stmt, dialect, query.q)
         if found is None:
             return Page([], None)
         stmt, rank = found
-    if query.near is not None and query.radius_km is not None:
-        lat, lon = query.near
-        stmt = stmt.where(*bounding_box(lat, lon, query.radius_km))
-        stmt = stmt.where(distance_expr(lat, lon) <= query.radius_km)
 
     sort_keys: list[tuple[Any, bool]]
     if query.sort == "distance" and query.near is not None:
@@ -291,17 +351,28 @@ async def search_listings(session: AsyncSession, dialect: str, query: SearchQuer
         values = _cursor_values(query, len(sort_keys))
         stmt = stmt.where(_after(sort_keys, values))
     order = [expr.desc() if descending else expr.asc() for expr, descending in sort_keys]
-    ranked = stmt.add_columns(*(expr.label(f"k{i}") for i, (expr, _) in enumerate(sort_keys)))
-    rows = (await session.execute(ranked.order_by(*order).limit(query.limit + 1))).all()
+    keyed = (
+        stmt.add_columns(*(expr.label(f"k{i}") for i, (expr, _) in enumerate(sort_keys)))
+        .order_by(*order)
+        .limit(query.limit + 1)
+    )
+
+    rows: list[Any]
+    if query.near is not None and query.sort == "distance":
+        rows = await _nearest(session, keyed, query, expand=rank is None)
+    elif query.near is not None and query.radius_km is not None:
+        lat, lon = query.near
+        indexed = True
+        if dialect == "sqlite" and rank is None:
+            indexed = not await _box_is_dense(session, lat, lon, query.radius_km)
+        within = _within(lat, lon, query.radius_km, indexed=indexed)
+        rows = list((await session.execute(keyed.where(*within))).all())
+    else:
+        rows = list((await session.execute(keyed)).all())
+
     more = len(rows) > query.limit
     rows = rows[: query.limit]
-    hits = []
-    for row in rows:
-        listing = row[0]
-        km = (
-            float(row.distance_km) if distance is not None and row.distance_km is not None else None
-        )
-        hits.append(Hit(listing, km))
+    hits = await _load(session, [row[0] for row in rows], query)
     next_cursor = None
     if more and rows:
         last = rows[-1]
@@ -310,6 +381,58 @@ async def search_listings(session: AsyncSession, dialect: str, query: SearchQuer
             {"s": query.sort, "k": [k.isoformat() if isinstance(k, datetime) else k for k in keys]}
         )
     return Page(hits, next_cursor)
+
+
+async def _nearest(
+    session: AsyncSession, keyed: Select[Any], query: SearchQuery, *, expand: bool
+) -> list[Any]:
+    """A page sorted by distance, looking in growing circles (``NEAREST_RADII_KM``).
+
+    Not with ``expand=False`` (a text search: the text index then leads, and
+    each circle would read all its matches again).
+    """
+    assert query.near is not None
+    lat, lon = query.near
+    wanted = query.limit + 1
+    for radius in NEAREST_RADII_KM if expand else ():
+        if query.radius_km is not None and radius >= query.radius_km:
+            break
+        rows = list((await session.execute(keyed.where(*_within(lat, lon, radius)))).all())
+        if len(rows) >= wanted:
+            return rows
+    if query.radius_km is not None:
+        keyed = keyed.where(*_within(lat, lon, query.radius_km))
+    return list((await session.execute(keyed)).all())
+
+
+async def _load(session: AsyncSession, ids: list[int], query: SearchQuery) -> list[Hit]:
+    """The listings of ``ids``, in that order, with their distance when ``near`` is set."""
+    if not ids:
+        return []
+    columns: list[Any] = [Listing]
+    if query.near is not None:
+        columns.append(distance_expr(*query.near).label("distance_km"))
+    # Actor keys and structure memberships (eager by default) are for signing and for
+    # administration, not for showing listings: not loading them saves two queries.
+    structure = defaultload(Listing.structure)
+    found = await session.execute(
+        select(*columns)
+        .where(Listing.id.in_(ids))
+        .options(
+            defaultload(Listing.author).lazyload(Actor.keys),
+            structure.lazyload(Structure.memberships),
+            structure.defaultload(Structure.actor).lazyload(Actor.keys),
+        )
+    )
+    by_id = {row[0].id: row for row in found.all()}
+    hits = []
+    for listing_id in ids:
+        row = by_id.get(listing_id)
+        if row is None:  # deleted between the two steps
+            continue
+        km = row.distance_km if query.near is not None else None
+        hits.append(Hit(row[0], None if km is None else float(km)))
+    return hits
 
 
 def _cursor_values(query: SearchQuery, count: int) -> list[Any]:

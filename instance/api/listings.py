@@ -20,9 +20,9 @@ from instance.api.schemas import (
     ListingPatch,
     ListingQuery,
 )
-from instance.auth import api_person
+from instance.auth import api_person, bearer_token
 from instance.errors import ApiError
-from instance.node import current_node
+from instance.node import Node, current_node
 from instance.search import parse_query, search_listings
 
 
@@ -76,6 +76,17 @@ def listing_json(listing: Listing, distance_km: float | None = None) -> dict[str
     return body
 
 
+async def check_optional_token(node: Node) -> None:
+    """Public reads need no token, but a bad one is refused (401).
+
+    Checked in a writing session (it records the token's last use) only when a
+    token is sent, so that anonymous reads stay on read-only connections.
+    """
+    if bearer_token() is not None:
+        async with node.db.session() as session:
+            await api_person(session, required=False)
+
+
 async def _get_listing(session: AsyncSession, listing_id: int) -> Listing:
     listing = await session.get(Listing, listing_id)
     if listing is None or listing.hidden:
@@ -108,8 +119,8 @@ async def list_listings() -> dict[str, Any]:
     """Local and federated listings, filtered and paged."""
     node = current_node()
     query = parse_query(request.args)
-    async with node.db.session() as session:
-        await api_person(session, required=False)
+    await check_optional_token(node)
+    async with node.db.read() as session:
         page = await search_listings(session, node.db.dialect, query)
         return {
             "items": [listing_json(item.listing, item.distance_km) for item in page.items],
@@ -122,8 +133,8 @@ async def list_listings() -> dict[str, Any]:
 async def get_listing(listing_id: int) -> dict[str, Any]:
     """One listing."""
     node = current_node()
-    async with node.db.session() as session:
-        await api_person(session, required=False)
+    await check_optional_token(node)
+    async with node.db.read() as session:
         return listing_json(await _get_listing(session, listing_id))
 
 

@@ -22,12 +22,18 @@ async def counts(session: AsyncSession) -> dict[str, int]:
     structures = await session.scalar(
         select(func.count()).select_from(Structure).where(Structure.status == "approved")
     )
-    rows = await session.execute(
-        select(Listing.local, func.count())
-        .where(Listing.status == "open", Listing.hidden.is_(False))
-        .group_by(Listing.local)
-    )
-    by_origin = {bool(local): int(n) for local, n in rows.all()}
+    # Two counts rather than one GROUP BY: each is answered from an index of its own
+    # rows (migration 0011), which both databases count several times faster.
+    by_origin: dict[bool, int] = {}
+    for local in (True, False):
+        by_origin[local] = int(
+            await session.scalar(
+                select(func.count()).where(
+                    Listing.status == "open", Listing.hidden.is_(False), Listing.local.is_(local)
+                )
+            )
+            or 0
+        )
     territory = await territory_actor(session)
     peer_ids = select(Actor.id).where(Actor.is_territory.is_(True), Actor.local.is_(False))
     peers = await session.scalar(
