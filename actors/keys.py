@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import secrets
 
-from bovine.crypto.multibase import encode_public_key_to_multibase
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from config.database import utcnow
+from federation.keys import ed25519_multibase
 from federation.keystore import current_key
 from federation.models import Actor, ActorKey
 
@@ -61,7 +61,7 @@ def new_ed25519_key(key_id: str) -> ActorKey:
     return ActorKey(
         key_id=key_id,
         kind="ed25519",
-        public_key=encode_public_key_to_multibase(private.public_key()),
+        public_key=ed25519_multibase(private.public_key()),
         private_key=_private_pem(private),
     )
 

@@ -156,7 +156,9 @@ def database_url(data_dir: Path) -> str:
     return load_settings(data_dir, environ={}).database_url
 
 
-async def enqueue_deliveries(data_dir: Path, base: str, inbox_ports: list[int], n: int) -> None:
+async def enqueue_deliveries(
+    data_dir: Path, base: str, inbox_ports: list[int], n: int, *, first: int = 0
+) -> None:
     """Queue ``n`` deliveries (``ACTIVITIES`` activities x n/ACTIVITIES inboxes) in one
     transaction, with the project's own ``federation.delivery.enqueue``."""
     from sqlalchemy import select
@@ -175,7 +177,7 @@ async def enqueue_deliveries(data_dir: Path, base: str, inbox_ports: list[int], 
             ).scalar_one()
             per_activity = n // ACTIVITIES
             for i in range(ACTIVITIES):
-                body = note_activity(base, actor.uri, i)
+                body = note_activity(base, actor.uri, first + i)
                 activity = Activity(
                     uri=body["id"],
                     actor_id=actor.id,

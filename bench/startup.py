@@ -117,6 +117,7 @@ def cpu_model() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="serve starts to measure (median)")
+    parser.add_argument("--quick", action="store_true", help="one start instead of three")
     parser.add_argument("--idle", type=float, default=2.0, help="seconds idle before reading RSS")
     args = parser.parse_args(argv)
 
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             cwd=ROOT, env=_env(), check=True, capture_output=True,
         )  # fmt: skip
-        runs = [one_run(data_dir, args.idle) for _ in range(args.runs)]
+        runs = [one_run(data_dir, args.idle) for _ in range(1 if args.quick else args.runs)]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

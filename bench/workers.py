@@ -8,7 +8,7 @@ POST received; process start-up is left out). The ratio says how much a second
 process adds on this machine (with 2 cores, the receiver and PostgreSQL compete
 with the workers for them).
 
-``python bench/workers.py [--quick]`` (N = 600 quick, 4,000 full).
+``python bench/workers.py [--quick]`` (N = 400 quick, 4,000 full).
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import Row, cli, entraide_command, format_row
 from bench.delivery import PORTS, Receiver, enqueue_deliveries
 
-QUICK_N = 600
+QUICK_N = 400
 FULL_N = 4_000
 
 
-async def _drain_with(workers: int, data_dir: Path, base: str, n: int) -> float:
+async def _drain_with(workers: int, data_dir: Path, base: str, n: int, first: int) -> float:
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
@@ -48,7 +48,7 @@ async def _drain_with(workers: int, data_dir: Path, base: str, n: int) -> float:
     processes: list[subprocess.Popen[bytes]] = []
     try:
         await asyncio.sleep(0.3)
-        await enqueue_deliveries(data_dir, base, ports, n)
+        await enqueue_deliveries(data_dir, base, ports, n, first=first)
         env = {k: v for k, v in os.environ.items() if not k.startswith("ENTRAIDE_")}
         env.update(ENTRAIDE_WORKERS__POLL_INTERVAL="0.2", ENTRAIDE_LOG__LEVEL="WARNING")
         for _ in range(workers):
@@ -85,26 +85,26 @@ def run(quick: bool) -> list[Row]:
     rows: list[Row] = []
     try:
         rates = {}
-        for workers in (1, 2):
-            name = f"w{workers}"
-            asyncio.run(cluster.execute(f"CREATE DATABASE {name}"))
-            with tempfile.TemporaryDirectory(prefix="entraide-bench-") as tmp:
-                data_dir = Path(tmp) / "node"
-                cli(
-                    data_dir,
-                    "init",
-                    "--domain",
-                    "127.0.0.1:9",
-                    "--name",
-                    "Banc",
-                    "--scheme",
-                    "http",
-                    "--allow-private-addresses",
-                    "--database-url",
-                    cluster.url(name),
-                )
+        asyncio.run(cluster.execute("CREATE DATABASE workers"))
+        with tempfile.TemporaryDirectory(prefix="entraide-bench-") as tmp:
+            data_dir = Path(tmp) / "node"
+            cli(
+                data_dir,
+                "init",
+                "--domain",
+                "127.0.0.1:9",
+                "--name",
+                "Banc",
+                "--scheme",
+                "http",
+                "--allow-private-addresses",
+                "--database-url",
+                cluster.url("workers"),
+            )
+            for workers in (1, 2):
+                # One node for both runs; the second run's activities have other ids.
                 rates[workers] = asyncio.run(
-                    _drain_with(workers, data_dir, "http://127.0.0.1:9", n)
+                    _drain_with(workers, data_dir, "http://127.0.0.1:9", n, first=workers * 100)
                 )
         rows.append(("delivery_rate_pg_1_worker", rates[1], "deliveries/s", f"{n} POSTs"))
         rows.append(("delivery_rate_pg_2_workers", rates[2], "deliveries/s", f"{n} POSTs"))

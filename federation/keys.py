@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 import httpx
-from bovine.crypto.multibase import decode_multibase_public_key, multibase_58btc_encode
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
@@ -69,6 +68,10 @@ def load_public_key_multibase(value: str) -> PublicKey:
     if not value.startswith("z"):
         raise KeyFetchError("publicKeyMultibase must be base58btc (start with 'z')")
     try:
+        # Imported here: importing bovine loads its HTTP clients too (half a second of
+        # start-up for every process), and only remote Multikeys need it.
+        from bovine.crypto.multibase import decode_multibase_public_key
+
         key = decode_multibase_public_key(value)  # type: ignore[no-untyped-call]
     except (ValueError, TypeError, IndexError) as exc:
         raise KeyFetchError("publicKeyMultibase is not a valid Multikey") from exc
@@ -94,7 +97,9 @@ def public_key_pem(key: PublicKey) -> str:
 def ed25519_multibase(key: ed25519.Ed25519PublicKey) -> str:
     """The FEP-521a ``publicKeyMultibase`` of an Ed25519 key (starts ``z6Mk``)."""
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return multibase_58btc_encode(_ED25519_MULTICODEC + raw)
+    from bovine.crypto.multibase import multibase_58btc_encode
+
+    return str(multibase_58btc_encode(_ED25519_MULTICODEC + raw))
 
 
 def same_public_key(a: PublicKey, b: PublicKey) -> bool:
