@@ -9,9 +9,10 @@ holding one across a fetch.
 
 Outcomes: ``done``; ``ignored`` (unknown type, nothing to do);
 ``failed`` after the error is permanent (bad payload, origin mismatch, a
-fetch answered 404 or 410) or
-after :data:`MAX_TRIES` transient failures (a fetch that keeps failing),
-with the error kept on the row for the admin.
+fetch answered 404 or 410, an unexpected exception of a handler) or
+after :data:`MAX_TRIES` transient failures (a fetch that keeps failing, the
+database locked or unreachable), with the error kept on the row for the admin.
+No exception of a handler escapes :meth:`InboxProcessor.process`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from datetime import timedelta
 
 import httpx
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import Database, utcnow
@@ -156,6 +159,15 @@ class InboxProcessor:
             return "retry", f"{type(exc).__name__}: {exc}"[:1000]
         except FederationError as exc:
             return "failed", f"{type(exc).__name__}: {exc.message}"[:1000]
+        except Exception as exc:
+            # A bug met by one payload (a parser's TypeError, a value the database
+            # refuses) must cost that item, not the loop: escaping here, it left the
+            # whole claimed batch leased, and the item came back after the lease to
+            # stop the loop again, never reaching MAX_TRIES. Database trouble that
+            # may pass is retried; anything else would fail the same way again.
+            log.exception("inbox item %s (%s) raised", item.activity_uri, item.activity_type)
+            state = "retry" if _transient(exc) else "failed"
+            return state, f"internal error: {type(exc).__name__}: {exc}"[:1000]
         return ("ignored", note) if note else ("done", None)
 
     async def record(self, item: InboxItem, state: str, error: str | None) -> None:
@@ -197,6 +209,13 @@ class InboxProcessor:
         while count := await self.run_once():
             total += count
         return total
+
+
+def _transient(exc: Exception) -> bool:
+    """A database error that retrying may cure (locked, disconnected, pool timeout)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError | PoolTimeout | TimeoutError)
 
 
 async def release_stale_leases(db: Database) -> int:
