@@ -76,7 +76,7 @@ def _list(value: Any) -> list[Any]:
 
 def _type_of(doc: dict[str, Any]) -> str:
     for candidate in _list(doc.get("type")):
-        if candidate in ACTOR_TYPES:
+        if isinstance(candidate, str) and candidate in ACTOR_TYPES:
             return str(candidate)
     raise PayloadError("the document is not an actor")
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -47,6 +48,7 @@ MODALITY_TAGS = {
 }
 MAX_EXTRA_BYTES = 64 * 1024
 MAX_DECIMAL = Decimal("1000000000")
+MAX_URI = 2048  # the length of URI columns
 
 
 @dataclass
@@ -100,11 +102,16 @@ def _decimal(value: Any) -> Decimal | None:
         return None
     try:
         number = Decimal(str(value))
-    except InvalidOperation:
+        if not number.is_finite():
+            return None
+        # Rounded first, so that the bound holds for the stored value (999999999.9999
+        # would round up to 1e9).
+        number = number.quantize(Decimal("0.001"))
+    except InvalidOperation:  # also raised by quantize for numbers beyond its precision
         return None
-    if not number.is_finite() or number < 0 or number >= MAX_DECIMAL:
+    if number < 0 or number >= MAX_DECIMAL:
         return None
-    return number.quantize(Decimal("0.001"))
+    return number
 
 
 def _coordinate(value: Any, bound: float) -> float | None:
@@ -112,7 +119,7 @@ def _coordinate(value: Any, bound: float) -> float | None:
         return None
     try:
         number = float(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # a 400-digit integer is valid JSON
         return None
     if not math.isfinite(number) or abs(number) > bound:
         return None
@@ -169,7 +176,9 @@ def _price(reciprocal: Any) -> tuple[Decimal | None, str]:
     if isinstance(conforms, str):
         currency = CURRENCY_ITEMS.get(conforms.rstrip("/").rsplit("/", 1)[-1], "")
         if conforms.startswith("urn:iso:std:iso:4217:"):
-            currency = conforms.rsplit(":", 1)[-1][:3].upper()
+            code = conforms.rsplit(":", 1)[-1]
+            # Three ASCII letters, or no currency ("ßßß".upper() is six letters long).
+            currency = code.upper() if re.fullmatch(r"[A-Za-z]{3}", code) else ""
     quantity = reciprocal.get("resourceQuantity")
     amount = _decimal(quantity.get("hasNumericalValue")) if isinstance(quantity, dict) else None
     if not currency or amount is None:
@@ -205,14 +214,18 @@ def listing_from_ap(obj: dict[str, Any]) -> ListingData | None:
         return None
     purpose = obj.get("purpose")
     intent = obj.get("publishes")
-    if purpose not in PURPOSES or not isinstance(intent, dict):
+    if not isinstance(purpose, str) or purpose not in PURPOSES or not isinstance(intent, dict):
         return None
     ap_id = object_id(obj.get("id"))
     author = object_id(obj.get("attributedTo"))
     if not ap_id or not author:
         raise PayloadError("a listing needs an id and attributedTo")
+    if len(ap_id) > MAX_URI or len(author) > MAX_URI:
+        raise PayloadError(f"a listing's id and author must be at most {MAX_URI} characters")
     host = host_of(ap_id)
     url = object_id(obj.get("url")) or ap_id
+    if len(url) > MAX_URI:
+        url = ap_id
     try:
         if host_of(url) != host:
             url = ap_id

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from federation.actor_doc import parse_actor
@@ -219,76 +219,9 @@ LISTING_ESSENTIAL = frozenset({"id", "type", "purpose", "publishes", "attributed
 listings = with_extra_fields(fields(LISTING, essential=LISTING_ESSENTIAL))
 
 
-# ------------------------------------------------------------------ known bugs
+# ------------------------------------------------------------------ past bugs
 #
-# Bugs these properties found in modules outside this test's reach (inbox/from_ap.py,
-# federation/actor_doc.py). Each has a strict xfail reproducer below; the properties
-# leave out the inputs that trigger them (``assume``), so that they keep guarding
-# everything else. When a bug is fixed its reproducer passes, the strict xfail fails,
-# and its exclusion here must go with it.
-
-
-def _unhashable(value: Any) -> bool:
-    return isinstance(value, list | dict)
-
-
-def _beyond_float(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > 1e308
-
-
-def _expands(code: Any) -> bool:
-    return isinstance(code, str) and any(len(c.upper()) > 1 for c in code)
-
-
-def _rounds_up(value: Any) -> bool:
-    with contextlib.suppress(Exception):
-        from decimal import Decimal
-
-        number = Decimal(str(value))
-        return bool(number.is_finite() and Decimal("999999999.9995") <= number < 10**9)
-    return False
-
-
-def known_listing_bug(obj: Any) -> str | None:
-    """The known from_ap.py bug that ``obj`` triggers, if any (see the reproducers)."""
-    if not isinstance(obj, dict):
-        return None
-    if _unhashable(obj.get("purpose")):
-        return "purpose-unhashable"
-    place = obj.get("location")
-    places = place if isinstance(place, list) else [place]
-    for item in places:
-        if isinstance(item, dict) and any(
-            _beyond_float(item.get(k)) for k in ("latitude", "longitude", "radius")
-        ):
-            return "coordinate-overflow"
-    reciprocal = obj.get("reciprocal")
-    if isinstance(reciprocal, dict) and _expands(reciprocal.get("resourceConformsTo")):
-        return "currency-expands"
-    for intent_name, quantity_name in (
-        ("publishes", "resourceQuantity"),
-        ("publishes", "availableQuantity"),
-        ("reciprocal", "resourceQuantity"),
-    ):
-        intent = obj.get(intent_name)
-        quantity = intent.get(quantity_name) if isinstance(intent, dict) else None
-        if isinstance(quantity, dict) and _rounds_up(quantity.get("hasNumericalValue")):
-            return "decimal-rounds-to-1e9"
-    for name in ("id", "url", "attributedTo"):
-        value = obj.get(name)
-        value = value.get("id") if isinstance(value, dict) else value
-        if isinstance(value, str) and len(value) > 2048:
-            return "uri-too-long"
-    return None
-
-
-def known_actor_bug(doc: Any) -> str | None:
-    if not isinstance(doc, dict):
-        return None
-    types = doc.get("type")
-    if any(_unhashable(t) for t in (types if isinstance(types, list) else [types])):
-        return "actor-type-unhashable"
-    return None
+# Bugs these properties found (all fixed): each keeps a minimal reproducer below.
 
 
 @FAST
@@ -299,7 +232,6 @@ def known_actor_bug(doc: Any) -> str | None:
 @example(obj={**LISTING, "startTime": "2025-06-01", "endTime": "2025-05-01"})
 def test_listing_from_ap_fits_the_model_or_refuses(obj: dict[str, Any]) -> None:
     """A listing within every bound, None (not a listing), or a FederationError."""
-    assume(known_listing_bug(obj) is None)
     try:
         data = listing_from_ap(obj)
     except FederationError:
@@ -359,7 +291,6 @@ actors = with_extra_fields(fields(ACTOR, essential=ACTOR_ESSENTIAL))
 @example(doc={**ACTOR, "alsoKnownAs": [f"{HOST}/{i}" for i in range(1000)]})
 def test_parse_actor_fits_the_model_or_refuses(doc: dict[str, Any]) -> None:
     """A ParsedActor whose URLs we POST to are on its own host, or a FederationError."""
-    assume(known_actor_bug(doc) is None)
     try:
         parsed = parse_actor(doc)
     except FederationError:
@@ -397,12 +328,10 @@ KNOWN_LISTING_BUGS = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="known bugs of inbox/from_ap.py (see KNOWN_LISTING_BUGS)")
 @pytest.mark.parametrize("bug", sorted(KNOWN_LISTING_BUGS))
-def test_known_listing_bug_reproducer(bug: str) -> None:
-    """Each known bug, minimal: it must fit the model or be refused."""
+def test_past_listing_bug_reproducer(bug: str) -> None:
+    """Each bug found, minimal: the object must now fit the model or be refused."""
     obj = KNOWN_LISTING_BUGS[bug]
-    assert known_listing_bug(obj) == bug
     try:
         data = listing_from_ap(obj)
     except FederationError:
@@ -410,14 +339,11 @@ def test_known_listing_bug_reproducer(bug: str) -> None:
     assert data is None or listing_problems(data) == []
 
 
-@pytest.mark.xfail(strict=True, reason="federation/actor_doc.py `_type_of` hashes each type")
-def test_known_actor_bug_reproducer() -> None:
-    """actor_doc.py `_type_of`: `candidate in ACTOR_TYPES` hashes each value of `type`, so
-    `"type": [{"@id": "Person"}]` raises TypeError (a 500 when the inbox fetches the
-    signer's key)."""
+def test_past_actor_bug_reproducer() -> None:
+    """actor_doc.py `_type_of` hashed each value of `type`, so `"type": [{"@id": "Person"}]`
+    raised TypeError (a 500 when the inbox fetched the signer's key); now refused."""
     doc = {**ACTOR, "type": [{"@id": "Person"}]}
-    assert known_actor_bug(doc) == "actor-type-unhashable"
-    with contextlib.suppress(FederationError):
+    with pytest.raises(FederationError):
         parse_actor(doc)
 
 
