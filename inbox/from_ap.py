@@ -288,6 +288,6 @@ def listing_from_ap(obj: dict[str, Any]) -> ListingData | None:
         if radius is not None and radius > 0:
             units = place.get("units", "m")
             km = radius if units == "km" else radius / 1000 if units in ("m", None) else None
-            if km is not None and km <= 1000:
+            if km is not None and km <= 1000 and round(km, 3) > 0:
                 data.radius_km = round(km, 3)
     return data
