@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import utcnow
 from config.settings import Settings
-from domain.models import Listing
+from domain.models import Listing, Structure
+from domain.notify import notify_structure
 from domain.social import Conversation, Message, Participant
 from federation.models import Actor
 from outbox.publish import emit, new_activity
@@ -95,6 +96,23 @@ def note_of(message: Message, recipients: list[Actor], listing: Listing | None) 
     return note
 
 
+async def _notify(
+    session: AsyncSession, sender: Actor, recipient: Actor, conversation_id: int
+) -> None:
+    """Tell the people of a local recipient structure (remote messages: see the inbox)."""
+    structure_id = await session.scalar(
+        select(Structure.id).where(Structure.actor_id == recipient.id)
+    )
+    if structure_id is not None:
+        await notify_structure(
+            session,
+            structure_id,
+            "message",
+            {"from": sender.name or sender.handle, "domain": sender.domain},
+            f"/messages/{conversation_id}",
+        )
+
+
 async def send(
     session: AsyncSession,
     settings: Settings,
@@ -149,7 +167,9 @@ async def send(
         if participant.actor_id == sender.id:
             participant.last_read_at = now
     await session.flush()
-    if not recipient.local:
+    if recipient.local:
+        await _notify(session, sender, recipient, conversation.id)
+    else:
         note = note_of(message, [recipient], listing)
         body = new_activity(settings, "Create", sender, note, to=note["to"], cc=[])
         await emit(

@@ -137,6 +137,27 @@ async def community_by_handle(session: AsyncSession, handle: str) -> Community:
     return community
 
 
+async def admit(session: AsyncSession, person: Person, community: Community, actor: Actor) -> bool:
+    """Make ``actor`` a member (audited); False when it already was one."""
+    if await session.get(CommunityMember, (community.id, actor.id)) is not None:
+        return False
+    session.add(CommunityMember(community_id=community.id, actor_id=actor.id))
+    audit(session, person, "community.member.add", actor.uri, community.handle)
+    return True
+
+
+async def dismiss(
+    session: AsyncSession, person: Person, community: Community, actor: Actor
+) -> bool:
+    """End ``actor``'s membership (audited); False when it was not a member."""
+    member = await session.get(CommunityMember, (community.id, actor.id))
+    if member is None:
+        return False
+    await session.delete(member)
+    audit(session, person, "community.member.remove", actor.uri, community.handle)
+    return True
+
+
 def animates(person: Person, community: Community) -> bool:
     return person.is_moderator or any(a.person_id == person.id for a in community.animators)
 
@@ -204,9 +225,7 @@ async def add_member(handle: str) -> tuple[dict[str, Any], int]:
         )
         if not (animates(person, community) or (own and community.open)):
             raise ApiError(403, "only the community's animators admit members")
-        if await session.get(CommunityMember, (community.id, actor.id)) is None:
-            session.add(CommunityMember(community_id=community.id, actor_id=actor.id))
-            audit(session, person, "community.member.add", actor.uri, community.handle)
+        await admit(session, person, community, actor)
         return {"community": community.handle, "member": actor.uri}, 201
 
 
@@ -223,11 +242,8 @@ async def remove_member(handle: str) -> tuple[str, int]:
         if not animates(person, community):
             raise ApiError(403, "only the community's animators remove members")
         actor = await _resolve_member(session, node, request.args.get("actor", ""))
-        member = await session.get(CommunityMember, (community.id, actor.id))
-        if member is None:
+        if not await dismiss(session, person, community, actor):
             raise ApiError(404, "not a member")
-        await session.delete(member)
-        audit(session, person, "community.member.remove", actor.uri, community.handle)
     return "", 204
 
 

@@ -136,20 +136,6 @@ async def send_message() -> tuple[dict[str, Any], int]:
             listing=listing,
             conversation=conversation,
         )
-        if recipient.local:
-            from domain.notify import notify_structure
-
-            structure_id = await session.scalar(
-                select(Structure.id).where(Structure.actor_id == recipient.id)
-            )
-            if structure_id is not None:
-                await notify_structure(
-                    session,
-                    structure_id,
-                    "message",
-                    {"from": sender.name, "domain": sender.domain},
-                    f"/messages/{message.conversation_id}",
-                )
         return message_json(message), 201
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.models import Person, Structure
 from domain.social import Community, CommunityMember, Post
 from federation.models import Actor, Follow
-from instance.api.communities import animates, community_by_handle, create
+from instance.api.communities import admit, animates, community_by_handle, create, dismiss
 from instance.errors import ApiError
 from instance.i18n import gettext as _
 from instance.moderation import audit
@@ -226,9 +226,7 @@ async def join(handle: str) -> Response:
         assert structure.actor is not None
         if not (community.open or animates(person, community)):
             deny(403, _("This community is closed: its animators admit the members."))
-        if await session.get(CommunityMember, (community.id, structure.actor.id)) is None:
-            session.add(CommunityMember(community_id=community.id, actor_id=structure.actor.id))
-            audit(session, person, "community.member.add", structure.actor.uri, community.handle)
+        await admit(session, person, community, structure.actor)
         name = structure.name
     await flash(_("%(name)s is now a member of the community.", name=name), "success")
     return redirect_to(f"/communities/{handle}")
@@ -241,10 +239,7 @@ async def leave(handle: str) -> Response:
         community = await _community(session, handle)
         structure = await _own(session, person, (await request.form).get("structure", ""))
         assert structure.actor is not None
-        member = await session.get(CommunityMember, (community.id, structure.actor.id))
-        if member is not None:
-            await session.delete(member)
-            audit(session, person, "community.member.remove", structure.actor.uri, community.handle)
+        await dismiss(session, person, community, structure.actor)
         name = structure.name
     await flash(_("%(name)s left the community.", name=name), "success")
     return redirect_to(f"/communities/{handle}")
@@ -314,15 +309,10 @@ async def change_member(handle: str, action: str) -> Response:
                         " can be admitted."
                     ),
                 )
-            if await session.get(CommunityMember, (community.id, actor.id)) is None:
-                session.add(CommunityMember(community_id=community.id, actor_id=actor.id))
-                audit(session, person, "community.member.add", actor.uri, community.handle)
+            await admit(session, person, community, actor)
             message = _("%(name)s is admitted as a member.", name=actor.name or actor.handle)
         else:
-            member = await session.get(CommunityMember, (community.id, actor.id))
-            if member is not None:
-                await session.delete(member)
-                audit(session, person, "community.member.remove", actor.uri, community.handle)
+            await dismiss(session, person, community, actor)
             message = _("%(name)s is no longer a member.", name=actor.name or actor.handle)
     await flash(message, "success")
     return redirect_to(f"/communities/{handle}#members")

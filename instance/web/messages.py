@@ -39,7 +39,7 @@ from instance.web.common import (
     remember_viewer,
     require_person,
 )
-from instance.web.queries import mark_notifications_read, notify_local_recipient
+from instance.web.queries import mark_notifications_read
 from instance.web.remote import TargetError, resolve
 from outbox import messages as message_activities
 
@@ -204,7 +204,6 @@ async def reply(conversation_id: int) -> Any:
             content,
             conversation=conversation,
         )
-        await notify_local_recipient(session, structure.actor, recipient, conversation.id)
     await flash(_("Your message is sent."), "success")
     return redirect_to(f"/messages/{conversation_id}#last")
 
@@ -330,9 +329,6 @@ async def new_message_post() -> Any:
                     recipient,
                     values["content"],
                     listing=listing,
-                )
-                await notify_local_recipient(
-                    session, structure.actor, recipient, message.conversation_id
                 )
                 conversation_id = message.conversation_id
         if not errors:

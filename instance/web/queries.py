@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import utcnow
 from domain.models import Listing, Membership, Person, Structure
-from domain.notify import notify_structure
 from domain.social import (
     Community,
     CommunityMember,
@@ -83,29 +82,6 @@ async def mark_notifications_read(
     now = utcnow()
     for notification in (await session.execute(query)).scalars():
         notification.read_at = now
-
-
-async def notify_local_recipient(
-    session: AsyncSession, sender: Actor, recipient: Actor, conversation_id: int
-) -> None:
-    """Tell the members of a local recipient structure about a new message.
-
-    The same notification the JSON API writes after ``outbox.messages.send``
-    (remote messages are notified by the inbox).
-    """
-    if not recipient.local:
-        return
-    structure_id = await session.scalar(
-        select(Structure.id).where(Structure.actor_id == recipient.id)
-    )
-    if structure_id is not None:
-        await notify_structure(
-            session,
-            structure_id,
-            "message",
-            {"from": sender.name, "domain": sender.domain},
-            f"/messages/{conversation_id}",
-        )
 
 
 # --- communities -------------------------------------------------------------------
