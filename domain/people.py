@@ -27,11 +27,14 @@ from domain.validation import Collector
 from federation.models import Actor
 
 _hasher = PasswordHasher()
+
+
 # Verifying against this keeps the time of a login with an unknown e-mail
 # close to that of a known one (no account enumeration by timing).
 @functools.cache
 def _dummy_hash() -> str:
     return _hasher.hash("entraide-dummy-password")  # made on first use, not at import
+
 
 EMAIL_RE = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 HANDLE_RE = r"[a-z0-9_]{2,64}"

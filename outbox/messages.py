@@ -173,7 +173,12 @@ async def send(
         note = note_of(message, [recipient], listing)
         body = new_activity(settings, "Create", sender, note, to=note["to"], cc=[])
         await emit(
-            session, settings, sender, body, to_followers=False, recipients=[recipient],
+            session,
+            settings,
+            sender,
+            body,
+            to_followers=False,
+            recipients=[recipient],
             public=False,
         )
     return message

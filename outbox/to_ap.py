@@ -153,9 +153,7 @@ def listing_content(listing: Listing, urls: Urls) -> str:
     kind = KIND_LABELS.get(listing.kind, listing.kind)
     status = STATUS_LABELS.get(listing.status)
     prefix = f"[{status}] " if status else ""
-    parts = [
-        f"<p><strong>{html.escape(prefix + kind)} : {html.escape(listing.title)}</strong></p>"
-    ]
+    parts = [f"<p><strong>{html.escape(prefix + kind)} : {html.escape(listing.title)}</strong></p>"]
     parts.append(_paragraphs(listing.description))
     facts = [MODALITY_LABELS.get(listing.modality, listing.modality)]
     if listing.quantity is not None:

@@ -70,7 +70,9 @@ async def test_listing_published_edited_withdrawn_reaches_peer(
         assert seen["author"]["id"] == "https://a.test/actors/menuiserie"
 
         response = await a.api(
-            "PATCH", f"/api/v1/listings/{created['id']}", token=token,
+            "PATCH",
+            f"/api/v1/listings/{created['id']}",
+            token=token,
             json={"title": "Chutes de chêne et de hêtre"},
         )
         assert response.status_code == 200
@@ -91,9 +93,7 @@ async def test_listing_not_stored_without_a_follow(
         _, created = await publish(a)
         await net.settle()
         # B follows nobody on A: deliver the Create by hand, signed correctly by A's structure.
-        create = next(
-            act for act in await _outbox(a, "menuiserie") if act["type"] == "Create"
-        )
+        create = next(act for act in await _outbox(a, "menuiserie") if act["type"] == "Create")
         status = await _deliver_as(net, a, "menuiserie", b, create)
         assert status == 202
         await net.settle()
@@ -158,8 +158,11 @@ async def test_forged_update_from_a_third_node_is_refused(
         }
         assert await _deliver_as(net, c, "pirate", b, forged) == 403
 
-        impersonation = dict(forged, id="https://a.test/activities/forged-2",
-                             actor="https://a.test/actors/menuiserie")
+        impersonation = dict(
+            forged,
+            id="https://a.test/activities/forged-2",
+            actor="https://a.test/actors/menuiserie",
+        )
         assert await _deliver_as(net, c, "pirate", b, impersonation) == 403
         await net.settle()
         assert [i["title"] for i in await remote_listings(b)] == ["Chutes de chêne"]
