@@ -308,6 +308,7 @@ class DeliveryWorker:
         db: Database,
         client_factory: Callable[[], httpx.AsyncClient],
         *,
+        client_for: Callable[[str], httpx.AsyncClient] | None = None,
         concurrency: int = 32,
         per_host: int = 4,
         batch: int = 50,
@@ -318,6 +319,7 @@ class DeliveryWorker:
     ) -> None:
         self.db = db
         self.client_factory = client_factory
+        self.client_for = client_for
         self.concurrency = concurrency
         self.per_host = per_host
         self.batch = batch
@@ -330,6 +332,8 @@ class DeliveryWorker:
         )
 
     async def _send(self, client: httpx.AsyncClient, job: Job) -> Outcome:
+        if self.client_for is not None:
+            client = self.client_for(job.domain)
         async with self._hosts[job.domain]:
             return await send(client, job)
 

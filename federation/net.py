@@ -283,7 +283,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     ) -> None:
         # Deliveries keep dozens of requests in flight to many servers: keep their
         # connections alive instead of reopening them (httpx keeps 20 by default).
-        limits = limits or httpx.Limits(max_connections=200, max_keepalive_connections=100)
+        limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=32)
         context = ssl_context or ssl.create_default_context(cafile=certifi.where())
         super().__init__(verify=context, limits=limits, trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(

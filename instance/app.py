@@ -21,7 +21,6 @@ from quart_schema import Info, QuartSchema
 from actors.urls import Urls
 from config.database import Database
 from config.settings import Settings
-from federation.net import make_client
 from instance.background import Background
 from instance.csrf import init_csrf
 from instance.errors import register_error_handlers
@@ -99,13 +98,7 @@ def create_app(
 
     @app.before_serving
     async def _startup() -> None:
-        node._http = make_client(
-            allow_private=settings.federation.allow_private_addresses,
-            user_agent=node.user_agent,
-            connect_timeout=settings.federation.connect_timeout,
-            total_timeout=settings.federation.total_timeout,
-            transport=http_transport,
-        )
+        node._http = node.make_http_client()
         if workers_on:
             await node.background.start()
 
@@ -115,6 +108,7 @@ def create_app(
         if node._http is not None:
             await node._http.aclose()
             node._http = None
+        await node.close_delivery_clients()
         await node.db.dispose()
 
     return app

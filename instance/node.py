@@ -8,6 +8,8 @@ shared HTTP client and the background workers. Code reaches it with
 
 from __future__ import annotations
 
+import asyncio
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -25,12 +27,14 @@ from federation.delivery import revive_any
 from federation.inbox_store import GroupCommit
 from federation.keys import SigningKey
 from federation.keystore import actor_signing_key
+from federation.net import make_client
 from federation.remote import Remote
 
 if TYPE_CHECKING:
     from instance.background import Background
 
 VERSION = "0.1.0"
+DELIVERY_CLIENTS = 512  # servers with a connection pool of their own at once
 SOFTWARE = "entraide"
 
 
@@ -77,6 +81,48 @@ class Node:
             async with self.db.session() as session:
                 self._signer = actor_signing_key(await territory_actor(session))
         return self._signer
+
+    def make_http_client(self) -> httpx.AsyncClient:
+        """A guarded HTTP client with the node's settings (see ``federation.net``)."""
+        federation = self.settings.federation
+        return make_client(
+            allow_private=federation.allow_private_addresses,
+            user_agent=self.user_agent,
+            connect_timeout=federation.connect_timeout,
+            total_timeout=federation.total_timeout,
+            transport=self.http_transport,
+        )
+
+    def delivery_client(self, domain: str) -> httpx.AsyncClient:
+        """The client that delivers to ``domain``: one connection pool per server.
+
+        httpcore looks over every connection of a pool for each request (is it
+        idle, is it still open?): with dozens of servers in one pool, that
+        bookkeeping cost more than signing. Small pools keep it per server.
+        """
+        clients: OrderedDict[str, httpx.AsyncClient] = self.extras.setdefault(
+            "delivery_clients", OrderedDict()
+        )
+        client = clients.get(domain)
+        if client is None:
+            client = clients[domain] = self.make_http_client()
+            if len(clients) > DELIVERY_CLIENTS:
+                _, oldest = clients.popitem(last=False)
+                # A request still using it fails and is retried like any failure.
+                self.extras.setdefault("closing", set()).add(asyncio.ensure_future(oldest.aclose()))
+        else:
+            clients.move_to_end(domain)
+        return client
+
+    async def close_delivery_clients(self) -> None:
+        clients: OrderedDict[str, httpx.AsyncClient] = self.extras.pop(
+            "delivery_clients", OrderedDict()
+        )
+        for client in clients.values():
+            await client.aclose()
+        closing = self.extras.pop("closing", set())
+        if closing:
+            await asyncio.gather(*closing, return_exceptions=True)
 
     @property
     def http(self) -> httpx.AsyncClient:

@@ -29,6 +29,7 @@ def make_delivery_worker(node: Node) -> DeliveryWorker:
     return DeliveryWorker(
         node.db,
         lambda: node.http,
+        client_for=node.delivery_client,
         concurrency=settings.federation.delivery_concurrency,
         per_host=settings.federation.per_host_concurrency,
         batch=settings.workers.batch_size,
