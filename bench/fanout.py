@@ -150,7 +150,11 @@ async def publish_and_wait(
 
 def run(quick: bool) -> list[Row]:
     del quick  # one size: it is already quick
-    ports = [free_port() for _ in range(SERVERS)]
+    ports: list[int] = []
+    while len(ports) < SERVERS:  # distinct: a port freed by the probe may come back
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
     with tempfile.TemporaryDirectory(prefix="entraide-bench-fanout-") as tmp:
         data_dir = Path(tmp) / "sender"
         port = free_port()
