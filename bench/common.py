@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -79,19 +80,52 @@ def die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+_CLI_LOCK = threading.Lock()
+
+
 def cli(data_dir: Path, *args: str) -> str:
-    """Run ``entraide --data-dir DIR ARGS``; raise with its stderr when it fails."""
-    done = subprocess.run(
-        [*entraide_command(), "--data-dir", str(data_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=bench_env(),
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"entraide {' '.join(args[:2])} failed: {done.stderr.strip()}")
-    return done.stdout
+    """Run ``entraide --data-dir DIR ARGS``; raise with its stderr when it fails.
+
+    In this process (``instance.cli.main``, in a thread of its own so that its
+    ``asyncio.run`` never meets a running loop), with the environment of
+    :func:`bench_env` for the call: the same command as the console script,
+    without paying the interpreter's start-up (about a second) for each set-up
+    step. Standard streams and the environment are process-wide: calls from
+    several threads take turns (``_CLI_LOCK``).
+    """
+    import contextlib
+    import io
+
+    from instance.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    result: list[int | BaseException] = []
+
+    def call() -> None:
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                result.append(main(["--data-dir", str(data_dir), *args]))
+        except BaseException as exc:
+            result.append(exc)
+
+    with _CLI_LOCK:
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(bench_env())
+        try:
+            thread = threading.Thread(target=call)
+            thread.start()
+            thread.join(120)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+    if not result:
+        raise RuntimeError(f"entraide {' '.join(args[:2])} did not finish in 120 s")
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    if result[0] != 0:
+        raise RuntimeError(f"entraide {' '.join(args[:2])} failed: {err.getvalue().strip()}")
+    return out.getvalue()
 
 
 def init_node(data_dir: Path, port: int, name: str = "Banc d'essai") -> None:
