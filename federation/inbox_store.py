@@ -14,13 +14,67 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import utcnow
 from federation.models import InboxItem
+
+
+def _row(
+    activity: dict[str, Any],
+    *,
+    actor_uri: str,
+    domain: str,
+    key_id: str,
+    recipient: str | None,
+    received_at: datetime | None,
+    now: datetime,
+) -> dict[str, Any]:
+    types = activity.get("type")
+    type_name = types if isinstance(types, str) else json.dumps(types)[:64]
+    return {
+        "activity_uri": activity["id"],
+        "activity_type": type_name[:64],
+        "actor_uri": actor_uri,
+        "domain": domain,
+        "recipient_uri": recipient,
+        "key_id": key_id,
+        "body": json.dumps(activity, ensure_ascii=False),
+        "state": "pending",
+        "tries": 0,
+        "next_attempt_at": now,
+        "received_at": received_at or now,
+    }
+
+
+async def _insert_new(session: AsyncSession, rows: list[dict[str, Any]]) -> list[bool]:
+    """Insert ``rows`` (ignoring ids already stored); for each, whether it was new.
+
+    One statement for the lot: the parameters are sent as an executemany, which
+    SQLAlchemy turns into multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING``
+    batches on both SQLite and PostgreSQL, compiled once and cached. The ids
+    returned are the new ones; an id twice in ``rows`` is new the first time only.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, InboxItem.__table__)
+    statement = (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["activity_uri"])
+        .returning(table.c.activity_uri)
+    )
+    result = await session.execute(statement, rows)
+    inserted = set(result.scalars().all())
+    new: list[bool] = []
+    for row in rows:
+        uri = row["activity_uri"]
+        new.append(uri in inserted)
+        inserted.discard(uri)
+    return new
 
 
 async def store_incoming(
@@ -39,29 +93,16 @@ async def store_incoming(
     checked, which may have fetched the actor): handlers compare it with when
     we last fetched the actor.
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    now = utcnow()
-    types = activity.get("type")
-    type_name = types if isinstance(types, str) else json.dumps(types)[:64]
-    result = await session.execute(
-        insert(InboxItem)
-        .values(
-            activity_uri=activity["id"],
-            activity_type=type_name[:64],
-            actor_uri=actor_uri,
-            domain=domain,
-            recipient_uri=recipient,
-            key_id=key_id,
-            body=json.dumps(activity, ensure_ascii=False),
-            state="pending",
-            tries=0,
-            next_attempt_at=now,
-            received_at=received_at or now,
-        )
-        .on_conflict_do_nothing(index_elements=["activity_uri"])
+    row = _row(
+        activity,
+        actor_uri=actor_uri,
+        domain=domain,
+        key_id=key_id,
+        recipient=recipient,
+        received_at=received_at,
+        now=utcnow(),
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return (await _insert_new(session, [row]))[0]
 
 
 @dataclass
@@ -115,19 +156,21 @@ class GroupCommit:
             batch = self._waiting[: self.max_batch]
             del self._waiting[: self.max_batch]
             try:
+                now = utcnow()
+                rows = [
+                    _row(
+                        item.activity,
+                        actor_uri=item.actor_uri,
+                        domain=item.domain,
+                        key_id=item.key_id,
+                        recipient=item.recipient,
+                        received_at=item.received_at,
+                        now=now,
+                    )
+                    for item, _ in batch
+                ]
                 async with self.begin() as session:
-                    results = [
-                        await store_incoming(
-                            session,
-                            item.activity,
-                            actor_uri=item.actor_uri,
-                            domain=item.domain,
-                            key_id=item.key_id,
-                            recipient=item.recipient,
-                            received_at=item.received_at,
-                        )
-                        for item, _ in batch
-                    ]
+                    results = await _insert_new(session, rows)
                     if self.before_commit is not None:
                         await self.before_commit(session, {item.domain for item, _ in batch})
             except BaseException as exc:  # every waiter hears the failure (and answers 5xx)

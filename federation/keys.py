@@ -17,6 +17,7 @@ Malformed remote keys raise :class:`~federation.errors.KeyFetchError`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -116,7 +117,15 @@ def host_of(url: str) -> str:
     httpx sends them), IPv6 in brackets; the port is kept unless it is the
     scheme's default (80 for http, 443 for https).
     Raises :class:`PayloadError` for anything that is not an absolute http(s) URL.
+
+    Every inbox request asks this of the same few actor and key URLs: answers
+    are remembered (a bounded cache; errors are not cached).
     """
+    return _host_of(url)
+
+
+@functools.lru_cache(maxsize=4096)
+def _host_of(url: str) -> str:
     try:
         parsed = httpx.URL(url)
         raw_host = parsed.raw_host.decode("ascii")
