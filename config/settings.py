@@ -125,6 +125,7 @@ class RateLimitSettings(_Section):
     signup_per_hour: int = Field(default=10, ge=1)
     api_per_minute: int = Field(default=300, ge=1)
     inbox_per_minute: int = Field(default=600, ge=1)
+    inbox_per_domain_per_minute: int = Field(default=1200, ge=1)
 
 
 class MetricsSettings(_Section):

@@ -9,7 +9,14 @@ endpoints written in other modules are covered without touching them:
 * ``login``: ``POST /login``, per client IP, ``ratelimit.login_per_minute``;
 * ``signup``: ``POST /signup``, per client IP, ``ratelimit.signup_per_hour``;
 * ``inbox``: ``POST /inbox`` and ``POST /actors/<handle>/inbox``, per client
-  IP, ``ratelimit.inbox_per_minute``.
+  IP, ``ratelimit.inbox_per_minute``;
+* ``inbox_domain``: the same deliveries counted per remote domain,
+  ``ratelimit.inbox_per_domain_per_minute``. This one is counted *after* the
+  signature has been verified (:func:`check_inbox_domain`, called by the
+  inbox): a domain is known only once its key has spoken, so nobody can spend
+  a peer's budget by writing its name in a ``keyId``. A server spread over
+  many addresses is still held to one budget. Unverified floods are the
+  per-IP rule's business.
 
 A budget is shared by all the routes of a rule (300 API calls a minute, not
 300 per endpoint). The algorithm is quart-rate-limiter's GCRA, which allows
@@ -33,9 +40,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from math import ceil
 from typing import Any
 
-from quart import Quart, Response, render_template, request
+from quart import Quart, Response, current_app, render_template, request
 from quart_rate_limiter import RateLimit, RateLimiter, RateLimitExceeded
 from quart_rate_limiter.store import RateLimiterStoreABC
 
@@ -132,6 +140,32 @@ class ExpiringMemoryStore(RateLimiterStoreABC):
         return None
 
 
+class DomainLimit:
+    """The GCRA of quart-rate-limiter for one budget per remote domain, checked on demand."""
+
+    def __init__(self, count: int, period: timedelta, store: RateLimiterStoreABC) -> None:
+        self.rule = Rule(count, period, name="inbox_domain")
+        self.store = store
+
+    async def hit(self, domain: str) -> None:
+        """Count one delivery from ``domain``; raise ``RateLimitExceeded`` over budget."""
+        now = datetime.now(UTC)
+        key = f"{self.rule.name}:{domain}"
+        tat = max(await self.store.get(key, now), now)
+        max_interval = self.rule.period.total_seconds() - self.rule.inverse
+        if (tat - now).total_seconds() > max_interval:
+            retry_after = ((tat - timedelta(seconds=max_interval)) - now).total_seconds()
+            raise RateLimitExceeded(ceil(retry_after))
+        await self.store.set(key, tat + timedelta(seconds=self.rule.inverse))
+
+
+async def check_inbox_domain(domain: str) -> None:
+    """Count a verified delivery against its domain's budget (429 when over it)."""
+    limit = current_app.extensions.get("entraide_inbox_domain_limit")
+    if limit is not None:
+        await limit.hit(domain)
+
+
 def _is_api() -> bool:
     return request.path.startswith("/api/v1/")
 
@@ -176,9 +210,13 @@ def init_rate_limits(app: Quart, settings: Settings) -> None:
         (Rule(limits.signup_per_hour, hour, by_ip, name="signup"), lambda: _is_post("/signup")),
         (Rule(limits.inbox_per_minute, minute, by_ip, name="inbox"), _is_inbox_post),
     ]
-    limiter = _Limiter(rules, ExpiringMemoryStore())
+    store = ExpiringMemoryStore()
+    limiter = _Limiter(rules, store)
     limiter.init_app(app)
     app.extensions["entraide_rate_limiter"] = limiter
+    app.extensions["entraide_inbox_domain_limit"] = DomainLimit(
+        limits.inbox_per_domain_per_minute, minute, store
+    )
 
     @app.errorhandler(RateLimitExceeded)
     async def _too_many(error: RateLimitExceeded) -> Any:

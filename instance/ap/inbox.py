@@ -39,6 +39,7 @@ from federation.signatures import verify_request
 from instance.ap import blueprint
 from instance.errors import ApiError
 from instance.node import Node, current_node
+from instance.ratelimits import check_inbox_domain
 
 
 def _accepted() -> Response:
@@ -102,6 +103,7 @@ async def _receive(node: Node, recipient: str | None) -> Response:
             return _accepted()
         raise
     check_origin(activity, key_owner=owners[key_id].uri, own_domain=own)
+    await check_inbox_domain(domain)
     if anonymous:
         # GoToSocial sends its Deletes without an id (tests/fixtures/payloads/SOURCES.md).
         # Named by their content, a replay is still recognised as one; the origin rules
