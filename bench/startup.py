@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"startup_to_ready: {statistics.median(r[0] for r in runs):.2f} s")
     print(f"startup_cpu: {statistics.median(r[1] for r in runs):.2f} s")
-    print(f"idle_rss: {statistics.median(r[2] for r in runs):.1f} MB")
+    print(f"idle_rss: {statistics.median(r[2] for r in runs):.1f} MB  [target <= 150 MB]")
     print(f"load_average: {os.getloadavg()[0]:.2f}")
     print(f"platform: {platform.platform()} python {platform.python_version()}")
     print(f"cpu: {cpu_model()}")
