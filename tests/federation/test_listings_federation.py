@@ -7,6 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
+from federation.models import InboxItem, Tombstone
 from federation.signatures import sign_request
 from instance import peering
 from tests.fedinet import FediNet, network
@@ -176,3 +179,100 @@ async def _note(node: TestNode, listing_id: int) -> dict[str, Any]:
     assert response.content_type.startswith("application/activity+json")
     note: dict[str, Any] = await response.get_json()
     return note
+
+
+# ------------------------------------------------------------------ tombstones
+
+
+def _carrying(net: FediNet, host: str, kind: str, object_id: str) -> dict[str, Any]:
+    """The first activity of type ``kind`` about ``object_id`` that was POSTed to ``host``."""
+    for activity in net.activities_to(host):
+        obj = activity.get("object")
+        if activity.get("type") == kind and isinstance(obj, dict) and obj.get("id") == object_id:
+            return activity
+    raise AssertionError(f"no {kind} of {object_id} was delivered to {host}")
+
+
+async def _outcome(node: TestNode, activity_id: str) -> tuple[str, str | None]:
+    """(state, reason) of a processed inbox item."""
+    async with node.node.db.session() as session:
+        item = await session.scalar(select(InboxItem).where(InboxItem.activity_uri == activity_id))
+    assert item is not None, activity_id
+    return item.state, item.error
+
+
+async def _tombstoned(node: TestNode, uri: str) -> bool:
+    async with node.node.db.session() as session:
+        return await session.get(Tombstone, uri) is not None
+
+
+async def test_deleted_listing_is_not_resurrected_by_a_late_create(
+    tmp_path: Path, new_db_url: Callable[[], str]
+) -> None:
+    """Attack (or a slow network): A withdraws its listing, B receives the Delete(Tombstone)
+    and drops its copy. Then A's original Create reaches B again under a fresh activity id
+    (a delayed retry, or a replay signed with A's genuine key, so the inbox accepts it), and
+    so does an Update of the same object. B keeps the listing deleted: the object id is
+    tombstoned and both activities are ignored with that reason."""
+    async with network(tmp_path, new_db_url, ["a.test", "b.test"]) as (net, (a, b)):
+        await peer(net, a, b)
+        token, created = await publish(a)
+        await net.settle()
+        ap_id = created["ap_id"]
+        assert [i["ap_id"] for i in await remote_listings(b)] == [ap_id]
+        create = _carrying(net, "b.test", "Create", ap_id)
+
+        response = await a.api("DELETE", f"/api/v1/listings/{created['id']}", token=token)
+        assert response.status_code == 200
+        await net.settle()
+        delete = _carrying(net, "b.test", "Delete", ap_id)
+        assert delete["object"]["type"] == "Tombstone"
+        assert await remote_listings(b, status="any") == []
+        assert await _tombstoned(b, ap_id)
+
+        late = {**create, "id": create["id"] + "-late"}
+        assert await _deliver_as(net, a, "menuiserie", b, late) == 202
+        note = {**create["object"], "name": "Revenu", "updated": "2099-01-01T00:00:00Z"}
+        update = {**create, "id": create["id"] + "-update", "type": "Update", "object": note}
+        assert await _deliver_as(net, a, "menuiserie", b, update) == 202
+        await net.settle()
+
+        assert await remote_listings(b, status="any") == []
+        for activity in (late, update):
+            state, reason = await _outcome(b, activity["id"])
+            assert state == "ignored", (activity["type"], state, reason)
+            assert reason and "deleted" in reason, reason
+
+
+async def test_delete_arriving_before_its_create_keeps_the_listing_out(
+    tmp_path: Path, new_db_url: Callable[[], str]
+) -> None:
+    """Out-of-order delivery: B gets A's Delete of a listing it has never seen, then the
+    Create of that listing. The Delete leaves a tombstone although there was nothing to
+    delete, and the Create that comes after it stores nothing."""
+    async with network(tmp_path, new_db_url, ["a.test", "b.test"]) as (net, (a, b)):
+        await peer(net, a, b)
+        _, created = await publish(a)
+        await net.settle()
+        original = _carrying(net, "b.test", "Create", created["ap_id"])
+        # Another listing of the same author, whose Delete overtakes its Create.
+        ap_id = created["ap_id"] + "-second"
+        note = {**original["object"], "id": ap_id, "url": ap_id, "name": "Planches de noyer"}
+        create = {**original, "id": original["id"] + "-second", "object": note}
+        delete = {
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": original["id"] + "-second-delete",
+            "type": "Delete",
+            "actor": "https://a.test/actors/menuiserie",
+            "to": ["https://www.w3.org/ns/activitystreams#Public"],
+            "object": {"id": ap_id, "type": "Tombstone"},
+        }
+        assert await _deliver_as(net, a, "menuiserie", b, delete) == 202
+        await net.settle()
+        assert await _tombstoned(b, ap_id)
+
+        assert await _deliver_as(net, a, "menuiserie", b, create) == 202
+        await net.settle()
+        assert [i["ap_id"] for i in await remote_listings(b, status="any")] == [created["ap_id"]]
+        state, reason = await _outcome(b, create["id"])
+        assert state == "ignored" and reason and "deleted" in reason, (state, reason)
