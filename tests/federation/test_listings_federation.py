@@ -276,3 +276,76 @@ async def test_delete_arriving_before_its_create_keeps_the_listing_out(
         assert [i["ap_id"] for i in await remote_listings(b, status="any")] == [created["ap_id"]]
         state, reason = await _outcome(b, create["id"])
         assert state == "ignored" and reason and "deleted" in reason, (state, reason)
+
+
+# ------------------------------------------------------------------ search on the peer
+
+PAU = "43.2951,-0.3708"  # 38.9 km from Orthez, where A's listing is
+STRASBOURG = "48.5734,7.7521"  # about 900 km away
+
+
+async def test_listing_published_on_a_is_found_on_b_by_text_category_distance_and_origin(
+    tmp_path: Path, new_db_url: Callable[[], str]
+) -> None:
+    """A's listing « Chutes de chêne » (materials, at Orthez), once federated, is found by B's
+    search API: by a word typed without its accent (« chene »), by its category, within a
+    radius of a point near Orthez, and by A's domain as origin. B has a listing of its own
+    (« Table en chêne », equipment, at Strasbourg) that the same words find too, so each
+    filter is seen to select, and queries that should miss A's listing (another category,
+    too small a radius, a far point, another origin) do miss it."""
+    async with network(tmp_path, new_db_url, ["a.test", "b.test"]) as (net, (a, b)):
+        await peer(net, a, b)
+        _, created = await publish(a)
+        await b.structure("atelier", owner="t@b.example")
+        response = await b.api(
+            "POST",
+            "/api/v1/listings",
+            token=await b.token("t@b.example"),
+            json={
+                **LISTING,
+                "structure": "atelier",
+                "title": "Table en chêne",
+                "description": "Grande table d'atelier en chêne, à prêter.",
+                "category": "equipment",
+                "modality": "lend",
+                "location": {"commune": "Strasbourg", "lat": 48.5734, "lon": 7.7521},
+            },
+        )
+        assert response.status_code == 201, await response.get_data()
+        local = (await response.get_json())["ap_id"]
+        await net.settle()
+        theirs = created["ap_id"]
+
+        async def found(query: str) -> set[str]:
+            response = await b.api("GET", f"/api/v1/listings?{query}")
+            assert response.status_code == 200, (query, await response.get_data())
+            return {item["ap_id"] for item in (await response.get_json())["items"]}
+
+        # Text: accents folded both ways, words from the title or the description.
+        assert await found("q=chene") == {theirs, local}
+        assert await found("q=ch%C3%AAne") == {theirs, local}
+        assert await found("q=chutes%20chene") == {theirs}
+        assert await found("q=massif") == {theirs}
+        assert await found("q=noyer") == set()
+        # Category.
+        assert await found("category=materials") == {theirs}
+        assert await found("q=chene&category=equipment") == {local}
+        assert await found("category=vehicles") == set()
+        # Distance.
+        assert await found(f"near={PAU}&radius_km=50") == {theirs}
+        assert await found(f"near={PAU}&radius_km=30") == set()
+        assert await found(f"near={STRASBOURG}&radius_km=50") == {local}
+        assert await found("near=45.0,3.0&radius_km=100") == set()
+        response = await b.api("GET", f"/api/v1/listings?near={PAU}&radius_km=50&sort=distance")
+        [hit] = (await response.get_json())["items"]
+        assert abs(hit["distance_km"] - 38.9) < 0.5, hit["distance_km"]
+        # Origin.
+        assert await found("origin=a.test") == {theirs}
+        assert await found("origin=A.Test") == {theirs}
+        assert await found("origin=remote") == {theirs}
+        assert await found("origin=local") == {local}
+        assert await found("origin=c.test") == set()
+        # All at once.
+        assert await found(f"q=chene&category=materials&near={PAU}&radius_km=50&origin=a.test") == {
+            theirs
+        }
