@@ -1,4 +1,4 @@
-"""Real payloads (Mastodon, Mitra, GoToSocial, Lemmy, Misskey, Pleroma, bovine, FEP-0837).
+"""Real payloads: Mastodon, Mitra, GoToSocial, Lemmy, Mobilizon, Misskey, Pleroma, bovine, FEP-0837.
 
 Every file of ``tests/fixtures/payloads`` (see SOURCES.md there) is read the
 way the node reads it: actor documents through ``parse_actor``, activities
@@ -8,9 +8,16 @@ understood or raises a clean ``FederationError`` — never another exception.
 Then every activity is delivered end to end: its hosts are moved to test hosts
 (the sender's to a host of its own, Entraide's to the receiving node), its
 sender is served by a hook in the shape of the matching actor fixture
-(GoToSocial's key stub, Mitra's RSA Multikey…) with a throwaway key, it is
-signed, POSTed to ``a.test/inbox`` and processed: the endpoint never answers
-500, and the stored item ends ``done``, ``ignored`` or ``failed`` with a reason.
+(GoToSocial's key stub, Mitra's RSA Multikey, Mobilizon's PKCS#1 PEM…) with a
+throwaway key, it is signed, POSTed to ``a.test/inbox`` and processed: the
+endpoint never answers 500, and the stored item ends ``done``, ``ignored`` or
+``failed`` with a reason.
+
+Last, what the activities mean is checked on the node: each server's Follow of
+a structure becomes an accepted follow answered by one Accept naming it, each
+server's Delete removes the listing it names and leaves a tombstone (and the
+same Delete from another server changes nothing), and GoToSocial's Update of
+its actor makes us fetch the actor again.
 """
 
 from __future__ import annotations
@@ -30,13 +37,16 @@ import pytest
 import pytest_asyncio
 from bovine.crypto.multibase import encode_public_key_to_multibase
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select, update
 
 from config.database import utcnow
+from domain.models import Listing
 from federation.actor_doc import ACTOR_TYPES, parse_actor
 from federation.errors import FederationError, KeyFetchError, PayloadError
 from federation.keys import host_of, load_public_key_multibase, load_public_key_pem
-from federation.models import Actor, Follow, InboxItem
+from federation.models import Actor, Follow, InboxItem, Tombstone
+from federation.origin import object_id
 from federation.signatures import sign_request
 from inbox.activity import Incoming
 from inbox.from_ap import listing_from_ap
@@ -76,7 +86,7 @@ def test_every_fixture_is_classified() -> None:
     """Each file is an actor, an activity, an object, or the one WebFinger answer."""
     others = [p.name for p in FILES if kind_of(load(p)) == "other"]
     assert others == ["mastodon_webfinger_jrd.json"]
-    assert len(ACTORS) == 8 and len(ACTIVITIES) >= 30 and len(OBJECTS) == 3
+    assert len(ACTORS) == 10 and len(ACTIVITIES) >= 38 and len(OBJECTS) == 3
 
 
 # ------------------------------------------------------------------ reading
@@ -119,6 +129,15 @@ def test_actor_fixture_specifics() -> None:
     assert group.type == "Group"
     instance = parse_actor(load(HERE / "mastodon_actor_instance_application.json"))
     assert instance.type == "Application"
+    mobilizon_group = parse_actor(load(HERE / "mobilizon_actor_group.json"))
+    assert mobilizon_group.type == "Group"
+    assert mobilizon_group.shared_inbox == "https://mobilizon.fr/inbox"
+    for name in ("mobilizon_actor_group", "mobilizon_actor_person"):
+        # Mobilizon publishes PKCS#1 ("RSA PUBLIC KEY"), followed by a blank line.
+        (key,) = parse_actor(load(HERE / f"{name}.json")).keys
+        assert key.public_key.startswith("-----BEGIN RSA PUBLIC KEY-----\n")
+        public = load_public_key_pem(key.public_key)
+        assert isinstance(public, rsa.RSAPublicKey) and public.key_size == 2048
 
 
 def embedded_objects(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -167,6 +186,10 @@ NOT_LISTINGS = [
     "pleroma_create_note_direct",
     "lemmy_create_note_comment",
     "lemmy_announce_page_compat",
+    "lemmy_update_page",
+    "mitra_update_note",
+    "mobilizon_create_event",
+    "mobilizon_create_event_group",
     "entraide_create_note_direct",
 ]
 
@@ -188,7 +211,8 @@ def test_listings_are_read(name: str) -> None:
 
 @pytest.mark.parametrize("name", NOT_LISTINGS)
 def test_ordinary_posts_are_not_listings(name: str) -> None:
-    """A Mastodon (Misskey, Pleroma, Lemmy…) post is not a listing: None, not an error."""
+    """A Mastodon (Misskey, Pleroma, Lemmy…) post or a Mobilizon event is not a listing: None,
+    not an error."""
     (obj, *_) = embedded_objects(load(HERE / f"{name}.json"))
     assert listing_from_ap(obj) is None
 
@@ -205,7 +229,9 @@ def test_mitra_subscription_proposal() -> None:
 # ------------------------------------------------------------------ delivering
 
 REMOTE_HOST = re.compile(
-    r"https?://((?:[a-z0-9-]+\.)*(?:example|lemmy\.ml|mymath\.rocks)|localhost:8080)"
+    r"https?://((?:[a-z0-9-]+\.)*"
+    r"(?:example|lemmy\.ml|mymath\.rocks|mobilizon\.org|mobilizon\.fr|nomagic\.uk|framapiaf\.org)"
+    r"|localhost:8080)"
     r"(?=[/\"#?\\]|$)"
 )
 
@@ -256,7 +282,11 @@ def sender_of(stem: str, document: dict[str, Any]) -> FakeActor:
     shape = json.loads(relocate(json.dumps(shape), stem, sender_host))
     key_id = shape["publicKey"]["id"]
     fake = FakeActor(uri, sender_key(), key_id=key_id)
+    pem = shape["publicKey"].get("publicKeyPem", "")
     shape["publicKey"] = {**shape["publicKey"], **fake.public_key()}
+    if pem.startswith("-----BEGIN RSA PUBLIC KEY-----"):  # Mobilizon: PKCS#1, then a blank line
+        pkcs1 = sender_key().public_key().public_bytes(Encoding.PEM, PublicFormat.PKCS1)
+        shape["publicKey"]["publicKeyPem"] = pkcs1.decode() + "\n"
     for method in shape.get("assertionMethod", []):
         if method.get("id") == key_id:  # Mitra: the RSA key again, as a Multikey
             method["publicKeyMultibase"] = encode_public_key_to_multibase(sender_key().public_key())
@@ -324,22 +354,34 @@ async def settle_item(receiver: Receiver, activity_id: str | None) -> InboxItem 
     return item
 
 
+def relocated(path: Path, stem: str) -> tuple[FakeActor, dict[str, Any]]:
+    """A fixture's sender and the fixture itself, moved to the test hosts of ``stem``."""
+    original = load(path)
+    sender = sender_of(stem, original)
+    sender_host = host_of(original["actor"] if isinstance(original["actor"], str) else "")
+    return sender, json.loads(relocate(json.dumps(original), stem, sender_host))
+
+
+async def post_signed(
+    receiver: Receiver, sender: FakeActor, document: dict[str, Any]
+) -> httpx.Response:
+    """``document`` signed by ``sender`` and POSTed to the shared inbox."""
+    body = json.dumps(document).encode()
+    url = f"https://{TARGET}/inbox"
+    headers = {"Content-Type": "application/activity+json"}
+    headers.update(sign_request("POST", url, headers, body, sender.signing_key))
+    return await receiver.net.post(url, body, headers)
+
+
 @pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize("path", ACTIVITIES, ids=names(ACTIVITIES))
 async def test_fixture_delivered_end_to_end(receiver: Receiver, path: Path) -> None:
     """Signed by its (fake) sender and POSTed to the shared inbox, each payload is accepted or
     refused cleanly, and once processed its item is done, ignored or failed with a reason."""
-    original = load(path)
-    sender = sender_of(path.stem, original)
-    sender_host = host_of(original["actor"] if isinstance(original["actor"], str) else "")
-    document = json.loads(relocate(json.dumps(original), path.stem, sender_host))
+    sender, document = relocated(path, path.stem)
     receiver.net.hooks.append(sender)
     try:
-        body = json.dumps(document).encode()
-        url = f"https://{TARGET}/inbox"
-        headers = {"Content-Type": "application/activity+json"}
-        headers.update(sign_request("POST", url, headers, body, sender.signing_key))
-        response = await receiver.net.post(url, body, headers)
+        response = await post_signed(receiver, sender, document)
         # Every sender here is honest: its signature, key shape and origin must pass.
         assert response.status_code == 202, response.text
         await follow_sender(receiver, sender.uri)
@@ -369,4 +411,129 @@ OUTCOMES: dict[str, tuple[str, str | None]] = {
     "gotosocial_follow": ("done", None),
     "mastodon_create_note_public": ("ignored", "a public note"),
     "mastodon_announce": ("ignored", "announce of one of our own objects"),
+    "mitra_follow": ("done", None),
+    "mitra_delete_note": ("done", None),
+    "mitra_update_note": ("ignored", "update of an object that is not a listing"),
+    "gotosocial_update_person": ("done", None),
+    "lemmy_delete_page": ("done", None),
+    "lemmy_update_page": ("ignored", "update of an object that is not a listing"),
+    # Signed with a key its actor publishes as PKCS#1, as Mobilizon does.
+    "mobilizon_create_event": ("ignored", "a public note"),
+    "mobilizon_create_event_group": ("ignored", "note attributed to another actor"),
 }
+
+
+# ------------------------------------------------------------------ meaning
+
+FOLLOWS = ["mastodon_follow", "gotosocial_follow", "mitra_follow"]
+DELETES = [
+    "mastodon_delete_note_tombstone",  # object: a Tombstone
+    "gotosocial_delete_note",  # no id, object: a bare URI
+    "mitra_delete_note",  # object: a Tombstone with formerType
+    "lemmy_delete_page",  # object: a bare URI, community in cc and audience
+    "entraide_delete_listing_withdrawn",
+]
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize("name", FOLLOWS)
+async def test_follow_fixture_is_accepted(receiver: Receiver, name: str) -> None:
+    """A Follow of a structure (Mastodon's bare-UUID id, GoToSocial's and Mitra's ``to``)
+    becomes an accepted follow, and the sender gets one Accept that embeds its Follow."""
+    sender, document = relocated(HERE / f"{name}.json", f"{name}_accepted")
+    receiver.net.hooks.append(sender)
+    try:
+        response = await post_signed(receiver, sender, document)
+        assert response.status_code == 202, response.text
+        item = await settle_item(receiver, document["id"])
+    finally:
+        receiver.net.hooks.remove(sender)
+    assert item is not None and (item.state, item.error) == ("done", None)
+    async with receiver.node.node.db.session() as session:
+        follow = (
+            await session.execute(
+                select(Follow)
+                .join(Actor, Follow.follower_id == Actor.id)
+                .where(Actor.uri == sender.uri)
+            )
+        ).scalar_one()
+    assert follow.followed_id == receiver.follower.id
+    assert (follow.state, follow.activity_uri) == ("accepted", document["id"])
+    (answer,) = [json.loads(r.content) for r in sender.received]
+    assert (answer["type"], answer["actor"]) == ("Accept", receiver.follower.uri)
+    assert answer["object"]["id"] == document["id"]
+    assert answer["object"]["actor"] == sender.uri
+
+
+async def listing_and_tombstone(receiver: Receiver, uri: str) -> tuple[bool, str | None]:
+    """Whether a listing ``uri`` is stored, and who deleted it (None: no tombstone)."""
+    async with receiver.node.node.db.session() as session:
+        listing = await session.scalar(select(Listing.id).where(Listing.ap_id == uri))
+        tombstone = await session.get(Tombstone, uri)
+        return listing is not None, tombstone.actor_uri if tombstone else None
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize("name", DELETES)
+async def test_delete_fixture_removes_what_it_names(receiver: Receiver, name: str) -> None:
+    """Each server's Delete removes the remote listing it names and leaves a tombstone; the same
+    Delete sent by an actor of another server is refused (403) and changes nothing."""
+    sender, document = relocated(HERE / f"{name}.json", f"{name}_removes")
+    named = object_id(document["object"])
+    assert named and host_of(named) == sender.host
+    impostor = FakeActor(f"https://impostor.test/users/{name}", sender_key())
+    forged = {**document, "actor": impostor.uri}
+    if "id" in document:
+        forged["id"] = f"https://impostor.test/activities/{name}"
+    receiver.net.hooks.extend([sender, impostor])
+    try:
+        author = await receiver.node.node.remote.actor(sender.uri)
+        async with receiver.node.node.db.session() as session:
+            session.add(
+                Listing(
+                    ap_id=named,
+                    url=named,
+                    local=False,
+                    origin=author.domain,
+                    author_id=author.id,
+                    kind="offer",
+                    title="Remorque à prêter",
+                    category="equipment",
+                    modality="lend",
+                )
+            )
+        refused = await post_signed(receiver, impostor, forged)
+        assert refused.status_code == 403, refused.text
+        assert await listing_and_tombstone(receiver, named) == (True, None)
+        response = await post_signed(receiver, sender, document)
+        assert response.status_code == 202, response.text
+        item = await settle_item(receiver, document.get("id"))
+    finally:
+        receiver.net.hooks.remove(sender)
+        receiver.net.hooks.remove(impostor)
+    assert item is not None and item.actor_uri == sender.uri
+    assert (item.state, item.error) == ("done", None)
+    assert await listing_and_tombstone(receiver, named) == (False, sender.uri)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_actor_update_fixture_refreshes_the_actor(receiver: Receiver) -> None:
+    """GoToSocial's Update of its actor (the Person embedded, followers in ``bcc``) makes us
+    fetch the actor again from its origin: the stored profile changes."""
+    sender, document = relocated(HERE / "gotosocial_update_person.json", "gotosocial_refresh")
+    announced = document["object"]["name"]
+    receiver.net.hooks.append(sender)
+    try:
+        sender.extra = {**sender.extra, "name": "zork before the update"}
+        before = await receiver.node.node.remote.actor(sender.uri)
+        assert before.name == "zork before the update"
+        sender.extra["name"] = announced
+        response = await post_signed(receiver, sender, document)
+        assert response.status_code == 202, response.text
+        item = await settle_item(receiver, document["id"])
+    finally:
+        receiver.net.hooks.remove(sender)
+    assert item is not None and (item.state, item.error) == ("done", None)
+    async with receiver.node.node.db.session() as session:
+        name = await session.scalar(select(Actor.name).where(Actor.uri == sender.uri))
+    assert name == announced == "original zork (he/they)"
