@@ -25,6 +25,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from domain.categories import BY_HASHTAG, CATEGORY_IDS
+from domain.listings import DESCRIPTION_MAX
 from domain.models import LISTING_STATUSES, MODALITIES
 from domain.sanitize import html_to_text
 from federation.errors import PayloadError
@@ -232,7 +233,10 @@ def listing_from_ap(obj: dict[str, Any]) -> ListingData | None:
     except PayloadError:
         url = ap_id
     content = obj.get("content")
-    description = html_to_text(content) if isinstance(content, str) else ""
+    # Another Entraide node sends the description as written; others only as HTML.
+    description = _text(_own(obj, "description"), DESCRIPTION_MAX)
+    if not description:
+        description = html_to_text(content) if isinstance(content, str) else ""
     title = _text(obj.get("name"), 200) or _text(obj.get("summary"), 200)
     if not title:
         first = description.split("\n", 1)[0]

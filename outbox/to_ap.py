@@ -26,8 +26,10 @@ Note/Question and the media/article types), so the FEP fields ride on a Note:
   unit is given) and, for a sale, ``reciprocal`` (an ``Intent`` whose
   resource is the currency's Wikidata item and whose quantity is the price);
 * our own terms, under the ``entraide:`` prefix of the node's ``/ns``
-  context: ``entraide:category``, ``entraide:modality``, ``entraide:status``
-  and ``entraide:unit`` (the unit as the structure typed it).
+  context: ``entraide:category``, ``entraide:modality``, ``entraide:status``,
+  ``entraide:unit`` (the unit as the structure typed it) and
+  ``entraide:description`` (the description as plain text, so that another
+  Entraide node shows it as written rather than rebuilt from ``content``).
 
 Example (abridged)::
 
@@ -234,6 +236,7 @@ def listing_object(
         "entraide:category": listing.category,
         "entraide:modality": listing.modality,
         "entraide:status": listing.status,
+        "entraide:description": listing.description,
     }
     if listing.unit:
         obj["entraide:unit"] = listing.unit

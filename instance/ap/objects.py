@@ -78,6 +78,7 @@ async def namespace() -> Any:
                 "modality": "entraide:modality",
                 "status": "entraide:status",
                 "unit": "entraide:unit",
+                "description": "entraide:description",
             }
         }
     )
