@@ -158,6 +158,14 @@ class Server:
             pass
         return float("nan")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server process has used so far (Linux)."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def wait_ready(self, timeout: float = 90) -> None:
         """Wait until ``GET /api/v1/instance`` answers 200; raise with the log's tail."""
         deadline = time.monotonic() + timeout

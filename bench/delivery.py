@@ -256,9 +256,11 @@ def run(quick: bool) -> list[Row]:
         initialised = time.monotonic()
         with serving(data_dir, port) as sender:
             ready = time.monotonic()
+            cpu_before = sender.cpu_seconds()
             seconds, receiver = asyncio.run(
                 measure(data_dir, sender.base_url, n, timeout=60 if quick else 600)
             )
+            cpu = sender.cpu_seconds() - cpu_before
             rss = sender.rss_mb()
         states = asyncio.run(delivery_states(data_dir))
     print(
@@ -281,6 +283,12 @@ def run(quick: bool) -> list[Row]:
             rate,
             "deliveries/s",
             f"target >= 500; {shape}; one process, 32 in flight, 4 per host",
+        ),
+        (
+            "delivery_cpu_per_post",
+            1000 * cpu / n,
+            "ms",
+            "sender CPU per delivery; a busy machine does not inflate it",
         ),
         ("rsa2048_sign_rate", sign_rate, "signatures/s", "one core, 200-byte message"),
         ("delivery_over_rsa_sign", rate / sign_rate, "x", "ceiling 1: one RSA signature per POST"),

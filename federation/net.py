@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import socket
 import ssl
@@ -270,6 +271,16 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self.backend.sleep(seconds)
 
 
+@functools.cache
+def default_ssl_context() -> ssl.SSLContext:
+    """One verifying TLS context (certifi's roots) for every transport of the process.
+
+    Loading the CA bundle takes milliseconds; deliveries make a transport per
+    server, so they share this one (a context is safe to share).
+    """
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """``AsyncHTTPTransport`` whose connections go through :class:`GuardedBackend`."""
 
@@ -284,7 +295,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         # Deliveries keep dozens of requests in flight to many servers: keep their
         # connections alive instead of reopening them (httpx keeps 20 by default).
         limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=32)
-        context = ssl_context or ssl.create_default_context(cafile=certifi.where())
+        context = ssl_context or default_ssl_context()
         super().__init__(verify=context, limits=limits, trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=context,
