@@ -7,8 +7,8 @@ secret word. The outsiders: ``intrus``, a structure of a.test whose owner is
 logged in and holds an API token; b.test's territory actor, which signs its
 fetches but is not in the conversation; and anonymous visitors. Every door of a.test that shows
 text — pages, ActivityPub JSON, the JSON API, feeds, search — is tried.
-(``tests/social/test_messages.py::test_third_node_cannot_read_or_join`` covers
-a third node replying into the thread.)
+(``test_message_intruders.py`` has a third node read, reply into the thread
+and sign as a participant.)
 """
 
 from __future__ import annotations

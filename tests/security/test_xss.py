@@ -2,8 +2,8 @@
 
 Every page is parsed by ``tests/web/htmlcheck.py`` (no script but ours, no
 event handler, no ``javascript:``/``data:`` URL, no iframe, svg, math, object,
-embed, base or style attribute). Local text in every form field and remote
-messages and community posts are covered by ``tests/web/test_xss.py``; here:
+embed, base or style attribute). What members type in every field, and remote
+messages and community posts, are in ``test_xss_pages.py``; here:
 the sanitiser against a corpus of known vectors, every field of a *federated
 listing* and of its *remote author's* actor document, and the feeds.
 """
