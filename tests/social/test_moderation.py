@@ -56,6 +56,40 @@ async def test_report_reaches_the_other_node_as_a_flag(
         assert response.status_code == 403
 
 
+async def test_reports_stay_home_when_forwarding_is_off(
+    tmp_path: Path, new_db_url: Callable[[], str]
+) -> None:
+    """federation.forward_reports = false: a report of another node's listing reaches this
+    node's moderators only; no Flag leaves, and the other node's queue stays empty."""
+    async with network(
+        tmp_path, new_db_url, ["a.test", "b.test"], federation={"forward_reports": False}
+    ) as (net, (a, b)):
+        await peer(net, a, b)
+        _, created = await publish(a)
+        await net.settle()
+        await b.structure("vigilante", owner="v@b.example")
+        reporter = await b.token("v@b.example")
+        mod_a = await a.token("mod@a.example", role="moderator")
+        mod_b = await b.token("mod@b.example", role="moderator")
+        net.log.clear()
+
+        response = await b.api(
+            "POST",
+            "/api/v1/reports",
+            token=reporter,
+            json={"actor": "vigilante", "target": created["ap_id"], "reason": "Annonce trompeuse"},
+        )
+        assert response.status_code == 201, await response.get_data()
+        assert (await response.get_json())["forwarded"] is False
+        await net.settle()
+
+        response = await b.api("GET", "/api/v1/reports", token=mod_b)
+        assert [r["target"] for r in (await response.get_json())["items"]] == [created["ap_id"]]
+        assert not [e for e in net.sent("POST", "a.test") if e.json().get("type") == "Flag"]
+        response = await a.api("GET", "/api/v1/reports", token=mod_a)
+        assert (await response.get_json())["items"] == []
+
+
 async def test_suspension_federates_a_delete(tmp_path: Path, new_db_url: Callable[[], str]) -> None:
     async with network(tmp_path, new_db_url, ["a.test", "b.test"]) as (net, (a, b)):
         await peer(net, a, b)
