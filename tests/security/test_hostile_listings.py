@@ -87,15 +87,22 @@ async def api_listing(world: World, listing_id: int) -> dict[str, Any]:
     return found
 
 
-async def test_remote_listing_with_a_megabyte_of_content_is_truncated(world: World) -> None:
-    """Attack: a followed server publishes a listing whose ``content`` is about 1 MB of HTML
-    and whose ``name`` is 40 kB, the whole activity just under the 1 MiB body limit, to
-    fill the database, the search index and every page that shows it. The inbox accepts
-    the activity; the listing is stored cut to the bounds of a local one (title 200
+@pytest.mark.parametrize("field", ["content", "entraide:description"])
+async def test_remote_listing_with_a_megabyte_of_content_is_truncated(
+    world: World, field: str
+) -> None:
+    """Attack: a followed server publishes a listing whose text is about 1 MB — as HTML
+    ``content``, or as the plain ``entraide:description`` that Entraide nodes send — and
+    whose ``name`` is 40 kB, the whole activity just under the 1 MiB body limit, to fill
+    the database, the search index and every page that shows it. The inbox accepts the
+    activity; the listing is stored cut to the bounds of a local one (title 200
     characters, description 10,000), the raw object is not kept alongside it, and the
     pages and the API show the cut text."""
-    words = "<p>" + "planche " * 115_000 + "</p>"  # 920,007 characters
-    obj = listing(world.evil.uri, name="Bois " * 8_000, content=words)
+    words = "planche " * 115_000  # 920,000 characters
+    if field == "content":
+        obj = listing(world.evil.uri, name="Bois " * 8_000, content=f"<p>{words}</p>")
+    else:
+        obj = listing(world.evil.uri, name="Bois " * 8_000, **{field: words})
     body = json.dumps(create(world.evil.uri, obj)).encode()
     assert 900_000 < len(body) < BODY_LIMIT, len(body)
 
@@ -172,6 +179,41 @@ async def test_remote_listing_with_a_script_is_stored_and_shown_without_it(
         assert "Palettes" in text, feed
         assert "<script>" not in text, feed
         assert "alert('content')" not in text, feed
+
+
+async def test_remote_listing_with_a_script_in_its_plain_description_is_shown_as_text(
+    world: World,
+) -> None:
+    """Attack: the same through ``entraide:description``, the description as plain text
+    that Entraide nodes send beside the HTML ``content``: ``<script>`` and an attribute
+    breaker in it. It is stored as the text it is (like a title) and every page and feed
+    that shows it escapes it: nothing runs, the characters are shown."""
+    text = "Palettes <script>alert('description')</script> à donner \"><img src=x onerror=alert(4)>"
+    obj = listing(
+        world.evil.uri,
+        name="Palettes du dépôt",
+        content="<p>Palettes à donner</p>",
+        **{"entraide:description": text},
+    )
+    stored = await publish(world, obj)
+    assert stored.description == text  # plain text, escaped on output (below)
+
+    browser = Browser(world.node)
+    for path in (f"/listings/{stored.id}", "/search?q=depot", "/search?origin=remote"):
+        page = await browser.get(path)
+        assert page.status == 200, path
+        assert "Palettes du dépôt" in page.text, path
+        assert executable_parts(page.text) == [], (path, executable_parts(page.text))
+        assert "<script>alert" not in page.text, path
+        assert "<img src=x" not in page.text, path
+    page = await browser.get(f"/listings/{stored.id}")
+    assert "&lt;script&gt;alert(" in page.text  # shown, as characters
+    for feed in ("/feeds/listings.rss", "/feeds/listings.atom"):
+        response = await world.node.client().get(feed)
+        text_of_feed = await response.get_data(as_text=True)
+        assert "Palettes du dépôt" in text_of_feed, feed
+        assert "<script>" not in text_of_feed, feed
+        assert "<img src=x" not in text_of_feed, feed
 
 
 OFF_THE_GLOBE = [
