@@ -16,6 +16,7 @@ import html
 from typing import Any
 
 from actors.keys import current_key
+from actors.local import approves_followers_manually
 from actors.urls import Urls
 from config.settings import Settings
 from domain.models import Structure
@@ -74,7 +75,7 @@ def actor_document(
         "followers": actor.followers_url,
         "following": actor.following_url,
         "endpoints": {"sharedInbox": actor.shared_inbox_url},
-        "manuallyApprovesFollowers": actor.manually_approves,
+        "manuallyApprovesFollowers": approves_followers_manually(actor, settings),
         "discoverable": True,
         "published": actor.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "publicKey": {"id": rsa.key_id, "owner": actor.uri, "publicKeyPem": rsa.public_key},

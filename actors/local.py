@@ -47,6 +47,19 @@ def new_local_actor(
     return actor
 
 
+def approves_followers_manually(actor: Actor, settings: Settings) -> bool:
+    """Whether a Follow of the local ``actor`` waits for an answer (``pending``).
+
+    A structure follows ``federation.auto_accept_follows`` as the node is set
+    now, whenever it was approved, so that changing the setting applies to
+    every structure; other actors keep their own flag (communities and the
+    territory accept at once, peerings aside).
+    """
+    if actor.type == "Organization":
+        return not settings.federation.auto_accept_follows
+    return actor.manually_approves
+
+
 async def create_territory_actor(session: AsyncSession, settings: Settings) -> Actor:
     """The territory actor of a new node."""
     actor = new_local_actor(

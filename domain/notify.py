@@ -20,6 +20,7 @@ from domain.social import Notification
 KINDS = (
     "message",  # a new direct message for a structure
     "follower",  # someone follows a structure
+    "follow_request",  # someone asks to follow a structure that approves by hand
     "follow_accepted",  # a structure's follow was accepted
     "peering_request",  # another territory asks to peer (admins)
     "structure_pending",  # a structure awaits approval (admins)

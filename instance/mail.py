@@ -29,6 +29,7 @@ BATCH = 50
 SUBJECTS = {
     "message": "Nouveau message · New message",
     "follower": "Nouvel abonné · New follower",
+    "follow_request": "Demande d'abonnement · Follow request",
     "follow_accepted": "Abonnement accepté · Follow accepted",
     "peering_request": "Demande d'appairage · Peering request",
     "structure_pending": "Structure à valider · Structure awaiting approval",

@@ -1,7 +1,10 @@
 """Follow, Accept, Reject, Undo: the activities of following.
 
 * :func:`follow` — a local actor asks to follow a remote one (``pending``
-  until the remote Accepts). Following a local actor is immediate.
+  until the remote Accepts). Following a local actor is immediate, unless it
+  approves its followers by hand (then ``pending`` like a remote request).
+* :func:`follow_requested` — tell a structure's people that a follow awaits
+  their answer (the ``follow_request`` notification).
 * :func:`accept` / :func:`reject` — answer a remote actor's Follow.
 * :func:`unfollow` — ``Undo(Follow)`` and the row goes.
 * :func:`remove_follower` — ``Reject(Follow)`` sent to a current follower,
@@ -15,8 +18,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from actors.local import approves_followers_manually
 from actors.urls import Urls
 from config.settings import Settings
+from domain.models import Structure
+from domain.notify import notify_structure
 from federation.models import Actor, Follow
 from outbox.publish import emit, new_activity
 
@@ -43,15 +49,22 @@ async def follow(session: AsyncSession, settings: Settings, local: Actor, target
     existing = await find_follow(session, local, target)
     if existing is not None and existing.state == "accepted":
         return existing
+    if existing is not None and existing.state == "pending" and target.local:
+        return existing  # already waiting for an answer
     row = existing or Follow(
         follower=local, followed=target, follower_id=local.id, followed_id=target.id
     )
     if existing is None:
         session.add(row)
     if target.local:
-        row.state = "accepted"
         row.activity_uri = Urls(settings.base_url).new_activity()
-        await session.flush()
+        if approves_followers_manually(target, settings):
+            row.state = "pending"
+            await session.flush()
+            await follow_requested(session, row)
+        else:
+            row.state = "accepted"
+            await session.flush()
         return row
     body = new_activity(settings, "Follow", local, target.uri, to=[target.uri])
     row.state = "pending"
@@ -61,6 +74,25 @@ async def follow(session: AsyncSession, settings: Settings, local: Actor, target
         session, settings, local, body, to_followers=False, recipients=[target], public=False
     )
     return row
+
+
+async def follow_requested(session: AsyncSession, row: Follow) -> None:
+    """Tell the people of the followed structure that ``row`` waits for their answer."""
+    followed, follower = row.followed, row.follower
+    structure = await session.scalar(select(Structure.id).where(Structure.actor_id == followed.id))
+    if structure is None:
+        return
+    await notify_structure(
+        session,
+        structure,
+        "follow_request",
+        {
+            "actor": follower.uri,
+            "name": follower.name or follower.handle,
+            "domain": follower.domain,
+        },
+        f"/@{followed.handle}/followers",
+    )
 
 
 async def _answer(session: AsyncSession, settings: Settings, row: Follow, kind: str) -> None:

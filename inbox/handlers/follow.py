@@ -1,7 +1,10 @@
 """Follow: someone wants to follow a local actor.
 
-Structures and communities accept at once (unless set to approve manually);
-the territory accepts ordinary followers (a Mastodon user, say) at once, but
+Structures and communities accept at once, unless they approve followers by
+hand (``federation.auto_accept_follows = false`` for structures): then the
+follow waits, ``pending``, and the structure's people are notified; they
+answer on ``/@HANDLE/followers`` or through the API (``instance.followers``).
+The territory accepts ordinary followers (a Mastodon user, say) at once, but
 a follow from another territory is a **peering request**: it waits for an
 administrator (``entraide peer approve``), unless we asked to peer with that
 territory ourselves, in which case it is mutual and accepted.
@@ -11,12 +14,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from actors.local import approves_followers_manually
 from domain.models import Structure
 from domain.notify import notify_roles, notify_structure
 from federation.models import Actor, Follow
 from inbox.activity import Incoming
 from inbox.processor import Context
-from outbox.follows import accept, find_follow
+from outbox.follows import accept, find_follow, follow_requested
 
 
 async def handle(ctx: Context, act: Incoming) -> str | None:
@@ -39,6 +43,7 @@ async def handle(ctx: Context, act: Incoming) -> str | None:
                 return "follow of a structure that is not visible"
         follower = await session.merge(follower)
         row = await find_follow(session, follower, local)
+        asked_before = row is not None and row.state == "pending"
         if row is None:
             row = Follow(follower=follower, followed=local, state="pending")
             session.add(row)
@@ -59,9 +64,11 @@ async def handle(ctx: Context, act: Incoming) -> str | None:
                     "/admin/peers",
                 )
                 return None
-        elif local.manually_approves:
+        elif approves_followers_manually(local, ctx.settings):
             row.state = "pending"
             await session.flush()
+            if not asked_before:  # a repeated Follow is not a new request
+                await follow_requested(session, row)
             return None
         await accept(session, ctx.settings, row)
         if local.type == "Organization":

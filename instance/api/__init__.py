@@ -42,6 +42,7 @@ async def json_body() -> dict[str, Any]:
 
 from instance.api import (  # noqa: E402
     communities,
+    followers,
     follows,
     listings,
     messages,
@@ -53,6 +54,7 @@ from instance.api import (  # noqa: E402
 __all__ = [
     "blueprint",
     "communities",
+    "followers",
     "follows",
     "json_body",
     "listings",

@@ -1,7 +1,8 @@
 """Server-rendered pages (Jinja2), French by default and English.
 
 One module per area: ``home`` (home page), ``accounts`` (sign up, log in,
-account, API tokens), ``structures`` (profiles), ``listings`` (view, create,
+account, API tokens), ``structures`` (profiles), ``followers`` (a
+structure's follow requests and followers), ``listings`` (view, create,
 edit, withdraw), ``search`` (filters and map), ``messages`` (direct
 messages), ``notifications``, ``communities``, ``timeline`` (and following),
 ``admin`` (hub, approval queue), ``reports`` (reports, audit log),
@@ -72,6 +73,7 @@ from instance.web import (  # noqa: E402
     admin,
     communities,
     federation,
+    followers,
     home,
     listings,
     messages,
@@ -88,6 +90,7 @@ __all__ = [
     "blueprint",
     "communities",
     "federation",
+    "followers",
     "home",
     "listings",
     "messages",

@@ -45,6 +45,12 @@ def notification_sentence(notification: Notification) -> str:
         if domain:
             return _("%(name)s (%(domain)s) now follows your structure.", name=name, domain=domain)
         return _("%(name)s now follows your structure.", name=name)
+    if kind == "follow_request":
+        if domain:
+            return _(
+                "%(name)s (%(domain)s) asks to follow your structure.", name=name, domain=domain
+            )
+        return _("%(name)s asks to follow your structure.", name=name)
     if kind == "follow_accepted":
         if domain:
             return _("%(name)s (%(domain)s) accepted your follow.", name=name, domain=domain)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from quart import render_template
 
 from domain.people import can_act_for
+from instance.followers import pending_count
 from instance.node import current_node
 from instance.operations import structure_by_handle
 from instance.search import SearchQuery, search_listings
@@ -34,10 +35,12 @@ async def structure_page(handle: str) -> str:
             deny(404)
         structures = await acting_structures(session, person) if person else []
         follows: dict[str, str] = {}
-        followers = 0
+        followers = requests = 0
         if structure.actor is not None:
             follows = await follow_states_by(session, structures, structure.actor.uri)
             followers = await follower_count(session, structure.actor.id)
+            if member:
+                requests = await pending_count(session, structure.actor.id)
         listings = []
         if structure.status == "approved":
             page = await search_listings(
@@ -54,5 +57,6 @@ async def structure_page(handle: str) -> str:
         structures=[s for s in structures if s.id != structure.id],
         follows=follows,
         followers=followers,
+        requests=requests,
         own_domain=node.settings.instance.domain.lower(),
     )
