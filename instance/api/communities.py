@@ -121,7 +121,7 @@ async def create(
     )
     community.actor = actor
     for person in {p.id: p for p in animators}.values():
-        community.animators.append(CommunityAnimator(person_id=person.id))
+        community.animators.append(CommunityAnimator(person_id=person.id, person=person))
     session.add(community)
     await session.flush()
     audit(session, creator, "community.create", actor.uri)

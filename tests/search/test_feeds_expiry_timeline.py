@@ -14,7 +14,7 @@ from config.database import utcnow
 from domain.models import Listing
 from federation.models import Activity
 from instance.expiry import expire_due
-from tests.federation.test_listings_federation import peer, publish
+from tests.federation.test_listings_federation import LISTING, peer, publish
 from tests.fedinet import network
 from tests.search.test_search import _post, _setup
 from tests.support import TestNode
@@ -89,3 +89,48 @@ async def test_timeline_of_a_structure(tmp_path: Path, new_db_url: Callable[[], 
         assert response.status_code == 200, await response.get_data()
         items = (await response.get_json())["items"]
         assert [(i["type"], i["ap_id"]) for i in items] == [("listing", created["ap_id"])]
+
+
+async def test_timeline_pages_with_a_cursor(tmp_path: Path, new_db_url: Callable[[], str]) -> None:
+    """The timeline pages like listings (``limit``, ``next``): newest first, every item once,
+    and the last page says there is no next one."""
+    async with network(tmp_path, new_db_url, ["a.test", "b.test"]) as (net, (a, b)):
+        await b.structure("lecteur", owner="l@b.example")
+        token = await b.token("l@b.example")
+        response = await b.api(
+            "POST",
+            "/api/v1/follows",
+            token=token,
+            json={"actor": "lecteur", "target": "acct:territory@a.test"},
+        )
+        assert response.status_code == 202
+        await peer(net, a, b)
+        author, created = await publish(a, title="Annonce numéro 0")
+        published = [created["ap_id"]]
+        for n in range(1, 5):
+            response = await a.api(
+                "POST",
+                "/api/v1/listings",
+                token=author,
+                json={**LISTING, "title": f"Annonce numéro {n}"},
+            )
+            assert response.status_code == 201
+            published.append((await response.get_json())["ap_id"])
+        await net.settle()
+        seen: list[str] = []
+        url = "/api/v1/timeline?actor=lecteur&limit=2"
+        pages = 0
+        while url:
+            response = await b.api("GET", url, token=token)
+            assert response.status_code == 200, await response.get_data()
+            body = await response.get_json()
+            assert len(body["items"]) <= 2
+            seen += [i["ap_id"] for i in body["items"]]
+            pages += 1
+            url = (
+                f"/api/v1/timeline?actor=lecteur&limit=2&cursor={body['next']}"
+                if body["next"]
+                else ""
+            )
+        assert pages == 3
+        assert seen == list(reversed(published))

@@ -66,6 +66,38 @@ async def test_only_animators_create_communities(node: TestNode) -> None:
     assert set((await response.get_json())["fields"]) == {"handle", "name"}
 
 
+async def test_a_community_can_be_given_to_an_animator(node: TestNode) -> None:
+    """An admin creates a community for a business network's animator (``animator``: an
+    e-mail): that person animates it — and may then admit members — while an unknown
+    e-mail is a 422 naming the field."""
+    admin = await node.token("admin@a.example", role="admin")
+    animator = await node.token("reseau@a.example", role="member")
+    response = await node.api(
+        "POST",
+        "/api/v1/communities",
+        token=admin,
+        json={"handle": "reseau_bois", "name": "Réseau bois", "animator": "reseau@a.example"},
+    )
+    assert response.status_code == 201, await response.get_data()
+    assert "reseau@a.example" in (await response.get_json())["animators"]
+    await node.structure("scierie", owner="s@a.example")
+    response = await node.api(
+        "POST",
+        "/api/v1/communities/reseau_bois/members",
+        token=animator,
+        json={"actor": "scierie"},
+    )
+    assert response.status_code == 201, await response.get_data()
+    response = await node.api(
+        "POST",
+        "/api/v1/communities",
+        token=admin,
+        json={"handle": "autre", "name": "Autre", "animator": "personne@a.example"},
+    )
+    assert response.status_code == 422
+    assert "animator" in (await response.get_json())["fields"]
+
+
 async def test_community_across_nodes(tmp_path: Path, new_db_url: Callable[[], str]) -> None:
     """A structure on B follows a community on A; posts by A's members reach B; B may post
     only once an animator admits it; a removal by the animator federates; a pin shows as
