@@ -109,6 +109,9 @@ class WorkerSettings(_Section):
     poll_interval: float = Field(default=2.0, gt=0)
     lease_seconds: int = Field(default=300, ge=5)
     batch_size: int = Field(default=50, ge=1, le=1000)
+    keep_days: int = Field(
+        default=14, ge=1, description="finished inbox items and deliveries kept this long"
+    )
 
 
 class ListingSettings(_Section):

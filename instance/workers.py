@@ -84,9 +84,11 @@ def register_loops(node: Node) -> None:
 
     async def expiry_loop(bg: Background) -> None:
         from instance.expiry import expire_due
+        from instance.housekeeping import prune
 
         while not bg.stopping.is_set():
             await expire_due(node)
+            await prune(node)
             await bg.sleep("expiry", EXPIRY_INTERVAL)
 
     async def mail_loop(bg: Background) -> None:

@@ -1,0 +1,82 @@
+"""Housekeeping: the queues do not grow for ever.
+
+Every received activity is kept as an ``inbox_items`` row (its raw body
+included, up to ``federation.max_body_bytes``) and every delivery as a
+``deliveries`` row. Once finished — processed, ignored or failed; delivered or
+given up — a row is only history, so rows finished more than
+``workers.keep_days`` days ago (14 by default) are deleted, in small batches
+(each its own short transaction, so the single SQLite writer is never held
+long). Rows still pending or leased are never touched.
+
+Why 14 days is safe: the ``inbox_items`` row is also what recognises a replay
+of the same activity id. A replayed request carries its original signature,
+whose ``Date`` is refused after ``federation.signature_window_seconds`` (one
+hour); an honest sender retrying with a fresh signature gives up after about
+two days (Mastodon's schedule, and ours). Both are far inside the window.
+Published activities (``activities``) are not pruned: they are the actors'
+outboxes.
+
+It runs with the expiry loop (every ten minutes); ``entraide`` processes on
+PostgreSQL may run it at once, which only means deleting the same rows twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+
+from config.database import utcnow
+from federation.models import Delivery, InboxItem
+from instance.node import Node
+
+log = logging.getLogger(__name__)
+BATCH = 1000
+INBOX_FINISHED = ("done", "ignored", "failed")
+DELIVERY_FINISHED = ("done", "dead")
+
+
+async def prune(node: Node) -> dict[str, int]:
+    """Delete finished rows older than ``workers.keep_days``; returns how many, by table."""
+    cutoff = utcnow() - timedelta(days=node.settings.workers.keep_days)
+    removed = {"inbox_items": 0, "deliveries": 0}
+    while True:
+        async with node.db.session() as session:
+            ids = (
+                await session.scalars(
+                    select(InboxItem.id)
+                    .where(
+                        InboxItem.state.in_(INBOX_FINISHED),
+                        InboxItem.processed_at < cutoff,
+                    )
+                    .limit(BATCH)
+                )
+            ).all()
+            if ids:
+                await session.execute(delete(InboxItem).where(InboxItem.id.in_(ids)))
+        removed["inbox_items"] += len(ids)
+        if len(ids) < BATCH:
+            break
+    while True:
+        async with node.db.session() as session:
+            ids = (
+                await session.scalars(
+                    select(Delivery.id)
+                    .where(Delivery.state.in_(DELIVERY_FINISHED), Delivery.done_at < cutoff)
+                    .limit(BATCH)
+                )
+            ).all()
+            if ids:
+                await session.execute(delete(Delivery).where(Delivery.id.in_(ids)))
+        removed["deliveries"] += len(ids)
+        if len(ids) < BATCH:
+            break
+    if any(removed.values()):
+        log.info(
+            "pruned %d inbox items and %d deliveries finished before %s",
+            removed["inbox_items"],
+            removed["deliveries"],
+            cutoff.date().isoformat(),
+        )
+    return removed
