@@ -20,6 +20,11 @@ whose ids say ``https://evil.example/…``. A policy on a bare host also holds
 for that host on every port (``evil.example`` catches
 ``evil.example:8443``, where its owner can run a second server); a policy
 with a port holds for that port only; a block on either wins.
+
+A block also holds for every subdomain, as Mastodon's do: blocking
+``evil.example`` refuses ``x.evil.example`` too, so that a blocked server
+cannot come back under a fresh name of its own zone. Only blocks are
+inherited: an ``allow`` (or a ``silence``) names one host.
 """
 
 from __future__ import annotations
@@ -47,10 +52,27 @@ def _bare(key: str) -> str:
     return head if sep and port.isdigit() and not head.endswith(":") else key
 
 
+def _parents(key: str) -> list[str]:
+    """The zones above a host name (``a.b.example`` → ``b.example``, ``example``);
+    none for an IP address."""
+    host = _bare(key)
+    if host.startswith("[") or host.replace(".", "").isdigit():
+        return []
+    labels = host.split(".")
+    return [".".join(labels[i:]) for i in range(1, len(labels))]
+
+
+def _effective(key: str, stored: dict[str, str]) -> str | None:
+    exact, bare = stored.get(key), stored.get(_bare(key))
+    if "block" in (exact, bare) or any(stored.get(p) == "block" for p in _parents(key)):
+        return "block"
+    return exact or bare
+
+
 async def policies(session: AsyncSession, domains: Iterable[str]) -> dict[str, str]:
     """The policy that holds for each of ``domains`` (keyed as given), when one does."""
     keys = {domain: _key(domain) for domain in domains}
-    candidates = {k for key in keys.values() for k in (key, _bare(key))}
+    candidates = {k for key in keys.values() for k in (key, _bare(key), *_parents(key))}
     if not candidates:
         return {}
     result = await session.execute(
@@ -59,8 +81,7 @@ async def policies(session: AsyncSession, domains: Iterable[str]) -> dict[str, s
     stored = {domain: policy for domain, policy in result.all()}
     found: dict[str, str] = {}
     for domain, key in keys.items():
-        exact, bare = stored.get(key), stored.get(_bare(key))
-        effective = "block" if "block" in (exact, bare) else exact or bare
+        effective = _effective(key, stored)
         if effective is not None:
             found[domain] = effective
     return found
@@ -166,9 +187,7 @@ class PolicySnapshot:
         self._loaded_at, self._generation = time.monotonic(), generation
 
     def policy(self, domain: str) -> str | None:
-        key = _key(domain)
-        exact, bare = self.table.get(key), self.table.get(_bare(key))
-        return "block" if "block" in (exact, bare) else exact or bare
+        return _effective(_key(domain), self.table)
 
     def permits(self, domain: str, mode: str) -> bool:
         return decide(self.policy(domain), mode)

@@ -186,3 +186,61 @@ async def test_delivery_and_fetch_skip_a_domain_blocked_another_way(
     with pytest.raises(DomainBlocked):
         await node.node.remote.fetch("https://evil.example./users/m")
     assert net.log == []
+
+
+@pytest.mark.parametrize(
+    "actor",
+    [
+        "https://x.evil.example/users/m",
+        "https://deep.er.evil.example/users/m",
+        "https://X.Evil.Example./users/m",
+        "https://x.evil.example:8443/users/m",
+    ],
+)
+async def test_block_covers_subdomains(clean: tuple[FediNet, TestNode], actor: str) -> None:
+    """Attack: a blocked server comes back under a fresh name of its own zone
+    (``x.evil.example``). The block on ``evil.example`` holds for every subdomain, as
+    Mastodon's do: 403 ``domain_blocked`` before any request to it, nothing stored; and
+    nothing is sent to it or fetched from it."""
+    net, node = clean
+    await _block(node, "evil.example")
+    before = await inbox_count(node)
+    response = await _post_as(net, actor, 15)
+    assert response.status_code == 403, response.text
+    assert response.json()["error"] == "domain_blocked"
+    assert [e.url for e in net.log if e.method == "GET"] == []
+    assert await inbox_count(node) == before
+    host = host_of(actor)
+    async with node.node.db.session() as session:
+        assert await permitted(session, {host, "ok.test"}, "open") == {"ok.test"}
+    with pytest.raises(DomainBlocked):
+        await node.node.remote.fetch(f"https://{host}/users/m")
+
+
+async def test_subdomain_rules_do_not_overreach(
+    clean: tuple[FediNet, TestNode], tmp_path_factory: pytest.TempPathFactory, module_db: Any
+) -> None:
+    """The control experiments: a block of ``evil.example`` does not catch
+    ``notevil.example`` (a suffix, not a subdomain) nor the parent ``example``; a block of
+    ``x.evil.example`` leaves ``evil.example`` alone; and an ``allow`` is for one host only
+    (in allowlist mode ``friend.example`` allowed does not let ``x.friend.example`` in)."""
+    net, node = clean
+    await _block(node, "evil.example")
+    await _block(node, "y.good.example")
+    async with node.node.db.session() as session:
+        found = await policies(
+            session, ["notevil.example", "example", "good.example", "z.y.good.example"]
+        )
+    assert found == {"z.y.good.example": "block"}
+    response = await _post_as(net, "https://notevil.example/users/n", 16)
+    assert response.status_code == 202, response.text
+    async with network(
+        tmp_path_factory.mktemp("allow-sub"),
+        module_db,
+        [TARGET],
+        federation={"mode": "allowlist"},
+    ) as (net2, (a,)):
+        async with a.node.db.session() as session:
+            await set_policy(session, "friend.example", "allow")
+        sub = await _post_as(net2, "https://x.friend.example/users/f", 17)
+        assert sub.status_code == 403, sub.text
