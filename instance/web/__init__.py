@@ -6,6 +6,7 @@ structure's follow requests and followers), ``listings`` (view, create,
 edit, withdraw), ``search`` (filters and map), ``messages`` (direct
 messages), ``notifications``, ``communities``, ``timeline`` (and following),
 ``admin`` (hub, approval queue), ``reports`` (reports, audit log),
+``reporting`` (the « Report » form of the pages),
 ``federation`` (peerings, domain health and policy).
 ``forms`` turns posted fields into the API's shape and back; ``common``
 knows who is looking; ``labels`` names codes in the reader's language;
@@ -78,6 +79,7 @@ from instance.web import (  # noqa: E402
     listings,
     messages,
     notifications,
+    reporting,
     reports,
     search,
     structures,
@@ -95,6 +97,7 @@ __all__ = [
     "listings",
     "messages",
     "notifications",
+    "reporting",
     "reports",
     "search",
     "structures",

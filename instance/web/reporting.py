@@ -1,0 +1,250 @@
+"""Reporting from the pages: ``/report?target=URL`` and its form.
+
+A person acting for an approved structure reports a listing, a community
+post, a message of one of their conversations or an actor, by its
+ActivityPub id (the « Signaler » links of the pages carry it). The page shows
+what is reported, as the person may see it: only things this node knows, and
+only those the person's pages would show (a hidden listing or post, a
+message of someone else's conversation, a structure not yet approved are
+"nothing to report"), so the form never reveals more than the pages do and
+never makes the node fetch an address somebody typed.
+
+Sending goes through :func:`instance.moderation.create_report`, like the JSON
+API: this node's moderators get a notification and, for content of another
+node (when ``federation.forward_reports`` allows it), that node receives a
+``Flag`` from the territory actor — without the reporting structure's name.
+The person is then sent back to the page they came from, a path of this site
+only (``safe_next``), else to the reported thing's page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from quart import flash, render_template, request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.models import Listing, Person, Structure
+from domain.sanitize import html_to_text
+from domain.social import Message, Participant, Post
+from federation.models import Actor
+from instance import moderation
+from instance.errors import ApiError
+from instance.i18n import gettext as _
+from instance.node import current_node
+from instance.web import blueprint
+from instance.web.common import (
+    acting_structures,
+    deny,
+    pick_structure,
+    redirect_to,
+    require_person,
+    safe_next,
+)
+from instance.web.errors import N_
+
+MAX_REASON = 5000  # what instance.moderation keeps of a reason
+EXCERPT = 280
+NOTHING_TO_REPORT = N_("There is nothing to report at this address: it may have been removed.")
+
+Kind = Literal["listing", "post", "message", "actor"]
+
+
+@dataclass(frozen=True)
+class Reported:
+    """What a report points at, as the reporting person may see it."""
+
+    kind: Kind
+    target: str  # the ActivityPub id given to moderation.create_report
+    title: str  # a listing's title, an actor's name, or an excerpt of a post or message
+    author: Actor  # who answers for it (the actor itself, for an actor)
+    page: str  # its page on this site, where the person goes back to
+
+    @property
+    def remote(self) -> bool:
+        return not self.author.local
+
+
+def _excerpt(row: Post | Message) -> str:
+    text = row.content_text or html_to_text(row.content_html)
+    text = " ".join(text.split())
+    return text if len(text) <= EXCERPT else text[: EXCERPT - 1].rstrip() + "…"
+
+
+async def _visible_listing(session: AsyncSession, target: str) -> Reported | None:
+    listing = (await session.execute(select(Listing).where(Listing.ap_id == target))).scalar()
+    if listing is None or listing.hidden:
+        return None
+    if listing.structure is not None and listing.structure.status != "approved":
+        return None
+    return Reported("listing", target, listing.title, listing.author, f"/listings/{listing.id}")
+
+
+async def _visible_post(session: AsyncSession, target: str) -> Reported | None:
+    post = (await session.execute(select(Post).where(Post.ap_id == target))).scalar()
+    if post is None or post.hidden or post.removed:
+        return None
+    group = post.group
+    address = group.handle if group.local else f"{group.handle}@{group.domain}"
+    page = f"/communities/{address}#post-{post.id}"
+    return Reported("post", target, _excerpt(post), post.author, page)
+
+
+async def _visible_message(
+    session: AsyncSession, target: str, structures: list[Structure]
+) -> Reported | None:
+    message = (await session.execute(select(Message).where(Message.ap_id == target))).scalar()
+    if message is None:
+        return None
+    # Only a participant reads a conversation: to anyone else, its messages do not exist.
+    taking_part = await session.scalar(
+        select(Participant.actor_id).where(
+            Participant.conversation_id == message.conversation_id,
+            Participant.actor_id.in_([s.actor_id for s in structures]),
+        )
+    )
+    if taking_part is None:
+        return None
+    page = f"/messages/{message.conversation_id}#message-{message.id}"
+    return Reported("message", target, _excerpt(message), message.author, page)
+
+
+async def _visible_actor(session: AsyncSession, target: str) -> Reported | None:
+    actor = (await session.execute(select(Actor).where(Actor.uri == target))).scalar()
+    if actor is None:
+        return None
+    name = actor.name or actor.handle or actor.uri
+    if actor.type == "Group":
+        address = actor.handle if actor.local else f"{actor.handle}@{actor.domain}"
+        return Reported("actor", target, name, actor, f"/communities/{address}")
+    if actor.local and not actor.is_territory:
+        structure = (
+            await session.execute(select(Structure).where(Structure.actor_id == actor.id))
+        ).scalar_one_or_none()
+        if structure is None or structure.status != "approved":
+            return None
+        return Reported("actor", target, structure.name, actor, f"/@{structure.handle}")
+    return Reported("actor", target, name, actor, "/")
+
+
+async def find_reported(
+    session: AsyncSession, target: str, structures: list[Structure]
+) -> Reported | None:
+    """What ``target`` designates on this node, if the person may see it (else None)."""
+    if not target.startswith(("https://", "http://")):
+        return None
+    # The same order as moderation._target_actor: an actor, then a listing, a post, a message.
+    return (
+        await _visible_actor(session, target)
+        or await _visible_listing(session, target)
+        or await _visible_post(session, target)
+        or await _visible_message(session, target, structures)
+    )
+
+
+async def _reporters(session: AsyncSession, person: Person) -> list[Structure]:
+    structures = await acting_structures(session, person)
+    if not structures:
+        deny(403, _("Only the members of an approved structure can report."))
+    return structures
+
+
+async def _page(
+    structures: list[Structure],
+    reported: Reported | None,
+    values: dict[str, str],
+    errors: dict[str, str],
+    problem: str | None = None,
+) -> str:
+    settings = current_node().settings
+    return await render_template(
+        "report.html",
+        structures=structures,
+        reported=reported,
+        values=values,
+        errors=errors,
+        problem=problem,
+        forwarded=settings.federation.forward_reports,
+        max_reason=MAX_REASON,
+    )
+
+
+@blueprint.get("/report")
+async def report_form() -> str:
+    target = request.args.get("target", "").strip()
+    async with current_node().db.session() as session:
+        person = await require_person(session)
+        structures = await _reporters(session, person)
+        reported = await find_reported(session, target, structures)
+        if reported is None:
+            deny(404, _(NOTHING_TO_REPORT))
+        structure = pick_structure(structures, request.args.get("as"))
+        assert structure is not None
+        values = {
+            "target": target,
+            "next": safe_next(request.args.get("next"), reported.page),
+            "structure": structure.handle,
+            "reason": "",
+        }
+        return await _page(structures, reported, values, {})
+
+
+def _check_reason(reason: str) -> str | None:
+    if not reason:
+        return _("Say in a few words what is wrong.")
+    if len(reason) > MAX_REASON:
+        return _("Your reason is too long: at most %(max)d characters.", max=MAX_REASON)
+    return None
+
+
+@blueprint.post("/report")
+async def report_post() -> Any:
+    node = current_node()
+    form = await request.form
+    values = {name: form.get(name, "").strip() for name in ("target", "next", "structure")}
+    values["reason"] = form.get("reason", "").strip()
+    errors: dict[str, str] = {}
+    problem = None
+    async with node.db.session() as session:
+        person = await require_person(session)
+        structures = await _reporters(session, person)
+        structure = pick_structure(structures, values["structure"])
+        assert structure is not None and structure.actor is not None
+        values["structure"] = structure.handle
+        reported = await find_reported(session, values["target"], structures)
+        reason_error = _check_reason(values["reason"])
+        if reason_error:
+            errors["reason"] = reason_error
+        if reported is None:
+            problem = _(NOTHING_TO_REPORT)
+        if errors or problem:
+            values["next"] = safe_next(values["next"], reported.page if reported else "/")
+            return await _page(structures, reported, values, errors, problem), 422
+        assert reported is not None
+        reporter = structure.actor
+    try:
+        report = await moderation.create_report(
+            node, person, reporter, reported.target, values["reason"]
+        )
+    except ApiError:
+        # Gone between the check and the report (deleted meanwhile): say so on the form.
+        async with node.db.session() as session:
+            person = await require_person(session)
+            structures = await _reporters(session, person)
+            page = await _page(structures, None, values, {}, _(NOTHING_TO_REPORT))
+        return page, 422
+    if report.forwarded:
+        message = _(
+            "Thank you: the moderators of this territory will look at your report. "
+            "The moderators of %(domain)s are told too, without the name of your structure.",
+            domain=reported.author.domain,
+        )
+    else:
+        message = _("Thank you: the moderators of this territory will look at your report.")
+    await flash(message, "success")
+    return redirect_to(safe_next(values["next"], reported.page))
+
+
+__all__ = ["Reported", "find_reported", "report_form", "report_post"]
