@@ -39,6 +39,14 @@ _LINE_BREAK = re.compile(r"(?i)<\s*br\s*/?\s*>|<\s*/\s*li\s*>")
 _PARAGRAPH_END = re.compile(r"(?i)<\s*/\s*(p|blockquote|pre|h[1-6])\s*>")
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 _NEWLINES = re.compile(r"\n{3,}")
+# What XML 1.0 cannot carry (feeds break on it) and PostgreSQL refuses (NUL): control
+# characters but tab and newlines, lone surrogates, U+FFFE and U+FFFF.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def plain_text(value: str) -> str:
+    """``value`` without the characters no text should hold (see ``_NOT_TEXT``)."""
+    return _NOT_TEXT.sub("", value)
 
 
 def _classes(tag: str, attribute: str, value: str) -> str | None:
@@ -70,6 +78,6 @@ def html_to_text(value: str, *, max_length: int = 10_000) -> str:
     """Plain text of remote HTML: tags dropped, entities decoded, paragraphs kept."""
     marked = _PARAGRAPH_END.sub("\n\n", _LINE_BREAK.sub("\n", value[: max_length * 4]))
     stripped = nh3.clean(marked, tags=set(), attributes={}, strip_comments=True)
-    text = html.unescape(stripped)
+    text = plain_text(html.unescape(stripped))
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _NEWLINES.sub("\n\n", "\n".join(lines)).strip()[:max_length]

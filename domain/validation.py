@@ -17,6 +17,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from domain.sanitize import plain_text
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -72,7 +74,7 @@ class Collector:
         if not isinstance(value, str):
             self.add(name, "must be text")
             return None
-        value = value.strip()
+        value = plain_text(value).strip()
         if required and not value:
             self.add(name, "is required")
             return None

@@ -208,6 +208,9 @@ async def claim(db: Database, worker_id: str, *, batch: int, lease_seconds: int)
         return jobs
 
 
+REPLY_BYTES = 64 * 1024  # of an inbox's answer read, at most
+
+
 async def _post_signed(client: httpx.AsyncClient, job: Job) -> httpx.Response:
     """POST ``job`` straight through the client's transport.
 
@@ -231,7 +234,15 @@ async def _post_signed(client: httpx.AsyncClient, job: Job) -> httpx.Response:
     response = await transport.handle_async_request(request)
     response.request = request
     try:
-        await response.aread()
+        # Only the status and headers matter. The body is drained (so that the
+        # connection can serve the next POST) as it came, never decompressed, and
+        # no further than REPLY_BYTES: a hostile inbox's gzip bomb costs nothing.
+        received = 0
+        if not response.is_stream_consumed:  # in-process transports answer with bytes
+            async for chunk in response.aiter_raw():
+                received += len(chunk)
+                if received > REPLY_BYTES:
+                    break
     finally:
         await response.aclose()
     return response

@@ -24,6 +24,17 @@ from config.database import utcnow
 from federation.models import InboxItem
 
 
+def _body(activity: dict[str, Any]) -> str:
+    """The activity as stored: UTF-8 JSON, or ASCII escapes when it holds what UTF-8
+    cannot encode (a lone surrogate, ``"\\ud800"``, is valid JSON but no database takes it)."""
+    body = json.dumps(activity, ensure_ascii=False)
+    try:
+        body.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(activity)
+    return body
+
+
 def _row(
     activity: dict[str, Any],
     *,
@@ -43,7 +54,7 @@ def _row(
         "domain": domain,
         "recipient_uri": recipient,
         "key_id": key_id,
-        "body": json.dumps(activity, ensure_ascii=False),
+        "body": _body(activity),
         "state": "pending",
         "tries": 0,
         "next_attempt_at": now,
@@ -156,30 +167,50 @@ class GroupCommit:
             batch = self._waiting[: self.max_batch]
             del self._waiting[: self.max_batch]
             try:
-                now = utcnow()
-                rows = [
-                    _row(
-                        item.activity,
-                        actor_uri=item.actor_uri,
-                        domain=item.domain,
-                        key_id=item.key_id,
-                        recipient=item.recipient,
-                        received_at=item.received_at,
-                        now=now,
-                    )
-                    for item, _ in batch
-                ]
-                async with self.begin() as session:
-                    results = await _insert_new(session, rows)
-                    if self.before_commit is not None:
-                        await self.before_commit(session, {item.domain for item, _ in batch})
-            except BaseException as exc:  # every waiter hears the failure (and answers 5xx)
+                await self._commit(batch)
+            except asyncio.CancelledError as exc:
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-                continue
-            for (_, future), stored in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(stored)
+                raise
+            except Exception as exc:
+                if len(batch) == 1:
+                    if not batch[0][1].done():
+                        batch[0][1].set_exception(exc)
+                    continue
+                # One bad row must not cost the others their 202: store each alone,
+                # so that only the request that brought it hears the failure.
+                for one in batch:
+                    try:
+                        await self._commit([one])
+                    except asyncio.CancelledError as again:
+                        for _, future in batch:
+                            if not future.done():
+                                future.set_exception(again)
+                        raise
+                    except Exception as alone:
+                        if not one[1].done():
+                            one[1].set_exception(alone)
+
+    async def _commit(self, batch: list[tuple[Incoming, asyncio.Future[bool]]]) -> None:
+        """Store ``batch`` in one transaction, then tell each waiter whether its row was new."""
+        now = utcnow()
+        rows = [
+            _row(
+                item.activity,
+                actor_uri=item.actor_uri,
+                domain=item.domain,
+                key_id=item.key_id,
+                recipient=item.recipient,
+                received_at=item.received_at,
+                now=now,
+            )
+            for item, _ in batch
+        ]
+        async with self.begin() as session:
+            results = await _insert_new(session, rows)
+            if self.before_commit is not None:
+                await self.before_commit(session, {item.domain for item, _ in batch})
+        for (_, future), stored in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(stored)

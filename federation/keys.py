@@ -119,9 +119,16 @@ def host_of(url: str) -> str:
     Raises :class:`PayloadError` for anything that is not an absolute http(s) URL.
 
     Every inbox request asks this of the same few actor and key URLs: answers
-    are remembered (a bounded cache; errors are not cached).
+    are remembered (a bounded cache; errors are not cached). Only short URLs
+    are: the request asking may not be verified yet, and 4,096 URLs of 64 kB
+    would hold a quarter of a gigabyte.
     """
+    if len(url) > _CACHED_URL_LENGTH:
+        return _host_of.__wrapped__(url)
     return _host_of(url)
+
+
+_CACHED_URL_LENGTH = 512
 
 
 @functools.lru_cache(maxsize=4096)

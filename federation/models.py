@@ -45,7 +45,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from config.database import Base, UTCDateTime, utcnow
 
-URI = String(2048)
+URI_LENGTH = 2048
+URI = String(URI_LENGTH)
 DOMAIN = String(255)
 
 ActorType = Literal["Application", "Service", "Organization", "Group", "Person"]

@@ -27,7 +27,7 @@ from typing import Any
 from domain.categories import BY_HASHTAG, CATEGORY_IDS
 from domain.listings import DESCRIPTION_MAX
 from domain.models import LISTING_STATUSES, MODALITIES
-from domain.sanitize import html_to_text
+from domain.sanitize import html_to_text, plain_text
 from federation.errors import PayloadError
 from federation.keys import host_of
 from federation.origin import object_id
@@ -87,7 +87,7 @@ def _types(obj: dict[str, Any]) -> set[str]:
 
 
 def _text(value: Any, limit: int) -> str:
-    return value.strip()[:limit] if isinstance(value, str) else ""
+    return plain_text(value).strip()[:limit] if isinstance(value, str) else ""
 
 
 def _own(obj: dict[str, Any], name: str) -> Any:

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from domain.categories import BY_ID
 from domain.models import Listing, Structure
+from domain.sanitize import plain_text
 from instance.errors import ApiError
 from instance.node import Node, current_node
 from instance.search import SearchQuery, parse_query, search_listings
@@ -43,7 +44,7 @@ def _feed(
 ) -> FeedGenerator:
     fg = FeedGenerator()
     fg.id(self_url)
-    fg.title(title)
+    fg.title(plain_text(title))
     fg.subtitle(f"Offres et besoins — {node.settings.instance.name}")
     fg.link(href=page_url, rel="alternate")
     fg.link(href=self_url, rel="self")
@@ -53,18 +54,23 @@ def _feed(
         entry = fg.add_entry(order="append")
         entry.id(listing.ap_id)
         kind = KIND_LABELS.get(listing.kind, listing.kind)
-        entry.title(f"{kind} : {listing.title}")
+        # Stored text may predate the filtering of control characters, which XML cannot
+        # carry: one such character must not turn the whole feed into a 500.
+        entry.title(plain_text(f"{kind} : {listing.title}"))
         entry.link(href=listing.url or listing.ap_id)
         entry.published(listing.published_at)
         entry.updated(listing.updated_at)
         entry.author(
-            {"name": listing.author.name or listing.author.handle, "uri": listing.author.uri}
+            {
+                "name": plain_text(listing.author.name or listing.author.handle or ""),
+                "uri": listing.author.uri,
+            }
         )
         category = BY_ID.get(listing.category)
         if category:
             entry.category(term=category.id, label=category.label_fr)
         place = f" — {listing.commune}" if listing.commune else ""
-        text = f"{listing.description}{place} ({listing.origin})"
+        text = plain_text(f"{listing.description}{place} ({listing.origin})")
         # RSS <description> is HTML that readers render: our text must be escaped into
         # it (Atom says type="text" instead).
         entry.description(html.escape(text) if fmt == "rss" else text)

@@ -54,7 +54,13 @@ async def prune(node: Node) -> dict[str, int]:
                 )
             ).all()
             if ids:
-                await session.execute(delete(InboxItem).where(InboxItem.id.in_(ids)))
+                await session.execute(
+                    delete(InboxItem).where(
+                        InboxItem.id.in_(ids),
+                        InboxItem.state.in_(INBOX_FINISHED),  # unchanged since selected
+                        InboxItem.processed_at < cutoff,
+                    )
+                )
         removed["inbox_items"] += len(ids)
         if len(ids) < BATCH:
             break
@@ -68,7 +74,13 @@ async def prune(node: Node) -> dict[str, int]:
                 )
             ).all()
             if ids:
-                await session.execute(delete(Delivery).where(Delivery.id.in_(ids)))
+                await session.execute(
+                    delete(Delivery).where(
+                        Delivery.id.in_(ids),
+                        Delivery.state.in_(DELIVERY_FINISHED),
+                        Delivery.done_at < cutoff,
+                    )
+                )
         removed["deliveries"] += len(ids)
         if len(ids) < BATCH:
             break

@@ -32,7 +32,7 @@ from config.database import utcnow
 from federation.errors import DomainBlocked, KeyFetchError, OriginMismatch, PayloadError, RemoteGone
 from federation.inbox_store import Incoming
 from federation.keys import host_of
-from federation.models import Actor
+from federation.models import URI_LENGTH, Actor
 from federation.origin import actor_id, check_origin, object_id
 from federation.payload import parse_activity
 from federation.signatures import verify_request
@@ -62,6 +62,9 @@ async def _receive(node: Node, recipient: str | None) -> Response:
     ):
         raise PayloadError("an activity needs an id and a type")
     actor = actor_id(activity)
+    for what, value in (("id", activity.get("id")), ("actor", actor)):
+        if isinstance(value, str) and len(value) > URI_LENGTH:
+            raise PayloadError(f"the activity's {what} is longer than {URI_LENGTH} characters")
     domain = host_of(actor)
     own = settings.instance.domain.lower()
     if domain == own:
@@ -102,6 +105,8 @@ async def _receive(node: Node, recipient: str | None) -> Response:
         ):
             return _accepted()
         raise
+    if len(key_id) > URI_LENGTH:
+        raise PayloadError(f"the signature's keyId is longer than {URI_LENGTH} characters")
     check_origin(activity, key_owner=owners[key_id].uri, own_domain=own)
     await check_inbox_domain(domain)
     if anonymous:
