@@ -13,14 +13,16 @@ allowance; ``reject`` refuses an incoming request.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.local import territory_actor
+from config.database import utcnow
 from domain.models import Listing
 from federation.keys import normalise_host
-from federation.models import Actor, Follow
+from federation.models import Actor, Delivery, Follow
 from federation.policy import PEERING_REASON, clear_policy, policies, set_policy
 from instance.node import Node
 from outbox.follows import accept, find_follow, follow, reject, remove_follower, unfollow
@@ -122,14 +124,36 @@ async def remove(node: Node, host: str) -> None:
         await clear_policy(session, remote.domain, only_reason=PEERING_REASON)
 
 
+def under(column: Any, domain: str) -> Any:
+    """SQL: ``column`` names ``domain`` or one of its subdomains, on any port (a block's
+    reach, ``federation.policy``); a domain given with a port is that port only."""
+    if ":" in domain.rsplit("]", 1)[-1]:
+        return column == domain
+    escaped = domain.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return or_(
+        column == domain,
+        column.like(f"{escaped}:%", escape="\\"),
+        column.like(f"%.{escaped}", escape="\\"),
+        column.like(f"%.{escaped}:%", escape="\\"),
+    )
+
+
 async def block_domain(session: AsyncSession, domain: str, reason: str = "") -> None:
-    """Block a domain: refuse its deliveries, stop delivering to it, sever follows."""
+    """Block a domain and its subdomains: refuse their deliveries, give up what is queued
+    for them, sever follows, drop their listings."""
     domain = normalise_host(domain)
     await set_policy(session, domain, "block", reason)
-    remote_ids = select(Actor.id).where(Actor.domain == domain, Actor.local.is_(False))
+    remote_ids = select(Actor.id).where(under(Actor.domain, domain), Actor.local.is_(False))
     await session.execute(
         delete(Follow).where(
             or_(Follow.follower_id.in_(remote_ids), Follow.followed_id.in_(remote_ids))
         )
     )
-    await session.execute(delete(Listing).where(Listing.origin == domain, Listing.local.is_(False)))
+    await session.execute(
+        delete(Listing).where(under(Listing.origin, domain), Listing.local.is_(False))
+    )
+    await session.execute(
+        update(Delivery)
+        .where(under(Delivery.domain, domain), Delivery.state == "pending")
+        .values(state="dead", last_error="domain blocked", done_at=utcnow())
+    )
