@@ -8,6 +8,11 @@ SQLite specifics, set on every new connection:
 * ``journal_mode=WAL`` so readers never block the writer;
 * ``foreign_keys=ON`` (off by default in SQLite);
 * ``busy_timeout`` so a second writer waits instead of failing;
+* ``synchronous=FULL``: a commit reaches the disk before it returns, so what
+  was answered 202 (or 201) survives a power cut or a kernel crash, not only a
+  crash of the process (``NORMAL``, in WAL mode, may lose the last commits to
+  the former). The inbox groups concurrent activities into one commit, so the
+  extra ``fsync`` is paid per group, not per activity;
 * every writing transaction starts with ``BEGIN IMMEDIATE``. SQLite's default
   deferred transactions fail at once with ``SQLITE_BUSY`` when a transaction
   that has read tries to write after another connection committed; taking the
@@ -122,7 +127,7 @@ def _configure_sqlite(engine: AsyncEngine, *, readonly: bool = False) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA synchronous=FULL")
         if readonly:
             cursor.execute("PRAGMA query_only=ON")
         try:

@@ -21,11 +21,12 @@ def sqlite_url(templates: DatabaseTemplates, tmp_path: Path) -> str:
 
 
 async def test_sqlite_connection_pragmas(sqlite_url: str) -> None:
-    """Every pooled connection has WAL, foreign keys on, and a busy timeout.
+    """Every pooled connection has WAL, foreign keys on, a busy timeout, and full sync.
 
     Without foreign_keys=ON SQLite silently accepts dangling references;
     without WAL readers block the writer; without busy_timeout a second
-    writer fails at once with "database is locked".
+    writer fails at once with "database is locked"; with synchronous below
+    FULL (2) a power cut may lose commits already answered 202.
     """
     db = Database(sqlite_url)
     try:
@@ -33,6 +34,7 @@ async def test_sqlite_connection_pragmas(sqlite_url: str) -> None:
             assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
             assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
             assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() >= 5000
+            assert (await conn.exec_driver_sql("PRAGMA synchronous")).scalar() == 2
     finally:
         await db.dispose()
 
