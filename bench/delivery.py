@@ -28,7 +28,7 @@ How it runs, all on 127.0.0.1:
    (0.2 s), then claims, signs and POSTs them.
 5. **Rate** = N / (time of the last POST received - time of the commit).
 
-``python bench/delivery.py [--quick]`` (N = 500 quick, 10,000 full);
+``python bench/delivery.py [--quick]`` (N = 400 quick, 10,000 full);
 ``bench/run.py`` calls :func:`run`.
 """
 
@@ -50,7 +50,7 @@ from bench.common import HOST, Row, format_row, free_port, init_node, serving
 
 ACTIVITIES = 10
 PORTS = 16
-QUICK_N = 500
+QUICK_N = 400
 FULL_N = 10_000
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 

@@ -31,7 +31,7 @@ How it runs, all on 127.0.0.1:
    POSTs to the shared inbox for the accept rate. One warm-up request of each
    kind comes first (the first POST makes the node fetch the key).
 
-``python bench/inbox.py [--quick]`` (2 s + 1.5 s quick, 15 s + 10 s full);
+``python bench/inbox.py [--quick]`` (1.5 s + 1 s quick, 15 s + 10 s full);
 ``bench/run.py`` calls :func:`run`.
 """
 
@@ -101,8 +101,8 @@ GvVRAoGBAIVBcNcRQYF4fvZjDKAb4fdBsEuHmycqtRCsnkGOz6ebbEQznSaZ0tZE
 
 class Sizes:
     def __init__(self, quick: bool) -> None:
-        self.accept_seconds = 2.0 if quick else 15.0
-        self.trivial_seconds = 1.5 if quick else 10.0
+        self.accept_seconds = 1.5 if quick else 15.0
+        self.trivial_seconds = 1.0 if quick else 10.0
         # Activities are signed while the node starts: at least min_pool, and more until
         # it answers (no extra time), up to max_pool. Quick: enough for 100/s over 3 s,
         # 500/s if the node is slow to start; full: 1,000/s over 15 s (15 s of signing).
@@ -314,7 +314,7 @@ def run(quick: bool) -> list[Row]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="2 s + 1.5 s instead of 15 s + 10 s")
+    parser.add_argument("--quick", action="store_true", help="1.5 s + 1 s instead of 15 s + 10 s")
     args = parser.parse_args()
     for row in run(args.quick):
         print(format_row(row))

@@ -27,7 +27,7 @@ Targets (from the issue): search p95 ≤ 50 ms on each backend and ≤ 3× the
 p95 of ``/api/v1/instance`` measured in the same run; server RSS ≤ 300 MB.
 
 ``python bench/search.py [--quick]`` runs it standalone; ``bench/run.py``
-calls :func:`run`. ``--quick`` loads 1,000 listings and sends fewer requests.
+calls :func:`run`. ``--quick`` loads 600 listings and sends fewer requests.
 PostgreSQL is skipped, with the reason on stderr, when ``initdb`` / ``pg_ctl``
 are missing.
 """
@@ -64,9 +64,9 @@ from bench.common import Row, cli, format_row, free_port, machine, serving  # no
 from bench.data_fr import COMMUNES, PEERS, SEARCH_WORDS, FakeListing, generate  # noqa: E402
 
 FULL_LISTINGS = 100_000
-QUICK_LISTINGS = 1_000
+QUICK_LISTINGS = 600
 FULL_SEARCHES, FULL_WARMUP = 1_200, 120
-QUICK_SEARCHES, QUICK_WARMUP = 48, 8
+QUICK_SEARCHES, QUICK_WARMUP = 32, 6
 P95_TARGET_MS = 50.0
 RATIO_TARGET = 3.0
 RSS_TARGET_MB = 300.0
@@ -648,7 +648,7 @@ def run(quick: bool) -> list[Row]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="1,000 listings, fewer requests")
+    parser.add_argument("--quick", action="store_true", help="600 listings, fewer requests")
     args = parser.parse_args()
     started = time.monotonic()
     for row in run(args.quick):

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="serve starts to measure (median)")
     parser.add_argument("--quick", action="store_true", help="one start instead of three")
     parser.add_argument(
-        "--idle", type=float, default=None, help="seconds idle before reading RSS (2; 1 quick)"
+        "--idle", type=float, default=None, help="seconds idle before reading RSS (2; 0.5 quick)"
     )
     args = parser.parse_args(argv)
 
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             cwd=ROOT, env=_env(), check=True, capture_output=True,
         )  # fmt: skip
-        idle = args.idle if args.idle is not None else (1.0 if args.quick else 2.0)
+        idle = args.idle if args.idle is not None else (0.5 if args.quick else 2.0)
         runs = [one_run(data_dir, idle) for _ in range(1 if args.quick else args.runs)]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

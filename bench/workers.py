@@ -8,7 +8,7 @@ POST received; process start-up is left out). The ratio says how much a second
 process adds on this machine (with 2 cores, the receiver and PostgreSQL compete
 with the workers for them).
 
-``python bench/workers.py [--quick]`` (N = 400 quick, 4,000 full).
+``python bench/workers.py [--quick]`` (N = 300 quick, 4,000 full).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import Row, cli, entraide_command, format_row
 from bench.delivery import PORTS, Receiver, enqueue_deliveries
 
-QUICK_N = 400
+QUICK_N = 300
 FULL_N = 4_000
 
 
