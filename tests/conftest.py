@@ -19,6 +19,18 @@ from tests.support import TestNode, make_settings, running_node
 BACKENDS = ["sqlite", "postgresql"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long tests first (``e2e``, ``slow``), the rest in their usual order.
+
+    With ``pytest -n 2`` the two workers take tests in this order: the
+    end-to-end tests, a minute each, then start at once and the short tests
+    fill the gaps, instead of the long ones trailing at the end of the run.
+    """
+    items.sort(
+        key=lambda item: not (item.get_closest_marker("e2e") or item.get_closest_marker("slow"))
+    )
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster | None]:
     if pg_binaries() is None:
