@@ -160,10 +160,14 @@ class DomainLimit:
 
 
 async def check_inbox_domain(domain: str) -> None:
-    """Count a verified delivery against its domain's budget (429 when over it)."""
+    """Count a verified delivery against its host's budget (429 when over it).
+
+    The port is left out: one host does not get a budget per port it listens on.
+    """
     limit = current_app.extensions.get("entraide_inbox_domain_limit")
     if limit is not None:
-        await limit.hit(domain)
+        host, sep, port = domain.rpartition(":")
+        await limit.hit(host if sep and port.isdigit() and not host.endswith(":") else domain)
 
 
 def _is_api() -> bool:

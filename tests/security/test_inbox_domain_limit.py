@@ -35,6 +35,7 @@ class Flood:
     quiet: FakeActor  # another server, same client address
     victim: FakeActor  # whose key a forger names
     forger: FakeActor
+    loud_port: FakeActor  # the same host, from another port
 
 
 @pytest_asyncio.fixture
@@ -54,8 +55,9 @@ async def flood(templates: DatabaseTemplates, tmp_path: Path) -> AsyncIterator[F
             quiet=FakeActor("https://quiet.test/users/q", rsa_key(12)),
             victim=FakeActor("https://victim.test/users/v", rsa_key(13)),
             forger=FakeActor("https://forger.test/users/f", rsa_key(14)),
+            loud_port=FakeActor("https://loud.test:8443/users/p", rsa_key(15)),
         )
-        net.hooks.extend([world.loud, world.quiet, world.victim, world.forger])
+        net.hooks.extend([world.loud, world.quiet, world.victim, world.forger, world.loud_port])
         yield world
 
 
@@ -82,6 +84,9 @@ async def test_inbox_flood_from_one_domain_is_limited_per_domain(flood: Flood) -
     assert response.json()["error"] == "rate_limited"
     assert int(response.headers["Retry-After"]) >= 1
     assert await inbox_count(flood.node) == before  # refused before storing
+    # Another port of the same host is the same server: no fresh budget.
+    response = await deliver(flood.net, url, create(flood.loud_port), flood.loud_port.signing_key)
+    assert response.status_code == 429, response.text
     response = await deliver(flood.net, url, create(flood.quiet), flood.quiet.signing_key)
     assert response.status_code == 202, response.text
 
