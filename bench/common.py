@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -221,6 +222,30 @@ def serving(data_dir: Path, port: int, *, env: Mapping[str, str] | None = None) 
         yield server
     finally:
         server.stop()
+
+
+# --- tiny ASGI servers ---------------------------------------------------------------
+
+
+async def http_body(scope: dict[str, Any], receive: Any, send: Any) -> bytes | None:
+    """For the small ASGI apps of the benchmarks: answer the lifespan protocol, and for
+    an HTTP request return its whole body (``None`` when there is no request to answer)."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return None
+    if scope["type"] != "http":
+        return None
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
 
 
 # --- a raw HTTP/1.1 load generator --------------------------------------------------------
