@@ -46,7 +46,7 @@ def _key(domain: str) -> str:
     return normalise_host(domain)
 
 
-def _bare(key: str) -> str:
+def bare_host(key: str) -> str:
     """``key`` without its port (``[::1]:8001`` → ``[::1]``)."""
     head, sep, port = key.rpartition(":")
     return head if sep and port.isdigit() and not head.endswith(":") else key
@@ -55,7 +55,7 @@ def _bare(key: str) -> str:
 def _parents(key: str) -> list[str]:
     """The zones above a host name (``a.b.example`` → ``b.example``, ``example``);
     none for an IP address."""
-    host = _bare(key)
+    host = bare_host(key)
     if host.startswith("[") or host.replace(".", "").isdigit():
         return []
     labels = host.split(".")
@@ -63,7 +63,7 @@ def _parents(key: str) -> list[str]:
 
 
 def _effective(key: str, stored: dict[str, str]) -> str | None:
-    exact, bare = stored.get(key), stored.get(_bare(key))
+    exact, bare = stored.get(key), stored.get(bare_host(key))
     if "block" in (exact, bare) or any(stored.get(p) == "block" for p in _parents(key)):
         return "block"
     return exact or bare
@@ -72,7 +72,7 @@ def _effective(key: str, stored: dict[str, str]) -> str | None:
 async def policies(session: AsyncSession, domains: Iterable[str]) -> dict[str, str]:
     """The policy that holds for each of ``domains`` (keyed as given), when one does."""
     keys = {domain: _key(domain) for domain in domains}
-    candidates = {k for key in keys.values() for k in (key, _bare(key), *_parents(key))}
+    candidates = {k for key in keys.values() for k in (key, bare_host(key), *_parents(key))}
     if not candidates:
         return {}
     result = await session.execute(

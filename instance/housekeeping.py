@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
 
@@ -40,50 +41,17 @@ DELIVERY_FINISHED = ("done", "dead")
 async def prune(node: Node) -> dict[str, int]:
     """Delete finished rows older than ``workers.keep_days``; returns how many, by table."""
     cutoff = utcnow() - timedelta(days=node.settings.workers.keep_days)
-    removed = {"inbox_items": 0, "deliveries": 0}
-    while True:
-        async with node.db.session() as session:
-            ids = (
-                await session.scalars(
-                    select(InboxItem.id)
-                    .where(
-                        InboxItem.state.in_(INBOX_FINISHED),
-                        InboxItem.processed_at < cutoff,
-                    )
-                    .limit(BATCH)
-                )
-            ).all()
-            if ids:
-                await session.execute(
-                    delete(InboxItem).where(
-                        InboxItem.id.in_(ids),
-                        InboxItem.state.in_(INBOX_FINISHED),  # unchanged since selected
-                        InboxItem.processed_at < cutoff,
-                    )
-                )
-        removed["inbox_items"] += len(ids)
-        if len(ids) < BATCH:
-            break
-    while True:
-        async with node.db.session() as session:
-            ids = (
-                await session.scalars(
-                    select(Delivery.id)
-                    .where(Delivery.state.in_(DELIVERY_FINISHED), Delivery.done_at < cutoff)
-                    .limit(BATCH)
-                )
-            ).all()
-            if ids:
-                await session.execute(
-                    delete(Delivery).where(
-                        Delivery.id.in_(ids),
-                        Delivery.state.in_(DELIVERY_FINISHED),
-                        Delivery.done_at < cutoff,
-                    )
-                )
-        removed["deliveries"] += len(ids)
-        if len(ids) < BATCH:
-            break
+    removed = {
+        "inbox_items": await _prune(
+            node,
+            InboxItem,
+            InboxItem.state.in_(INBOX_FINISHED),
+            InboxItem.processed_at < cutoff,
+        ),
+        "deliveries": await _prune(
+            node, Delivery, Delivery.state.in_(DELIVERY_FINISHED), Delivery.done_at < cutoff
+        ),
+    }
     if any(removed.values()):
         log.info(
             "pruned %d inbox items and %d deliveries finished before %s",
@@ -92,3 +60,17 @@ async def prune(node: Node) -> dict[str, int]:
             cutoff.date().isoformat(),
         )
     return removed
+
+
+async def _prune(node: Node, model: type[InboxItem] | type[Delivery], *finished: Any) -> int:
+    """Delete the rows of ``model`` matching ``finished``, ``BATCH`` per transaction."""
+    removed = 0
+    while True:
+        async with node.db.session() as session:
+            ids = (await session.scalars(select(model.id).where(*finished).limit(BATCH))).all()
+            if ids:
+                # The conditions again: a row may have changed since it was selected.
+                await session.execute(delete(model).where(model.id.in_(ids), *finished))
+        removed += len(ids)
+        if len(ids) < BATCH:
+            return removed

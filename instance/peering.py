@@ -23,7 +23,7 @@ from config.database import utcnow
 from domain.models import Listing
 from federation.keys import normalise_host
 from federation.models import Actor, Delivery, Follow
-from federation.policy import PEERING_REASON, clear_policy, policies, set_policy
+from federation.policy import PEERING_REASON, bare_host, clear_policy, policies, set_policy
 from instance.node import Node
 from outbox.follows import accept, find_follow, follow, reject, remove_follower, unfollow
 
@@ -127,7 +127,7 @@ async def remove(node: Node, host: str) -> None:
 def under(column: Any, domain: str) -> Any:
     """SQL: ``column`` names ``domain`` or one of its subdomains, on any port (a block's
     reach, ``federation.policy``); a domain given with a port is that port only."""
-    if ":" in domain.rsplit("]", 1)[-1]:
+    if bare_host(domain) != domain:
         return column == domain
     escaped = domain.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return or_(

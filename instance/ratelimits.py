@@ -48,6 +48,7 @@ from quart_rate_limiter import RateLimit, RateLimiter, RateLimitExceeded
 from quart_rate_limiter.store import RateLimiterStoreABC
 
 from config.settings import Settings
+from federation.policy import bare_host
 from instance.auth import bearer_token
 from instance.errors import json_error
 
@@ -166,8 +167,7 @@ async def check_inbox_domain(domain: str) -> None:
     """
     limit = current_app.extensions.get("entraide_inbox_domain_limit")
     if limit is not None:
-        host, sep, port = domain.rpartition(":")
-        await limit.hit(host if sep and port.isdigit() and not host.endswith(":") else domain)
+        await limit.hit(bare_host(domain))
 
 
 def _is_api() -> bool:
