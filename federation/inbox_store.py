@@ -169,14 +169,11 @@ class GroupCommit:
             try:
                 await self._commit(batch)
             except asyncio.CancelledError as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+                _fail(batch, exc)
                 raise
             except Exception as exc:
                 if len(batch) == 1:
-                    if not batch[0][1].done():
-                        batch[0][1].set_exception(exc)
+                    _fail(batch, exc)
                     continue
                 # One bad row must not cost the others their 202: store each alone,
                 # so that only the request that brought it hears the failure.
@@ -184,13 +181,10 @@ class GroupCommit:
                     try:
                         await self._commit([one])
                     except asyncio.CancelledError as again:
-                        for _, future in batch:
-                            if not future.done():
-                                future.set_exception(again)
+                        _fail(batch, again)
                         raise
                     except Exception as alone:
-                        if not one[1].done():
-                            one[1].set_exception(alone)
+                        _fail([one], alone)
 
     async def _commit(self, batch: list[tuple[Incoming, asyncio.Future[bool]]]) -> None:
         """Store ``batch`` in one transaction, then tell each waiter whether its row was new."""
@@ -214,3 +208,10 @@ class GroupCommit:
         for (_, future), stored in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(stored)
+
+
+def _fail(batch: list[tuple[Incoming, asyncio.Future[bool]]], exc: BaseException) -> None:
+    """Every waiter of ``batch`` not answered yet hears ``exc`` (and answers 5xx)."""
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(exc)
