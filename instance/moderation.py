@@ -27,7 +27,7 @@ from domain.notify import notify_roles
 from domain.social import AuditEntry, Message, Post, Report
 from federation.errors import PayloadError
 from federation.keys import host_of, normalise_host
-from federation.models import Actor, Follow
+from federation.models import Actor, DomainPolicy, Follow
 from federation.policy import changed_in as policy_changed
 from federation.policy import clear_policy, set_policy
 from instance.errors import ApiError
@@ -164,6 +164,15 @@ async def hide_post(session: AsyncSession, moderator: Person, post: Post, reason
 async def suspend_structure(
     session: AsyncSession, node: Node, moderator: Person, structure: Structure, reason: str
 ) -> None:
+    """Suspend an approved structure (again: nothing changes).
+
+    A structure awaiting approval or rejected is the administrators' to decide:
+    suspending it is refused (409), or unsuspending it next would approve it.
+    """
+    if structure.status == "suspended":
+        return
+    if structure.status != "approved":
+        raise ApiError(409, "only an approved structure can be suspended")
     structure.status = "suspended"
     structure.rejection_reason = reason
     actor = structure.actor
@@ -179,6 +188,15 @@ async def suspend_structure(
 async def unsuspend_structure(
     session: AsyncSession, moderator: Person, structure: Structure
 ) -> None:
+    """Lift a structure's suspension (an approved one: nothing changes).
+
+    Only a suspended structure goes back to ``approved``: approving a pending one is
+    for administrators (``instance.operations.approve``), so anything else is a 409.
+    """
+    if structure.status == "approved":
+        return
+    if structure.status != "suspended":
+        raise ApiError(409, "only a suspended structure can be unsuspended")
     structure.status = "approved"
     structure.rejection_reason = ""
     if structure.actor is not None:
@@ -207,15 +225,37 @@ async def moderate_actor(
     audit(session, moderator, f"actor.{level or 'clear'}", actor.uri, reason)
 
 
+# How strict each domain policy is (no policy: 0). Moderators may only go up.
+STRICTNESS = {"": 0, "allow": 0, "silence": 1, "block": 2}
+
+
 async def moderate_domain(
     session: AsyncSession, moderator: Person, domain: str, policy: str, reason: str = ""
 ) -> None:
+    """Set a domain's policy: ``block``, ``silence``, ``allow``, or ``""`` to clear it.
+
+    Administrators decide whom the node talks to. A moderator may only make a
+    domain's policy stricter (silence it, block it) to stop abuse at once; allowing
+    a domain, clearing its policy or softening a block is refused (403), as on the
+    administrators' federation page.
+    """
     try:
         domain = normalise_host(domain.strip())
     except PayloadError:
         raise ApiError(
             422, "some fields are invalid", fields={"domain": "expected HOST[:PORT]"}
         ) from None
+    if policy not in STRICTNESS:
+        raise ApiError(422, "some fields are invalid", fields={"policy": "unknown policy"})
+    if not moderator.is_admin:
+        current = await session.get(DomainPolicy, domain)
+        now = STRICTNESS.get(current.policy, 0) if current is not None else 0
+        if policy not in ("silence", "block") or STRICTNESS[policy] < now:
+            raise ApiError(
+                403,
+                "moderators may silence or block a domain; allowing it, lifting or softening"
+                " its policy is for administrators",
+            )
     if policy == "block":
         await block_domain(session, domain, reason)
     elif policy in ("silence", "allow"):

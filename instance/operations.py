@@ -41,9 +41,22 @@ async def structure_by_handle(session: AsyncSession, handle: str) -> Structure |
 
 
 def may_edit_listing(person: Person, listing: Listing) -> bool:
-    if not listing.local or listing.structure is None:
+    """Whether ``person`` may edit or withdraw ``listing`` now.
+
+    Its structure's members may, and moderators too (INTERFACE.md: to fix or remove
+    abuse) — the one place where a role acts on a structure's content, and only on a
+    listing already published. Nobody changes the listings of a structure that is not
+    approved (a suspended one stays as the moderators left it).
+    """
+    structure = listing.structure
+    if not listing.local or structure is None or structure.status != "approved":
         return False
-    return person.is_moderator or can_act_for(person, listing.structure)
+    return person.is_moderator or can_act_for(person, structure)
+
+
+def _check_structure_open(listing: Listing) -> None:
+    if listing.structure is not None and listing.structure.status == "suspended":
+        raise Forbidden("this structure is suspended by the moderators: its listings cannot change")
 
 
 async def create_listing(
@@ -61,8 +74,11 @@ async def create_listing(
         except Invalid as exc:
             errors.update(exc.errors)
         raise Invalid(errors)
-    if not (person.is_moderator or can_act_for(person, structure)):
+    # Publishing speaks for the structure: its members only, whatever one's role.
+    if not can_act_for(person, structure):
         raise Forbidden("you do not act for this structure")
+    if structure.status == "suspended":
+        raise Forbidden("this structure is suspended by the moderators")
     if structure.status != "approved" or structure.actor is None:
         raise Forbidden("this structure is awaiting approval by an administrator")
     fields = validate_listing(data)
@@ -96,6 +112,7 @@ async def update_listing(
     session: AsyncSession, node: Node, person: Person, listing: Listing, data: Mapping[str, Any]
 ) -> Listing:
     """Edit a local listing; federates an Update (or a Delete when withdrawn)."""
+    _check_structure_open(listing)
     if not may_edit_listing(person, listing):
         raise Forbidden("only the structure's members or a moderator may change this listing")
     if listing.status == "withdrawn":
@@ -116,6 +133,7 @@ async def withdraw_listing(
     session: AsyncSession, node: Node, person: Person, listing: Listing
 ) -> Listing:
     """Withdraw a local listing; federates a Delete (tombstone)."""
+    _check_structure_open(listing)
     if not may_edit_listing(person, listing):
         raise Forbidden("only the structure's members or a moderator may withdraw this listing")
     if listing.status != "withdrawn":

@@ -45,18 +45,38 @@ class CommunityOut(BaseModel):
     description: str
     actor: str = Field(description="ActivityPub id of the community's Group actor")
     open: bool
-    animators: list[str] = Field(description="E-mails of its animators")
+    animator_names: list[str] = Field(description="Names of its animators (those who gave one)")
+    animators: list[str] | None = Field(
+        description="E-mails of its animators — their logins: shown to its own animators and"
+        " to administrators only, null for everyone else"
+    )
     members: int | None
 
 
-def community_json(community: Community, members: int | None = None) -> dict[str, Any]:
+def animates_itself(person: Person | None, community: Community) -> bool:
+    """Whether ``person`` is one of the community's own animators (not by role)."""
+    return person is not None and any(a.person_id == person.id for a in community.animators)
+
+
+def community_json(
+    community: Community, viewer: Person | None, members: int | None = None
+) -> dict[str, Any]:
+    """A community as the API shows it to ``viewer``.
+
+    An animator's e-mail address is their login: anonymous readers and the other
+    people of the node get the names the animators gave, as on the community's page;
+    the addresses go to the community's own animators and to administrators.
+    """
+    people = [a.person for a in community.animators]
+    private = viewer is not None and (viewer.is_admin or animates_itself(viewer, community))
     return {
         "handle": community.handle,
         "name": community.name,
         "description": community.description,
         "actor": community.actor.uri,
         "open": community.open,
-        "animators": [a.person.email for a in community.animators],
+        "animator_names": [p.display_name for p in people if p.display_name],
+        "animators": [p.email for p in people] if private else None,
         "members": members,
     }
 
@@ -105,6 +125,10 @@ async def create(
         raise ApiError(409, "this handle is already taken")
     animators = [creator]
     if data.get("animator"):
+        # Naming a person by e-mail would tell whoever tries whether that address has an
+        # account: administrators (who see people anyway) only, refused before looking.
+        if not creator.is_admin:
+            raise ApiError(403, "only administrators give a community to another animator")
         other = await find_person(session, str(data["animator"]))
         if other is None:
             raise ApiError(422, "some fields are invalid", fields={"animator": "unknown person"})
@@ -159,7 +183,9 @@ async def dismiss(
 
 
 def animates(person: Person, community: Community) -> bool:
-    return person.is_moderator or any(a.person_id == person.id for a in community.animators)
+    """Whether ``person`` may animate ``community``: its animators, and moderators (who
+    moderate every community of the node; this is no membership of a structure)."""
+    return person.is_moderator or animates_itself(person, community)
 
 
 @blueprint.post("/communities")
@@ -173,16 +199,16 @@ async def create_community() -> tuple[dict[str, Any], int]:
         person = await api_person(session)
         assert person is not None
         community = await create(session, node, person, data)
-        return community_json(community, 0), 201
+        return community_json(community, person, 0), 201
 
 
 @blueprint.get("/communities")
 async def list_communities() -> dict[str, Any]:
     node = current_node()
     async with node.db.session() as session:
-        await api_person(session, required=False)
+        viewer = await api_person(session, required=False)
         rows = await session.execute(select(Community).order_by(Community.name))
-        return {"items": [community_json(c) for c in rows.scalars().unique()]}
+        return {"items": [community_json(c, viewer) for c in rows.scalars().unique()]}
 
 
 async def _resolve_member(session: AsyncSession, node: Node, ref: str) -> Actor:
@@ -262,6 +288,12 @@ async def create_post(handle: str) -> tuple[dict[str, Any], int]:
         raise ApiError(422, "some fields are invalid", fields={"content": "is required"})
     if len(content) > community_activities.MAX_LENGTH:
         raise ApiError(422, "some fields are invalid", fields={"content": "is too long"})
+    # Who asks, and for which structure, before anything else: the remote community is
+    # looked up (WebFinger, then a fetch) only for a member of the posting structure.
+    async with node.db.session() as session:
+        person = await api_person(session)
+        assert person is not None
+        sender = (await acting_structure(session, person, data.get("from"))).handle
     remote_group = None
     if "@" in handle:
         remote_group = await node.remote.resolve(handle)
@@ -270,7 +302,7 @@ async def create_post(handle: str) -> tuple[dict[str, Any], int]:
     async with node.transaction() as session:
         person = await api_person(session)
         assert person is not None
-        structure = await acting_structure(session, person, data.get("from"))
+        structure = await acting_structure(session, person, sender)
         author = structure.actor
         assert author is not None
         if remote_group is not None:

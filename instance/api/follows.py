@@ -42,7 +42,13 @@ class FollowQuery(BaseModel):
 
 
 async def acting_structure(session: AsyncSession, person: Person, handle: Any) -> Structure:
-    """The approved structure ``handle`` that ``person`` acts for (403/404/422 otherwise)."""
+    """The approved structure ``handle`` that ``person`` acts for (403/422 otherwise).
+
+    Acting for a structure — reading its messages, timeline and follows, writing,
+    following, reporting or posting in its name — needs membership of it. No role
+    stands in for it: moderators and administrators act through the moderation
+    endpoints, never as a structure they are not a member of.
+    """
     if not isinstance(handle, str) or not handle:
         raise ApiError(422, "some fields are invalid", fields={"actor": "is required"})
     structure = (
@@ -50,8 +56,10 @@ async def acting_structure(session: AsyncSession, person: Person, handle: Any) -
     ).scalar_one_or_none()
     if structure is None:
         raise ApiError(422, "some fields are invalid", fields={"actor": "unknown structure"})
-    if not (can_act_for(person, structure) or person.is_moderator):
+    if not can_act_for(person, structure):
         raise ApiError(403, "you do not act for this structure")
+    if structure.status == "suspended":
+        raise ApiError(403, "this structure is suspended by the moderators")
     if structure.status != "approved" or structure.actor is None:
         raise ApiError(403, "this structure is awaiting approval by an administrator")
     return structure

@@ -57,8 +57,17 @@ def message_json(message: Message) -> dict[str, Any]:
     }
 
 
+def _unknown_recipient() -> ApiError:
+    return ApiError(422, "some fields are invalid", fields={"to": "unknown recipient"})
+
+
 async def _recipient(session: AsyncSession, target: str) -> Actor | None:
-    """A local structure by handle (or ``acct:handle@our-host``), if ``target`` names one."""
+    """The local structure ``target`` names — by handle, ``acct:handle@our-host`` or its
+    actor's URL — or None when it names another server's actor.
+
+    Only approved structures receive messages: a suspended or pending one, the
+    territory actor and communities are refused (422), however they are named.
+    """
     node = current_node()
     handle = target
     domain = node.settings.instance.domain.lower()
@@ -68,15 +77,30 @@ async def _recipient(session: AsyncSession, target: str) -> Actor | None:
             return None
         handle = user
     elif target.startswith(("http://", "https://")):
-        return (
+        actor = (
             await session.execute(select(Actor).where(Actor.uri == target, Actor.local.is_(True)))
         ).scalar_one_or_none()
+        if actor is None:
+            return None
+        if not await may_receive(session, actor):
+            raise _unknown_recipient()
+        return actor
     structure = (
         await session.execute(select(Structure).where(Structure.handle == handle))
     ).scalar_one_or_none()
     if structure is None or structure.status != "approved" or structure.actor is None:
-        raise ApiError(422, "some fields are invalid", fields={"to": "unknown recipient"})
+        raise _unknown_recipient()
     return structure.actor
+
+
+async def may_receive(session: AsyncSession, actor: Actor) -> bool:
+    """Whether ``actor`` may be written to: a remote actor, or an approved structure's."""
+    if not actor.local:
+        return True
+    if actor.suspended_at is not None:
+        return False
+    status = await session.scalar(select(Structure.status).where(Structure.actor_id == actor.id))
+    return status == "approved"
 
 
 @blueprint.post("/messages")

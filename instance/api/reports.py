@@ -161,7 +161,11 @@ async def moderate_actor() -> dict[str, Any]:
 
 @blueprint.post("/moderation/domains")
 async def moderate_domain() -> dict[str, Any]:
-    """Silence, block or clear a domain: ``{"domain": HOST, "policy": "block"}``."""
+    """Silence, block or clear a domain: ``{"domain": HOST, "policy": "block"}``.
+
+    Moderators may only make a policy stricter (``silence``, ``block``); allowing a
+    domain or lifting its policy is for administrators (``moderation.moderate_domain``).
+    """
     node = current_node()
     data = await json_body()
     domain = str(data.get("domain", "")).strip().lower()
@@ -173,6 +177,8 @@ async def moderate_domain() -> dict[str, Any]:
             raise ApiError(
                 422, "some fields are invalid", fields={"domain": "expected HOST[:PORT]"}
             )
+        if domain == node.settings.instance.domain.lower():
+            raise ApiError(422, "some fields are invalid", fields={"domain": "is this node's"})
         await moderation.moderate_domain(
             session, person, domain, str(data.get("policy", "")), str(data.get("reason", ""))
         )

@@ -15,7 +15,7 @@ from quart import Response, flash, render_template, request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import Listing, Person, Structure
-from domain.people import structures_of
+from domain.people import can_act_for, structures_of
 from domain.validation import Invalid
 from instance import operations
 from instance.errors import ApiError
@@ -64,13 +64,14 @@ async def _listing_for(session: AsyncSession, listing_id: int, person: Person | 
     listing = await session.get(Listing, listing_id)
     if listing is None:
         deny(404)
-    editor = person is not None and operations.may_edit_listing(person, listing)
+    structure = listing.structure
+    member = person is not None and structure is not None and can_act_for(person, structure)
     moderator = person is not None and person.is_moderator
     if listing.hidden and not moderator:
         deny(404)
-    if listing.structure is not None and listing.structure.status != "approved" and not editor:
+    if structure is not None and structure.status != "approved" and not (member or moderator):
         deny(404)
-    if listing.status == "withdrawn" and not (editor or moderator):
+    if listing.status == "withdrawn" and not (member or moderator):
         deny(410, _("This listing was withdrawn by its author."))
     return listing
 
@@ -78,6 +79,8 @@ async def _listing_for(session: AsyncSession, listing_id: int, person: Person | 
 async def _editable(session: AsyncSession, listing_id: int) -> tuple[Person, Listing]:
     person = await require_person(session)
     listing = await _listing_for(session, listing_id, person)
+    if listing.structure is not None and listing.structure.status == "suspended":
+        deny(403, _("This structure is suspended by the moderators: its listings cannot change."))
     if not operations.may_edit_listing(person, listing):
         deny(403, _("Only the members of the structure that published it may change a listing."))
     return person, listing

@@ -26,7 +26,7 @@ from config.database import utcnow
 from domain.models import Listing, Person, Structure
 from domain.social import Conversation, Message
 from federation.models import Actor
-from instance.api.messages import _recipient, conversations_of, unread_count
+from instance.api.messages import _recipient, conversations_of, may_receive, unread_count
 from instance.errors import ApiError
 from instance.i18n import gettext as _
 from instance.node import current_node
@@ -184,6 +184,8 @@ async def reply(conversation_id: int) -> Any:
         recipient = _other(conversation, structure.actor)
         if recipient is None:
             error = _("There is nobody else in this conversation to answer.")
+        elif not await may_receive(session, recipient):
+            error = _("This structure is suspended: it cannot receive messages.")
         if error:
             page = await _thread_page(
                 session,

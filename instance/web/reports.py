@@ -16,6 +16,7 @@ from domain.models import Listing, Structure
 from domain.social import AuditEntry, Post, Report
 from federation.models import Actor
 from instance import moderation
+from instance.errors import ApiError
 from instance.i18n import gettext as _
 from instance.node import current_node
 from instance.web import blueprint
@@ -96,12 +97,22 @@ async def suspend_structure(handle: str, action: str) -> Response:
         ).scalar_one_or_none()
         if structure is None:
             deny(404)
-        if action == "suspend":
-            await moderation.suspend_structure(session, node, person, structure, reason)
-            message = _("%(name)s is suspended.", name=structure.name)
-        else:
-            await moderation.unsuspend_structure(session, person, structure)
-            message = _("%(name)s is no longer suspended.", name=structure.name)
+        try:
+            if action == "suspend":
+                await moderation.suspend_structure(session, node, person, structure, reason)
+                message = _("%(name)s is suspended.", name=structure.name)
+            else:
+                await moderation.unsuspend_structure(session, person, structure)
+                message = _("%(name)s is no longer suspended.", name=structure.name)
+        except ApiError:
+            # Pending and rejected structures are the administrators' to decide.
+            refused = _(
+                "Only an approved structure can be suspended, and only a suspended one"
+                " unsuspended: %(name)s waits for, or received, an administrator's decision.",
+                name=structure.name,
+            )
+            await flash(refused, "error")
+            return redirect_to("/admin/reports")
     await flash(message, "success")
     return redirect_to("/admin/reports")
 

@@ -254,12 +254,13 @@ async def test_moderator_may_edit_and_withdraw_any_listing(api: Api) -> None:
 
 
 @sqlite_only
-async def test_moderator_may_publish_for_a_structure(api: Api) -> None:
-    """A moderator can publish in an approved structure's name (help for a member)."""
+async def test_moderator_may_not_publish_for_a_structure(api: Api) -> None:
+    """Publishing speaks for a structure: its members only, not a moderator (who fixes or
+    withdraws what was published; see tests/security/test_acting_for_others.py)."""
     status, body, _ = await api.call(
         "POST", "/api/v1/listings", token=api.moderator, json=listing_body()
     )
-    assert status == 201, body
+    assert status == 403, body
 
 
 # --- the node -----------------------------------------------------------------
