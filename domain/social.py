@@ -135,7 +135,7 @@ class Post(Base):
     local: Mapped[bool] = mapped_column(Boolean, default=True)
     content_html: Mapped[str] = mapped_column(Text, default="")  # sanitised
     content_text: Mapped[str] = mapped_column(Text, default="")
-    announce_uri: Mapped[str | None] = mapped_column(URI, default=None)
+    announce_uri: Mapped[str | None] = mapped_column(URI, default=None, index=True)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -67,6 +67,10 @@ class SearchQuery:
     cursor: dict[str, Any] | None = None
     own_domain: str = ""
     timeline_of: int | None = None  # an actor id: only what it follows
+    # Withdrawn listings are shown only to their structure's people and to moderators:
+    # the ids of the structures whose withdrawn listings this search may return (by
+    # default none), or None for all of them. Set by the API from who asks.
+    withdrawn_of: tuple[int, ...] | None = ()
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -157,6 +161,10 @@ def base_filters(stmt: Select[Any], query: SearchQuery) -> Select[Any]:
     )
     if query.status:
         stmt = stmt.where(Listing.status == query.status)
+    if query.status in (None, "withdrawn") and query.withdrawn_of is not None:
+        stmt = stmt.where(
+            or_(Listing.status != "withdrawn", Listing.structure_id.in_(query.withdrawn_of))
+        )
     if query.kind:
         stmt = stmt.where(Listing.kind == query.kind)
     if query.category:

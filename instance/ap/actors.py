@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.documents import actor_document, collection_page, ordered_collection
 from domain.models import Structure
+from domain.visibility import activity_shown
 from federation.models import Activity, Actor, Follow
 from instance.ap import ap_response, blueprint, wants_activity_json
 from instance.errors import ApiError
@@ -125,13 +126,14 @@ async def following(handle: str) -> Any:
 
 @blueprint.get("/actors/<handle>/outbox")
 async def outbox(handle: str) -> Any:
-    """The actor's public activities, newest first."""
+    """The actor's public activities, newest first, without those of content taken down
+    (``domain.visibility.activity_shown``)."""
     node = current_node()
     page = _page_number()
     uri = node.urls.outbox(handle)
     async with node.db.read() as session:
         found, _ = await local_actor(session, handle)
-        condition = (Activity.actor_id == found.id, Activity.public.is_(True))
+        condition = (Activity.actor_id == found.id, Activity.public.is_(True), activity_shown())
         total = int(
             await session.scalar(select(func.count()).select_from(Activity).where(*condition)) or 0
         )

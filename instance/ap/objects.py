@@ -9,6 +9,7 @@ from quart import redirect, request
 from sqlalchemy import select
 
 from domain.models import Listing
+from domain.visibility import activity_shown
 from federation.models import Activity, Tombstone
 from instance.ap import ap_response, blueprint, wants_activity_json
 from instance.errors import ApiError
@@ -47,13 +48,23 @@ async def negotiate() -> Any:
 
 @blueprint.get("/activities/<activity_id>")
 async def activity(activity_id: str) -> Any:
+    """One of our public activities, while what it carries is still shown.
+
+    The ``Create`` of a listing holds its whole text: once the listing is hidden,
+    withdrawn or its structure suspended (a post removed or hidden), the activity is
+    404 like one that never existed (``domain.visibility.activity_shown``).
+    """
     node = current_node()
     uri = f"{node.settings.base_url}/activities/{activity_id}"
     async with node.db.read() as session:
         found = (
-            await session.execute(select(Activity).where(Activity.uri == uri))
+            await session.execute(
+                select(Activity).where(
+                    Activity.uri == uri, Activity.public.is_(True), activity_shown()
+                )
+            )
         ).scalar_one_or_none()
-        if found is None or not found.public:
+        if found is None:
             raise ApiError(404, "no such activity")
     if wants_activity_json():
         return ap_response(found.body)
@@ -98,6 +109,9 @@ async def post_document(post_id: str) -> Any:
             raise ApiError(404, "no such post")
         if post.removed or post.hidden:
             return ap_response(tombstone(uri, "Note"), 410)
+        if post.author.suspended_at is not None:
+            # Like the suspended structure's listings: not shown while it is suspended.
+            raise ApiError(404, "no such post")
         note = post_note(post, post.group, post.author)
         if not wants_activity_json():
             from quart import redirect

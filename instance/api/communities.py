@@ -13,6 +13,7 @@ from actors.local import create_community_actor
 from domain.models import Person, Structure
 from domain.people import HANDLE_RE, RESERVED_HANDLES, can_act_for, find_person
 from domain.social import Community, CommunityAnimator, CommunityMember, Post
+from domain.visibility import post_shown
 from federation.models import Actor, Follow
 from instance.api import blueprint, json_body
 from instance.api.follows import acting_structure
@@ -211,7 +212,14 @@ async def list_communities() -> dict[str, Any]:
         return {"items": [community_json(c, viewer) for c in rows.scalars().unique()]}
 
 
-async def _resolve_member(session: AsyncSession, node: Node, ref: str) -> Actor:
+async def _resolve_member(
+    session: AsyncSession, node: Node, ref: str, *, admitting: bool = True
+) -> Actor:
+    """The actor ``ref`` names: a remote actor we know, or a local structure's.
+
+    To admit, a local one must be an approved structure, by handle or by URL alike
+    (not a suspended structure, a community, the territory); any member may be removed.
+    """
     if ref.startswith(("http://", "https://")):
         actor = (await session.execute(select(Actor).where(Actor.uri == ref))).scalar_one_or_none()
         if actor is None:
@@ -220,13 +228,22 @@ async def _resolve_member(session: AsyncSession, node: Node, ref: str) -> Actor:
                 "some fields are invalid",
                 fields={"actor": "unknown actor: it must follow the community first"},
             )
+        if admitting and actor.local and not await _approved_structure(session, actor):
+            raise ApiError(422, "some fields are invalid", fields={"actor": "unknown structure"})
         return actor
     structure = (
         await session.execute(select(Structure).where(Structure.handle == ref))
     ).scalar_one_or_none()
-    if structure is None or structure.actor is None or structure.status != "approved":
+    if structure is None or structure.actor is None:
+        raise ApiError(422, "some fields are invalid", fields={"actor": "unknown structure"})
+    if admitting and not await _approved_structure(session, structure.actor):
         raise ApiError(422, "some fields are invalid", fields={"actor": "unknown structure"})
     return structure.actor
+
+
+async def _approved_structure(session: AsyncSession, actor: Actor) -> bool:
+    status = await session.scalar(select(Structure.status).where(Structure.actor_id == actor.id))
+    return status == "approved" and actor.suspended_at is None
 
 
 @blueprint.post("/communities/<handle>/members")
@@ -267,7 +284,8 @@ async def remove_member(handle: str) -> tuple[str, int]:
         community = await community_by_handle(session, handle)
         if not animates(person, community):
             raise ApiError(403, "only the community's animators remove members")
-        actor = await _resolve_member(session, node, request.args.get("actor", ""))
+        ref = request.args.get("actor", "")
+        actor = await _resolve_member(session, node, ref, admitting=False)
         if not await dismiss(session, person, community, actor):
             raise ApiError(404, "not a member")
     return "", 204
@@ -337,9 +355,7 @@ async def list_posts(handle: str) -> dict[str, Any]:
         community = await community_by_handle(session, handle)
         rows = await session.execute(
             select(Post)
-            .where(
-                Post.group_id == community.actor_id, Post.removed.is_(False), Post.hidden.is_(False)
-            )
+            .where(Post.group_id == community.actor_id, post_shown())
             .order_by(Post.pinned.desc(), Post.published_at.desc())
             .limit(100)
         )

@@ -96,6 +96,12 @@ async def create_follow() -> tuple[dict[str, Any], int]:
         assert structure.actor is not None
         if remote.uri == structure.actor.uri:
             raise ApiError(422, "some fields are invalid", fields={"target": "is yourself"})
+        if remote.local:
+            # A local actor named by its URL: read as it is now, and a suspended structure
+            # is not there to follow (as it is not by its name).
+            local = await session.get(Actor, remote.id)
+            if local is None or local.suspended_at is not None:
+                raise ApiError(422, "some fields are invalid", fields={"target": "unknown actor"})
         followed = await session.merge(remote)
         row = await follow(session, node.settings, structure.actor, followed)
         return follow_json(handle, row), 202

@@ -9,7 +9,7 @@ from quart import request
 from quart_schema import document_querystring, document_request, document_response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.models import Listing
+from domain.models import Listing, Person
 from instance import operations
 from instance.api import blueprint, json_body
 from instance.api.schemas import (
@@ -76,22 +76,42 @@ def listing_json(listing: Listing, distance_km: float | None = None) -> dict[str
     return body
 
 
-async def check_optional_token(node: Node) -> None:
-    """Public reads need no token, but a bad one is refused (401).
+def _withdrawn_of(person: Person) -> tuple[int, ...] | None:
+    """The structures whose withdrawn listings ``person`` sees (None: all, for moderators)."""
+    return None if person.is_moderator else tuple(m.structure_id for m in person.memberships)
 
-    Checked in a writing session (it records the token's last use) only when a
-    token is sent, so that anonymous reads stay on read-only connections.
+
+async def withdrawn_readable(node: Node) -> tuple[int, ...] | None:
+    """Check the optional token; the structures whose withdrawn listings the reader sees.
+
+    Public reads need no token, but a bad one is refused (401). Checked in a writing
+    session (it records the token's last use) only when a token is sent, so that
+    anonymous reads stay on read-only connections. A withdrawn listing is shown only
+    to its structure's people (the ids returned) and to moderators (None: all);
+    anonymous readers and everyone else get none (``()``).
     """
-    if bearer_token() is not None:
-        async with node.db.session() as session:
-            await api_person(session, required=False)
+    if bearer_token() is None:
+        return ()
+    async with node.db.session() as session:
+        person = await api_person(session, required=False)
+        return () if person is None else _withdrawn_of(person)
 
 
-async def _get_listing(session: AsyncSession, listing_id: int) -> Listing:
+async def _get_listing(
+    session: AsyncSession, listing_id: int, withdrawn_of: tuple[int, ...] | None = None
+) -> Listing:
+    """The listing, 404 when hidden, of a structure not approved, or withdrawn and the
+    reader is not among those who still see it (``withdrawn_of``: None is everyone)."""
     listing = await session.get(Listing, listing_id)
     if listing is None or listing.hidden:
         raise ApiError(404, "no such listing")
     if listing.structure is not None and listing.structure.status != "approved":
+        raise ApiError(404, "no such listing")
+    if (
+        listing.status == "withdrawn"
+        and withdrawn_of is not None
+        and listing.structure_id not in withdrawn_of
+    ):
         raise ApiError(404, "no such listing")
     return listing
 
@@ -119,7 +139,7 @@ async def list_listings() -> dict[str, Any]:
     """Local and federated listings, filtered and paged."""
     node = current_node()
     query = parse_query(request.args)
-    await check_optional_token(node)
+    query.withdrawn_of = await withdrawn_readable(node)
     async with node.db.read() as session:
         page = await search_listings(session, node.db.dialect, query)
         return {
@@ -131,11 +151,11 @@ async def list_listings() -> dict[str, Any]:
 @blueprint.get("/listings/<int:listing_id>")
 @document_response(ListingOut)
 async def get_listing(listing_id: int) -> dict[str, Any]:
-    """One listing."""
+    """One listing (a withdrawn one: for its structure's people and moderators only)."""
     node = current_node()
-    await check_optional_token(node)
+    withdrawn_of = await withdrawn_readable(node)
     async with node.db.read() as session:
-        return listing_json(await _get_listing(session, listing_id))
+        return listing_json(await _get_listing(session, listing_id, withdrawn_of))
 
 
 @blueprint.patch("/listings/<int:listing_id>")
@@ -148,7 +168,7 @@ async def patch_listing(listing_id: int) -> dict[str, Any]:
     async with node.transaction() as session:
         person = await api_person(session)
         assert person is not None
-        listing = await _get_listing(session, listing_id)
+        listing = await _get_listing(session, listing_id, _withdrawn_of(person))
         await operations.update_listing(session, node, person, listing, data)
         return listing_json(listing)
 
@@ -161,6 +181,6 @@ async def delete_listing(listing_id: int) -> dict[str, Any]:
     async with node.transaction() as session:
         person = await api_person(session)
         assert person is not None
-        listing = await _get_listing(session, listing_id)
+        listing = await _get_listing(session, listing_id, _withdrawn_of(person))
         await operations.withdraw_listing(session, node, person, listing)
         return listing_json(listing)

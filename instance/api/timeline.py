@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.models import Listing
 from domain.social import Community, CommunityMember, Post
 from domain.validation import FieldError, Invalid
+from domain.visibility import post_shown
 from federation.models import Actor, Follow
 from instance.api import blueprint
 from instance.api.communities import post_json
@@ -81,8 +82,7 @@ async def timeline_items(
     )
     posts = select(Post).where(
         or_(Post.group_id.in_(followed), Post.group_id.in_(member_of)),
-        Post.removed.is_(False),
-        Post.hidden.is_(False),
+        post_shown(),
     )
     if cursor:
         posts = posts.where(_after(Post.published_at, Post.id, POST, cursor))

@@ -301,7 +301,9 @@ async def change_member(handle: str, action: str) -> Response:
                     Structure.actor_id == actor.id, Structure.status == "approved"
                 )
             )
-            if not (follows or local_structure):
+            # A local actor is admitted as the approved structure it is, or not at all
+            # (a suspended structure may still follow; a community or the territory too).
+            if not (local_structure or (follows and not actor.local)):
                 deny(
                     422,
                     _(

@@ -26,6 +26,7 @@ from domain.social import (
     Post,
     Report,
 )
+from domain.visibility import post_shown
 from federation.models import Actor, Delivery, DomainHealth, DomainPolicy, Follow
 
 
@@ -136,7 +137,7 @@ async def group_posts(session: AsyncSession, group_id: int, limit: int = 100) ->
     """Visible posts of a community, pinned ones first, then newest first."""
     rows = await session.execute(
         select(Post)
-        .where(Post.group_id == group_id, Post.removed.is_(False), Post.hidden.is_(False))
+        .where(Post.group_id == group_id, post_shown())
         .order_by(Post.pinned.desc(), Post.published_at.desc(), Post.id.desc())
         .limit(limit)
     )

@@ -74,6 +74,9 @@ async def local_actor(session: AsyncSession, node: Node, target: str) -> Actor |
         found = await session.scalar(
             select(Actor).where(Actor.uri == target, Actor.local.is_(True))
         )
+        if found is not None and found.suspended_at is not None:
+            # By its URL as by its name: a suspended structure is not there to follow.
+            raise TargetError(_("No structure or community of this territory has this name."))
         if found is not None:
             return found
         path = urlsplit(target).path

@@ -84,7 +84,7 @@ async def _visible_listing(session: AsyncSession, target: str) -> Reported | Non
 
 async def _visible_post(session: AsyncSession, target: str) -> Reported | None:
     post = (await session.execute(select(Post).where(Post.ap_id == target))).scalar()
-    if post is None or post.hidden or post.removed:
+    if post is None or post.hidden or post.removed or post.author.suspended_at is not None:
         return None
     group = post.group
     address = group.handle if group.local else f"{group.handle}@{group.domain}"

@@ -130,6 +130,14 @@ async def world(module_db: Any, tmp_path_factory: pytest.TempPathFactory) -> Asy
         status, text = await _api(
             a,
             "POST",
+            "/api/v1/follows",
+            world.suspended_owner,
+            {"actor": "suspendue", "target": "https://a.test/actors/reseau"},
+        )
+        assert status == 202, text
+        status, text = await _api(
+            a,
+            "POST",
             "/api/v1/moderation/structures/suspendue/suspend",
             world.moderator,
             {"reason": "Usurpation"},
@@ -148,27 +156,27 @@ async def _counts(node: TestNode) -> dict[str, int]:
 
 # (method, path, body) — each uses the structure ``victime`` as its own.
 ACTING_AS_VICTIME = {
-    "read its conversations": ("GET", "/api/v1/messages?actor=victime", None),
-    "send a message as it": (
+    "read_its_conversations": ("GET", "/api/v1/messages?actor=victime", None),
+    "send_a_message_as_it": (
         "POST",
         "/api/v1/messages",
         {"from": "victime", "to": "voisine", "content": "Message usurpé"},
     ),
-    "follow in its name": ("POST", "/api/v1/follows", {"actor": "victime", "target": BOB}),
-    "read what it follows": ("GET", "/api/v1/follows?actor=victime", None),
-    "unfollow in its name": ("DELETE", f"/api/v1/follows?actor=victime&target={BOB}", None),
-    "read its timeline": ("GET", "/api/v1/timeline?actor=victime", None),
-    "report as it": (
+    "follow_in_its_name": ("POST", "/api/v1/follows", {"actor": "victime", "target": BOB}),
+    "read_what_it_follows": ("GET", "/api/v1/follows?actor=victime", None),
+    "unfollow_in_its_name": ("DELETE", f"/api/v1/follows?actor=victime&target={BOB}", None),
+    "read_its_timeline": ("GET", "/api/v1/timeline?actor=victime", None),
+    "report_as_it": (
         "POST",
         "/api/v1/reports",
         {"actor": "victime", "target": "https://a.test/actors/voisine", "reason": "Usurpé"},
     ),
-    "post in a community as it": (
+    "post_in_a_community_as_it": (
         "POST",
         "/api/v1/communities/reseau/posts",
         {"from": "victime", "content": "Annonce usurpée"},
     ),
-    "publish a listing for it": (
+    "publish_a_listing_for_it": (
         "POST",
         "/api/v1/listings",
         {
@@ -270,7 +278,7 @@ async def test_unsuspending_a_suspended_structure_still_works(world: World) -> N
         assert json.loads(text)["status"] == expected
 
 
-@pytest.mark.parametrize("policy", ["", "allow", "silence"])
+@pytest.mark.parametrize("policy", ["", "allow", "silence"], ids=["clear", "allow", "silence"])
 async def test_moderator_lifting_an_admins_domain_block_is_refused(
     world: World, policy: str
 ) -> None:
@@ -368,6 +376,7 @@ async def test_suspended_structure_changing_its_listings_through_the_web_is_refu
         "suspendue",
         "acct:suspendue@a.test",
     ],
+    ids=["suspended_by_url", "territory_by_url", "community_by_url", "suspended", "suspended_acct"],
 )
 async def test_message_to_a_suspended_structure_or_a_non_structure_is_refused(
     world: World, to: str
@@ -445,26 +454,28 @@ async def test_community_animator_field_does_not_tell_whether_an_address_is_regi
 
 
 UNAUTHENTICATED = {
-    "post in a remote community": (
+    "post_in_a_remote_community": (
         f"/api/v1/communities/grp@{NOBODY}/posts",
         {"from": "victime", "content": "x"},
     ),
-    "follow a remote actor": (
+    "follow_a_remote_actor": (
         "/api/v1/follows",
         {"actor": "victime", "target": f"acct:x@{NOBODY}"},
     ),
-    "write to a remote actor": (
+    "write_to_a_remote_actor": (
         "/api/v1/messages",
         {"from": "victime", "to": f"acct:x@{NOBODY}", "content": "x"},
     ),
-    "report a remote actor": (
+    "report_a_remote_actor": (
         "/api/v1/reports",
         {"actor": "victime", "target": f"https://{NOBODY}/users/x", "reason": "x"},
     ),
 }
 
 
-@pytest.mark.parametrize("token", [None, "ent_not-a-real-token-0000"])
+@pytest.mark.parametrize(
+    "token", [None, "ent_not-a-real-token-0000"], ids=["no_token", "bad_token"]
+)
 @pytest.mark.parametrize("action", list(UNAUTHENTICATED))
 async def test_remote_lookup_before_authentication_is_refused(
     world: World, action: str, token: str | None
@@ -477,3 +488,72 @@ async def test_remote_lookup_before_authentication_is_refused(
     status, text = await _api(world.a, "POST", path, token, body)
     assert status == 401, (action, status, text)
     assert [e.url for e in world.net.log if NOBODY in e.url] == []
+
+
+# --- a suspended structure named by its URL ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "actor",
+    [
+        "https://a.test/actors/suspendue",
+        "https://a.test/actors/territory",
+        "https://a.test/actors/gouvernance",
+        "suspendue",
+    ],
+    ids=["suspended_by_url", "territory_by_url", "community_by_url", "suspended"],
+)
+async def test_admitting_a_suspended_structure_or_a_non_structure_is_refused(
+    world: World, actor: str
+) -> None:
+    """Attack: a community's animator admits, as a member, a suspended structure (which
+    followed the community before its suspension), the territory actor or another
+    community, named by its actor URL (by handle, the suspended structure was already
+    refused), through the API or the community's page. 422 (naming ``actor`` in the
+    API); no member added."""
+    before = await _count_members(world.a)
+    status, text = await _api(
+        world.a, "POST", "/api/v1/communities/reseau/members", world.animator, {"actor": actor}
+    )
+    assert status == 422, (actor, status, text)
+    assert "actor" in json.loads(text)["fields"]
+    if actor.startswith("https://"):
+        browser = Browser(world.a)
+        await browser.login("anim@a.example")
+        page = await browser.post(
+            "/communities/reseau/members/add", {"actor": actor}, csrf_from="/communities/reseau"
+        )
+        assert page.status == 422, (actor, page.status)
+    assert await _count_members(world.a) == before
+
+
+async def _count_members(node: TestNode) -> int:
+    from domain.social import CommunityMember
+
+    async with node.node.db.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(CommunityMember)) or 0)
+
+
+@pytest.mark.parametrize(
+    "target", ["https://a.test/actors/suspendue", "suspendue"], ids=["by_url", "by_name"]
+)
+async def test_following_a_suspended_structure_is_refused(world: World, target: str) -> None:
+    """Attack: a structure follows a suspended one through the follow form or the API,
+    naming it by its actor URL (by name it was already refused), so that the suspended
+    actor gains a follower and its content a reader. Refused (a message on the page,
+    422 from the API); no follow stored."""
+    before = await _counts(world.a)
+    status, text = await _api(
+        world.a, "POST", "/api/v1/follows", world.neighbour, {"actor": "voisine", "target": target}
+    )
+    assert status in (400, 422), (status, text)
+    assert await _counts(world.a) == before
+    browser = Browser(world.a)
+    await browser.login("n@a.example")
+    before = await _counts(world.a)
+    page = await browser.post(
+        "/follow", {"target": target, "structure": "voisine"}, csrf_from="/timeline"
+    )
+    assert page.status == 302
+    assert "Impossible de suivre" in await browser.get(page.location)
+    assert await _counts(world.a) == before

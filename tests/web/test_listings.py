@@ -154,7 +154,8 @@ async def test_edit_and_withdraw(node: TestNode) -> None:
     assert "Retirée" in await owner.get(f"/listings/{listing_id}")
     page = await owner.get(f"/listings/{listing_id}/edit")
     assert page.status == 302
-    api = await (await node.api("GET", f"/api/v1/listings/{listing_id}")).get_json()
+    token = await node.token("ana@example.org")
+    api = await (await node.api("GET", f"/api/v1/listings/{listing_id}", token=token)).get_json()
     assert api["status"] == "withdrawn"
 
 
