@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 
 from config.settings import CONFIG_FILE, Settings, load_settings, write_settings
 from instance.migrate import upgrade
-from instance.node import VERSION
+from instance.version import VERSION
 
 FORMAT = "entraide-backup"
 FORMAT_VERSION = 1
