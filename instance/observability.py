@@ -6,11 +6,26 @@
   database comes back (the engine reconnects; nothing is cached).
 * ``GET /metrics`` — Prometheus text (prometheus-client), only when
   ``metrics.enabled``; with ``metrics.token`` set it also needs
-  ``Authorization: Bearer TOKEN``. Counters are per process (requests by route
-  and status, inbox accepted/refused by reason, inbox processing and
-  deliveries by outcome); gauges are read from the database at scrape time, so
-  they are the same whichever process answers (delivery queue depth, retry
-  backlog per domain, listings by origin and status, inbox backlog).
+  ``Authorization: Bearer TOKEN``. Counters: requests by route, method and
+  status, inbox accepted/refused by reason, inbox processing and deliveries
+  by outcome; ``entraide_processes`` counts the live processes by role
+  (``web``, ``worker``). Gauges read from the database at scrape time:
+  delivery queue depth, retry backlog per domain, listings by origin and
+  status, inbox backlog.
+* Several processes, one answer: ``entraide serve`` (every web process) and
+  every ``entraide worker`` of a node write their counters to files in
+  ``DATA_DIR/metrics`` (prometheus-client's multiprocess mode, see
+  :func:`share_metrics`), and a scrape, whichever process answers it, adds
+  up every file. The files are named after the host and the pid (processes
+  in different containers sharing the data volume never share a file); those
+  of processes that are gone are deleted when ``serve`` starts (counters then
+  start again from zero, which Prometheus reads as a reset), and the live
+  gauges of a process that died are dropped at once (``mark_process_dead``).
+* Every label takes a bounded set of values (L9, SECURITY.md): the HTTP
+  method is one of :data:`METHODS` or ``other``, the route is the URL
+  template (``unmatched`` when none), the activity type is one of
+  :data:`ACTIVITY_TYPES` or ``other``, the inbox's refusal reason is one of
+  our error codes or ``other``: what a client sends cannot grow ``/metrics``.
 * Every request gets an id: a sane incoming ``X-Request-ID`` is kept,
   otherwise one is made; it is echoed in the response and attached to every
   log record written while the request is handled.
@@ -23,11 +38,21 @@ import contextvars
 import logging
 import os
 import re
+import socket
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from quart import Quart, Response, g, jsonify, request
@@ -37,14 +62,30 @@ from sqlalchemy.exc import SQLAlchemyError
 from domain.models import Listing
 from federation.models import Delivery, DomainHealth, InboxItem
 from instance.errors import ApiError
-from instance.health import schema_is_current_on
+from instance.health import database_name, schema_is_current_on
 from instance.node import Node
+from instance.outage import OutageLog, database_trouble
 
 log = logging.getLogger(__name__)
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 INBOX_PATH = re.compile(r"^(/inbox|/actors/[^/]+/inbox)$")
 READY_TIMEOUT = 5.0
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+METRICS_DIR = "metrics"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# The activity types of ActivityStreams 2.0 (https://www.w3.org/TR/activitystreams-vocabulary/
+# #activity-types); anything else a remote server sends is counted as "other".
+ACTIVITY_TYPES = frozenset(
+    {
+        "Accept", "Add", "Announce", "Arrive", "Block", "Create", "Delete", "Dislike",
+        "Flag", "Follow", "Ignore", "Invite", "Join", "Leave", "Like", "Listen", "Move",
+        "Offer", "Question", "Reject", "Read", "Remove", "TentativeReject",
+        "TentativeAccept", "Travel", "Undo", "Update", "View",
+    }
+)  # fmt: skip
+READINESS = OutageLog()  # monitors poll /readyz: one line now and then, not one per poll
+_ERROR_CODE = re.compile(r"^[a-z][a-z_]{0,39}$")
 
 
 class RequestIdFilter(logging.Filter):
@@ -55,10 +96,101 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+def _host() -> str:
+    return (socket.gethostname() or "host").replace("_", "-")
+
+
+def process_identifier() -> str:
+    """``HOST-PID``: unique among the processes sharing a metrics directory, even in
+    containers (each its own pid namespace and host name) that share the data volume."""
+    return f"{_host()}-{os.getpid()}"
+
+
+def shared_metrics_dir() -> Path | None:
+    """The directory of shared counters, when this process uses one."""
+    path = os.environ.get(MULTIPROC_ENV)
+    return Path(path) if path else None
+
+
+def share_metrics(data_dir: Path, *, clean: bool = False) -> Path:
+    """Make this process (and the processes it starts) count into ``DATA_DIR/metrics``.
+
+    Called by ``entraide serve`` and ``entraide worker`` before the app is built,
+    when metrics are enabled. ``clean`` (``serve``, as it starts) deletes the files
+    of processes of this host that are gone.
+    """
+    directory = data_dir.resolve() / METRICS_DIR
+    directory.mkdir(mode=0o700, exist_ok=True)
+    os.environ[MULTIPROC_ENV] = str(directory)
+    if clean:
+        for path in directory.glob("*.db"):
+            if _owner_is_gone(path):
+                path.unlink(missing_ok=True)
+    _use_shared_values()
+    return directory
+
+
+def _use_shared_values() -> None:
+    """prometheus-client picks its value class when it is imported; pick again, with
+    our process identifier, once the directory is known (spawned processes inherit
+    the variable and come through here when their app is built)."""
+    if getattr(values.ValueClass, "_entraide", False):
+        return
+    value_class = values.MultiProcessValue(process_identifier)  # type: ignore[no-untyped-call]
+    value_class._entraide = True
+    values.ValueClass = value_class
+
+
+def _pid_of(path: Path) -> int | None:
+    """The pid in ``TYPE_HOST-PID.db`` when the file is this host's, else None."""
+    identifier = path.stem.rsplit("_", 1)[-1]
+    host, _, pid = identifier.rpartition("-")
+    if host != _host() or not pid.isdigit():
+        return None
+    return int(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def _owner_is_gone(path: Path) -> bool:
+    pid = _pid_of(path)
+    return pid is not None and not _alive(pid)
+
+
+def process_ended(pid: int) -> None:
+    """Drop the live gauges of a process of this host that has ended."""
+    directory = shared_metrics_dir()
+    if directory is not None:
+        multiprocess.mark_process_dead(f"{_host()}-{pid}", str(directory))  # type: ignore[no-untyped-call]
+
+
+def _forget_dead_processes(directory: Path) -> None:
+    """Live gauges of processes that died without a word (``kill -9`` of a worker)."""
+    for path in directory.glob("gauge_live*.db"):
+        pid = _pid_of(path)
+        if pid is not None and not _alive(pid):
+            process_ended(pid)
+
+
 class Metrics:
-    """The metrics of one app (its own registry, so several apps can live in one process)."""
+    """The metrics of one app (its own registry, so several apps can live in one process).
+
+    In a process that shares its metrics (:func:`share_metrics`), a scrape reads
+    every process's files instead of this registry.
+    """
 
     def __init__(self, node: Node) -> None:
+        self.shared_dir = shared_metrics_dir()
+        if self.shared_dir is not None:
+            _use_shared_values()
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "entraide_http_requests_total",
@@ -91,8 +223,23 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.processes = Gauge(
+            "entraide_processes",
+            "Live processes of the node, by role (web, worker)",
+            ["role"],
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.role: str | None = None
         self.gauges = _DatabaseGauges(node)
         self.registry.register(self.gauges)
+
+    def set_role(self, role: str) -> None:
+        """Count this process as a ``web`` or ``worker`` process."""
+        if self.role is not None:
+            self.processes.labels(self.role).set(0)
+        self.role = role
+        self.processes.labels(role).set(1)
 
     def delivery_outcome(self, outcome: Any) -> None:
         if outcome.ok:
@@ -103,7 +250,34 @@ class Metrics:
             self.deliveries.labels("failed_permanent").inc()
 
     def inbox_outcome(self, activity_type: str, state: str) -> None:
-        self.processed.labels(activity_type[:32], state).inc()
+        kind = activity_type if activity_type in ACTIVITY_TYPES else "other"
+        self.processed.labels(kind, state if _ERROR_CODE.match(state) else "other").inc()
+
+    def exposition(self) -> bytes:
+        """The text of a scrape: every process's counters when they are shared."""
+        if self.shared_dir is None:
+            return bytes(generate_latest(self.registry))
+        _forget_dead_processes(self.shared_dir)
+        registry = CollectorRegistry(auto_describe=False)
+        multiprocess.MultiProcessCollector(registry, str(self.shared_dir))  # type: ignore[no-untyped-call]
+        registry.register(self.gauges)
+        return bytes(generate_latest(registry))
+
+
+def request_labels(method: str, route: str | None, status: int) -> tuple[str, str, str]:
+    """Bounded label values of one request (L9): a client sends any method and path."""
+    return (
+        route if route is not None else "unmatched",
+        method if method in METHODS else "other",
+        str(status) if 100 <= status <= 599 else "other",
+    )
+
+
+def refusal_reason(error: Any, status: int) -> str:
+    """An inbox refusal's label: our error code, else the status."""
+    if isinstance(error, str) and _ERROR_CODE.match(error):
+        return error
+    return str(status) if 100 <= status <= 599 else "other"
 
 
 class _DatabaseGauges(Collector):
@@ -177,6 +351,7 @@ class _DatabaseGauges(Collector):
 def init_observability(app: Quart, node: Node) -> None:
     metrics = Metrics(node)
     node.metrics = metrics
+    metrics.set_role("web")
     logging.getLogger().addFilter(RequestIdFilter())
     for handler in logging.getLogger().handlers:
         handler.addFilter(RequestIdFilter())
@@ -194,8 +369,9 @@ def init_observability(app: Quart, node: Node) -> None:
         request_id = g.get("request_id")
         if request_id:
             response.headers["X-Request-ID"] = request_id
-        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        metrics.requests.labels(route, request.method, str(response.status_code)).inc()
+        rule = request.url_rule.rule if request.url_rule is not None else None
+        route, method, status = request_labels(request.method, rule, response.status_code)
+        metrics.requests.labels(route, method, status).inc()
         started = g.get("request_started")
         if started is not None:
             metrics.latency.labels(route).observe(time.perf_counter() - started)
@@ -203,12 +379,12 @@ def init_observability(app: Quart, node: Node) -> None:
             if response.status_code == 202:
                 metrics.inbox.labels("accepted", "").inc()
             else:
-                reason = str(response.status_code)
+                error = None
                 if response.content_type and "json" in response.content_type:
                     body = await response.get_json(silent=True)
-                    if isinstance(body, dict) and isinstance(body.get("error"), str):
-                        reason = body["error"][:40]
-                metrics.inbox.labels("refused", reason).inc()
+                    if isinstance(body, dict):
+                        error = body.get("error")
+                metrics.inbox.labels("refused", refusal_reason(error, response.status_code)).inc()
         return response
 
     @app.teardown_request
@@ -229,8 +405,14 @@ def init_observability(app: Quart, node: Node) -> None:
                     await connection.execute(text("SELECT 1"))
                 current = await schema_is_current_on(node.db.engine)
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
-            log.warning("not ready: %s", exc)
-            return jsonify({"status": "unavailable", "reason": "database unreachable"}), 503
+            trouble = database_trouble(exc) or "unreachable"
+            if isinstance(exc, TimeoutError) and database_trouble(exc) is None:
+                trouble = "too slow"  # no answer within READY_TIMEOUT
+            where = database_name(node.db.url)
+            READINESS.warn(trouble, exc, f"/readyz, {where}")
+            return jsonify(
+                {"status": "unavailable", "reason": f"database {trouble} ({where})"}
+            ), 503
         if not current:
             return jsonify(
                 {"status": "unavailable", "reason": "migrations pending: run entraide db upgrade"}
@@ -248,8 +430,12 @@ def init_observability(app: Quart, node: Node) -> None:
                 raise ApiError(
                     401, "a metrics token is required", headers={"WWW-Authenticate": "Bearer"}
                 )
-        await metrics.gauges.refresh()
+        try:
+            async with asyncio.timeout(READY_TIMEOUT):
+                await metrics.gauges.refresh()
+        except (SQLAlchemyError, OSError, TimeoutError):
+            # Counters are worth serving while the database is away; its gauges are not.
+            metrics.gauges.values = []
         return Response(
-            generate_latest(metrics.registry),
-            content_type="text/plain; version=0.0.4; charset=utf-8",
+            metrics.exposition(), content_type="text/plain; version=0.0.4; charset=utf-8"
         )
