@@ -133,7 +133,7 @@ def init(args: argparse.Namespace) -> int:
         allow_private=args.allow_private_addresses,
     )
     uri = initialise(settings)
-    print(f"initialised {ddir}: territory actor {uri}")
+    announce(None, f"initialised {ddir}: territory actor {uri}")
     return 0
 
 
@@ -166,10 +166,12 @@ def _hypercorn_config(host: str, port: int) -> Any:
     return config
 
 
-def announce(settings: Settings, message: str) -> None:
+def announce(settings: Settings | None, message: str) -> None:
     """A line for the person who started the command: on stdout, or as a log record in
     JSON log mode (where every line of output is a JSON object)."""
-    if settings.log.format == "json":
+    from instance.logs import json_logs
+
+    if json_logs(settings):
         logging.getLogger("entraide").info("%s", message)
     else:
         print(message, flush=True)
@@ -287,7 +289,7 @@ def db(args: argparse.Namespace) -> int:
 
     setup_logging(settings, args.debug)
     applied = upgrade(settings.database_url)
-    print(describe_upgrade(applied))
+    announce(settings, describe_upgrade(applied))
     return 0
 
 

@@ -64,7 +64,7 @@ from federation.models import Delivery, DomainHealth, InboxItem
 from instance.errors import ApiError
 from instance.health import database_name, schema_is_current_on
 from instance.node import Node
-from instance.outage import OutageLog, database_trouble
+from instance.outage import database_trouble, requests_log
 
 log = logging.getLogger(__name__)
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -84,7 +84,6 @@ ACTIVITY_TYPES = frozenset(
         "TentativeAccept", "Travel", "Undo", "Update", "View",
     }
 )  # fmt: skip
-READINESS = OutageLog()  # monitors poll /readyz: one line now and then, not one per poll
 _ERROR_CODE = re.compile(r"^[a-z][a-z_]{0,39}$")
 
 
@@ -409,7 +408,8 @@ def init_observability(app: Quart, node: Node) -> None:
             if isinstance(exc, TimeoutError) and database_trouble(exc) is None:
                 trouble = "too slow"  # no answer within READY_TIMEOUT
             where = database_name(node.db.url)
-            READINESS.warn(trouble, exc, f"/readyz, {where}")
+            # Its own topic: a monitor's probe does not silence the lines about requests.
+            requests_log().warn(trouble, exc, f"/readyz, {where}", topic="readyz")
             return jsonify(
                 {"status": "unavailable", "reason": f"database {trouble} ({where})"}
             ), 503

@@ -30,7 +30,7 @@ import time
 from types import TracebackType
 from typing import Literal
 
-from quart import Response, request
+from quart import Response, current_app, request
 from sqlalchemy import exc as sa_exc
 
 from instance.errors import json_error, wants_json
@@ -121,14 +121,17 @@ class OutageLog:
         self.last: dict[str, float] = {}
         self.quiet: dict[str, int] = {}
 
-    def warn(self, trouble: Trouble, error: BaseException, where: str) -> None:
+    def warn(self, trouble: Trouble, error: BaseException, where: str, *, topic: str = "") -> None:
+        """Log, unless a line of the same trouble (and topic) went out less than
+        :attr:`every` seconds ago; then count it for the next line."""
+        key = f"{topic} {trouble}"
         now = time.monotonic()
-        last = self.last.get(trouble)
+        last = self.last.get(key)
         if last is not None and now - last < self.every:
-            self.quiet[trouble] = self.quiet.get(trouble, 0) + 1
+            self.quiet[key] = self.quiet.get(key, 0) + 1
             return
-        self.last[trouble] = now
-        more = self.quiet.pop(trouble, 0)
+        self.last[key] = now
+        more = self.quiet.pop(key, 0)
         log.warning(
             "database %s (%s): %s%s",
             trouble,
@@ -138,8 +141,15 @@ class OutageLog:
         )
 
 
-REQUESTS = OutageLog()  # requests of this process
-LOOPS = OutageLog()  # its background loops
+LOOPS = OutageLog()  # the background loops of this process
+
+
+def requests_log() -> OutageLog:
+    """The app's own (several apps may share a process: tests, the in-process network)."""
+    found = current_app.extensions.get("entraide.outage")
+    if not isinstance(found, OutageLog):
+        found = current_app.extensions["entraide.outage"] = OutageLog()
+    return found
 
 
 PAGE = """<!doctype html>
@@ -192,7 +202,8 @@ def outage_response(error: BaseException) -> Response | None:
     trouble = database_trouble(error)
     if trouble is None:
         return None
-    REQUESTS.warn(trouble, error, f"{request.method} {request.path}, {_database()}")
+    where = "/readyz" if request.path == "/readyz" else f"{request.method} {request.path}"
+    requests_log().warn(trouble, error, f"{where}, {_database()}")
     headers = {"Retry-After": str(RETRY_AFTER)}
     if wants_json():
         return json_error(503, MESSAGES[trouble], code="unavailable", headers=headers)

@@ -1406,3 +1406,17 @@ def test_caddy_example_in_front_of_an_app(tmp_path: Path) -> None:
                 ROOT / "instance/static",
                 too_big_statuses=(413, 502),
             )
+
+
+def test_entrypoint_lines_are_json_in_json_log_mode(entrypoint: Entrypoint) -> None:
+    """The entrypoint's own lines come first in a container's log: JSON too, when the
+    node logs JSON, with the level of what they say."""
+    result, _ = entrypoint.run(**FIRST_START, ENTRAIDE_LOG__FORMAT="json")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [(line["level"], line["logger"]) for line in lines] == [("INFO", "entrypoint")]
+    assert lines[0]["message"].startswith(f"first start: initialising {entrypoint.data}")
+    result, _ = entrypoint.run("worker", ENTRAIDE_LOG__FORMAT="json", ENTRAIDE_DATA_DIR='/n"o')
+    assert result.returncode == 1
+    (line,) = [json.loads(text) for text in result.stderr.splitlines()]
+    assert line["level"] == "ERROR" and line["message"].startswith('/n"o is not initialised')

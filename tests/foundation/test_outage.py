@@ -129,6 +129,6 @@ def test_outage_log_says_one_line_per_period(caplog: pytest.LogCaptureFixture) -
     for _ in range(50):
         outage.warn("unreachable", ConnectionRefusedError("refused"), "GET /")
     assert len(caplog.records) == 1
-    outage.last["unreachable"] -= LOG_EVERY
+    outage.last[" unreachable"] -= LOG_EVERY
     outage.warn("unreachable", ConnectionRefusedError("refused"), "GET /")
     assert "49 more times since the last line" in caplog.records[-1].getMessage()
