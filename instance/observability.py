@@ -17,10 +17,14 @@
   ``DATA_DIR/metrics`` (prometheus-client's multiprocess mode, see
   :func:`share_metrics`), and a scrape, whichever process answers it, adds
   up every file. The files are named after the host and the pid (processes
-  in different containers sharing the data volume never share a file); those
-  of processes that are gone are deleted when ``serve`` starts (counters then
-  start again from zero, which Prometheus reads as a reset), and the live
-  gauges of a process that died are dropped at once (``mark_process_dead``).
+  in different containers sharing the data volume never share a file). A
+  process is known to be gone by its pid on this host, or, from another
+  container, by its heartbeat file (``alive_HOST-PID``, touched every 10 s)
+  left untouched for a minute. The files of processes that are gone are
+  deleted when ``serve`` starts (counters then start again from zero, which
+  Prometheus reads as a reset), and their live gauges at the next scrape, or
+  at once when ``serve`` sees one of its web processes end
+  (``mark_process_dead``).
 * Every label takes a bounded set of values (L9, SECURITY.md): the HTTP
   method is one of :data:`METHODS` or ``other``, the route is the URL
   template (``unmatched`` when none), the activity type is one of
@@ -34,6 +38,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import os
@@ -122,9 +127,7 @@ def share_metrics(data_dir: Path, *, clean: bool = False) -> Path:
     directory.mkdir(mode=0o700, exist_ok=True)
     os.environ[MULTIPROC_ENV] = str(directory)
     if clean:
-        for path in directory.glob("*.db"):
-            if _owner_is_gone(path):
-                path.unlink(missing_ok=True)
+        _forget_dead_processes(directory, everything=True)
     _use_shared_values()
     return directory
 
@@ -140,43 +143,72 @@ def _use_shared_values() -> None:
     values.ValueClass = value_class
 
 
-def _pid_of(path: Path) -> int | None:
-    """The pid in ``TYPE_HOST-PID.db`` when the file is this host's, else None."""
-    identifier = path.stem.rsplit("_", 1)[-1]
+HEARTBEAT = 10.0  # seconds between two touches of a process's ``alive_ID`` file
+HEARTBEAT_LOST = 60.0  # a file untouched for this long: its process is gone
+
+
+def _identifier_of(path: Path) -> str:
+    """``HOST-PID`` of ``TYPE_HOST-PID.db`` or ``alive_HOST-PID``."""
+    return path.name.removesuffix(".db").rsplit("_", 1)[-1]
+
+
+def _alive(identifier: str, directory: Path) -> bool:
+    """Whether the process that writes files under ``identifier`` still runs.
+
+    A process of this host is asked directly (its pid); one of another host (another
+    container sharing the data volume) by its heartbeat file, touched every
+    :data:`HEARTBEAT` seconds while it runs.
+    """
     host, _, pid = identifier.rpartition("-")
-    if host != _host() or not pid.isdigit():
-        return None
-    return int(pid)
-
-
-def _alive(pid: int) -> bool:
+    if host == _host() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True  # another user's process
+        return True
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        beat = (directory / f"alive_{identifier}").stat().st_mtime
+    except FileNotFoundError:
         return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
+    return time.time() - beat < HEARTBEAT_LOST
 
 
-def _owner_is_gone(path: Path) -> bool:
-    pid = _pid_of(path)
-    return pid is not None and not _alive(pid)
+def _forget_dead_processes(directory: Path, *, everything: bool) -> None:
+    """Drop the live gauges of processes that are gone (``kill -9``, a container that was
+    replaced), and with ``everything`` all their files (``serve`` starting)."""
+    pattern = "*" if everything else "gauge_live*.db"
+    gone: dict[str, bool] = {}
+    for path in directory.glob(pattern):
+        if path.suffix != ".db" and not path.name.startswith("alive_"):
+            continue
+        identifier = _identifier_of(path)
+        if identifier not in gone:
+            gone[identifier] = not _alive(identifier, directory)
+        if gone[identifier]:
+            path.unlink(missing_ok=True)
 
 
 def process_ended(pid: int) -> None:
     """Drop the live gauges of a process of this host that has ended."""
     directory = shared_metrics_dir()
     if directory is not None:
-        multiprocess.mark_process_dead(f"{_host()}-{pid}", str(directory))  # type: ignore[no-untyped-call]
+        identifier = f"{_host()}-{pid}"
+        multiprocess.mark_process_dead(identifier, str(directory))  # type: ignore[no-untyped-call]
+        (directory / f"alive_{identifier}").unlink(missing_ok=True)
 
 
-def _forget_dead_processes(directory: Path) -> None:
-    """Live gauges of processes that died without a word (``kill -9`` of a worker)."""
-    for path in directory.glob("gauge_live*.db"):
-        pid = _pid_of(path)
-        if pid is not None and not _alive(pid):
-            process_ended(pid)
+async def heartbeat(directory: Path, stop: asyncio.Event) -> None:
+    """Touch this process's ``alive_ID`` file until ``stop``; removed when it returns."""
+    path = directory / f"alive_{process_identifier()}"
+    try:
+        while not stop.is_set():
+            path.touch()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), HEARTBEAT)
+    finally:
+        path.unlink(missing_ok=True)
 
 
 class Metrics:
@@ -190,6 +222,9 @@ class Metrics:
         self.shared_dir = shared_metrics_dir()
         if self.shared_dir is not None:
             _use_shared_values()
+            # Alive before its first file is written: another container's scrape must
+            # not take it for gone in between.
+            (self.shared_dir / f"alive_{process_identifier()}").touch()
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "entraide_http_requests_total",
@@ -256,7 +291,7 @@ class Metrics:
         """The text of a scrape: every process's counters when they are shared."""
         if self.shared_dir is None:
             return bytes(generate_latest(self.registry))
-        _forget_dead_processes(self.shared_dir)
+        _forget_dead_processes(self.shared_dir, everything=False)
         registry = CollectorRegistry(auto_describe=False)
         multiprocess.MultiProcessCollector(registry, str(self.shared_dir))  # type: ignore[no-untyped-call]
         registry.register(self.gauges)
@@ -351,6 +386,21 @@ def init_observability(app: Quart, node: Node) -> None:
     metrics = Metrics(node)
     node.metrics = metrics
     metrics.set_role("web")
+    beating: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
+
+    @app.before_serving
+    async def _beat() -> None:
+        if metrics.shared_dir is not None:
+            stop = asyncio.Event()
+            beating.append((stop, asyncio.create_task(heartbeat(metrics.shared_dir, stop))))
+
+    @app.after_serving
+    async def _still() -> None:
+        for stop, task in beating:
+            stop.set()
+            await task
+        beating.clear()
+
     logging.getLogger().addFilter(RequestIdFilter())
     for handler in logging.getLogger().handlers:
         handler.addFilter(RequestIdFilter())
