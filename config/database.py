@@ -26,7 +26,8 @@ SQLite specifics, set on every new connection:
   search, documents served to other servers).
 
 PostgreSQL: ``plan_cache_mode=force_custom_plan`` on every connection (see
-``POSTGRES_SETTINGS``).
+``POSTGRES_SETTINGS``), ``statement_timeout`` from
+``database.statement_timeout_seconds`` (:func:`postgres_connect_args`).
 
 Times are stored in UTC; :class:`UTCDateTime` returns aware datetimes on both
 backends.
@@ -68,6 +69,18 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # box of listings and sorts it (hundreds of milliseconds where the plan made
 # for the actual point walks the date index for a few rows). Plan each run.
 POSTGRES_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
+# A database host that does not answer at all fails a connection after this long
+# (asyncpg waits 60 s by default): requests get their 503 while a person still waits.
+POSTGRES_CONNECT_TIMEOUT = 10.0
+
+
+def postgres_connect_args(statement_timeout: float = 0) -> dict[str, Any]:
+    """asyncpg's connect arguments: the settings above, and ``statement_timeout`` (seconds,
+    0: none) so that a database too slow to answer makes a request fail instead of hang."""
+    settings = dict(POSTGRES_SETTINGS)
+    if statement_timeout > 0:
+        settings["statement_timeout"] = str(max(1, round(statement_timeout * 1000)))
+    return {"server_settings": settings, "timeout": POSTGRES_CONNECT_TIMEOUT}
 
 
 class Base(DeclarativeBase):
@@ -142,11 +155,14 @@ def _configure_sqlite(engine: AsyncEngine, *, readonly: bool = False) -> None:
         connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, *, pool_size: int = 10, readonly: bool = False) -> AsyncEngine:
+def make_engine(
+    url: str, *, pool_size: int = 10, readonly: bool = False, statement_timeout: float = 0
+) -> AsyncEngine:
     """An async engine for ``url``, with the SQLite settings above when it applies.
 
     ``readonly`` (SQLite): connections that cannot write (``query_only``) and
-    begin deferred transactions, for :meth:`Database.read`.
+    begin deferred transactions, for :meth:`Database.read`. ``statement_timeout``
+    (PostgreSQL, seconds): see :func:`postgres_connect_args`.
     """
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
@@ -157,7 +173,7 @@ def make_engine(url: str, *, pool_size: int = 10, readonly: bool = False) -> Asy
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        connect_args={"server_settings": POSTGRES_SETTINGS} if "asyncpg" in url else {},
+        connect_args=postgres_connect_args(statement_timeout) if "asyncpg" in url else {},
     )
 
 
@@ -197,9 +213,9 @@ class WriterLock:
 class Database:
     """An engine and its session factory; one per node (per app)."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, statement_timeout: float = 0) -> None:
         self.url = url
-        self.engine = make_engine(url, pool_size=pool_size)
+        self.engine = make_engine(url, pool_size=pool_size, statement_timeout=statement_timeout)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite: a second pool of read-only connections, so that reads never queue
         # behind the single writer. PostgreSQL needs no such thing.

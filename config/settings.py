@@ -57,6 +57,11 @@ class DatabaseSettings(_Section):
 
     url: str = ""
     pool_size: int = Field(default=10, ge=1, le=200)
+    statement_timeout_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="PostgreSQL cancels a statement of the node that runs longer (0: never)",
+    )
 
 
 class WebSettings(_Section):

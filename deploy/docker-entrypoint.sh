@@ -26,12 +26,29 @@ set -euo pipefail
 DATA_DIR="${ENTRAIDE_DATA_DIR:-/data}"
 export ENTRAIDE_DATA_DIR="$DATA_DIR"
 
+# One line on stderr; a JSON object, as the node's own lines, with ENTRAIDE_LOG__FORMAT=json.
+say() {
+    local level="$1"
+    shift
+    if [[ "${ENTRAIDE_LOG__FORMAT:-}" == json ]]; then
+        local text="$*"
+        text="${text//\\/\\\\}"
+        text="${text//\"/\\\"}"
+        printf '{"time": "%s", "level": "%s", "logger": "entrypoint", "message": "%s"}\n' \
+            "$(date -u +%Y-%m-%dT%H:%M:%S+00:00)" "$level" "$text" >&2
+    elif [[ "$level" == ERROR ]]; then
+        printf 'entrypoint: error: %s\n' "$*" >&2
+    else
+        printf 'entrypoint: %s\n' "$*" >&2
+    fi
+}
+
 log() {
-    printf 'entrypoint: %s\n' "$*" >&2
+    say INFO "$@"
 }
 
 die() {
-    log "error: $*"
+    say ERROR "$@"
     exit 1
 }
 

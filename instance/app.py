@@ -68,7 +68,11 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     node = Node(
         settings=settings,
-        db=Database(settings.database_url, pool_size=settings.database.pool_size),
+        db=Database(
+            settings.database_url,
+            pool_size=settings.database.pool_size,
+            statement_timeout=settings.database.statement_timeout_seconds,
+        ),
         urls=Urls(settings.base_url),
         background=Background(),
         http_transport=http_transport,

@@ -45,9 +45,15 @@ class Background:
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                # A bug in one loop must not stop the others; it restarts after a pause.
-                log.exception("background loop %s crashed; restarting in 5 s", name)
+            except Exception as exc:
+                from instance.outage import LOOPS, database_trouble
+
+                trouble = database_trouble(exc)
+                if trouble is not None:  # not a bug: the database is away (one line now and then)
+                    LOOPS.warn(trouble, exc, f"background loop {name}, retrying every 5 s")
+                else:
+                    # A bug in one loop must not stop the others; it restarts after a pause.
+                    log.exception("background loop %s crashed; restarting in 5 s", name)
                 await self.sleep(name, 5.0)
 
     async def sleep(self, name: str, seconds: float) -> None:

@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Entraide: a federated server of offers and needs for territories.",
     )
     _common(parser, top=True)
+    from instance.version import VERSION
+
+    parser.add_argument("--version", action="version", version=f"entraide {VERSION}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 

@@ -25,6 +25,7 @@ from config.settings import (
 from domain.validation import Invalid
 from federation.models import Actor
 from instance.cli import CommandError, UsageError, data_dir, settings_for, setup_logging
+from instance.version import VERSION
 
 if TYPE_CHECKING:
     from domain.models import Person
@@ -132,7 +133,7 @@ def init(args: argparse.Namespace) -> int:
         allow_private=args.allow_private_addresses,
     )
     uri = initialise(settings)
-    print(f"initialised {ddir}: territory actor {uri}")
+    announce(None, f"initialised {ddir}: territory actor {uri}")
     return 0
 
 
@@ -165,6 +166,25 @@ def _hypercorn_config(host: str, port: int) -> Any:
     return config
 
 
+def announce(settings: Settings | None, message: str) -> None:
+    """A line for the person who started the command: on stdout, or as a log record in
+    JSON log mode (where every line of output is a JSON object)."""
+    from instance.logs import json_logs
+
+    if json_logs(settings):
+        logging.getLogger("entraide").info("%s", message)
+    else:
+        print(message, flush=True)
+
+
+def _share_metrics(settings: Settings, *, clean: bool) -> None:
+    """Counters shared by every process of the node (``instance.observability``)."""
+    if settings.metrics.enabled:
+        from instance.observability import share_metrics
+
+        share_metrics(settings.data_dir, clean=clean)
+
+
 async def _serve(settings: Settings, host: str, port: int) -> None:
     from hypercorn.asyncio import serve as hypercorn_serve
 
@@ -174,10 +194,10 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
     config = _hypercorn_config(host, port)
     stop = asyncio.Event()
     _install_signals(stop)
-    print(
-        f"Entraide: {settings.instance.name} ({settings.base_url}) listening on "
+    announce(
+        settings,
+        f"Entraide {VERSION}: {settings.instance.name} ({settings.base_url}) listening on "
         f"http://{host}:{port}",
-        flush=True,
     )
     await hypercorn_serve(app, config, shutdown_trigger=stop.wait)
 
@@ -196,43 +216,50 @@ def serve(args: argparse.Namespace) -> int:
                 "use `--database-url postgresql+asyncpg://…` at init to scale out"
             )
         _check_schema(settings)
+        _share_metrics(settings, clean=True)
         return _serve_processes(settings, args.host, args.port, args.workers)
     _check_schema(settings)
+    _share_metrics(settings, clean=True)
     asyncio.run(_serve(settings, args.host, args.port))
     return 0
 
 
 def _serve_processes(settings: Settings, host: str, port: int, workers: int) -> int:
-    """N web processes sharing one socket (Hypercorn's workers), on PostgreSQL.
+    """N web processes sharing one socket, kept by this process (``instance.supervisor``).
 
     Each process builds the app from ``ENTRAIDE_DATA_DIR`` (``instance.asgi``)
     and runs the background loops too: on PostgreSQL they share the queues
-    through ``SKIP LOCKED``. SIGTERM/SIGINT stop every process gracefully.
+    through ``SKIP LOCKED``. A web process that dies is replaced; SIGTERM/SIGINT
+    stop every process gracefully.
     """
     import os
 
-    from hypercorn.run import run
+    from instance.observability import process_ended
+    from instance.supervisor import Supervisor
 
     os.environ["ENTRAIDE_DATA_DIR"] = str(settings.data_dir.resolve())
     config = _hypercorn_config(host, port)
     config.workers = workers
     config.application_path = "instance.asgi:app_from_env()"
-    print(
-        f"Entraide: {settings.instance.name} ({settings.base_url}) listening on "
+    announce(
+        settings,
+        f"Entraide {VERSION}: {settings.instance.name} ({settings.base_url}) listening on "
         f"http://{host}:{port} with {workers} processes",
-        flush=True,
     )
-    return int(run(config))
+    return Supervisor(config, workers, on_exit=process_ended).run()
 
 
 async def _worker(settings: Settings) -> None:
     from instance import create_app
 
     app = create_app(settings, run_workers=True)
+    node = app.extensions["entraide"]
+    if node.metrics is not None:
+        node.metrics.set_role("worker")
     stop = asyncio.Event()
     _install_signals(stop)
     await app.startup()
-    print("Entraide worker: processing the inbox and delivering", flush=True)
+    announce(settings, f"Entraide {VERSION} worker: processing the inbox and delivering")
     try:
         await stop.wait()
     finally:
@@ -248,6 +275,7 @@ def worker(args: argparse.Namespace) -> int:
             "the workers itself (one writing process)"
         )
     _check_schema(settings)
+    _share_metrics(settings, clean=False)
     asyncio.run(_worker(settings))
     return 0
 
@@ -257,11 +285,11 @@ def worker(args: argparse.Namespace) -> int:
 
 def db(args: argparse.Namespace) -> int:
     settings = settings_for(args)
-    from instance.migrate import upgrade
+    from instance.migrate import describe_upgrade, upgrade
 
     setup_logging(settings, args.debug)
-    upgrade(settings.database_url)
-    print("database schema is current")
+    applied = upgrade(settings.database_url)
+    announce(settings, describe_upgrade(applied))
     return 0
 
 

@@ -117,6 +117,12 @@ def register_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(Exception)
     async def _unexpected(error: Exception) -> Any:
+        # A database that is down or too slow: 503 and a rate-limited line, no traceback.
+        from instance.outage import outage_response  # it builds on this module
+
+        unavailable = outage_response(error)
+        if unavailable is not None:
+            return unavailable
         log.error("unhandled error on %s %s", request.method, request.path, exc_info=error)
         if wants_json():
             return json_error(500, "internal error; it has been logged")

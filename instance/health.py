@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from config.database import make_engine
@@ -20,3 +21,16 @@ async def schema_is_current(url: str) -> bool:
         return await schema_is_current_on(engine)
     finally:
         await engine.dispose()
+
+
+def database_name(url: str) -> str:
+    """``postgresql database entraide on /var/run/postgresql`` (no password), for messages."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return f"sqlite database {parsed.database or '(memory)'}"
+    host = parsed.host or parsed.query.get("host") or "localhost"
+    if isinstance(host, tuple):
+        host = ",".join(host)
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{backend} database {parsed.database} on {host}{port}"

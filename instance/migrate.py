@@ -52,9 +52,29 @@ def alembic_config(url: str | None = None, connection: Connection | None = None)
     return cfg
 
 
-def upgrade(url: str, revision: str = "heads") -> None:
-    """Apply pending migrations (synchronous: call it outside a running loop)."""
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "heads") -> list[str]:
+    """Apply pending migrations (synchronous: call it outside a running loop).
+
+    Returns the revisions applied, oldest first (empty when the schema was current).
+    """
+    config = alembic_config(url)
+    applied: list[str] = []
+
+    def record(*_args: Any, step: Any, **_kw: Any) -> None:
+        applied.extend(str(r) for r in step.up_revision_ids)
+
+    config.attributes["on_version_apply"] = record
+    command.upgrade(config, revision)
+    return applied
+
+
+def describe_upgrade(applied: list[str]) -> str:
+    """What ``entraide db upgrade`` prints after :func:`upgrade` to the heads."""
+    at = ", ".join(sorted(head_revisions()))
+    if not applied:
+        return f"database schema already up to date at revision {at}"
+    what = "migration" if len(applied) == 1 else "migrations"
+    return f"applied {len(applied)} {what} ({', '.join(applied)}): now at revision {at}"
 
 
 def upgrade_on(connection: Connection, revision: str = "heads") -> None:

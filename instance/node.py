@@ -29,11 +29,13 @@ from federation.keys import SigningKey
 from federation.keystore import actor_signing_key
 from federation.net import make_client
 from federation.remote import Remote
+from instance.version import VERSION
+
+__all__ = ["SOFTWARE", "VERSION", "Node", "current_node"]
 
 if TYPE_CHECKING:
     from instance.background import Background
 
-VERSION = "0.1.0"
 DELIVERY_CLIENTS = 512  # servers with a connection pool of their own at once
 SOFTWARE = "entraide"
 

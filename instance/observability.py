@@ -6,11 +6,30 @@
   database comes back (the engine reconnects; nothing is cached).
 * ``GET /metrics`` — Prometheus text (prometheus-client), only when
   ``metrics.enabled``; with ``metrics.token`` set it also needs
-  ``Authorization: Bearer TOKEN``. Counters are per process (requests by route
-  and status, inbox accepted/refused by reason, inbox processing and
-  deliveries by outcome); gauges are read from the database at scrape time, so
-  they are the same whichever process answers (delivery queue depth, retry
-  backlog per domain, listings by origin and status, inbox backlog).
+  ``Authorization: Bearer TOKEN``. Counters: requests by route, method and
+  status, inbox accepted/refused by reason, inbox processing and deliveries
+  by outcome; ``entraide_processes`` counts the live processes by role
+  (``web``, ``worker``). Gauges read from the database at scrape time:
+  delivery queue depth, retry backlog per domain, listings by origin and
+  status, inbox backlog.
+* Several processes, one answer: ``entraide serve`` (every web process) and
+  every ``entraide worker`` of a node write their counters to files in
+  ``DATA_DIR/metrics`` (prometheus-client's multiprocess mode, see
+  :func:`share_metrics`), and a scrape, whichever process answers it, adds
+  up every file. The files are named after the host and the pid (processes
+  in different containers sharing the data volume never share a file). A
+  process is known to be gone by its pid on this host, or, from another
+  container, by its heartbeat file (``alive_HOST-PID``, touched every 10 s)
+  left untouched for a minute. The files of processes that are gone are
+  deleted when ``serve`` starts (counters then start again from zero, which
+  Prometheus reads as a reset), and their live gauges at the next scrape, or
+  at once when ``serve`` sees one of its web processes end
+  (``mark_process_dead``).
+* Every label takes a bounded set of values (L9, SECURITY.md): the HTTP
+  method is one of :data:`METHODS` or ``other``, the route is the URL
+  template (``unmatched`` when none), the activity type is one of
+  :data:`ACTIVITY_TYPES` or ``other``, the inbox's refusal reason is one of
+  our error codes or ``other``: what a client sends cannot grow ``/metrics``.
 * Every request gets an id: a sane incoming ``X-Request-ID`` is kept,
   otherwise one is made; it is echoed in the response and attached to every
   log record written while the request is handled.
@@ -19,15 +38,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import os
 import re
+import socket
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from quart import Quart, Response, g, jsonify, request
@@ -37,14 +67,29 @@ from sqlalchemy.exc import SQLAlchemyError
 from domain.models import Listing
 from federation.models import Delivery, DomainHealth, InboxItem
 from instance.errors import ApiError
-from instance.health import schema_is_current_on
+from instance.health import database_name, schema_is_current_on
 from instance.node import Node
+from instance.outage import database_trouble, requests_log
 
 log = logging.getLogger(__name__)
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 INBOX_PATH = re.compile(r"^(/inbox|/actors/[^/]+/inbox)$")
 READY_TIMEOUT = 5.0
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+METRICS_DIR = "metrics"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# The activity types of ActivityStreams 2.0 (https://www.w3.org/TR/activitystreams-vocabulary/
+# #activity-types); anything else a remote server sends is counted as "other".
+ACTIVITY_TYPES = frozenset(
+    {
+        "Accept", "Add", "Announce", "Arrive", "Block", "Create", "Delete", "Dislike",
+        "Flag", "Follow", "Ignore", "Invite", "Join", "Leave", "Like", "Listen", "Move",
+        "Offer", "Question", "Reject", "Read", "Remove", "TentativeReject",
+        "TentativeAccept", "Travel", "Undo", "Update", "View",
+    }
+)  # fmt: skip
+_ERROR_CODE = re.compile(r"^[a-z][a-z_]{0,39}$")
 
 
 class RequestIdFilter(logging.Filter):
@@ -55,10 +100,131 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+def _host() -> str:
+    return (socket.gethostname() or "host").replace("_", "-")
+
+
+def process_identifier() -> str:
+    """``HOST-PID``: unique among the processes sharing a metrics directory, even in
+    containers (each its own pid namespace and host name) that share the data volume."""
+    return f"{_host()}-{os.getpid()}"
+
+
+def shared_metrics_dir() -> Path | None:
+    """The directory of shared counters, when this process uses one."""
+    path = os.environ.get(MULTIPROC_ENV)
+    return Path(path) if path else None
+
+
+def share_metrics(data_dir: Path, *, clean: bool = False) -> Path:
+    """Make this process (and the processes it starts) count into ``DATA_DIR/metrics``.
+
+    Called by ``entraide serve`` and ``entraide worker`` before the app is built,
+    when metrics are enabled. ``clean`` (``serve``, as it starts) deletes the files
+    of processes of this host that are gone.
+    """
+    directory = data_dir.resolve() / METRICS_DIR
+    directory.mkdir(mode=0o700, exist_ok=True)
+    os.environ[MULTIPROC_ENV] = str(directory)
+    if clean:
+        _forget_dead_processes(directory, everything=True)
+    _use_shared_values()
+    return directory
+
+
+def _use_shared_values() -> None:
+    """prometheus-client picks its value class when it is imported; pick again, with
+    our process identifier, once the directory is known (spawned processes inherit
+    the variable and come through here when their app is built)."""
+    if getattr(values.ValueClass, "_entraide", False):
+        return
+    value_class = values.MultiProcessValue(process_identifier)  # type: ignore[no-untyped-call]
+    value_class._entraide = True
+    values.ValueClass = value_class
+
+
+HEARTBEAT = 10.0  # seconds between two touches of a process's ``alive_ID`` file
+HEARTBEAT_LOST = 60.0  # a file untouched for this long: its process is gone
+
+
+def _identifier_of(path: Path) -> str:
+    """``HOST-PID`` of ``TYPE_HOST-PID.db`` or ``alive_HOST-PID``."""
+    return path.name.removesuffix(".db").rsplit("_", 1)[-1]
+
+
+def _alive(identifier: str, directory: Path) -> bool:
+    """Whether the process that writes files under ``identifier`` still runs.
+
+    A process of this host is asked directly (its pid); one of another host (another
+    container sharing the data volume) by its heartbeat file, touched every
+    :data:`HEARTBEAT` seconds while it runs.
+    """
+    host, _, pid = identifier.rpartition("-")
+    if host == _host() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True  # another user's process
+        return True
+    try:
+        beat = (directory / f"alive_{identifier}").stat().st_mtime
+    except FileNotFoundError:
+        return False
+    return time.time() - beat < HEARTBEAT_LOST
+
+
+def _forget_dead_processes(directory: Path, *, everything: bool) -> None:
+    """Drop the live gauges of processes that are gone (``kill -9``, a container that was
+    replaced), and with ``everything`` all their files (``serve`` starting)."""
+    pattern = "*" if everything else "gauge_live*.db"
+    gone: dict[str, bool] = {}
+    for path in directory.glob(pattern):
+        if path.suffix != ".db" and not path.name.startswith("alive_"):
+            continue
+        identifier = _identifier_of(path)
+        if identifier not in gone:
+            gone[identifier] = not _alive(identifier, directory)
+        if gone[identifier]:
+            path.unlink(missing_ok=True)
+
+
+def process_ended(pid: int) -> None:
+    """Drop the live gauges of a process of this host that has ended."""
+    directory = shared_metrics_dir()
+    if directory is not None:
+        identifier = f"{_host()}-{pid}"
+        multiprocess.mark_process_dead(identifier, str(directory))  # type: ignore[no-untyped-call]
+        (directory / f"alive_{identifier}").unlink(missing_ok=True)
+
+
+async def heartbeat(directory: Path, stop: asyncio.Event) -> None:
+    """Touch this process's ``alive_ID`` file until ``stop``; removed when it returns."""
+    path = directory / f"alive_{process_identifier()}"
+    try:
+        while not stop.is_set():
+            path.touch()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), HEARTBEAT)
+    finally:
+        path.unlink(missing_ok=True)
+
+
 class Metrics:
-    """The metrics of one app (its own registry, so several apps can live in one process)."""
+    """The metrics of one app (its own registry, so several apps can live in one process).
+
+    In a process that shares its metrics (:func:`share_metrics`), a scrape reads
+    every process's files instead of this registry.
+    """
 
     def __init__(self, node: Node) -> None:
+        self.shared_dir = shared_metrics_dir()
+        if self.shared_dir is not None:
+            _use_shared_values()
+            # Alive before its first file is written: another container's scrape must
+            # not take it for gone in between.
+            (self.shared_dir / f"alive_{process_identifier()}").touch()
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "entraide_http_requests_total",
@@ -91,8 +257,23 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.processes = Gauge(
+            "entraide_processes",
+            "Live processes of the node, by role (web, worker)",
+            ["role"],
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.role: str | None = None
         self.gauges = _DatabaseGauges(node)
         self.registry.register(self.gauges)
+
+    def set_role(self, role: str) -> None:
+        """Count this process as a ``web`` or ``worker`` process."""
+        if self.role is not None:
+            self.processes.labels(self.role).set(0)
+        self.role = role
+        self.processes.labels(role).set(1)
 
     def delivery_outcome(self, outcome: Any) -> None:
         if outcome.ok:
@@ -103,7 +284,34 @@ class Metrics:
             self.deliveries.labels("failed_permanent").inc()
 
     def inbox_outcome(self, activity_type: str, state: str) -> None:
-        self.processed.labels(activity_type[:32], state).inc()
+        kind = activity_type if activity_type in ACTIVITY_TYPES else "other"
+        self.processed.labels(kind, state if _ERROR_CODE.match(state) else "other").inc()
+
+    def exposition(self) -> bytes:
+        """The text of a scrape: every process's counters when they are shared."""
+        if self.shared_dir is None:
+            return bytes(generate_latest(self.registry))
+        _forget_dead_processes(self.shared_dir, everything=False)
+        registry = CollectorRegistry(auto_describe=False)
+        multiprocess.MultiProcessCollector(registry, str(self.shared_dir))  # type: ignore[no-untyped-call]
+        registry.register(self.gauges)
+        return bytes(generate_latest(registry))
+
+
+def request_labels(method: str, route: str | None, status: int) -> tuple[str, str, str]:
+    """Bounded label values of one request (L9): a client sends any method and path."""
+    return (
+        route if route is not None else "unmatched",
+        method if method in METHODS else "other",
+        str(status) if 100 <= status <= 599 else "other",
+    )
+
+
+def refusal_reason(error: Any, status: int) -> str:
+    """An inbox refusal's label: our error code, else the status."""
+    if isinstance(error, str) and _ERROR_CODE.match(error):
+        return error
+    return str(status) if 100 <= status <= 599 else "other"
 
 
 class _DatabaseGauges(Collector):
@@ -177,6 +385,22 @@ class _DatabaseGauges(Collector):
 def init_observability(app: Quart, node: Node) -> None:
     metrics = Metrics(node)
     node.metrics = metrics
+    metrics.set_role("web")
+    beating: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
+
+    @app.before_serving
+    async def _beat() -> None:
+        if metrics.shared_dir is not None:
+            stop = asyncio.Event()
+            beating.append((stop, asyncio.create_task(heartbeat(metrics.shared_dir, stop))))
+
+    @app.after_serving
+    async def _still() -> None:
+        for stop, task in beating:
+            stop.set()
+            await task
+        beating.clear()
+
     logging.getLogger().addFilter(RequestIdFilter())
     for handler in logging.getLogger().handlers:
         handler.addFilter(RequestIdFilter())
@@ -194,8 +418,9 @@ def init_observability(app: Quart, node: Node) -> None:
         request_id = g.get("request_id")
         if request_id:
             response.headers["X-Request-ID"] = request_id
-        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        metrics.requests.labels(route, request.method, str(response.status_code)).inc()
+        rule = request.url_rule.rule if request.url_rule is not None else None
+        route, method, status = request_labels(request.method, rule, response.status_code)
+        metrics.requests.labels(route, method, status).inc()
         started = g.get("request_started")
         if started is not None:
             metrics.latency.labels(route).observe(time.perf_counter() - started)
@@ -203,12 +428,12 @@ def init_observability(app: Quart, node: Node) -> None:
             if response.status_code == 202:
                 metrics.inbox.labels("accepted", "").inc()
             else:
-                reason = str(response.status_code)
+                error = None
                 if response.content_type and "json" in response.content_type:
                     body = await response.get_json(silent=True)
-                    if isinstance(body, dict) and isinstance(body.get("error"), str):
-                        reason = body["error"][:40]
-                metrics.inbox.labels("refused", reason).inc()
+                    if isinstance(body, dict):
+                        error = body.get("error")
+                metrics.inbox.labels("refused", refusal_reason(error, response.status_code)).inc()
         return response
 
     @app.teardown_request
@@ -229,8 +454,15 @@ def init_observability(app: Quart, node: Node) -> None:
                     await connection.execute(text("SELECT 1"))
                 current = await schema_is_current_on(node.db.engine)
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
-            log.warning("not ready: %s", exc)
-            return jsonify({"status": "unavailable", "reason": "database unreachable"}), 503
+            trouble = database_trouble(exc) or "unreachable"
+            if isinstance(exc, TimeoutError) and database_trouble(exc) is None:
+                trouble = "too slow"  # no answer within READY_TIMEOUT
+            where = database_name(node.db.url)
+            # Its own topic: a monitor's probe does not silence the lines about requests.
+            requests_log().warn(trouble, exc, f"/readyz, {where}", topic="readyz")
+            return jsonify(
+                {"status": "unavailable", "reason": f"database {trouble} ({where})"}
+            ), 503
         if not current:
             return jsonify(
                 {"status": "unavailable", "reason": "migrations pending: run entraide db upgrade"}
@@ -248,8 +480,12 @@ def init_observability(app: Quart, node: Node) -> None:
                 raise ApiError(
                     401, "a metrics token is required", headers={"WWW-Authenticate": "Bearer"}
                 )
-        await metrics.gauges.refresh()
+        try:
+            async with asyncio.timeout(READY_TIMEOUT):
+                await metrics.gauges.refresh()
+        except (SQLAlchemyError, OSError, TimeoutError):
+            # Counters are worth serving while the database is away; its gauges are not.
+            metrics.gauges.values = []
         return Response(
-            generate_latest(metrics.registry),
-            content_type="text/plain; version=0.0.4; charset=utf-8",
+            metrics.exposition(), content_type="text/plain; version=0.0.4; charset=utf-8"
         )

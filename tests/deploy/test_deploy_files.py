@@ -64,6 +64,10 @@ DEPLOY_FILES = [
     "entraide-worker@.service",
     "entraide-backup.service",
     "entraide-backup.timer",
+    "entraide@.service",
+    "entraide-node-worker@.service",
+    "entraide-backup@.service",
+    "entraide-backup@.timer",
     "entraide-cli.sh",
     "nginx.conf",
     "Caddyfile",
@@ -74,6 +78,10 @@ UNITS = [
     "entraide-worker@.service",
     "entraide-backup.service",
     "entraide-backup.timer",
+    "entraide@.service",
+    "entraide-node-worker@.service",
+    "entraide-backup@.service",
+    "entraide-backup@.timer",
 ]
 SHELL_SCRIPTS = ["docker-entrypoint.sh", "entraide-cli.sh"]
 
@@ -94,6 +102,13 @@ NON_SETTING_VARIABLES = {
     "ENTRAIDE_IMAGE_TAG",
     "ENTRAIDE_UID",
     "ENTRAIDE_GID",
+    # The units of several nodes and the entraide wrapper (entraide-cli.sh).
+    "ENTRAIDE_HOST",
+    "ENTRAIDE_PORT",
+    "ENTRAIDE_NODE",
+    "ENTRAIDE_USER",
+    "ENTRAIDE_ENV_FILE",
+    "ENTRAIDE_PROGRAM",
 }
 
 
@@ -848,17 +863,25 @@ def values(name: str, section: str, key: str) -> list[str]:
 
 
 SERVICES = ["entraide.service", "entraide-worker@.service", "entraide-backup.service"]
+NODE_SERVICES = ["entraide@.service", "entraide-node-worker@.service", "entraide-backup@.service"]
 
 
-@pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.parametrize("name", SERVICES + NODE_SERVICES)
 def test_units_run_hardened_as_entraide(name: str) -> None:
     def one(key: str) -> str:
         found = values(name, "Service", key)
         assert len(found) == 1, f"{name}: {key}= once, got {found}"
         return found[0]
 
-    assert one("User") == "entraide" and one("Group") == "entraide"
-    assert "ENTRAIDE_DATA_DIR=/var/lib/entraide" in values(name, "Service", "Environment")
+    # A node alone is `entraide`; one of several is `entraide-NODE` (the instance name).
+    suffix = "-%i" if name in NODE_SERVICES else ""
+    assert one("User") == f"entraide{suffix}" and one("Group") == f"entraide{suffix}"
+    data_dir = f"/var/lib/entraide{suffix}"
+    assert f"ENTRAIDE_DATA_DIR={data_dir}" in values(name, "Service", "Environment")
+    assert one("WorkingDirectory") == data_dir
+    assert one("StateDirectory") == f"entraide{suffix}"
+    if suffix:
+        assert one("EnvironmentFile") == "/etc/entraide/%i.env", "required: it holds the port"
     for key, expected in {
         "NoNewPrivileges": "yes",
         "ProtectSystem": "strict",
@@ -870,15 +893,25 @@ def test_units_run_hardened_as_entraide(name: str) -> None:
         "UMask": "0077",
     }.items():
         assert one(key) == expected, f"{name}: {key}"
-    assert "/var/lib/entraide" in one("ReadWritePaths").split()
+    assert data_dir in one("ReadWritePaths").split()
     exec_start = one("ExecStart")
     assert INSTALLED_VENV in exec_start
 
 
-@pytest.mark.parametrize("name", ["entraide.service", "entraide-worker@.service"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "entraide.service",
+        "entraide-worker@.service",
+        "entraide@.service",
+        "entraide-node-worker@.service",
+    ],
+)
 def test_long_running_units_restart_and_stop_gracefully(name: str) -> None:
+    """Restart=always: serve exits 1 when its web processes keep dying, and a node that
+    stopped for any reason but the administrator's is to be started again."""
     service = dict(unit(name)["Service"])
-    assert service["Restart"] == "on-failure"
+    assert service["Restart"] == "always"
     assert service["KillSignal"] == "SIGTERM"
     # Hypercorn's graceful timeout in `entraide serve` is 15 s; systemd must wait longer.
     stop_seconds = seconds(service["TimeoutStopSec"])
@@ -908,6 +941,100 @@ def test_units_command_lines() -> None:
     assert timer["Persistent"] == "true" and timer["OnCalendar"]
 
 
+def test_node_template_units_take_the_node_from_the_instance_name() -> None:
+    """Several nodes on one machine: paths, user and settings follow the instance name,
+    the port comes from the node's environment file."""
+    (web,) = values("entraide@.service", "Service", "ExecStart")
+    words = web.split()
+    assert words[0] == INSTALLED_VENV
+    assert words[1:] == [
+        "serve",
+        "--host",
+        "${ENTRAIDE_HOST}",
+        "--port",
+        "${ENTRAIDE_PORT}",
+        "--workers",
+        "${ENTRAIDE_SERVE_WORKERS}",
+    ]
+    environment = values("entraide@.service", "Service", "Environment")
+    assert "ENTRAIDE_HOST=127.0.0.1" in environment
+    assert "ENTRAIDE_SERVE_WORKERS=1" in environment
+    parses("serve", "--host", "127.0.0.1", "--port", "8001", "--workers", "1")
+    (worker,) = values("entraide-node-worker@.service", "Service", "ExecStart")
+    assert worker == f"{INSTALLED_VENV} worker"
+    assert values("entraide-node-worker@.service", "Unit", "PartOf") == ["entraide@%i.service"]
+    (backup,) = values("entraide-backup@.service", "Service", "ExecStart")
+    assert '--to "/var/backups/entraide-%i/entraide-' in backup
+    assert (
+        "/var/backups/entraide-%i"
+        in values("entraide-backup@.service", "Service", "ReadWritePaths")[0].split()
+    )
+    assert dict(unit("entraide-backup@.timer")["Timer"]) == dict(
+        unit("entraide-backup.timer")["Timer"]
+    )
+
+
+def test_backups_are_named_tar_gz_everywhere() -> None:
+    """One name for one format: every backup file the deploy files and READMEs write,
+    restore or clean up ends in .tar.gz."""
+    texts = {name: read(name) for name in DEPLOY_FILES}
+    texts["../README.md"] = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name, text in texts.items():
+        assert ".backup " not in text and ".backup'" not in text and ".backup\n" not in text
+        assert not re.search(r"\.backup\b(?![-.]?(service|timer))", text), name
+    lines = [
+        line
+        for name in ("README.md", "entraide-backup.service", "entraide-backup@.service")
+        for line in read(name).splitlines()
+        if re.search(r"(backup --to|restore --from) ", line)
+    ]
+    assert len(lines) >= 8 and all(".tar.gz" in line for line in lines), lines
+
+
+def test_the_wrapper_runs_the_named_node(tmp_path: Path) -> None:
+    """`ENTRAIDE_NODE=valley entraide …` runs the program as the node's user, on its data
+    dir, with its settings file; a node without one, or a bad name, is refused."""
+    calls = tmp_path / "calls.jsonl"
+    stub = tmp_path / "entraide"
+    stub.write_text(STUB.format(python=sys.executable))
+    stub.chmod(0o755)
+    env_file = tmp_path / "valley.env"
+    env_file.write_text("ENTRAIDE_PORT=8001\nENTRAIDE_LOG__FORMAT=json\n")
+    me = subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
+    base = {"PATH": os.environ["PATH"], "STUB_CALLS": str(calls), "ENTRAIDE_PROGRAM": str(stub)}
+
+    def wrapper(**env: str) -> subprocess.CompletedProcess[str]:
+        calls.write_text("")
+        return subprocess.run(
+            ["bash", str(DEPLOY / "entraide-cli.sh"), "peer", "list"],
+            capture_output=True,
+            text=True,
+            env={**base, **env},
+            check=False,
+            timeout=30,
+        )
+
+    result = wrapper(ENTRAIDE_NODE="valley", ENTRAIDE_USER=me, ENTRAIDE_ENV_FILE=str(env_file))
+    assert result.returncode == 0, result.stderr
+    (call,) = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert call["args"] == ["peer", "list"]
+    assert call["env"]["ENTRAIDE_DATA_DIR"] == "/var/lib/entraide-valley"
+    assert call["env"]["ENTRAIDE_LOG__FORMAT"] == "json"
+    assert call["env"]["ENTRAIDE_PORT"] == "8001"
+
+    result = wrapper(ENTRAIDE_USER=me, ENTRAIDE_ENV_FILE=str(tmp_path / "none.env"))
+    assert result.returncode == 0, result.stderr
+    (call,) = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert call["env"]["ENTRAIDE_DATA_DIR"] == "/var/lib/entraide"
+
+    result = wrapper(ENTRAIDE_NODE="valley", ENTRAIDE_USER=me)  # /etc/entraide/valley.env
+    assert result.returncode == 1
+    assert "/etc/entraide/valley.env not found" in result.stderr
+    result = wrapper(ENTRAIDE_NODE="../etc", ENTRAIDE_USER=me)
+    assert result.returncode == 2 and "must be a node name" in result.stderr
+    assert calls.read_text() == ""
+
+
 def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     analyze = need_tool("systemd-analyze", "install systemd to verify the units")
     entraide = VENV_BIN / "entraide"
@@ -917,7 +1044,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     for name in UNITS:
         text = read(name).replace(INSTALLED_VENV, str(entraide))
         # A template is verified through one of its instances.
-        target = name.replace("@.", "@1.")
+        target = name.replace("@.", "@valley.")
         (tmp_path / target).write_text(text)
         names.append(str(tmp_path / target))
     result = subprocess.run(
@@ -1279,3 +1406,17 @@ def test_caddy_example_in_front_of_an_app(tmp_path: Path) -> None:
                 ROOT / "instance/static",
                 too_big_statuses=(413, 502),
             )
+
+
+def test_entrypoint_lines_are_json_in_json_log_mode(entrypoint: Entrypoint) -> None:
+    """The entrypoint's own lines come first in a container's log: JSON too, when the
+    node logs JSON, with the level of what they say."""
+    result, _ = entrypoint.run(**FIRST_START, ENTRAIDE_LOG__FORMAT="json")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [(line["level"], line["logger"]) for line in lines] == [("INFO", "entrypoint")]
+    assert lines[0]["message"].startswith(f"first start: initialising {entrypoint.data}")
+    result, _ = entrypoint.run("worker", ENTRAIDE_LOG__FORMAT="json", ENTRAIDE_DATA_DIR='/n"o')
+    assert result.returncode == 1
+    (line,) = [json.loads(text) for text in result.stderr.splitlines()]
+    assert line["level"] == "ERROR" and line["message"].startswith('/n"o is not initialised')

@@ -10,8 +10,8 @@ so duplicates are bounded by what that worker had in flight, and receivers
 deduplicate by activity id (ours does: ``inbox_items`` is unique on it).
 
 Also: ``serve --workers 2`` really is two processes (``/healthz`` reports the
-pid that answered), and ``/readyz`` fails while the database is down and
-recovers when it is back, without restarting anything.
+pid that answered). What happens when a web process, the serve process or the
+database goes away is in ``test_supervision.py``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import httpx
 import pytest
 
 from bench.delivery import PORTS, Receiver, delivery_states, enqueue_deliveries
-from tests.databases import DatabaseTemplates, PgCluster, free_port
+from tests.databases import DatabaseTemplates, free_port
 from tests.e2e.harness import HOST, Node, clean_env, entraide_command, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -183,45 +183,3 @@ def test_sqlite_refuses_several_web_processes_and_workers(tmp_path: Path) -> Non
     result = node.cli("worker", check=False)
     assert result.returncode == 2
     assert "PostgreSQL" in result.stderr
-
-
-def test_readiness_follows_the_database(tmp_path: Path) -> None:
-    """/readyz answers 503 while PostgreSQL is down and 200 again once it is back."""
-    try:
-        cluster = PgCluster.start()
-    except FileNotFoundError:
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found: PostgreSQL tests skipped")
-    try:
-        asyncio.run(cluster.execute("CREATE DATABASE ready"))
-        node = Node(tmp_path / "ready", "ready", database_url=cluster.url("ready"))
-        node.init()
-        node.start()
-        try:
-            assert httpx.get(f"{node.base_url}/readyz").status_code == 200
-            cluster._run(cluster.pg_ctl, "-D", str(cluster.root / "data"), "-m", "fast", "stop")
-            assert wait_for(
-                lambda: httpx.get(f"{node.base_url}/readyz", timeout=10).status_code == 503,
-                30,
-                what="/readyz to fail",
-            )
-            assert httpx.get(f"{node.base_url}/healthz").status_code == 200
-            cluster._run(
-                cluster.pg_ctl,
-                "-D",
-                str(cluster.root / "data"),
-                "-l",
-                str(cluster.root / "log"),
-                "-o",
-                f"-p {cluster.port} -k {cluster.root} -c listen_addresses=127.0.0.1",
-                "-w",
-                "start",
-            )
-            assert wait_for(
-                lambda: httpx.get(f"{node.base_url}/readyz", timeout=10).status_code == 200,
-                30,
-                what="/readyz to recover",
-            )
-        finally:
-            node.stop()
-    finally:
-        cluster.stop()

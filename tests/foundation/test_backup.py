@@ -157,3 +157,70 @@ def test_restore_refuses_a_non_empty_directory(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "not an Entraide backup" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def restore_fails(*args: str) -> str:
+    result = subprocess.run(
+        [*ENTRAIDE, "restore", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "ENTRAIDE_LOG__LEVEL": "WARNING"},
+    )
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_restore_refuses_a_database_that_holds_tables(
+    templates: DatabaseTemplates, tmp_path: Path
+) -> None:
+    """Restoring into the database of a running node (or any database with tables) is
+    refused up front, naming the database and how to empty it; the data directory is
+    left as it was, and the node's database untouched. An unreachable database is named
+    too. The same backup then restores into an empty database (--database-url)."""
+    if templates.cluster is None:
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found: PostgreSQL tests skipped")
+    source, archive = tmp_path / "node", tmp_path / "node.tar.gz"
+    url = templates.empty_postgres_url()
+    cli(
+        "init",
+        "--data-dir",
+        str(source),
+        "--domain",
+        "c.test",
+        "--name",
+        "C",
+        "--database-url",
+        url,
+    )
+    cli("backup", "--data-dir", str(source), "--to", str(archive))
+    target = tmp_path / "target"
+    target.mkdir(mode=0o700)  # as `install -d` leaves it: it must still be there afterwards
+
+    line = restore_fails("--data-dir", str(target), "--from", str(archive))
+    database = url.rsplit("/", 1)[1]
+    assert f"the postgresql database {database} on 127.0.0.1:" in line, line
+    assert "already holds" in line and "alembic_version" in line
+    assert f"dropdb {database} && createdb --owner entraide {database}" in line
+    assert target.is_dir() and list(target.iterdir()) == []
+
+    gone = templates.cluster.url("no_such_database")
+    line = restore_fails("--data-dir", str(target), "--from", str(archive), "--database-url", gone)
+    assert "cannot reach the postgresql database no_such_database" in line, line
+    assert list(target.iterdir()) == []
+
+    (target / "stray.txt").write_text("x")
+    line = restore_fails("--data-dir", str(target), "--from", str(archive))
+    assert line.endswith(
+        f"the data directory {target} is not empty (stray.txt): restore goes into an empty "
+        f"data directory; move its files away (e.g. `mv {target} {target}.old && install -d "
+        f"-m 0700 {target}`) or choose another --data-dir"
+    ), line
+    (target / "stray.txt").unlink()
+
+    fresh = templates.empty_postgres_url()
+    out = cli("restore", "--data-dir", str(target), "--from", str(archive), "--database-url", fresh)
+    assert "restored c.test" in out

@@ -6,8 +6,9 @@ the server's lines about it.
 The app is built the way process managers build it (``instance.asgi.app_from_env``:
 settings from ``DATA_DIR/entraide.toml``, logging configured, then the app), and
 the root handler's stream is read back. Two requests log through real code: the
-readiness probe of a node whose database cannot be opened (a warning), and a view
-that fails with an unexpected exception (an error with its traceback).
+readiness probe and an API call of a node whose database cannot be opened (a
+warning each, naming the database), and a view that fails with an unexpected
+exception (an error with its traceback).
 """
 
 from __future__ import annotations
@@ -77,17 +78,19 @@ async def test_json_log_lines_carry_the_request_id_of_the_response(
     async with app.test_app():
         client = app.test_client()
         made_up = await client.get("/readyz")
-        given = await client.get("/readyz", headers={"X-Request-ID": "proxy-7f3a9c21"})
+        given = await client.get("/api/v1/listings", headers={"X-Request-ID": "proxy-7f3a9c21"})
         failed = await client.get("/boom", headers={"Accept": "application/json"})
     logging.getLogger("entraide.test").warning("after the requests")
 
     assert (made_up.status_code, given.status_code, failed.status_code) == (503, 503, 500)
     lines = json_lines(written)
-    not_ready = [line for line in lines if line["message"].startswith("not ready")]
+    not_ready = [line for line in lines if line["message"].startswith("database unreachable")]
     assert [line["request_id"] for line in not_ready] == [
         made_up.headers["X-Request-ID"],
         "proxy-7f3a9c21",
     ]
+    assert "(/readyz, sqlite database " in not_ready[0]["message"]
+    assert "(GET /api/v1/listings, sqlite database " in not_ready[1]["message"]
     assert given.headers["X-Request-ID"] == "proxy-7f3a9c21"
     assert len(made_up.headers["X-Request-ID"]) == 32  # made up: a uuid4 in hex
     assert all(line["level"] == "WARNING" for line in not_ready)
@@ -102,3 +105,33 @@ async def test_json_log_lines_carry_the_request_id_of_the_response(
     [after] = [line for line in lines if line["message"] == "after the requests"]
     assert "request_id" not in after
     assert {"time", "level", "logger", "message"} <= set(after)
+
+
+def test_commands_write_only_json_in_json_mode(tmp_path: Path) -> None:
+    """With ENTRAIDE_LOG__FORMAT=json, what init and db upgrade tell (the first lines a
+    container's log shows) are JSON objects too, as serve's start-up line is."""
+    import os
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).with_name("entraide")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "instance.cli"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENTRAIDE_")}
+    env["ENTRAIDE_LOG__FORMAT"] = "json"
+    data_dir = str(tmp_path / "node")
+    outputs = []
+    for args in (["init", "--domain", "j.test", "--name", "J"], ["db", "upgrade"]):
+        result = subprocess.run(
+            [*command, "--data-dir", data_dir, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout + result.stderr)
+    lines = [json.loads(line) for text in outputs for line in text.splitlines() if line.strip()]
+    messages = [line["message"] for line in lines]
+    assert messages[0].startswith(f"initialised {data_dir}: territory actor")
+    assert messages[-1].startswith("database schema already up to date at revision")

@@ -75,3 +75,21 @@ def test_upgrade_twice_is_a_noop(empty_url: str) -> None:
     assert second[1] == first[1]
     assert second[3] == first[3] == head_revisions()
     assert second[2] == []
+
+
+def test_upgrade_says_what_it_applied(tmp_path: Path) -> None:
+    """`entraide db upgrade` tells an upgrade from a no-op: the revisions applied, or the
+    revision the schema is already at."""
+    from instance.migrate import describe_upgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    assert upgrade(url, "0010") == ["0001", "0002", "0010"]
+    applied = upgrade(url)
+    heads = sorted(head_revisions())
+    assert applied and applied[0] == "0011" and applied[-1] in heads
+    assert describe_upgrade(applied) == (
+        f"applied {len(applied)} migration{'s' if len(applied) > 1 else ''} "
+        f"({', '.join(applied)}): now at revision {', '.join(heads)}"
+    )
+    assert upgrade(url) == []
+    assert describe_upgrade([]) == f"database schema already up to date at revision {heads[0]}"

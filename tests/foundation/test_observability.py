@@ -62,3 +62,40 @@ async def test_request_id_is_echoed_or_made(node: TestNode) -> None:
     response = await node.client().get("/healthz", headers={"X-Request-ID": "bad id!"})
     assert response.headers["X-Request-ID"] != "bad id!"
     assert len(response.headers["X-Request-ID"]) == 32
+
+
+def test_shared_metric_files_of_processes_that_are_gone_are_dropped(tmp_path: Path) -> None:
+    """Processes sharing DATA_DIR/metrics: one of this host is gone when its pid is; one of
+    another container (another host name, another pid namespace) when its heartbeat file
+    is missing or a minute old. Live gauges of those go at a scrape, every file of theirs
+    when serve starts; counters of running processes stay."""
+    import os
+    import time
+
+    from instance.observability import HEARTBEAT_LOST, _forget_dead_processes, _host
+
+    me, dead = f"{_host()}-{os.getpid()}", f"{_host()}-999999999"
+    names = []
+    for who in (me, dead, "other-7", "other-8", "other-9"):
+        names += [f"counter_{who}.db", f"gauge_livesum_{who}.db"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    for who in ("other-7", "other-8"):
+        (tmp_path / f"alive_{who}").touch()
+    stale = time.time() - HEARTBEAT_LOST - 5
+    os.utime(tmp_path / "alive_other-8", (stale, stale))
+
+    _forget_dead_processes(tmp_path, everything=False)
+    left = {p.name for p in tmp_path.iterdir()}
+    assert {f"gauge_livesum_{w}.db" for w in (dead, "other-8", "other-9")}.isdisjoint(left)
+    assert {f"gauge_livesum_{me}.db", "gauge_livesum_other-7.db"} <= left
+    assert {f"counter_{w}.db" for w in (me, dead, "other-7", "other-8", "other-9")} <= left
+
+    _forget_dead_processes(tmp_path, everything=True)
+    assert {p.name for p in tmp_path.iterdir()} == {
+        f"counter_{me}.db",
+        f"gauge_livesum_{me}.db",
+        "counter_other-7.db",
+        "gauge_livesum_other-7.db",
+        "alive_other-7",
+    }
