@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 from quart import request
 from quart_schema import document_querystring, document_request, document_response
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import Listing, Structure
@@ -18,6 +19,7 @@ from instance.api.follows import acting_structure
 from instance.auth import api_person
 from instance.errors import ApiError
 from instance.node import current_node
+from instance.search import decode_cursor, encode_cursor
 from outbox import messages as message_activities
 
 
@@ -41,6 +43,14 @@ class MessageOut(BaseModel):
 
 class MessagesQuery(BaseModel):
     actor: str
+    limit: int | None = None
+    cursor: str | None = None
+
+
+class ConversationQuery(BaseModel):
+    actor: str
+    limit: int | None = None
+    cursor: str | None = None
 
 
 def message_json(message: Message) -> dict[str, Any]:
@@ -163,36 +173,54 @@ async def send_message() -> tuple[dict[str, Any], int]:
         return message_json(message), 201
 
 
+LATEST = 5  # messages of each conversation in GET /api/v1/messages
+MAX_PAGE = 100
+BAD_CURSOR = "is not a cursor from a previous page"
+
+
 async def conversations_of(
-    session: AsyncSession, actor: Actor, *, limit: int = 50
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    limit: int = 50,
+    after: tuple[str, int] | None = None,
+    latest: int = LATEST,
 ) -> list[dict[str, Any]]:
-    """The actor's conversations, newest first, each with its messages and unread count."""
-    mine = select(Participant.conversation_id).where(Participant.actor_id == actor.id)
-    rows = await session.execute(
-        select(Conversation)
-        .where(Conversation.id.in_(mine))
-        .order_by(Conversation.updated_at.desc())
+    """The actor's conversations, newest first (after ``after``, the last (updated, id)
+    seen), each with its ``latest`` messages (oldest of them first) and unread count."""
+    me = select(Participant).where(Participant.actor_id == actor.id).subquery()
+    stmt = (
+        select(Conversation, me.c.last_read_at)
+        .join(me, me.c.conversation_id == Conversation.id)
+        .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
         .limit(limit)
     )
-    conversations = list(rows.scalars().unique())
+    if after is not None:
+        when = datetime.fromisoformat(after[0])
+        stmt = stmt.where(
+            or_(
+                Conversation.updated_at < when,
+                and_(Conversation.updated_at == when, Conversation.id < after[1]),
+            )
+        )
     out = []
-    for conversation in conversations:
-        messages = list(
+    for conversation, last_read in (await session.execute(stmt)).unique().all():
+        recent = list(
             (
                 await session.execute(
                     select(Message)
                     .where(Message.conversation_id == conversation.id)
-                    .order_by(Message.published_at, Message.id)
+                    .order_by(Message.published_at.desc(), Message.id.desc())
+                    .limit(latest)
                 )
             ).scalars()
         )
-        me = next(p for p in conversation.participants if p.actor_id == actor.id)
-        unread = sum(
-            1
-            for m in messages
-            if m.author_id != actor.id
-            and (me.last_read_at is None or m.published_at > me.last_read_at)
+        recent.reverse()
+        unread_q = select(func.count(Message.id)).where(
+            Message.conversation_id == conversation.id, Message.author_id != actor.id
         )
+        if last_read is not None:
+            unread_q = unread_q.where(Message.published_at > last_read)
         out.append(
             {
                 "id": conversation.id,
@@ -208,12 +236,34 @@ async def conversations_of(
                     }
                     for p in conversation.participants
                 ],
-                "unread": unread,
+                "unread": int(await session.scalar(unread_q) or 0),
                 "updated": conversation.updated_at.isoformat(),
-                "messages": [message_json(m) for m in messages],
+                "messages": [message_json(m) for m in recent],
             }
         )
     return out
+
+
+def _limit(raw: str | None, default: int = 20) -> int:
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise ApiError(422, "some fields are invalid", fields={"limit": f"must be 1 to {MAX_PAGE}"})
+    return int(raw)
+
+
+def _cursor(raw: str | None, key: str) -> tuple[str, int] | None:
+    if not raw:
+        return None
+    cursor = decode_cursor(raw)
+    when, last = (cursor or {}).get(key), (cursor or {}).get("id")
+    if not isinstance(when, str) or not isinstance(last, int) or not 0 < last < 2**63:
+        raise ApiError(422, "some fields are invalid", fields={"cursor": BAD_CURSOR})
+    try:
+        datetime.fromisoformat(when)
+    except ValueError:
+        raise ApiError(422, "some fields are invalid", fields={"cursor": BAD_CURSOR}) from None
+    return when, last
 
 
 async def unread_count(session: AsyncSession, actor: Actor) -> int:
@@ -232,11 +282,64 @@ async def unread_count(session: AsyncSession, actor: Actor) -> int:
 @blueprint.get("/messages")
 @document_querystring(MessagesQuery)
 async def list_messages() -> dict[str, Any]:
-    """A structure's conversations, newest first, remote replies included."""
+    """A structure's conversations, newest first, remote replies included; paged
+    (``limit``, ``cursor``, ``next``), each with its latest messages only."""
     node = current_node()
+    limit = _limit(request.args.get("limit"))
+    after = _cursor(request.args.get("cursor"), "updated")
     async with node.db.session() as session:
         person = await api_person(session)
         assert person is not None
         structure = await acting_structure(session, person, request.args.get("actor"))
         assert structure.actor is not None
-        return {"items": await conversations_of(session, structure.actor)}
+        items = await conversations_of(session, structure.actor, limit=limit + 1, after=after)
+    following = None
+    if len(items) > limit:
+        items = items[:limit]
+        following = encode_cursor({"updated": items[-1]["updated"], "id": items[-1]["id"]})
+    return {"items": items, "next": following}
+
+
+@blueprint.get("/messages/<int:conversation_id>")
+@document_querystring(ConversationQuery)
+async def conversation_messages(conversation_id: int) -> dict[str, Any]:
+    """One conversation's messages, oldest first, paged (``limit``, ``cursor``, ``next``);
+    only for the structures taking part in it."""
+    node = current_node()
+    limit = _limit(request.args.get("limit"), default=50)
+    after = _cursor(request.args.get("cursor"), "published")
+    async with node.db.session() as session:
+        person = await api_person(session)
+        assert person is not None
+        structure = await acting_structure(session, person, request.args.get("actor"))
+        assert structure.actor is not None
+        taking_part = await session.scalar(
+            select(func.count())
+            .select_from(Participant)
+            .where(
+                Participant.conversation_id == conversation_id,
+                Participant.actor_id == structure.actor.id,
+            )
+        )
+        if not taking_part:
+            raise ApiError(404, "no such conversation")
+        stmt = (
+            select(Message)
+            .where(Message.conversation_id == conversation_id)
+            .order_by(Message.published_at, Message.id)
+            .limit(limit + 1)
+        )
+        if after is not None:
+            when = datetime.fromisoformat(after[0])
+            stmt = stmt.where(
+                or_(
+                    Message.published_at > when,
+                    and_(Message.published_at == when, Message.id > after[1]),
+                )
+            )
+        rows = list((await session.execute(stmt)).scalars().unique())
+        items = [message_json(m) for m in rows[:limit]]
+    following = None
+    if len(rows) > limit:
+        following = encode_cursor({"published": items[-1]["published"], "id": items[-1]["id"]})
+    return {"items": items, "next": following}
