@@ -512,3 +512,32 @@ async def test_victim_can_still_change_its_listing_after_mallorys_delete(world: 
     listings = (await snapshot(world))["listings"]
     titles = [row[1] for row in listings if row[0] == world.listing["id"]]
     assert titles == ["Palettes (mises à jour)"]
+
+
+async def test_an_id_taken_first_by_another_account_does_not_shadow_the_real_one(
+    world: World,
+) -> None:
+    """Attack: Mallory sends first, signed as herself, an activity under the id that Victim's
+    account Delete will carry (Mastodon names it ``<actor>#delete``), so that Victim's real
+    Delete is taken for a replay and dropped: Victim's account and listings would stay here
+    after it deleted itself. An id is unique per actor: Mallory's activity is stored (and
+    does nothing), Victim's Delete is stored beside it and processed, and a replay of it is
+    still recognised. (Last of the module: Victim is gone afterwards.)"""
+    taken = f"{world.victim.uri}#delete"
+    squat = _activity(world, "Delete", world.mallory.uri, make_note(world.mallory.uri)["id"])
+    squat["id"] = taken
+    response = await deliver(world.net, INBOX, squat, world.mallory.signing_key)
+    assert response.status_code == 202, response.text
+    await world.net.settle()
+    stored = await inbox_count(world.node)
+
+    real = _activity(world, "Delete", world.victim.uri, world.victim.uri) | {"id": taken}
+    for _ in range(2):  # the second time, a replay
+        response = await deliver(world.net, INBOX, real, world.victim.signing_key)
+        assert response.status_code == 202, response.text
+    await world.net.settle()
+    assert await inbox_count(world.node) == stored + 1
+    state = await snapshot(world)
+    victim = [row for row in state["actors"] if row[0] == world.victim.uri]
+    assert victim and victim[0][1] is not None  # deleted_at
+    assert [row for row in state["listings"] if row[3] == world.victim.uri] == []
