@@ -12,7 +12,7 @@ itself:
 * ``Create``, ``Update`` and ``Delete`` may only touch objects on the actor's
   host, and an embedded object's ``attributedTo`` must be on it too (which
   object of that host belongs to the actor is for each handler to check,
-  against ``actor`` — now the verified signer).
+  against ``actor``: by these rules, the verified signer).
 
 ``Announce`` may name foreign objects (that is what a boost is); the object is
 then fetched from its own origin, never trusted from the embedding.
@@ -22,11 +22,13 @@ reply forwarded by the server of the account it answers) are refused with
 403 ``origin_mismatch`` and nothing is stored. Mastodon accepts them only
 when they carry a Linked Data signature of their actor
 (``app/services/activitypub/process_collection_service.rb``: when
-``different_actor?``, ``verify_account!`` checks the LD signature and the
-activity is dropped without one; ``app/lib/activitypub/activity.rb`` then
-fetches a relayed ``Announce``'s or ``Create``'s object from its origin
-rather than trusting the copy). We verify no LD signatures, so for us such a
-request proves nothing about its actor, and the sender learns why at once
+``different_actor?``, ``verify_account!`` checks the LD signature, remembers
+the signer as ``relayed_through_actor``, and the activity is dropped without
+one; an ``Announce``'s object that is not already known is then fetched from
+its origin, ``app/lib/activitypub/activity.rb``, ``status_from_object`` →
+``fetch_remote_original_status``). We verify no LD signatures, so for us such
+a request proves nothing about its actor; rather than store it and fetch its
+object later, we refuse it at the door and the sender learns why at once
 instead of believing it delivered. Every server we know of signs its own
 deliveries with the key of the activity's actor — Mastodon's instance actor
 signs only its own activities (``Flag``) and its fetches — so refusing costs
