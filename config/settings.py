@@ -105,6 +105,7 @@ class FederationSettings(_Section):
     auto_accept_follows: bool = True
     forward_reports: bool = True
     key_cache_seconds: int = Field(default=86_400, ge=0)
+    key_fetch_timeout: float = Field(default=10.0, gt=0)
 
 
 class WorkerSettings(_Section):

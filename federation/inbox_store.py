@@ -2,13 +2,23 @@
 
 The ``inbox_items`` row is the unit of durability: it is committed before the
 sender hears 202, and processed afterwards by a worker. The insert ignores a
-second copy of the same activity id (replays, retries, the same activity
-reaching a personal inbox and the shared inbox), so each is processed once.
+second copy of the same activity id from the same actor (replays, retries,
+the same activity reaching a personal inbox and the shared inbox), so each is
+processed once.
+
+An id is only unique per actor: the origin rules let any actor of a server
+use ids on that server, so another account could send first an activity
+under an id that its neighbour will use (Mastodon names an account's Delete
+``<actor>#delete``, its Undo of a follow ``<actor>#follows/<n>/undo``), and the
+real one would be dropped as a replay. A row whose id is taken by another
+actor is stored under a key made of its actor and id (:func:`_actor_key`);
+the body keeps the activity as it came.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -16,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,8 +72,45 @@ def _row(
     }
 
 
+def _actor_key(row: dict[str, Any]) -> str:
+    """The key of an activity whose id another actor's activity holds (see the module doc)."""
+    name = f"{row['actor_uri']}\n{row['activity_uri']}".encode()
+    return "urn:entraide:actor-sha256:" + hashlib.sha256(name).hexdigest()
+
+
 async def _insert_new(session: AsyncSession, rows: list[dict[str, Any]]) -> list[bool]:
-    """Insert ``rows`` (ignoring ids already stored); for each, whether it was new.
+    """Insert ``rows`` (ignoring ids their actors already sent); for each, whether it was new.
+
+    An id held by another actor's row is stored again under :func:`_actor_key`:
+    one more query, for duplicates only.
+    """
+    new = await _insert(session, rows)
+    seen = [i for i, stored in enumerate(new) if not stored]
+    if not seen:
+        return new
+    table = cast(Table, InboxItem.__table__)
+    found = await session.execute(
+        select(table.c.activity_uri, table.c.actor_uri).where(
+            table.c.activity_uri.in_({rows[i]["activity_uri"] for i in seen})
+        )
+    )
+    holders: dict[str, str] = {uri: actor for uri, actor in found}
+    taken = [
+        i
+        for i in seen
+        if holders.get(rows[i]["activity_uri"], rows[i]["actor_uri"]) != rows[i]["actor_uri"]
+    ]
+    if taken:
+        again = await _insert(
+            session, [{**rows[i], "activity_uri": _actor_key(rows[i])} for i in taken]
+        )
+        for i, stored in zip(taken, again, strict=True):
+            new[i] = stored
+    return new
+
+
+async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> list[bool]:
+    """Insert ``rows`` (ignoring keys already stored); for each, whether it was new.
 
     One statement for the lot: the parameters are sent as an executemany, which
     SQLAlchemy turns into multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING``

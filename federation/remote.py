@@ -11,6 +11,25 @@ row is read in one short session, the document fetched with none open, and
 stored in another. Concurrent requests for the same unknown key (a burst of
 deliveries signed with a key we have not seen yet, as after a key rotation)
 share one fetch.
+
+Key fetches happen on the word of requests nobody has authenticated yet, so
+they are bounded apart from other work:
+
+* **per host and in all** (:class:`~federation.slots.HostSlots`): at most
+  :data:`KEY_FETCHES_PER_HOST` at once for one server and
+  :data:`KEY_FETCHES` for all, so that forged requests naming keys on a
+  server that never answers cannot take the shared client's connections
+  (100) from deliveries and from honest servers' keys;
+* **in time**: waiting for a slot and fetching together take at most
+  ``federation.key_fetch_timeout`` (10 s), then the request is refused (401
+  ``key_unavailable``);
+* **refetched once in a while**: a signature that fails with a key we hold
+  makes us fetch the key again (the owner may have rotated it), but not when
+  its owner was fetched, or the key refetched, less than
+  :data:`KEY_REFRESH_SECONDS` ago — otherwise every forgery naming a known key
+  would cost a request to its server and a rewrite of its actor. Mastodon
+  bounds the same refetch with a circuit breaker per source address
+  (``signature_verification.rb``, ``stoplight_wrapper``, 5 minutes).
 """
 
 from __future__ import annotations
@@ -43,11 +62,15 @@ from federation.keys import (
 from federation.models import Actor, ActorKey
 from federation.net import parse_ip_literal
 from federation.policy import PolicySnapshot
+from federation.slots import HostSlots
 
 log = logging.getLogger(__name__)
 
 KEY_MEMORY_SECONDS = 600.0
 KEY_MEMORY_SIZE = 10_000
+KEY_FETCHES_PER_HOST = 2
+KEY_FETCHES = 16  # of the shared client's 100 connections
+KEY_REFRESH_SECONDS = 300.0
 ACCT_RE = re.compile(r"^(?:acct:)?@?([^@\s/]+)@([^@\s/]+)$")
 
 
@@ -129,6 +152,9 @@ class Remote:
         self._keys: dict[str, tuple[float, PublicKey, Actor]] = {}
         self._policy = PolicySnapshot()
         self._inflight: dict[str, asyncio.Future[Actor]] = {}
+        self.key_slots = HostSlots(per_host=KEY_FETCHES_PER_HOST, total=KEY_FETCHES)
+        self.key_refresh_seconds = KEY_REFRESH_SECONDS
+        self._refreshed: dict[str, float] = {}  # key id -> when we last refetched it
 
     async def check_domain(self, url: str) -> str:
         host = host_of(url)
@@ -199,21 +225,20 @@ class Remote:
         return actor
 
     async def public_key(self, key_id: str, refresh: bool) -> tuple[PublicKey, Actor]:
-        """The public key named ``key_id`` and its owner (fetched when unknown or stale)."""
+        """The public key named ``key_id`` and its owner (fetched when unknown or stale).
+
+        ``refresh`` asks for the key as its owner publishes it now (a signature
+        failed with ours); it is refetched at most once per
+        :attr:`key_refresh_seconds` (see the module doc), otherwise the key we
+        hold is returned.
+        """
         if not refresh:
             remembered = self._keys.get(key_id)
             if remembered is not None and remembered[0] > time.monotonic():
                 return remembered[1], remembered[2]
-            async with self.db.read() as session:
-                result = await session.execute(
-                    select(ActorKey, Actor)
-                    .join(Actor, ActorKey.actor_id == Actor.id)
-                    .where(ActorKey.key_id == key_id, ActorKey.revoked_at.is_(None))
-                )
-                row = result.first()
-                if row is not None:
-                    key, owner = row
-                    return self._remember(key_id, public_key_of(key), owner)
+        stored = await self._stored_key(key_id)
+        if stored is not None and not (refresh and self._may_refresh(key_id, stored[1])):
+            return self._remember(key_id, *stored)
         url, _ = urldefrag(key_id)
         # A refresh never joins a plain fetch already under way: it must see a document
         # fetched after the signature that failed.
@@ -225,6 +250,33 @@ class Remote:
             if key.key_id == key_id:
                 return self._remember(key_id, public_key_of(key), actor)
         raise KeyFetchError(f"the actor {actor.uri} does not publish the key {key_id}")
+
+    async def _stored_key(self, key_id: str) -> tuple[PublicKey, Actor] | None:
+        async with self.db.read() as session:
+            result = await session.execute(
+                select(ActorKey, Actor)
+                .join(Actor, ActorKey.actor_id == Actor.id)
+                .where(ActorKey.key_id == key_id, ActorKey.revoked_at.is_(None))
+            )
+            row = result.first()
+        if row is None:
+            return None
+        key, owner = row
+        return public_key_of(key), owner
+
+    def _may_refresh(self, key_id: str, owner: Actor) -> bool:
+        """Whether a failed signature may refetch ``key_id`` now (see the module doc)."""
+        now = time.monotonic()
+        last = self._refreshed.get(key_id)
+        if last is not None and now - last < self.key_refresh_seconds:
+            return False
+        fetched = owner.fetched_at
+        if fetched is not None and utcnow() - fetched < timedelta(seconds=self.key_refresh_seconds):
+            return False  # fetched lately, perhaps by another process: it is current
+        if len(self._refreshed) >= KEY_MEMORY_SIZE:
+            self._refreshed.pop(next(iter(self._refreshed)))
+        self._refreshed[key_id] = now
+        return True
 
     def _remember(self, key_id: str, public: PublicKey, owner: Actor) -> tuple[PublicKey, Actor]:
         """Keep a parsed key in memory for a while: the inbox's hottest lookup."""
@@ -238,7 +290,20 @@ class Remote:
             del self._keys[key_id]
 
     async def _key_owner(self, key_id: str, url: str) -> Actor:
-        """Fetch and store the actor that publishes the key document at ``url``."""
+        """Fetch and store the actor that publishes the key document at ``url``.
+
+        Bounded per host, in all and in time (see the module doc).
+        """
+        limit = self.settings.key_fetch_timeout
+        try:
+            async with asyncio.timeout(limit):
+                async with self.key_slots.hold(host_of(url)):
+                    return await self._fetch_key_owner(key_id, url)
+        except TimeoutError as exc:
+            log.info("key %s not fetched within %g s", key_id, limit)
+            raise KeyFetchError(f"could not get key {key_id} within {limit:g} s") from exc
+
+    async def _fetch_key_owner(self, key_id: str, url: str) -> Actor:
         try:
             document = await self.fetch(url)
             types = document.get("type")

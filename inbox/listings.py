@@ -36,8 +36,15 @@ async def is_followed(session: AsyncSession, actor: Actor) -> bool:
     return bool(result.scalar())
 
 
-async def is_tombstoned(session: AsyncSession, uri: str) -> bool:
-    return await session.get(Tombstone, uri) is not None
+async def is_tombstoned(session: AsyncSession, uri: str, author_uri: str) -> bool:
+    """Whether ``author_uri`` deleted ``uri``: a tombstone binds the actor who recorded it.
+
+    Anyone may delete an id of its own server that we have not seen yet (a Delete
+    may overtake its Create), so a tombstone recorded by another actor of that
+    server must not keep the real author's object out.
+    """
+    tombstone = await session.get(Tombstone, uri)
+    return tombstone is not None and tombstone.actor_uri in (author_uri, "")
 
 
 def _apply(listing: Listing, data: ListingData) -> None:
@@ -69,7 +76,7 @@ async def upsert(session: AsyncSession, author: Actor, data: ListingData) -> Lis
     """Store or refresh a remote listing of ``author``; None when refused."""
     if data.author != author.uri or host_of(data.ap_id) != author.domain:
         return None
-    if await is_tombstoned(session, data.ap_id):
+    if await is_tombstoned(session, data.ap_id, author.uri):
         return None
     found = await session.execute(select(Listing).where(Listing.ap_id == data.ap_id))
     listing = found.scalar_one_or_none()
@@ -96,16 +103,28 @@ async def upsert(session: AsyncSession, author: Actor, data: ListingData) -> Lis
 
 
 async def remove(session: AsyncSession, author_uri: str, uri: str) -> bool:
-    """Delete a remote listing by its author; record the tombstone either way."""
+    """Delete a remote listing by its author; record the tombstone unless it is another's.
+
+    A listing of another actor is left alone, without a tombstone. An id we do
+    not know is tombstoned in the name of ``author_uri`` (the Delete may have
+    overtaken its Create); when the real author deletes its listing, its
+    tombstone replaces one recorded by someone else.
+    """
     found = await session.execute(
-        select(Listing)
+        select(Listing, Actor.uri)
         .join(Actor, Listing.author_id == Actor.id)
-        .where(Listing.ap_id == uri, Listing.local.is_(False), Actor.uri == author_uri)
+        .where(Listing.ap_id == uri)
     )
-    listing = found.scalar_one_or_none()
-    if listing is not None:
+    row = found.first()
+    if row is not None:
+        listing, owner = row
+        if listing.local or owner != author_uri:
+            return False
         await session.delete(listing)
-    if await session.get(Tombstone, uri) is None:
+    tombstone = await session.get(Tombstone, uri)
+    if tombstone is None:
         session.add(Tombstone(uri=uri, actor_uri=author_uri))
+    elif row is not None:
+        tombstone.actor_uri = author_uri
     await session.flush()
-    return listing is not None
+    return row is not None

@@ -3,7 +3,9 @@ blocking remote actors and domains — every action written to the audit log.
 
 * A report made here reaches this node's moderators (a notification each) and,
   when the target lives on another node and ``federation.forward_reports``
-  allows it, that node as a ``Flag`` from our territory actor.
+  allows it, that node as a ``Flag`` from our territory actor. A structure
+  files at most :data:`REPORTS_PER_STRUCTURE_PER_HOUR` reports an hour (then
+  429, with ``Retry-After``).
 * Hiding a local listing withdraws it everywhere (``Delete``); hiding a remote
   one only hides it here. Hidden content leaves search, feeds and pages.
 * Suspending a local structure makes its actor answer 410 and sends
@@ -16,6 +18,7 @@ blocking remote actors and domains — every action written to the audit log.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, select
@@ -36,6 +39,8 @@ from instance.peering import block_domain
 from outbox import listings as listing_activities
 from outbox import reports as report_activities
 from outbox.publish import PUBLIC, emit, new_activity
+
+REPORTS_PER_STRUCTURE_PER_HOUR = 10
 
 
 def audit(
@@ -81,6 +86,31 @@ async def _target_actor(session: AsyncSession, uri: str) -> tuple[Actor | None, 
     return None, []
 
 
+async def _check_report_budget(session: AsyncSession, reporter: Actor) -> None:
+    """429 when ``reporter`` made :data:`REPORTS_PER_STRUCTURE_PER_HOUR` reports this hour.
+
+    Each report notifies every moderator and may send a ``Flag`` to another
+    node: a structure (or a stolen login) filing dozens in a row would bury
+    both queues. ``Retry-After`` says when the oldest of the hour's leaves it.
+    """
+    since = utcnow() - timedelta(hours=1)
+    recent = list(
+        await session.scalars(
+            select(Report.created_at)
+            .where(Report.reporter_actor_id == reporter.id, Report.created_at > since)
+            .order_by(Report.created_at)
+        )
+    )
+    if len(recent) >= REPORTS_PER_STRUCTURE_PER_HOUR:
+        wait = recent[0] + timedelta(hours=1) - utcnow()
+        raise ApiError(
+            429,
+            f"this structure made {len(recent)} reports in the last hour; "
+            "the moderators have them, try again later",
+            headers={"Retry-After": str(max(1, int(wait.total_seconds()) + 1))},
+        )
+
+
 async def create_report(
     node: Node, person: Person, reporter: Actor, target: str, reason: str
 ) -> Report:
@@ -88,6 +118,7 @@ async def create_report(
     if not reason.strip():
         raise ApiError(422, "some fields are invalid", fields={"reason": "is required"})
     async with node.db.session() as session:
+        await _check_report_budget(session, reporter)
         actor, objects = await _target_actor(session, target)
     remote_url = target.startswith(("http://", "https://")) and (
         host_of(target) != node.settings.instance.domain.lower()

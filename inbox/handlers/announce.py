@@ -13,7 +13,7 @@ from domain.models import Listing
 from federation.keys import host_of
 from inbox.activity import Incoming
 from inbox.from_ap import listing_from_ap
-from inbox.listings import is_followed, is_tombstoned, upsert
+from inbox.listings import is_followed, upsert
 from inbox.processor import Context
 
 
@@ -29,7 +29,7 @@ async def handle(ctx: Context, act: Incoming) -> str | None:
         if not await is_followed(session, announcer):
             return "announce from an actor nobody here follows"
         known = await session.scalar(select(Listing.id).where(Listing.ap_id == uri))
-        if known is not None or await is_tombstoned(session, uri):
+        if known is not None:
             return None
     from inbox.handlers.communities import handle_group_announce
 
@@ -46,5 +46,5 @@ async def handle(ctx: Context, act: Incoming) -> str | None:
     async with ctx.transaction() as session:
         author = await session.merge(author)
         if await upsert(session, author, data) is None:
-            return "announced listing refused"
+            return "announced listing refused (deleted, or not its author's)"
     return None

@@ -1,8 +1,10 @@
 """Delete: a remote actor deleted an object it owns, or itself.
 
-The object's id is recorded as a tombstone, so a Create that arrives late
-(or is replayed) cannot bring it back. An actor deleting itself loses its
-follows and its listings here.
+Only the verified signer's own things go: itself (its follows and listings
+here with it), its listings, messages and posts. The id is recorded as a
+tombstone in its name, so a Create of it that arrives late (or is replayed)
+cannot bring it back; a Delete of another actor's object, or of another
+actor, changes nothing and records nothing (``inbox.listings.remove``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ async def handle(ctx: Context, act: Incoming) -> str | None:
             if await session.get(Tombstone, actor.uri) is None:
                 session.add(Tombstone(uri=actor.uri, actor_uri=actor.uri))
             return None
+        other = await session.scalar(select(Actor.id).where(Actor.uri == act.object_id))
+        if other is not None:
+            return "delete of another actor"  # an actor deletes only itself
         removed = await remove(session, act.actor, act.object_id)
         from inbox.handlers.messages import remove_note
 

@@ -2,12 +2,24 @@
 
 A Flag is kept when it names at least one of our actors or objects (Mastodon
 files a report only for its own accounts, too); the moderators are told.
+
+Reports are bounded in a sliding hour: :data:`PER_ACTOR_PER_HOUR` from one
+remote actor and :data:`PER_DOMAIN_PER_HOUR` from one server (Mastodon sends
+every report of its users from its instance actor, hence the larger bound
+per server). Past them a Flag is dropped — the inbox item ends ``ignored``
+with the reason, logged — so that one actor filing dozens of reports in
+seconds cannot bury the moderators' queue and notifications.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+import logging
+from datetime import timedelta
 
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from config.database import utcnow
 from domain.models import Listing
 from domain.notify import notify_roles
 from domain.social import Message, Post, Report
@@ -17,7 +29,25 @@ from federation.origin import object_id
 from inbox.activity import Incoming
 from inbox.processor import Context
 
+log = logging.getLogger(__name__)
+
 MAX_OBJECTS = 50
+PER_ACTOR_PER_HOUR = 5
+PER_DOMAIN_PER_HOUR = 20
+
+
+async def _over_bounds(session: AsyncSession, reporter: Actor | None, origin: str) -> str | None:
+    """Why a new report from ``reporter`` (of ``origin``) is one too many, or None."""
+    since = utcnow() - timedelta(hours=1)
+    recent = select(func.count()).select_from(Report).where(Report.created_at > since)
+    if reporter is not None:
+        mine = await session.scalar(recent.where(Report.reporter_actor_id == reporter.id))
+        if (mine or 0) >= PER_ACTOR_PER_HOUR:
+            return f"report dropped: {mine} from this actor in the last hour"
+    theirs = await session.scalar(recent.where(Report.origin == origin))
+    if (theirs or 0) >= PER_DOMAIN_PER_HOUR:
+        return f"report dropped: {theirs} from {origin} in the last hour"
+    return None
 
 
 async def receive_flag(ctx: Context, act: Incoming) -> str | None:
@@ -30,9 +60,17 @@ async def receive_flag(ctx: Context, act: Incoming) -> str | None:
         return "a report about nothing of ours"
     content = act.raw.get("content")
     reason = content[:5000] if isinstance(content, str) else ""
+    origin = host_of(act.actor)
     async with ctx.transaction() as session:
         if await session.scalar(select(Report.id).where(Report.flag_uri == act.id)):
             return None
+        reporter = (
+            await session.execute(select(Actor).where(Actor.uri == act.actor))
+        ).scalar_one_or_none()
+        too_many = await _over_bounds(session, reporter, origin)
+        if too_many is not None:
+            log.info("Flag %s from %s: %s", act.id, act.actor, too_many)
+            return too_many
         target_actor = (
             (await session.execute(select(Actor).where(Actor.uri.in_(ours), Actor.local.is_(True))))
             .scalars()
@@ -57,11 +95,8 @@ async def receive_flag(ctx: Context, act: Incoming) -> str | None:
                 .scalars()
                 .first()
             )
-        reporter = (
-            await session.execute(select(Actor).where(Actor.uri == act.actor))
-        ).scalar_one_or_none()
         report = Report(
-            origin=host_of(act.actor),
+            origin=origin,
             reporter_actor_id=reporter.id if reporter else None,
             target_uri=target_actor.uri if target_actor else ours[0],
             target_actor_id=target_actor.id if target_actor else None,

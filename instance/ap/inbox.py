@@ -7,8 +7,10 @@ Fast and boring, in this order, cheapest refusal first:
 2. the actor's domain: our own → 403; refused by policy → 403, before any
    key is fetched;
 3. the HTTP signature (draft-cavage or RFC 9421), with the key fetched or
-   read from the cache and refetched once on failure (key rotation);
-4. origin rules (``federation.origin``);
+   read from the cache and refetched on failure (key rotation; at most once
+   per key in a while, see ``federation.remote``). A key on another host than
+   the actor's is refused before it is fetched: it cannot be the actor's;
+4. origin rules (``federation.origin``): the key's owner is the actor;
 5. store the raw activity idempotently (``federation.inbox_store.GroupCommit``:
    concurrent requests share a transaction) and answer 202 once it is committed;
    a worker processes it.
@@ -78,6 +80,10 @@ async def _receive(node: Node, recipient: str | None) -> Response:
     owners: dict[str, Actor] = {}
 
     async def resolve_key(key_id: str, refresh: bool) -> Any:
+        # The actor's keys live on its host (federation.actor_doc): a keyId elsewhere
+        # cannot pass the origin rules, so it is not worth a request to that host.
+        if host_of(key_id) != domain:
+            raise OriginMismatch("the request was signed by an actor of another server")
         public, owner = await node.remote.public_key(key_id, refresh)
         owners[key_id] = owner
         return public

@@ -48,6 +48,10 @@ from instance.web.errors import N_
 MAX_REASON = 5000  # what instance.moderation keeps of a reason
 EXCERPT = 280
 NOTHING_TO_REPORT = N_("There is nothing to report at this address: it may have been removed.")
+TOO_MANY_REPORTS = N_(
+    "Your structure has sent many reports in the last hour: the moderators have them. "
+    "Please try again later."
+)
 
 Kind = Literal["listing", "post", "message", "actor"]
 
@@ -228,11 +232,14 @@ async def report_post() -> Any:
         report = await moderation.create_report(
             node, person, reporter, reported.target, values["reason"]
         )
-    except ApiError:
-        # Gone between the check and the report (deleted meanwhile): say so on the form.
+    except ApiError as exc:
         async with node.db.session() as session:
             person = await require_person(session)
             structures = await _reporters(session, person)
+            if exc.status == 429:  # moderation.REPORTS_PER_STRUCTURE_PER_HOUR
+                page = await _page(structures, reported, values, {}, _(TOO_MANY_REPORTS))
+                return page, 429, exc.headers
+            # Gone between the check and the report (deleted meanwhile): say so on the form.
             page = await _page(structures, None, values, {}, _(NOTHING_TO_REPORT))
         return page, 422
     if report.forwarded:

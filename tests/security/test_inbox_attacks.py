@@ -400,7 +400,8 @@ def no_id(w: World, path: str) -> Request:
 
 
 def key_on_blocked_server(w: World, path: str) -> Request:
-    """A blocked server signs for an actor on a permitted one: refused before any fetch."""
+    """A blocked server signs for an actor on a permitted one: refused before any fetch
+    (its key is not on the actor's server, so it cannot be the actor's)."""
     activity = note_create(w.alice.uri)
     body = _body(activity)
     return path, body, signed(f"https://{TARGET}{path}", body, w.banned.signing_key)
@@ -426,7 +427,7 @@ ATTACKS: list[tuple[Attack, int, str]] = [
     (object_on_another_host, 403, "origin_mismatch"),
     (object_attributed_elsewhere, 403, "origin_mismatch"),
     (activity_id_elsewhere, 403, "origin_mismatch"),
-    (key_on_blocked_server, 403, "domain_blocked"),
+    (key_on_blocked_server, 403, "origin_mismatch"),
     (too_large, 413, "too_large"),
     (gzip_bomb, 413, "too_large"),
     (wrong_content_type, 415, "unsupported_media_type"),
@@ -524,6 +525,22 @@ async def test_blocked_domain_is_refused_without_fetching_its_key(
         assert await inbox_count(world.node) == before
     assert fresh_log.sent("GET", "banned.test") == []
     assert [e.url for e in fresh_log.log if "banned.test" in e.url] == []
+
+
+async def test_key_of_another_server_is_refused_without_fetching_it(
+    world: World, fresh_log: FediNet
+) -> None:
+    """Attack: requests naming Alice as actor and a keyId on Mallory's server, to make the
+    node send requests to a host of Mallory's choosing (a slow one, to hold its connections)
+    on the credit of an honest actor. A key elsewhere than the actor's host cannot be the
+    actor's: 403 ``origin_mismatch`` before any request leaves, nothing stored."""
+    for inbox in INBOXES:
+        before = await inbox_count(world.node)
+        response = await send(world, signs_for_another_server(world, inbox))
+        assert response.status_code == 403, response.text
+        assert response.json()["error"] == "origin_mismatch"
+        assert await inbox_count(world.node) == before
+    assert fresh_log.sent("GET", "evil.test") == []
 
 
 async def test_delete_of_a_gone_unknown_actor_is_dropped(world: World) -> None:
