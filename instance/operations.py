@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.local import approve_structure, reject_structure
 from config.database import utcnow
-from domain.listings import apply_listing, validate_listing
+from domain.listings import apply_listing, location_given, validate_listing
 from domain.models import Listing, Person, Structure
 from domain.people import can_act_for
+from domain.places import place_of
 from domain.validation import FieldError, Invalid
 from instance.errors import ApiError
 from instance.node import Node
@@ -44,6 +45,13 @@ def may_edit_listing(person: Person, listing: Listing) -> bool:
     if not listing.local or listing.structure is None:
         return False
     return person.is_moderator or can_act_for(person, listing.structure)
+
+
+async def _place(session: AsyncSession, listing: Listing) -> None:
+    """Coordinates from the commune when none were given (``domain.places``)."""
+    listing.lat, listing.lon, listing.placed = await place_of(
+        session, listing.commune, listing.lat, listing.lon
+    )
 
 
 async def create_listing(
@@ -83,7 +91,9 @@ async def create_listing(
     listing.updated_at = now
     if not listing.commune and structure.commune and listing.lat is None:
         listing.commune = structure.commune
-        listing.lat, listing.lon = structure.lat, structure.lon
+        listing.lat, listing.lon, listing.placed = structure.lat, structure.lon, structure.placed
+    else:
+        await _place(session, listing)
     session.add(listing)
     await session.flush()
     listing.ap_id = listing.url = node.urls.listing(listing.id)
@@ -104,6 +114,8 @@ async def update_listing(
     if not fields.present():
         return listing  # nothing changed: nothing to federate
     apply_listing(listing, fields, lifetime_days=node.settings.listings.default_lifetime_days)
+    if location_given(fields):
+        await _place(session, listing)
     await session.flush()
     if listing.status == "withdrawn":
         await listing_activities.withdrawn(session, node.settings, listing)

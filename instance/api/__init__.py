@@ -47,6 +47,7 @@ from instance.api import (  # noqa: E402
     listings,
     messages,
     meta,
+    places,
     reports,
     timeline,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "listings",
     "messages",
     "meta",
+    "places",
     "reports",
     "timeline",
 ]
