@@ -25,6 +25,7 @@ KINDS = (
     "peering_request",  # another territory asks to peer (admins)
     "structure_pending",  # a structure awaits approval (admins)
     "report",  # a report reached the moderators
+    "match",  # an offer fits one of a structure's needs, or a need one of its offers
 )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import utcnow
+from domain.matches import queue_matching
 from domain.models import Listing
 from domain.places import place_of
 from federation.keys import host_of
@@ -89,6 +90,7 @@ async def upsert(session: AsyncSession, author: Actor, data: ListingData) -> Lis
         _apply(listing, data)
         await _place(session, listing)
         await session.flush()
+        await queue_matching(session, listing.id)
         return listing
     listing = Listing(
         ap_id=data.ap_id,
@@ -102,6 +104,7 @@ async def upsert(session: AsyncSession, author: Actor, data: ListingData) -> Lis
     await _place(session, listing)
     session.add(listing)
     await session.flush()
+    await queue_matching(session, listing.id)
     return listing
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from actors.local import approve_structure, reject_structure
 from config.database import utcnow
 from domain.listings import apply_listing, location_given, validate_listing
+from domain.matches import queue_matching
 from domain.models import Listing, Person, Structure
 from domain.people import can_act_for
 from domain.places import place_of
@@ -99,6 +100,7 @@ async def create_listing(
     listing.ap_id = listing.url = node.urls.listing(listing.id)
     await session.flush()
     await listing_activities.published(session, node.settings, listing)
+    await queue_matching(session, listing.id)
     return listing
 
 
@@ -121,6 +123,7 @@ async def update_listing(
         await listing_activities.withdrawn(session, node.settings, listing)
     else:
         await listing_activities.updated(session, node.settings, listing)
+    await queue_matching(session, listing.id)
     return listing
 
 
@@ -135,6 +138,7 @@ async def withdraw_listing(
         listing.updated_at = utcnow()
         await session.flush()
         await listing_activities.withdrawn(session, node.settings, listing)
+        await queue_matching(session, listing.id)
     return listing
 
 

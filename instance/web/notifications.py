@@ -64,6 +64,12 @@ def notification_sentence(notification: Notification) -> str:
         if origin and origin != "local":
             return _("A report received from %(origin)s awaits the moderators.", origin=origin)
         return _("A structure of this territory made a report; it awaits the moderators.")
+    if kind == "match":
+        return _(
+            "« %(other)s » may answer your listing « %(mine)s ».",
+            other=_text(data, "match_title"),
+            mine=_text(data, "listing_title"),
+        )
     return kind
 
 

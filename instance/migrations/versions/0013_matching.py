@@ -1,0 +1,71 @@
+"""matching: stored matches between offers and needs, and the queue of listings to match
+
+Revision ID: 0013_matching
+Revises: 0012_places
+Create Date: 2026-12-06 17:30:00
+
+Every open listing already here is queued, so the matching worker pairs the
+existing offers and needs after the upgrade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import config.database
+
+revision: str = "0013_matching"
+down_revision: str | Sequence[str] | None = "0012_places"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "matches",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("need_id", sa.Integer(), nullable=False),
+        sa.Column("offer_id", sa.Integer(), nullable=False),
+        sa.Column("score", sa.Float(), nullable=False),
+        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.Column("distance_km", sa.Float(), nullable=True),
+        sa.Column("created_at", config.database.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", config.database.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["need_id"], ["listings.id"], name=op.f("fk_matches_need_id_listings"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["offer_id"], ["listings.id"], name=op.f("fk_matches_offer_id_listings"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_matches")),
+        sa.UniqueConstraint("need_id", "offer_id", name=op.f("uq_matches_need_id")),
+    )  # fmt: skip
+    with op.batch_alter_table("matches", schema=None) as batch_op:
+        batch_op.create_index("ix_matches_offer_id", ["offer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_matches_created_at"), ["created_at"], unique=False)
+    op.create_table(
+        "match_jobs",
+        sa.Column("listing_id", sa.Integer(), nullable=False),
+        sa.Column("queued_at", config.database.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["listing_id"], ["listings.id"], name=op.f("fk_match_jobs_listing_id_listings"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("listing_id", name=op.f("pk_match_jobs")),
+    )  # fmt: skip
+    with op.batch_alter_table("match_jobs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_match_jobs_queued_at"), ["queued_at"], unique=False)
+    op.execute(
+        "INSERT INTO match_jobs (listing_id, queued_at) "
+        "SELECT id, published_at FROM listings WHERE status = 'open' AND hidden = false"
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("match_jobs")
+    op.drop_table("matches")
