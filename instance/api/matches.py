@@ -27,6 +27,7 @@ from instance.auth import api_person
 from instance.errors import ApiError
 from instance.node import current_node
 from instance.search import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from instance.services.matching import matches_of, shown
 
 BAD_CURSOR = "is not a cursor from a previous page"
 
@@ -59,12 +60,6 @@ class MatchesQuery(BaseModel):
     cursor: str | None = None
 
 
-def _shown(listing: Listing) -> bool:
-    if listing.status != "open" or listing.hidden:
-        return False
-    return listing.structure is None or listing.structure.status == "approved"
-
-
 def match_json(match: Match, mine: Listing) -> dict[str, Any]:
     other = match.other(mine.id)
     return {
@@ -92,15 +87,8 @@ async def listing_matches(listing_id: int) -> dict[str, Any]:
     await check_optional_token(node)
     async with node.db.read() as session:
         listing = await _visible_listing(session, listing_id)
-        rows = await session.execute(
-            select(Match)
-            .where(or_(Match.need_id == listing.id, Match.offer_id == listing.id))
-            .order_by(Match.score.desc(), Match.id)
-        )
-        items = [
-            match_json(m, listing) for m in rows.scalars().unique() if _shown(m.other(listing.id))
-        ]
-        return {"items": items}
+        pairs = await matches_of(session, listing)
+        return {"items": [match_json(m, listing) for m, _other in pairs]}
 
 
 def _limit(raw: str | None) -> int:
@@ -159,7 +147,7 @@ async def structure_matches() -> dict[str, Any]:
         items = []
         for match in found[:limit]:
             mine = match.need if match.need.structure_id == structure.id else match.offer
-            if not _shown(match.other(mine.id)):
+            if not shown(match.other(mine.id)):
                 continue
             items.append({**match_json(match, mine), "for": listing_json(mine)})
         more = len(found) > limit

@@ -233,3 +233,20 @@ async def run_queue(db: Database, transaction: Any, *, batch: int = BATCH) -> in
             continue
         done += 1
     return done
+
+
+def shown(listing: Listing) -> bool:
+    """Whether a listing on the other side of a match may be shown (open and visible)."""
+    return _matchable(listing)
+
+
+async def matches_of(session: AsyncSession, listing: Listing) -> list[tuple[Match, Listing]]:
+    """The stored matches of ``listing`` with the listing on the other side, best first;
+    only open, visible listings are shown."""
+    rows = await session.execute(
+        select(Match)
+        .where(or_(Match.need_id == listing.id, Match.offer_id == listing.id))
+        .order_by(Match.score.desc(), Match.id)
+    )
+    pairs = [(m, m.other(listing.id)) for m in rows.scalars().unique()]
+    return [(m, other) for m, other in pairs if shown(other)]

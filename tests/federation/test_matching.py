@@ -75,6 +75,14 @@ async def test_an_offer_and_a_need_on_one_node_meet(
         assert any(r.startswith("words:") and "chutes" in r for r in item["reasons"])
         reverse = await get(a, f"/api/v1/listings/{offer['id']}/matches")
         assert [i["listing"]["id"] for i in reverse["items"]] == [need["id"]]
+        # The listing's page shows them (« Correspondances »), in French and English.
+        for language, heading in (("fr", "Correspondances"), ("en", "Matches")):
+            page = await a.app.test_client().get(
+                f"/listings/{need['id']}", headers={"Accept-Language": language}
+            )
+            html = (await page.get_data()).decode()
+            assert page.status_code == 200
+            assert heading in html and f'href="/listings/{offer["id"]}"' in html, language
 
         mine = await get(a, "/api/v1/matches?actor=atelier", need_token)
         assert [i["for"]["id"] for i in mine["items"]] == [need["id"]]
