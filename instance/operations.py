@@ -19,8 +19,10 @@ from config.database import utcnow
 from domain.listings import apply_listing, location_given, validate_listing
 from domain.matches import queue_matching
 from domain.models import Listing, Person, Structure
+from domain.notify import notify_structure
 from domain.people import can_act_for
 from domain.places import place_of
+from domain.social import Notification
 from domain.validation import FieldError, Invalid
 from instance.errors import ApiError
 from instance.node import Node
@@ -147,12 +149,32 @@ async def approve(
 ) -> None:
     """An administrator approves a structure: it gets its actor and becomes visible."""
     await approve_structure(session, node.settings, structure, admin)
+    await _decided(session, structure, "structure_approved", f"/@{structure.handle}")
 
 
-def reject(admin: Person, structure: Structure, reason: str) -> None:
+async def reject(session: AsyncSession, admin: Person, structure: Structure, reason: str) -> None:
+    """An administrator rejects a structure, with a reason its people are told."""
     if not reason.strip():
         raise Invalid({"reason": FieldError("is required")})
     reject_structure(structure, admin, reason)
+    await _decided(session, structure, "structure_rejected", "/account")
+
+
+async def _decided(session: AsyncSession, structure: Structure, kind: str, url: str) -> None:
+    """Tell the structure's people, and mark every administrator's « awaiting approval »
+    notification of it handled, whoever decided."""
+    data = {"name": structure.name, "handle": structure.handle}
+    if kind == "structure_rejected":
+        data["reason"] = structure.rejection_reason
+    await notify_structure(session, structure.id, kind, data, url)
+    pending = await session.execute(
+        select(Notification).where(
+            Notification.kind == "structure_pending", Notification.read_at.is_(None)
+        )
+    )
+    for notification in pending.scalars():
+        if (notification.data or {}).get("handle") == structure.handle:
+            notification.read_at = utcnow()
 
 
 async def rotate_keys(session: AsyncSession, node: Node, handle: str) -> None:

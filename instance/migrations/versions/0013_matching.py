@@ -1,4 +1,5 @@
-"""matching: stored matches between offers and needs, and the queue of listings to match
+"""matching: stored matches between offers and needs, the queue of listings to match, and
+the structure a notification concerns
 
 Revision ID: 0013_matching
 Revises: 0012_places
@@ -60,6 +61,18 @@ def upgrade() -> None:
     )  # fmt: skip
     with op.batch_alter_table("match_jobs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_match_jobs_queued_at"), ["queued_at"], unique=False)
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("structure_id", sa.Integer(), nullable=True))
+        batch_op.create_index(
+            batch_op.f("ix_notifications_structure_id"), ["structure_id"], unique=False
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_notifications_structure_id_structures"),
+            "structures",
+            ["structure_id"],
+            ["id"],
+            ondelete="CASCADE",
+        )
     op.execute(
         "INSERT INTO match_jobs (listing_id, queued_at) "
         "SELECT id, published_at FROM listings WHERE status = 'open' AND hidden = false"
@@ -67,5 +80,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.drop_constraint(
+            batch_op.f("fk_notifications_structure_id_structures"), type_="foreignkey"
+        )
+        batch_op.drop_index(batch_op.f("ix_notifications_structure_id"))
+        batch_op.drop_column("structure_id")
     op.drop_table("match_jobs")
     op.drop_table("matches")
