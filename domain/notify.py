@@ -26,6 +26,7 @@ KINDS = (
     "structure_pending",  # a structure awaits approval (admins)
     "report",  # a report reached the moderators
     "match",  # an offer fits one of a structure's needs, or a need one of its offers
+    "saved_search",  # a new listing fits a structure's saved search
     "structure_approved",  # an administrator approved the structure
     "structure_rejected",  # an administrator rejected the structure (with a reason)
 )

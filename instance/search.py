@@ -70,6 +70,7 @@ class SearchQuery:
     cursor: dict[str, Any] | None = None
     own_domain: str = ""
     timeline_of: int | None = None  # an actor id: only what it follows
+    ids: list[int] | None = None  # only these listings (does one listing fit a saved search?)
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -187,6 +188,8 @@ def base_filters(stmt: Select[Any], query: SearchQuery) -> Select[Any]:
             )
         else:
             stmt = stmt.where(Structure.handle == query.structure)
+    if query.ids is not None:
+        stmt = stmt.where(Listing.id.in_(query.ids))
     if query.timeline_of is not None:
         followed = select(Follow.followed_id).where(
             Follow.follower_id == query.timeline_of, Follow.state == "accepted"

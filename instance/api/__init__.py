@@ -51,6 +51,7 @@ from instance.api import (  # noqa: E402
     notifications,
     places,
     reports,
+    saved_searches,
     timeline,
 )
 
@@ -67,5 +68,6 @@ __all__ = [
     "notifications",
     "places",
     "reports",
+    "saved_searches",
     "timeline",
 ]

@@ -13,7 +13,9 @@ The matching worker takes the queue of ``domain.matches`` in batches (a loop of
 3. each candidate is scored by the pure ``domain.matching.score``; the
    :data:`KEEP` best fits are stored (one row per pair), stale pairs deleted;
 4. a **new** pair notifies both structures when they are local (kind ``match``),
-   once: a pair updated later (a better score, a new distance) is not told again.
+   once: a pair updated later (a better score, a new distance) is not told again;
+5. the saved searches of other structures that the listing fits are told of it
+   (``instance.services.saved_searches``), once each.
 
 The worker commits each listing on its own, so a failure costs one listing
 (left queued, retried on the next pass) and never the batch.
@@ -50,6 +52,7 @@ from domain.models import Listing, Structure
 from domain.notify import notify_structure
 from domain.textsearch import stems_of, words
 from instance.search import bounding_box
+from instance.services.saved_searches import alert
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +147,7 @@ async def match_listing(session: AsyncSession, dialect: str, listing_id: int) ->
     if listing is None or not _matchable(listing):
         await session.execute(delete(Match).where(involving))
         return []
+    await alert(session, dialect, listing)
     mine = side_of(listing)
     fits = []
     for other in await candidates(session, dialect, listing):

@@ -69,6 +69,12 @@ def notification_sentence(notification: Notification) -> str:
     if kind == "structure_rejected":
         reason = _text(data, "reason")
         return _("%(name)s was not approved. Reason given: %(reason)s", name=name, reason=reason)
+    if kind == "saved_search":
+        return _(
+            "New listing for your search « %(name)s »: « %(title)s ».",
+            name=name,
+            title=_text(data, "listing_title"),
+        )
     if kind == "match":
         return _(
             "« %(other)s » may answer your listing « %(mine)s ».",

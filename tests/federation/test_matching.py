@@ -48,14 +48,19 @@ async def get(node: TestNode, path: str, token: str | None = None) -> Any:
     return await response.get_json()
 
 
-async def told(node: TestNode, email: str) -> list[dict[str, Any]]:
+async def told_kind(node: TestNode, email: str, kind: str) -> list[dict[str, Any]]:
     async with node.node.db.session() as session:
         rows = await session.execute(
             select(Notification.data)
             .join(Person, Notification.person_id == Person.id)
-            .where(Notification.kind == "match", Person.email == email)
+            .where(Notification.kind == kind, Person.email == email)
+            .order_by(Notification.id)
         )
         return [dict(data) for data in rows.scalars()]
+
+
+async def told(node: TestNode, email: str) -> list[dict[str, Any]]:
+    return await told_kind(node, email, "match")
 
 
 async def test_an_offer_and_a_need_on_one_node_meet(
@@ -187,3 +192,73 @@ async def test_matches_of_a_structure_need_its_membership(
                 "GET", f"/api/v1/matches?actor=menuiserie&{bad}", token=offer_token
             )
             assert response.status_code == 422, bad
+
+
+async def test_a_saved_search_on_b_is_told_of_a_new_listing_on_a(
+    tmp_path: Path, new_db_url: Callable[[], str]
+) -> None:
+    async with network(tmp_path, new_db_url, ["a.test", "b.test"]) as (net, (a, b)):
+        await peer(net, b, a)
+        token, _ = await publish(b, "atelier", NEED)
+        response = await b.api(
+            "POST",
+            "/api/v1/saved-searches",
+            token=token,
+            json={
+                "actor": "atelier",
+                "name": "Bois près de Mourenx",
+                "query": {"q": "chêne", "kind": "offer", "near": "Mourenx", "radius_km": 40},
+            },
+        )
+        assert response.status_code == 201, await response.get_data()
+        saved = await response.get_json()
+        assert saved["query"] == {
+            "q": "chêne", "kind": "offer", "near": "Mourenx", "radius_km": "40",
+        }  # fmt: skip
+        listed = await get(b, "/api/v1/saved-searches?actor=atelier", token)
+        assert [s["id"] for s in listed["items"]] == [saved["id"]]
+
+        await publish(a, "menuiserie", LISTING)  # fits: an offer of chêne at Orthez
+        await publish(a, "menuiserie", {**LISTING, "title": "Tuiles", "description": "Tuiles"})
+        await net.settle()
+        alerts = [n for n in await told_kind(b, "atelier@b.test.example", "saved_search")]
+        assert [(n["name"], n["listing_title"], n["origin"]) for n in alerts] == [
+            ("Bois près de Mourenx", LISTING["title"], "a.test")
+        ]
+        # Told once: the listing edited on A does not alert again.
+        await net.settle()
+        assert len(await told_kind(b, "atelier@b.test.example", "saved_search")) == 1
+
+        response = await b.api("DELETE", f"/api/v1/saved-searches/{saved['id']}", token=token)
+        assert response.status_code == 204
+        assert (await get(b, "/api/v1/saved-searches?actor=atelier", token))["items"] == []
+
+
+async def test_saved_searches_refuse_bad_queries_and_strangers(
+    tmp_path: Path, new_db_url: Callable[[], str]
+) -> None:
+    async with network(tmp_path, new_db_url, ["a.test"]) as (_net, (a,)):
+        token, _ = await publish(a, "atelier", NEED)
+        other, _ = await publish(a, "menuiserie", LISTING)
+        for body, field in (
+            ({"actor": "atelier", "name": "x", "query": {"kind": "maybe"}}, "query.kind"),
+            ({"actor": "atelier", "name": "x", "query": {"nope": "1"}}, "query"),
+            ({"actor": "atelier", "name": "x", "query": "q=bois"}, "query"),
+            ({"actor": "atelier", "name": "", "query": {}}, "name"),
+            ({"actor": "atelier", "name": "x", "query": {"near": "Nulle-Part"}}, "query.near"),
+        ):
+            response = await a.api("POST", "/api/v1/saved-searches", token=token, json=body)
+            assert response.status_code == 422, body
+            assert field in (await response.get_json())["fields"], body
+        response = await a.api(
+            "POST", "/api/v1/saved-searches", token=other,
+            json={"actor": "atelier", "name": "x", "query": {}},
+        )  # fmt: skip
+        assert response.status_code == 403
+        response = await a.api(
+            "POST", "/api/v1/saved-searches", token=token,
+            json={"actor": "atelier", "name": "x", "query": {"q": "bois"}},
+        )  # fmt: skip
+        saved = await response.get_json()
+        response = await a.api("DELETE", f"/api/v1/saved-searches/{saved['id']}", token=other)
+        assert response.status_code == 404

@@ -1,5 +1,5 @@
 """matching: stored matches between offers and needs, the queue of listings to match, and
-the structure a notification concerns
+the structure a notification concerns, and saved searches with the listings they told of
 
 Revision ID: 0013_matching
 Revises: 0012_places
@@ -61,6 +61,40 @@ def upgrade() -> None:
     )  # fmt: skip
     with op.batch_alter_table("match_jobs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_match_jobs_queued_at"), ["queued_at"], unique=False)
+    op.create_table(
+        "saved_searches",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("structure_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("query", sa.JSON(), nullable=False),
+        sa.Column("created_at", config.database.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["structure_id"], ["structures.id"],
+            name=op.f("fk_saved_searches_structure_id_structures"), ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_saved_searches")),
+    )  # fmt: skip
+    with op.batch_alter_table("saved_searches", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_saved_searches_structure_id"), ["structure_id"], unique=False
+        )
+    op.create_table(
+        "saved_search_hits",
+        sa.Column("saved_search_id", sa.Integer(), nullable=False),
+        sa.Column("listing_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", config.database.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["saved_search_id"], ["saved_searches.id"],
+            name=op.f("fk_saved_search_hits_saved_search_id_saved_searches"), ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["listing_id"], ["listings.id"],
+            name=op.f("fk_saved_search_hits_listing_id_listings"), ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "saved_search_id", "listing_id", name=op.f("pk_saved_search_hits")
+        ),
+    )  # fmt: skip
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.add_column(sa.Column("structure_id", sa.Integer(), nullable=True))
         batch_op.create_index(
@@ -86,5 +120,7 @@ def downgrade() -> None:
         )
         batch_op.drop_index(batch_op.f("ix_notifications_structure_id"))
         batch_op.drop_column("structure_id")
+    op.drop_table("saved_search_hits")
+    op.drop_table("saved_searches")
     op.drop_table("match_jobs")
     op.drop_table("matches")
