@@ -52,6 +52,7 @@ from instance.api import (  # noqa: E402
     places,
     reports,
     saved_searches,
+    structures,
     timeline,
 )
 
@@ -69,5 +70,6 @@ __all__ = [
     "places",
     "reports",
     "saved_searches",
+    "structures",
     "timeline",
 ]
