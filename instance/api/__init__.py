@@ -52,6 +52,7 @@ from instance.api import (  # noqa: E402
     places,
     reports,
     saved_searches,
+    stats,
     structures,
     timeline,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "places",
     "reports",
     "saved_searches",
+    "stats",
     "structures",
     "timeline",
 ]
