@@ -83,6 +83,7 @@ from instance.web import (  # noqa: E402
     reports,
     search,
     structures,
+    territory,
     timeline,
 )
 
@@ -101,5 +102,6 @@ __all__ = [
     "reports",
     "search",
     "structures",
+    "territory",
     "timeline",
 ]

@@ -73,3 +73,26 @@ async def test_stats_count_what_the_territory_holds_and_nothing_private(
             response = await b.api("GET", f"/api/v1/stats?{bad}")
             assert response.status_code == 422, bad
         assert need["id"]
+
+
+async def test_the_dashboard_page_shows_the_figures_in_both_languages(
+    tmp_path: Path, new_db_url: Callable[[], str]
+) -> None:
+    async with network(tmp_path, new_db_url, ["b.test"]) as (net, (b,)):
+        await publish(b, "atelier", NEED)
+        await publish(b, "garage", {**LISTING, "structure": "garage", "category": "vehicles"})
+        await net.settle()
+        client = b.app.test_client()
+        for language, words in (
+            ("fr", ("Le territoire en chiffres", "Par catégorie", "Véhicules")),
+            ("en", ("The territory in figures", "By category", "Vehicles")),
+        ):
+            page = await client.get("/territoire", headers={"Accept-Language": language})
+            html = (await page.get_data()).decode()
+            assert page.status_code == 200
+            for word in words:
+                assert word in html, (language, word)
+            assert html.count("<svg") >= 4  # charts drawn on the server
+            assert "<table" in html  # with their figures as tables
+        bad = await client.get("/territoire?from=hier")
+        assert bad.status_code == 422
