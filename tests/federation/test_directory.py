@@ -73,3 +73,15 @@ async def test_the_directory_lists_local_and_known_remote_structures(
             assert NEED["title"] in html  # its listings known here
         missing = await b.app.test_client().get("/@nobody@a.test")
         assert missing.status_code == 404
+        # The directory page lists both, and filters like the API.
+        for language, heading in (("fr", "Structures"), ("en", "Structures")):
+            page = await b.app.test_client().get(
+                "/structures", headers={"Accept-Language": language}
+            )
+            html = (await page.get_data()).decode()
+            assert page.status_code == 200 and heading in html
+            assert 'href="/@menuiserie@a.test"' in html and 'href="/@atelier"' in html
+            assert "attente" not in html
+        page = await b.app.test_client().get("/structures?origin=remote")
+        html = (await page.get_data()).decode()
+        assert 'href="/@menuiserie@a.test"' in html and 'href="/@atelier"' not in html
