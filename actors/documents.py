@@ -97,6 +97,7 @@ def actor_document(
     if actor.moved_to:
         doc["movedTo"] = actor.moved_to
     if structure is not None:
+        doc["entraide:kind"] = structure.kind  # business, association, public, other
         fields = []
         if structure.commune:
             fields.append(_field("Commune", html.escape(structure.commune)))

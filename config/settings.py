@@ -162,6 +162,13 @@ class LogSettings(_Section):
     format: Literal["text", "json"] = "text"
 
 
+class OpenDataSettings(_Section):
+    """The open data published at /data/ (public listings and structures)."""
+
+    licence: str = "Licence Ouverte / Etalab 2.0"
+    licence_url: str = "https://www.etalab.gouv.fr/licence-ouverte-open-licence/"
+
+
 class Settings(_Section):
     """All the settings of a node, by section."""
 
@@ -175,6 +182,7 @@ class Settings(_Section):
     metrics: MetricsSettings = MetricsSettings()
     mail: MailSettings = MailSettings()
     log: LogSettings = LogSettings()
+    opendata: OpenDataSettings = OpenDataSettings()
 
     # Not a setting of the file: where the node's files live.
     data_dir: Path = Field(default=Path("."), exclude=True)

@@ -182,6 +182,11 @@ def _read_location(c: Collector, location: Any, out: ListingInput) -> None:
         c.add("location.lon" if has_lat else "location.lat", "lat and lon go together")
 
 
+def location_given(fields: ListingInput) -> bool:
+    """Whether ``fields`` sets the location (always on create; on a PATCH, when sent)."""
+    return fields.commune is not _UNSET
+
+
 def apply_listing(listing: Listing, data: ListingInput, *, lifetime_days: int) -> None:
     """Copy validated fields onto a listing and recompute its expiry."""
     for name, value in data.present().items():

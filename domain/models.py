@@ -92,6 +92,8 @@ class Structure(Base):
     commune: Mapped[str] = mapped_column(String(200), default="")
     lat: Mapped[float | None] = mapped_column(Float, default=None)
     lon: Mapped[float | None] = mapped_column(Float, default=None)
+    # given, commune (placed from the gazetteer, domain.places) or none
+    placed: Mapped[str] = mapped_column(String(8), default="none", server_default="none")
     website: Mapped[str] = mapped_column(String(500), default="")
     contact_email: Mapped[str] = mapped_column(String(320), default="")
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
@@ -178,6 +180,8 @@ class Listing(Base):
     commune: Mapped[str] = mapped_column(String(200), default="")
     lat: Mapped[float | None] = mapped_column(Float, default=None)
     lon: Mapped[float | None] = mapped_column(Float, default=None)
+    # given, commune (placed from the gazetteer, domain.places) or none
+    placed: Mapped[str] = mapped_column(String(8), default="none", server_default="none")
     radius_km: Mapped[float | None] = mapped_column(Float, default=None)
     status: Mapped[str] = mapped_column(String(16), default="open")
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -25,6 +25,10 @@ KINDS = (
     "peering_request",  # another territory asks to peer (admins)
     "structure_pending",  # a structure awaits approval (admins)
     "report",  # a report reached the moderators
+    "match",  # an offer fits one of a structure's needs, or a need one of its offers
+    "saved_search",  # a new listing fits a structure's saved search
+    "structure_approved",  # an administrator approved the structure
+    "structure_rejected",  # an administrator rejected the structure (with a reason)
 )
 
 
@@ -34,10 +38,19 @@ async def _add(
     kind: str,
     data: Mapping[str, object],
     url: str,
+    structure_id: int | None = None,
 ) -> int:
     count = 0
     for person_id in set(person_ids):
-        session.add(Notification(person_id=person_id, kind=kind, data=dict(data), url=url))
+        session.add(
+            Notification(
+                person_id=person_id,
+                structure_id=structure_id,
+                kind=kind,
+                data=dict(data),
+                url=url,
+            )
+        )
         count += 1
     if count:
         session.info.setdefault("wake", set()).add("mail")
@@ -51,7 +64,7 @@ async def notify_structure(
     people = await session.execute(
         select(Membership.person_id).where(Membership.structure_id == structure_id)
     )
-    return await _add(session, people.scalars(), kind, data, url)
+    return await _add(session, people.scalars(), kind, data, url, structure_id)
 
 
 async def notify_roles(

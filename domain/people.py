@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import utcnow
 from domain.models import ROLES, STRUCTURE_KINDS, ApiToken, Membership, Person, Structure
+from domain.places import place_of
 from domain.validation import Collector
 from federation.models import Actor
 
@@ -197,6 +198,9 @@ async def create_structure(
         c.add("handle", "is already taken")
         c.raise_if_any()
     structure = Structure(status="pending", **values)
+    structure.lat, structure.lon, structure.placed = await place_of(
+        session, structure.commune, structure.lat, structure.lon
+    )
     structure.memberships.append(Membership(person=owner, role="owner"))
     session.add(structure)
     await session.flush()

@@ -151,6 +151,10 @@ class Notification(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    # The structure it concerns, when it concerns one (GET /api/v1/notifications?actor=)
+    structure_id: Mapped[int | None] = mapped_column(
+        ForeignKey("structures.id", ondelete="CASCADE"), default=None, index=True
+    )
     kind: Mapped[str] = mapped_column(String(32))
     data: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     url: Mapped[str] = mapped_column(String(2048), default="")

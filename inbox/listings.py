@@ -14,7 +14,9 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import utcnow
+from domain.matches import queue_matching
 from domain.models import Listing
+from domain.places import place_of
 from federation.keys import host_of
 from federation.models import Actor, Follow, Tombstone
 from inbox.from_ap import ListingData
@@ -72,6 +74,13 @@ def _apply(listing: Listing, data: ListingData) -> None:
     listing.updated_at = data.updated or utcnow()
 
 
+async def _place(session: AsyncSession, listing: Listing) -> None:
+    """A remote listing that names a French commune without coordinates is placed too."""
+    listing.lat, listing.lon, listing.placed = await place_of(
+        session, listing.commune, listing.lat, listing.lon
+    )
+
+
 async def upsert(session: AsyncSession, author: Actor, data: ListingData) -> Listing | None:
     """Store or refresh a remote listing of ``author``; None when refused."""
     if data.author != author.uri or host_of(data.ap_id) != author.domain:
@@ -86,7 +95,9 @@ async def upsert(session: AsyncSession, author: Actor, data: ListingData) -> Lis
         if data.updated and listing.updated_at and data.updated < listing.updated_at:
             return listing  # an older version arriving late
         _apply(listing, data)
+        await _place(session, listing)
         await session.flush()
+        await queue_matching(session, listing.id)
         return listing
     listing = Listing(
         ap_id=data.ap_id,
@@ -97,8 +108,10 @@ async def upsert(session: AsyncSession, author: Actor, data: ListingData) -> Lis
         hidden=False,
     )
     _apply(listing, data)
+    await _place(session, listing)
     session.add(listing)
     await session.flush()
+    await queue_matching(session, listing.id)
     return listing
 
 

@@ -122,10 +122,12 @@ def _register_blueprints(app: Quart) -> None:
     from instance.ap import blueprint as ap_blueprint
     from instance.api import blueprint as api_blueprint
     from instance.feeds import blueprint as feeds_blueprint
+    from instance.opendata import blueprint as opendata_blueprint
     from instance.web import blueprint as web_blueprint
 
     app.register_blueprint(ap_blueprint)
     app.register_blueprint(feeds_blueprint)
+    app.register_blueprint(opendata_blueprint)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(web_blueprint)
 

@@ -16,6 +16,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 
 from config.database import utcnow
+from domain.matches import prune_closed
 from domain.models import Listing
 from instance.node import Node
 from outbox import listings as listing_activities
@@ -67,5 +68,7 @@ async def expire_due(node: Node) -> int:
         )
         changed += int(result.rowcount or 0)  # type: ignore[attr-defined]
     if changed:
+        async with node.transaction() as session:
+            await prune_closed(session)
         log.info("%d listings expired", changed)
     return changed

@@ -34,6 +34,10 @@ SUBJECTS = {
     "peering_request": "Demande d'appairage · Peering request",
     "structure_pending": "Structure à valider · Structure awaiting approval",
     "report": "Nouveau signalement · New report",
+    "match": "Une annonce correspond · A listing matches",
+    "saved_search": "Nouvelle annonce pour votre recherche · New listing for your search",
+    "structure_approved": "Structure validée · Structure approved",
+    "structure_rejected": "Structure non validée · Structure not approved",
 }
 
 

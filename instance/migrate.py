@@ -22,13 +22,21 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
+import domain.matches
 import domain.models
+import domain.places
 import domain.social
 import federation.models
 from config.database import Base
 
 # The model modules are imported for their side effect: registering tables.
-_MODEL_MODULES = (federation.models, domain.models, domain.social)
+_MODEL_MODULES = (
+    federation.models,
+    domain.models,
+    domain.places,
+    domain.social,
+    domain.matches,
+)
 target_metadata: MetaData = Base.metadata
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

@@ -25,6 +25,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import utcnow
+from domain.matches import queue_matching
 from domain.models import Listing, Person, Structure
 from domain.notify import notify_roles
 from domain.social import AuditEntry, Message, Post, Report
@@ -180,6 +181,7 @@ async def hide_listing(
     session: AsyncSession, node: Node, moderator: Person, listing: Listing, reason: str = ""
 ) -> None:
     listing.hidden = True
+    await queue_matching(session, listing.id)
     if listing.local and listing.structure is not None and listing.status != "withdrawn":
         listing.status = "withdrawn"
         await session.flush()

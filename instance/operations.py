@@ -16,9 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.local import approve_structure, reject_structure
 from config.database import utcnow
-from domain.listings import apply_listing, validate_listing
+from domain.listings import apply_listing, location_given, validate_listing
+from domain.matches import queue_matching
 from domain.models import Listing, Person, Structure
+from domain.notify import notify_structure
 from domain.people import can_act_for
+from domain.places import place_of
+from domain.social import Notification
 from domain.validation import FieldError, Invalid
 from instance.errors import ApiError
 from instance.node import Node
@@ -57,6 +61,13 @@ def may_edit_listing(person: Person, listing: Listing) -> bool:
 def _check_structure_open(listing: Listing) -> None:
     if listing.structure is not None and listing.structure.status == "suspended":
         raise Forbidden("this structure is suspended by the moderators: its listings cannot change")
+
+
+async def _place(session: AsyncSession, listing: Listing) -> None:
+    """Coordinates from the commune when none were given (``domain.places``)."""
+    listing.lat, listing.lon, listing.placed = await place_of(
+        session, listing.commune, listing.lat, listing.lon
+    )
 
 
 async def create_listing(
@@ -99,12 +110,15 @@ async def create_listing(
     listing.updated_at = now
     if not listing.commune and structure.commune and listing.lat is None:
         listing.commune = structure.commune
-        listing.lat, listing.lon = structure.lat, structure.lon
+        listing.lat, listing.lon, listing.placed = structure.lat, structure.lon, structure.placed
+    else:
+        await _place(session, listing)
     session.add(listing)
     await session.flush()
     listing.ap_id = listing.url = node.urls.listing(listing.id)
     await session.flush()
     await listing_activities.published(session, node.settings, listing)
+    await queue_matching(session, listing.id)
     return listing
 
 
@@ -121,11 +135,14 @@ async def update_listing(
     if not fields.present():
         return listing  # nothing changed: nothing to federate
     apply_listing(listing, fields, lifetime_days=node.settings.listings.default_lifetime_days)
+    if location_given(fields):
+        await _place(session, listing)
     await session.flush()
     if listing.status == "withdrawn":
         await listing_activities.withdrawn(session, node.settings, listing)
     else:
         await listing_activities.updated(session, node.settings, listing)
+    await queue_matching(session, listing.id)
     return listing
 
 
@@ -141,6 +158,7 @@ async def withdraw_listing(
         listing.updated_at = utcnow()
         await session.flush()
         await listing_activities.withdrawn(session, node.settings, listing)
+        await queue_matching(session, listing.id)
     return listing
 
 
@@ -149,12 +167,32 @@ async def approve(
 ) -> None:
     """An administrator approves a structure: it gets its actor and becomes visible."""
     await approve_structure(session, node.settings, structure, admin)
+    await _decided(session, structure, "structure_approved", f"/@{structure.handle}")
 
 
-def reject(admin: Person, structure: Structure, reason: str) -> None:
+async def reject(session: AsyncSession, admin: Person, structure: Structure, reason: str) -> None:
+    """An administrator rejects a structure, with a reason its people are told."""
     if not reason.strip():
         raise Invalid({"reason": FieldError("is required")})
     reject_structure(structure, admin, reason)
+    await _decided(session, structure, "structure_rejected", "/account")
+
+
+async def _decided(session: AsyncSession, structure: Structure, kind: str, url: str) -> None:
+    """Tell the structure's people, and mark every administrator's « awaiting approval »
+    notification of it handled, whoever decided."""
+    data = {"name": structure.name, "handle": structure.handle}
+    if kind == "structure_rejected":
+        data["reason"] = structure.rejection_reason
+    await notify_structure(session, structure.id, kind, data, url)
+    pending = await session.execute(
+        select(Notification).where(
+            Notification.kind == "structure_pending", Notification.read_at.is_(None)
+        )
+    )
+    for notification in pending.scalars():
+        if (notification.data or {}).get("handle") == structure.handle:
+            notification.read_at = utcnow()
 
 
 async def rotate_keys(session: AsyncSession, node: Node, handle: str) -> None:

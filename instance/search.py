@@ -42,6 +42,8 @@ from sqlalchemy.orm import defaultload
 
 from domain.categories import CATEGORY_IDS
 from domain.models import LISTING_KINDS, LISTING_STATUSES, MODALITIES, Listing, Structure
+from domain.places import MAX_QUERY as MAX_PLACE_QUERY
+from domain.places import resolve as resolve_place
 from domain.textsearch import fts5_query, query_words
 from domain.validation import Collector, FieldError, Invalid
 from federation.models import Actor, DomainPolicy, Follow
@@ -58,6 +60,7 @@ class SearchQuery:
     modality: str | None = None
     status: str | None = "open"
     near: tuple[float, float] | None = None
+    near_commune: str | None = None  # near=COMMUNE, placed by search_listings
     radius_km: float | None = None
     origin: str | None = None
     structure: str | None = None
@@ -71,6 +74,7 @@ class SearchQuery:
     # the ids of the structures whose withdrawn listings this search may return (by
     # default none), or None for all of them. Set by the API from who asks.
     withdrawn_of: tuple[int, ...] | None = ()
+    ids: list[int] | None = None  # only these listings (does one listing fit a saved search?)
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -120,7 +124,10 @@ def parse_query(args: Mapping[str, str]) -> SearchQuery:
             lat_s, lon_s = near.split(",", 1)
             lat, lon = float(lat_s), float(lon_s)
         except ValueError:
-            c.add("near", "must be LAT,LON")
+            if any(ch.isalpha() for ch in near) or near.strip().isdigit():
+                query.near_commune = c.text(args, "near", max_length=MAX_PLACE_QUERY)
+            else:
+                c.add("near", "must be LAT,LON or a commune")
         else:
             if not (-90 <= lat <= 90 and -180 <= lon <= 180):
                 c.add("near", "must be LAT,LON")
@@ -132,7 +139,12 @@ def parse_query(args: Mapping[str, str]) -> SearchQuery:
     query.structure = c.text(args, "structure", max_length=2048)
     query.available_on = c.date(args, "available_on")
     sort = c.choice(args, "sort", ("recent", "distance", "relevance"), required=False)
-    if sort == "distance" and query.near is None and "near" not in c.errors:
+    if (
+        sort == "distance"
+        and query.near is None
+        and not query.near_commune
+        and "near" not in c.errors
+    ):
         c.add("sort", "sort=distance needs near=LAT,LON")
     query.sort = sort or ("relevance" if query.q else "recent")
     limit = c.number(args, "limit", minimum=1, maximum=MAX_LIMIT)
@@ -184,6 +196,8 @@ def base_filters(stmt: Select[Any], query: SearchQuery) -> Select[Any]:
             )
         else:
             stmt = stmt.where(Structure.handle == query.structure)
+    if query.ids is not None:
+        stmt = stmt.where(Listing.id.in_(query.ids))
     if query.timeline_of is not None:
         followed = select(Follow.followed_id).where(
             Follow.follower_id == query.timeline_of, Follow.state == "accepted"
@@ -330,6 +344,18 @@ async def _box_is_dense(session: AsyncSession, lat: float, lon: float, radius_km
     return int(found or 0) >= SQLITE_DENSE_BOX
 
 
+async def near_commune(session: AsyncSession, text: str) -> tuple[float, float]:
+    """The position of the commune ``near=`` names (``domain.places``), or a 422."""
+    resolution = await resolve_place(session, text)
+    place = resolution.place
+    if place is not None and place.lat is not None and place.lon is not None:
+        return place.lat, place.lon
+    if resolution.ambiguous:
+        names = ", ".join(p.label for p in resolution.candidates[:5])
+        raise Invalid({"near": FieldError("names several communes: %(names)s", {"names": names})})
+    raise Invalid({"near": FieldError("is not a known commune (or give LAT,LON)")})
+
+
 async def search_listings(session: AsyncSession, dialect: str, query: SearchQuery) -> Page:
     """Run a search: filters, full text, distance, sort and cursor paging.
 
@@ -339,6 +365,8 @@ async def search_listings(session: AsyncSession, dialect: str, query: SearchQuer
     ids costs little, where sorting every candidate row with all its columns
     and joined actors cost most of a search.
     """
+    if query.near is None and query.near_commune:
+        query.near = await near_commune(session, query.near_commune)
     rank: Any = None
     stmt = base_filters(select(Listing.id), query)
     if query.q:

@@ -52,12 +52,17 @@ def make_inbox_processor(node: Node) -> InboxProcessor:
 
 
 async def drain(node: Node) -> int:
-    """Process the inbox and send due deliveries until both are empty (tests, tools)."""
+    """Process the inbox, match queued listings and send due deliveries until all are
+    empty (tests, tools)."""
+    from instance.services.matching import run_queue
+
     inbox = make_inbox_processor(node)
     sender = make_delivery_worker(node)
     total = 0
     while True:
         done = await inbox.drain() + await sender.drain()
+        while matched := await run_queue(node.db, node.transaction):
+            done += matched
         total += done
         if done == 0:
             return total
@@ -103,7 +108,15 @@ def register_loops(node: Node) -> None:
             if not sent:
                 await bg.sleep("mail", MAIL_INTERVAL)
 
+    async def matching_loop(bg: Background) -> None:
+        from instance.services.matching import run_queue
+
+        while not bg.stopping.is_set():
+            if not await run_queue(node.db, node.transaction):
+                await bg.sleep("matching", node.settings.workers.poll_interval)
+
     node.background.register("delivery", delivery_loop)
+    node.background.register("matching", matching_loop)
     node.background.register("inbox", inbox_loop)
     node.background.register("expiry", expiry_loop)
     if node.settings.mail.smtp_host:

@@ -52,7 +52,12 @@ def listing_json(listing: Listing, distance_km: float | None = None) -> dict[str
         "available_from": listing.available_from.isoformat() if listing.available_from else None,
         "available_until": listing.available_until.isoformat() if listing.available_until else None,
         "location": (
-            {"commune": listing.commune or None, "lat": listing.lat, "lon": listing.lon}
+            {
+                "commune": listing.commune or None,
+                "lat": listing.lat,
+                "lon": listing.lon,
+                "placed": listing.placed,
+            }
             if listing.commune or listing.lat is not None
             else None
         ),

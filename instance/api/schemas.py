@@ -29,6 +29,11 @@ class Location(BaseModel):
     commune: str | None = None
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
+    placed: str | None = Field(
+        default=None,
+        description="in answers: given (coordinates sent), commune (placed from the "
+        "gazetteer) or none (the commune was not found or is ambiguous)",
+    )
 
 
 class ListingCreate(BaseModel):

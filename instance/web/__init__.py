@@ -73,6 +73,7 @@ from instance.web import (  # noqa: E402
     accounts,
     admin,
     communities,
+    directory,
     federation,
     followers,
     home,
@@ -83,6 +84,7 @@ from instance.web import (  # noqa: E402
     reports,
     search,
     structures,
+    territory,
     timeline,
 )
 
@@ -91,6 +93,7 @@ __all__ = [
     "admin",
     "blueprint",
     "communities",
+    "directory",
     "federation",
     "followers",
     "home",
@@ -101,5 +104,6 @@ __all__ = [
     "reports",
     "search",
     "structures",
+    "territory",
     "timeline",
 ]

@@ -102,7 +102,7 @@ async def admin_reject(structure_id: int) -> Any:
         admin = await require_admin(session)
         structure = await _structure(session, structure_id)
         try:
-            operations.reject(admin, structure, reason)
+            await operations.reject(session, admin, structure, reason)
         except Invalid as exc:
             message = field_errors(exc).get("reason", "")
             page = await _queue_page(session, {structure_id: message}, {structure_id: reason})

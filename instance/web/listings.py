@@ -21,6 +21,7 @@ from instance import operations
 from instance.errors import ApiError
 from instance.i18n import gettext as _
 from instance.node import current_node
+from instance.services.matching import matches_of
 from instance.web import blueprint
 from instance.web.common import (
     acting_structures,
@@ -100,6 +101,7 @@ async def listing_page(listing_id: int) -> str:
             and any(m.structure_id == listing.structure.id for m in person.memberships)
         )
         structures = await acting_structures(session, person) if person else []
+        matches = await matches_of(session, listing) if listing.status == "open" else []
         territory = None
         follows: dict[str, str] = {}
         if not listing.local:
@@ -119,6 +121,7 @@ async def listing_page(listing_id: int) -> str:
         structures=structures,
         territory=territory,
         follows=follows,
+        matches=matches,
     )
 
 

@@ -64,6 +64,23 @@ def notification_sentence(notification: Notification) -> str:
         if origin and origin != "local":
             return _("A report received from %(origin)s awaits the moderators.", origin=origin)
         return _("A structure of this territory made a report; it awaits the moderators.")
+    if kind == "structure_approved":
+        return _("%(name)s is approved: it is visible and can publish.", name=name)
+    if kind == "structure_rejected":
+        reason = _text(data, "reason")
+        return _("%(name)s was not approved. Reason given: %(reason)s", name=name, reason=reason)
+    if kind == "saved_search":
+        return _(
+            "New listing for your search « %(name)s »: « %(title)s ».",
+            name=name,
+            title=_text(data, "listing_title"),
+        )
+    if kind == "match":
+        return _(
+            "« %(other)s » may answer your listing « %(mine)s ».",
+            other=_text(data, "match_title"),
+            mine=_text(data, "listing_title"),
+        )
     return kind
 
 

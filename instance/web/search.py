@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import Listing, Structure
+from domain.places import resolve as resolve_place
 from domain.validation import Invalid
 from instance.i18n import gettext as _
 from instance.node import current_node
@@ -46,7 +47,11 @@ KNOWN_MAX = 300
 
 
 async def commune_position(session: AsyncSession, commune: str) -> tuple[float, float] | None:
-    """Where a commune is, from the structures and listings this node knows there."""
+    """Where a commune is: from the gazetteer (``domain.places``), else from the
+    structures and listings this node knows there (a place outside France)."""
+    place = (await resolve_place(session, commune)).place
+    if place is not None and place.lat is not None and place.lon is not None:
+        return place.lat, place.lon
     name = commune.strip().lower()
     for model in (Structure, Listing):
         row = (

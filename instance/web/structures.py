@@ -18,12 +18,15 @@ from instance.search import SearchQuery, search_listings
 from instance.web import blueprint
 from instance.web.common import acting_structures, deny, load_viewer
 from instance.web.queries import follow_states_by, follower_count
+from instance.web.remote_structures import remote_structure_page
 
 LISTINGS_SHOWN = 50
 
 
 @blueprint.get("/@<handle>")
 async def structure_page(handle: str) -> str:
+    if "@" in handle:  # /@handle@host: a structure of another server
+        return await remote_structure_page(handle)
     node = current_node()
     async with node.db.session() as session:
         person = await load_viewer(session)

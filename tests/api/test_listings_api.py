@@ -49,7 +49,12 @@ async def test_create_returns_the_listing(api: Api) -> None:
     assert body["price"] == {"amount": "12.5", "currency": "EUR"}
     assert body["available_from"] == "2026-07-01"
     assert body["available_until"] == "2026-08-31"
-    assert body["location"] == {"commune": "Oloron-Sainte-Marie", "lat": 43.19, "lon": -0.61}
+    assert body["location"] == {
+        "commune": "Oloron-Sainte-Marie",
+        "lat": 43.19,
+        "lon": -0.61,
+        "placed": "given",
+    }
     assert body["radius_km"] == 25
     assert body["modality"] == "sell"
     assert headers["Content-Type"].startswith("application/json")

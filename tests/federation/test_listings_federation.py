@@ -69,7 +69,12 @@ async def test_listing_published_edited_withdrawn_reaches_peer(
         assert (seen["category"], seen["modality"], seen["kind"]) == ("materials", "give", "offer")
         assert seen["quantity"] == "300"
         assert seen["unit"] == "kg"
-        assert seen["location"] == {"commune": "Orthez", "lat": 43.4886, "lon": -0.7722}
+        assert seen["location"] == {
+            "commune": "Orthez",
+            "lat": 43.4886,
+            "lon": -0.7722,
+            "placed": "given",
+        }
         assert seen["author"]["id"] == "https://a.test/actors/menuiserie"
 
         response = await a.api(

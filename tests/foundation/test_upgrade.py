@@ -1,5 +1,6 @@
 """Upgrades: a database made by the first released migration (0001) and holding data is
-upgraded to the head by ``entraide db upgrade``; the data is kept and works (search)."""
+upgraded to the head by ``entraide db upgrade``; the data is kept and works (search), and
+rows named by a commune without coordinates are placed from the gazetteer (0012)."""
 
 from __future__ import annotations
 
@@ -67,5 +68,13 @@ async def test_upgrade_from_the_first_migration_keeps_data(
         assert [hit.listing.title for hit in page.items] == ["Tracteurs à prêter"]
         page = await search_listings(session, engine.dialect.name, SearchQuery(q="materiaux"))
         assert len(page.items) == 1
+    # The listing and the structure named Orthez without coordinates: placed by 0012.
+    async with engine.connect() as connection:
+        for table in ("listings", "structures"):
+            lat, lon, placed = (
+                await connection.execute(text(f"SELECT lat, lon, placed FROM {table}"))  # noqa: S608
+            ).one()
+            assert placed == "commune", table
+            assert (round(lat, 1), round(lon, 1)) == (43.5, -0.8), table
     await engine.dispose()
     await asyncio.sleep(0)

@@ -69,7 +69,12 @@ async def test_publish_and_view(node: TestNode) -> None:
     api = await node.api("GET", f"/api/v1/listings/{listing_id}")
     body = await api.get_json()
     assert body["price"] == {"amount": "12.5", "currency": "EUR"}
-    assert body["location"] == {"commune": "Orthez", "lat": 43.4886, "lon": -0.7722}
+    assert body["location"] == {
+        "commune": "Orthez",
+        "lat": 43.4886,
+        "lon": -0.7722,
+        "placed": "given",
+    }
     assert body["radius_km"] == 20
 
 

@@ -1,0 +1,91 @@
+"""``GET /api/v1/structures``: the directory of local and known remote structures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+from quart import request
+from quart_schema import document_querystring, document_response
+
+from domain.models import STRUCTURE_KINDS
+from instance.api import blueprint
+from instance.api.listings import check_optional_token
+from instance.errors import ApiError
+from instance.node import current_node
+from instance.search import decode_cursor, encode_cursor
+from instance.services.directory import DEFAULT_LIMIT, MAX_LIMIT, list_structures
+
+
+class StructureEntry(BaseModel):
+    handle: str = Field(description="name here, name@host for another server's")
+    id: str = Field(description="the actor's id")
+    name: str
+    kind: str
+    commune: str
+    lat: float | None
+    lon: float | None
+    origin: str = Field(description="the domain it comes from")
+    listings: int = Field(description="open listings known here")
+    url: str = Field(description="its page on this node")
+
+
+class StructurePage(BaseModel):
+    items: list[StructureEntry]
+    next: str | None
+
+
+class StructureQuery(BaseModel):
+    q: str | None = None
+    kind: str | None = None
+    commune: str | None = None
+    origin: str | None = Field(default=None, description="local, remote, or a domain")
+    limit: int | None = Field(default=None, ge=1, le=MAX_LIMIT)
+    cursor: str | None = None
+
+
+def _invalid(field: str, message: str) -> ApiError:
+    return ApiError(422, "some fields are invalid", fields={field: message})
+
+
+@blueprint.get("/structures")
+@document_querystring(StructureQuery)
+@document_response(StructurePage)
+async def directory() -> dict[str, Any]:
+    """Approved structures of this territory and structures of other servers known here,
+    by name. No token needed."""
+    node = current_node()
+    args = request.args
+    kind = args.get("kind") or None
+    if kind is not None and kind not in STRUCTURE_KINDS:
+        raise _invalid("kind", "must be one of " + ", ".join(STRUCTURE_KINDS))
+    raw_limit = args.get("limit")
+    if raw_limit is not None and (not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT):
+        raise _invalid("limit", f"must be 1 to {MAX_LIMIT}")
+    after = None
+    if args.get("cursor"):
+        cursor = decode_cursor(args["cursor"])
+        name, last = (cursor or {}).get("name"), (cursor or {}).get("id")
+        if not isinstance(name, str) or not isinstance(last, int) or not 0 < last < 2**63:
+            raise _invalid("cursor", "is not a cursor from a previous page")
+        after = (name, last)
+    for field in ("q", "commune", "origin"):
+        if len(args.get(field, "")) > 200:
+            raise _invalid(field, "is too long")
+    await check_optional_token(node)
+    own = node.settings.instance.domain.lower()
+    async with node.db.read() as session:
+        entries, following = await list_structures(
+            session,
+            own,
+            q=args.get("q") or None,
+            kind=kind,
+            commune=args.get("commune") or None,
+            origin=(args.get("origin") or "").lower() or None,
+            limit=int(raw_limit) if raw_limit else DEFAULT_LIMIT,
+            after=after,
+        )
+    return {
+        "items": [e.as_json() for e in entries],
+        "next": encode_cursor({"name": following[0], "id": following[1]}) if following else None,
+    }

@@ -1,0 +1,69 @@
+"""``/structures``: the directory of structures, this territory's and its neighbours'.
+
+The same list as ``GET /api/v1/structures`` (``instance.services.directory``),
+searchable by name and filtered by kind, commune and territory, paged by name.
+Each links to its page here: ``/@handle`` or, for another server's, ``/@handle@host``.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from quart import render_template, request
+from sqlalchemy import select
+
+from domain.models import STRUCTURE_KINDS
+from federation.models import Actor
+from instance.node import current_node
+from instance.search import decode_cursor, encode_cursor
+from instance.services.directory import list_structures
+from instance.web import blueprint
+from instance.web.common import load_viewer
+
+PAGE = 30
+
+
+@blueprint.get("/structures")
+async def directory_page() -> str:
+    node = current_node()
+    args = request.args
+    values = {k: args.get(k, "").strip()[:200] for k in ("q", "kind", "commune", "origin")}
+    if values["kind"] not in STRUCTURE_KINDS:
+        values["kind"] = ""
+    after = None
+    cursor = decode_cursor(args.get("cursor", "")) if args.get("cursor") else None
+    if cursor and isinstance(cursor.get("name"), str) and isinstance(cursor.get("id"), int):
+        after = (cursor["name"], cursor["id"])
+    own = node.settings.instance.domain.lower()
+    async with node.db.session() as session:
+        await load_viewer(session)
+        entries, following = await list_structures(
+            session,
+            own,
+            q=values["q"] or None,
+            kind=values["kind"] or None,
+            commune=values["commune"] or None,
+            origin=values["origin"].lower() or None,
+            limit=PAGE,
+            after=after,
+        )
+        territories = await session.execute(
+            select(Actor.domain, Actor.name).where(
+                Actor.is_territory.is_(True), Actor.local.is_(False)
+            )
+        )
+        names = {domain: name or domain for domain, name in territories.all()}
+    next_url = None
+    if following:
+        more = {k: v for k, v in values.items() if v}
+        more["cursor"] = encode_cursor({"name": following[0], "id": following[1]})
+        next_url = "/structures?" + urlencode(more)
+    return await render_template(
+        "directory.html",
+        entries=entries,
+        values=values,
+        errors={},
+        territories=names,
+        own_domain=own,
+        next_url=next_url,
+    )

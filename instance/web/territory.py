@@ -1,0 +1,102 @@
+"""``/territoire``: the territory's dashboard, for a council meeting as for a visitor.
+
+The figures of ``GET /api/v1/stats`` (``instance.services.stats``), for a period
+(``from``/``to``), with bar charts drawn on the server as SVG — readable without
+JavaScript, printable, each with its figures as a table too — by category, by
+month, by structure kind, and what each peered territory brings.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from quart import render_template, request
+
+from instance.i18n import gettext as _
+from instance.node import current_node
+from instance.services.stats import Period, territory_stats
+from instance.web import blueprint
+from instance.web.common import load_viewer
+from instance.web.labels import category_label, structure_kind_label
+
+BAR_HEIGHT = 22
+CHART_WIDTH = 560
+LABEL_WIDTH = 210
+
+
+def _day(name: str, errors: dict[str, str]) -> date | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors[name] = _("Give a date as YYYY-MM-DD.")
+        return None
+
+
+def bar_chart(rows: list[tuple[str, int, int]]) -> dict[str, Any]:
+    """Geometry of a two-series horizontal bar chart (offers, needs) for the template."""
+    top = max([offers + needs for _label, offers, needs in rows] or [1]) or 1
+    scale = (CHART_WIDTH - LABEL_WIDTH - 50) / top
+    bars = []
+    for i, (label, offers, needs) in enumerate(rows):
+        y = i * (BAR_HEIGHT + 8)
+        bars.append(
+            {
+                "label": label,
+                "y": y,
+                "offers": offers,
+                "needs": needs,
+                "offers_width": round(offers * scale, 1),
+                "needs_width": round(needs * scale, 1),
+            }
+        )
+    return {
+        "bars": bars,
+        "height": max(1, len(rows)) * (BAR_HEIGHT + 8),
+        "width": CHART_WIDTH,
+        "label_width": LABEL_WIDTH,
+        "bar_height": BAR_HEIGHT,
+    }
+
+
+def _rows(groups: list[dict[str, Any]], label: Any) -> list[tuple[str, int, int]]:
+    return [
+        (label(g["key"]), int(g["listings"]["offers"]), int(g["listings"]["needs"])) for g in groups
+    ]
+
+
+@blueprint.get("/territoire")
+async def territory_dashboard() -> tuple[str, int] | str:
+    node = current_node()
+    errors: dict[str, str] = {}
+    period = Period(_day("from", errors), _day("to", errors))
+    own = node.settings.instance.domain.lower()
+    dialect = node.db.dialect
+    async with node.db.session() as session:
+        await load_viewer(session)
+        totals = await territory_stats(session, dialect, own, period, None)
+        by = {
+            name: (await territory_stats(session, dialect, own, period, name))["groups"]
+            for name in ("category", "month", "kind", "origin")
+        }
+    charts = {
+        "category": bar_chart(_rows(by["category"], category_label)),
+        "month": bar_chart(_rows(by["month"], str)),
+        "kind": bar_chart(_rows(by["kind"], structure_kind_label)),
+        "origin": bar_chart(
+            _rows(by["origin"], lambda key: _("This territory") if key == own else key)
+        ),
+    }
+    page = await render_template(
+        "territory.html",
+        totals=totals,
+        groups=by,
+        charts=charts,
+        errors=errors,
+        values={"from": request.args.get("from", ""), "to": request.args.get("to", "")},
+        own_domain=own,
+    )
+    return (page, 422) if errors else page
