@@ -21,7 +21,7 @@ from domain.matches import Match
 from domain.models import Listing, Structure
 from instance.api import blueprint
 from instance.api.follows import acting_structure
-from instance.api.listings import check_optional_token, listing_json
+from instance.api.listings import listing_json, withdrawn_readable
 from instance.api.schemas import ListingOut
 from instance.auth import api_person
 from instance.errors import ApiError
@@ -84,7 +84,7 @@ async def _visible_listing(session: AsyncSession, listing_id: int) -> Listing:
 async def listing_matches(listing_id: int) -> dict[str, Any]:
     """The open listings of the other kind that fit this one, best first."""
     node = current_node()
-    await check_optional_token(node)
+    await withdrawn_readable(node)  # a bad token is refused (401)
     async with node.db.read() as session:
         listing = await _visible_listing(session, listing_id)
         pairs = await matches_of(session, listing)

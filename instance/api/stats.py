@@ -10,7 +10,7 @@ from quart import request
 from quart_schema import document_querystring
 
 from instance.api import blueprint
-from instance.api.listings import check_optional_token
+from instance.api.listings import withdrawn_readable
 from instance.errors import ApiError
 from instance.node import current_node
 from instance.services.stats import GROUPS, Period, territory_stats
@@ -52,7 +52,7 @@ async def stats() -> dict[str, Any]:
             "some fields are invalid",
             fields={"group_by": "must be one of " + ", ".join(GROUPS)},
         )
-    await check_optional_token(node)
+    await withdrawn_readable(node)  # a bad token is refused (401)
     async with node.db.read() as session:
         return await territory_stats(
             session, node.db.dialect, node.settings.instance.domain.lower(), period, group_by

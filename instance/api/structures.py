@@ -10,7 +10,7 @@ from quart_schema import document_querystring, document_response
 
 from domain.models import STRUCTURE_KINDS
 from instance.api import blueprint
-from instance.api.listings import check_optional_token
+from instance.api.listings import withdrawn_readable
 from instance.errors import ApiError
 from instance.node import current_node
 from instance.search import decode_cursor, encode_cursor
@@ -72,7 +72,7 @@ async def directory() -> dict[str, Any]:
     for field in ("q", "commune", "origin"):
         if len(args.get(field, "")) > 200:
             raise _invalid(field, "is too long")
-    await check_optional_token(node)
+    await withdrawn_readable(node)  # a bad token is refused (401)
     own = node.settings.instance.domain.lower()
     async with node.db.read() as session:
         entries, following = await list_structures(
