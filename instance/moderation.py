@@ -16,6 +16,7 @@ blocking remote actors and domains — every action written to the audit log.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from sqlalchemy import delete, or_, select
@@ -26,10 +27,10 @@ from domain.models import Listing, Person, Structure
 from domain.notify import notify_roles
 from domain.social import AuditEntry, Message, Post, Report
 from federation.errors import PayloadError
-from federation.keys import host_of, normalise_host
+from federation.keys import host_of
 from federation.models import Actor, Follow
 from federation.policy import changed_in as policy_changed
-from federation.policy import clear_policy, set_policy
+from federation.policy import checked_host, clear_policy, set_policy
 from instance.errors import ApiError
 from instance.node import Node
 from instance.peering import block_domain
@@ -210,18 +211,20 @@ async def moderate_actor(
 async def moderate_domain(
     session: AsyncSession, moderator: Person, domain: str, policy: str, reason: str = ""
 ) -> None:
+    if policy not in ("block", "silence", "allow", ""):
+        raise ApiError(422, "some fields are invalid", fields={"policy": "unknown policy"})
     try:
-        domain = normalise_host(domain.strip())
-    except PayloadError:
-        raise ApiError(
-            422, "some fields are invalid", fields={"domain": "expected HOST[:PORT]"}
-        ) from None
+        if policy == "":
+            # Also takes a policy stored before hosts were checked, by its stored spelling.
+            await clear_policy(session, domain)
+            with contextlib.suppress(PayloadError):
+                domain = checked_host(domain)
+        else:
+            domain = checked_host(domain)
+    except PayloadError as exc:
+        raise ApiError(422, "some fields are invalid", fields={"domain": exc.message}) from None
     if policy == "block":
         await block_domain(session, domain, reason)
-    elif policy in ("silence", "allow"):
+    elif policy:
         await set_policy(session, domain, policy, reason)
-    elif policy == "":
-        await clear_policy(session, domain)
-    else:
-        raise ApiError(422, "some fields are invalid", fields={"policy": "unknown policy"})
     audit(session, moderator, f"domain.{policy or 'clear'}", domain, reason)
