@@ -35,13 +35,13 @@ def csrf_token() -> str:
     return _serializer().dumps(nonce)
 
 
-def _exempt(path: str) -> bool:
-    """The JSON API and the ActivityPub inboxes authenticate otherwise."""
+def exempt_from_forms(path: str) -> bool:
+    """The JSON API and the ActivityPub inboxes authenticate otherwise (and take no forms)."""
     return path.startswith(EXEMPT_PREFIXES) or path.endswith("/inbox")
 
 
 async def check_csrf() -> None:
-    if request.method in ("GET", "HEAD", "OPTIONS") or _exempt(request.path):
+    if request.method in ("GET", "HEAD", "OPTIONS") or exempt_from_forms(request.path):
         return
     form = await request.form
     token = form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")
