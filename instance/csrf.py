@@ -5,7 +5,8 @@ form token is that nonce signed with the app's secret and a timestamp
 (itsdangerous, which Quart already uses for its cookies). Every unsafe
 request to a page (anything but GET/HEAD/OPTIONS outside the JSON API and the
 federation endpoints) must carry a valid token in the ``csrf_token`` field or
-the ``X-CSRF-Token`` header, or it is refused with 400. Tokens live 12 hours.
+the ``X-CSRF-Token`` header, or it is refused with 400. Tokens live 12 hours,
+and the nonce is replaced at login and logout (:func:`rotate_csrf`).
 The JSON API does not need it: it authenticates with bearer tokens, which a
 browser never sends on its own.
 """
@@ -33,6 +34,16 @@ def csrf_token() -> str:
         nonce = secrets.token_urlsafe(24)
         session["csrf"] = nonce
     return _serializer().dumps(nonce)
+
+
+def rotate_csrf() -> None:
+    """A new nonce for this browser (at login and logout): tokens issued before are void.
+
+    Otherwise a token seen by someone before the person logged in — on a shared
+    computer, or planted with the anonymous session — would still forge requests
+    in the logged-in session.
+    """
+    session["csrf"] = secrets.token_urlsafe(24)
 
 
 def exempt_from_forms(path: str) -> bool:

@@ -34,6 +34,7 @@ SUBJECTS = {
     "peering_request": "Demande d'appairage · Peering request",
     "structure_pending": "Structure à valider · Structure awaiting approval",
     "report": "Nouveau signalement · New report",
+    "signup_attempt": "Inscription avec votre adresse · Sign-up with your address",
 }
 
 
