@@ -29,6 +29,7 @@ from instance.ids import init_ids
 from instance.node import VERSION, Node
 from instance.observability import init_observability
 from instance.ratelimits import init_rate_limits
+from instance.security_headers import init_security_headers
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -81,7 +82,7 @@ def create_app(
     QuartSchema(
         app,
         openapi_path="/api/openapi.json",
-        swagger_ui_path="/api/docs",
+        swagger_ui_path=None,  # served by instance.security_headers (no inline script)
         redoc_ui_path=None,
         scalar_ui_path=None,
         info=Info(title="Entraide API", version=VERSION),
@@ -93,6 +94,7 @@ def create_app(
     app.before_request(refuse_nul_characters)
     init_csrf(app)
     register_error_handlers(app)
+    init_security_headers(app)
     _register_blueprints(app)
 
     workers_on = settings.workers.run_in_serve if run_workers is None else run_workers
