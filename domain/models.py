@@ -152,6 +152,23 @@ class ApiToken(Base):
     person: Mapped[Person] = relationship(lazy="joined")
 
 
+class WebSession(Base):
+    """A person logged in in one browser (``instance.auth``).
+
+    The cookie carries a random secret; the table keeps its SHA-256, so that a
+    copy of the database opens no session. Logging out deletes the row: a copy
+    of the cookie is worth nothing afterwards.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Listing(Base):
     """An offer or a need, published here or received from another node."""
 

@@ -29,6 +29,7 @@ KINDS = (
     "saved_search",  # a new listing fits a structure's saved search
     "structure_approved",  # an administrator approved the structure
     "structure_rejected",  # an administrator rejected the structure (with a reason)
+    "signup_attempt",  # someone signed up again with a person's e-mail address
 )
 
 
@@ -79,3 +80,18 @@ async def notify_roles(
         select(Person.id).where(Person.role.in_(list(roles)), Person.disabled_at.is_(None))
     )
     return await _add(session, people.scalars(), kind, data, url)
+
+
+async def notify_signup_attempt(session: AsyncSession, person: Person, name: str) -> int:
+    """Tell ``person`` that the sign-up form was sent with their address (for a structure
+    called ``name``). One unread notice at a time: repeated attempts add nothing."""
+    unread = await session.execute(
+        select(Notification.id).where(
+            Notification.person_id == person.id,
+            Notification.kind == "signup_attempt",
+            Notification.read_at.is_(None),
+        )
+    )
+    if unread.first() is not None:
+        return 0
+    return await _add(session, [person.id], "signup_attempt", {"name": name[:200]}, "/account")

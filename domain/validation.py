@@ -19,6 +19,10 @@ from typing import Any
 
 from domain.sanitize import plain_text
 
+# The dates a person may type (availability windows, report periods).
+MIN_DATE = date(1900, 1, 1)
+MAX_DATE = date(2999, 12, 31)
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -180,7 +184,14 @@ class Collector:
             self.add(name, "must be a date (YYYY-MM-DD)")
             return None
         try:
-            return date.fromisoformat(value.strip()[:10])
+            parsed = date.fromisoformat(value.strip()[:10])
         except ValueError:
             self.add(name, "must be a date (YYYY-MM-DD)")
             return None
+        if not MIN_DATE <= parsed <= MAX_DATE:
+            # Dates are computed with (an expiry is the day after available_until):
+            # 9999-12-31 would overflow there.
+            bounds = {"min": str(MIN_DATE), "max": str(MAX_DATE)}
+            self.add(name, "must be between %(min)s and %(max)s", **bounds)
+            return None
+        return parsed

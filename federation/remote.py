@@ -61,7 +61,7 @@ from federation.keys import (
 )
 from federation.models import Actor, ActorKey
 from federation.net import parse_ip_literal
-from federation.policy import PolicySnapshot
+from federation.policy import PolicySnapshot, checked_host
 from federation.slots import HostSlots
 
 log = logging.getLogger(__name__)
@@ -344,7 +344,9 @@ class Remote:
         if not match:
             raise PayloadError("expected acct:user@host")
         user, host = match.groups()
-        host = host.lower()
+        # A host that cannot be one (a 70-character label, ``xn--``) is refused here, as
+        # a payload error, rather than failing deep in the HTTP client.
+        host = checked_host(host)
         scheme = scheme_for(host, self.settings.allow_private_addresses)
         url = f"{scheme}://{host}/.well-known/webfinger?resource=acct:{user}@{host}"
         await self.check_domain(url)

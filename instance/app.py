@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 
 import httpx
-from quart import Quart
+from quart import Quart, abort, request
 from quart_auth import QuartAuth
 from quart_schema import Info, QuartSchema
 
@@ -22,12 +22,14 @@ from actors.urls import Urls
 from config.database import Database
 from config.settings import Settings
 from instance.background import Background
-from instance.csrf import init_csrf
+from instance.csrf import exempt_from_forms, init_csrf
 from instance.errors import register_error_handlers
 from instance.i18n import init_i18n
+from instance.ids import init_ids
 from instance.node import VERSION, Node
 from instance.observability import init_observability
 from instance.ratelimits import init_rate_limits
+from instance.security_headers import init_security_headers
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -66,6 +68,7 @@ def create_app(
         BODY_TIMEOUT=settings.federation.total_timeout,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    init_ids(app)  # before any route is added: every <int:…> is a bounded id
     node = Node(
         settings=settings,
         db=Database(
@@ -83,7 +86,7 @@ def create_app(
     QuartSchema(
         app,
         openapi_path="/api/openapi.json",
-        swagger_ui_path="/api/docs",
+        swagger_ui_path=None,  # served by instance.security_headers (no inline script)
         redoc_ui_path=None,
         scalar_ui_path=None,
         info=Info(title="Entraide API", version=VERSION),
@@ -92,8 +95,10 @@ def create_app(
     init_observability(app, node)
     init_i18n(app, settings.web.default_locale)
     init_rate_limits(app, settings)  # before CSRF: a refused request costs no form parsing
+    app.before_request(refuse_nul_characters)
     init_csrf(app)
     register_error_handlers(app)
+    init_security_headers(app)
     _register_blueprints(app)
 
     workers_on = settings.workers.run_in_serve if run_workers is None else run_workers
@@ -116,6 +121,28 @@ def create_app(
         await node.db.dispose()
 
     return app
+
+
+async def refuse_nul_characters() -> None:
+    """400 for a NUL character in a request's path, query string or form fields.
+
+    PostgreSQL can neither store nor compare text holding NUL, so such a value
+    would fail deep in a query (a 500); no browser sends one from what a person
+    typed. JSON bodies drop them instead (``instance.api.json_body``), as stored
+    text always has.
+    """
+    if "\x00" in request.path or any(
+        "\x00" in key or any("\x00" in value for value in values)
+        for key, values in request.args.lists()
+    ):
+        abort(400, "a NUL character is not accepted in an address")
+    if request.method in ("GET", "HEAD", "OPTIONS") or exempt_from_forms(request.path):
+        return
+    form = await request.form
+    if any(
+        "\x00" in key or any("\x00" in value for value in values) for key, values in form.lists()
+    ):
+        abort(400, "a NUL character is not accepted in a form")
 
 
 def _register_blueprints(app: Quart) -> None:

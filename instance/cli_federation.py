@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -130,23 +131,54 @@ def peer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _policy_host(value: str) -> str:
+    """A policy's domain as it is stored, or a usage error (exit 2) saying what is wrong."""
+    from federation.errors import PayloadError
+    from federation.policy import checked_host
+
+    try:
+        return checked_host(value)
+    except PayloadError as exc:
+        raise UsageError(f"{exc.message} (expected HOST[:PORT])") from None
+
+
 def domain(args: argparse.Namespace) -> int:
+    """``domain block|unblock|allow HOST`` and ``domain list``.
+
+    The host is checked before the node is opened (:func:`_policy_host`, the same
+    function as the moderation API and the Federation page). ``unblock`` also takes
+    a policy stored before hosts were checked, by the spelling ``list`` shows.
+    """
     from federation import policy
+    from federation.errors import PayloadError
     from instance import peering
 
     action = args.domain_command
+    host = ""
+    if action in ("block", "allow"):
+        host = _policy_host(args.host)
+    elif action == "unblock":
+        host = args.host.strip().lower()
+        if not host:
+            raise UsageError("expected HOST[:PORT], got nothing")
+        with contextlib.suppress(PayloadError):
+            host = policy.checked_host(host)
 
     async def work(node: Any) -> Any:
         async with node.transaction() as session:
             if action == "list":
                 return await policy.list_policies(session)
-            host = _host(args.host)
             if action == "block":
                 await peering.block_domain(session, host, args.reason)
             elif action == "allow":
                 await policy.set_policy(session, host, "allow")
-            elif not await policy.clear_policy(session, host):
-                raise CommandError(f"{host} had no policy")
+            else:
+                try:
+                    cleared = await policy.clear_policy(session, host)
+                except PayloadError as exc:
+                    raise UsageError(f"{exc.message} (expected HOST[:PORT])") from None
+                if not cleared:
+                    raise CommandError(f"{host} had no policy")
             return None
 
     result = _run(args, work)
@@ -154,7 +186,7 @@ def domain(args: argparse.Namespace) -> int:
         for row in result:
             print(f"{row.domain} {row.policy}")
     else:
-        print(f"{args.host} {action}ed" if action != "allow" else f"{args.host} allowed")
+        print(f"{host} {action}ed" if action != "allow" else f"{host} allowed")
     return 0
 
 

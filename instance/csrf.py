@@ -5,7 +5,8 @@ form token is that nonce signed with the app's secret and a timestamp
 (itsdangerous, which Quart already uses for its cookies). Every unsafe
 request to a page (anything but GET/HEAD/OPTIONS outside the JSON API and the
 federation endpoints) must carry a valid token in the ``csrf_token`` field or
-the ``X-CSRF-Token`` header, or it is refused with 400. Tokens live 12 hours.
+the ``X-CSRF-Token`` header, or it is refused with 400. Tokens live 12 hours,
+and the nonce is replaced at login and logout (:func:`rotate_csrf`).
 The JSON API does not need it: it authenticates with bearer tokens, which a
 browser never sends on its own.
 """
@@ -35,13 +36,23 @@ def csrf_token() -> str:
     return _serializer().dumps(nonce)
 
 
-def _exempt(path: str) -> bool:
-    """The JSON API and the ActivityPub inboxes authenticate otherwise."""
+def rotate_csrf() -> None:
+    """A new nonce for this browser (at login and logout): tokens issued before are void.
+
+    Otherwise a token seen by someone before the person logged in — on a shared
+    computer, or planted with the anonymous session — would still forge requests
+    in the logged-in session.
+    """
+    session["csrf"] = secrets.token_urlsafe(24)
+
+
+def exempt_from_forms(path: str) -> bool:
+    """The JSON API and the ActivityPub inboxes authenticate otherwise (and take no forms)."""
     return path.startswith(EXEMPT_PREFIXES) or path.endswith("/inbox")
 
 
 async def check_csrf() -> None:
-    if request.method in ("GET", "HEAD", "OPTIONS") or _exempt(request.path):
+    if request.method in ("GET", "HEAD", "OPTIONS") or exempt_from_forms(request.path):
         return
     form = await request.form
     token = form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")

@@ -38,6 +38,7 @@ SUBJECTS = {
     "saved_search": "Nouvelle annonce pour votre recherche · New listing for your search",
     "structure_approved": "Structure validée · Structure approved",
     "structure_rejected": "Structure non validée · Structure not approved",
+    "signup_attempt": "Inscription avec votre adresse · Sign-up with your address",
 }
 
 

@@ -18,6 +18,7 @@ blocking remote actors and domains — every action written to the audit log.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -30,10 +31,10 @@ from domain.models import Listing, Person, Structure
 from domain.notify import notify_roles
 from domain.social import AuditEntry, Message, Post, Report
 from federation.errors import PayloadError
-from federation.keys import host_of, normalise_host
+from federation.keys import host_of
 from federation.models import Actor, DomainPolicy, Follow
 from federation.policy import changed_in as policy_changed
-from federation.policy import clear_policy, set_policy
+from federation.policy import checked_host, clear_policy, set_policy
 from instance.errors import ApiError
 from instance.node import Node
 from instance.peering import block_domain
@@ -270,16 +271,19 @@ async def moderate_domain(
     Administrators decide whom the node talks to. A moderator may only make a
     domain's policy stricter (silence it, block it) to stop abuse at once; allowing
     a domain, clearing its policy or softening a block is refused (403), as on the
-    administrators' federation page.
+    administrators' federation page. The domain must be a host
+    (``federation.policy.checked_host``); a policy stored before hosts were checked
+    can still be cleared by its stored spelling.
     """
-    try:
-        domain = normalise_host(domain.strip())
-    except PayloadError:
-        raise ApiError(
-            422, "some fields are invalid", fields={"domain": "expected HOST[:PORT]"}
-        ) from None
     if policy not in STRICTNESS:
         raise ApiError(422, "some fields are invalid", fields={"policy": "unknown policy"})
+    stored = domain.strip().lower()
+    try:
+        domain = checked_host(domain)
+    except PayloadError as exc:
+        if policy != "" or not stored:
+            raise ApiError(422, "some fields are invalid", fields={"domain": exc.message}) from None
+        domain = stored
     if not moderator.is_admin:
         current = await session.get(DomainPolicy, domain)
         now = STRICTNESS.get(current.policy, 0) if current is not None else 0
@@ -289,12 +293,13 @@ async def moderate_domain(
                 "moderators may silence or block a domain; allowing it, lifting or softening"
                 " its policy is for administrators",
             )
+    if policy == "":
+        await clear_policy(session, domain)
+        if stored != domain:
+            with contextlib.suppress(PayloadError):
+                await clear_policy(session, stored)
     if policy == "block":
         await block_domain(session, domain, reason)
-    elif policy in ("silence", "allow"):
+    elif policy:
         await set_policy(session, domain, policy, reason)
-    elif policy == "":
-        await clear_policy(session, domain)
-    else:
-        raise ApiError(422, "some fields are invalid", fields={"policy": "unknown policy"})
     audit(session, moderator, f"domain.{policy or 'clear'}", domain, reason)

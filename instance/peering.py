@@ -21,9 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from actors.local import territory_actor
 from config.database import utcnow
 from domain.models import Listing
-from federation.keys import normalise_host
 from federation.models import Actor, Delivery, Follow
-from federation.policy import PEERING_REASON, bare_host, clear_policy, policies, set_policy
+from federation.policy import (
+    PEERING_REASON,
+    bare_host,
+    checked_host,
+    clear_policy,
+    policies,
+    set_policy,
+)
 from instance.node import Node
 from outbox.follows import accept, find_follow, follow, reject, remove_follower, unfollow
 
@@ -141,7 +147,7 @@ def under(column: Any, domain: str) -> Any:
 async def block_domain(session: AsyncSession, domain: str, reason: str = "") -> None:
     """Block a domain and its subdomains: refuse their deliveries, give up what is queued
     for them, sever follows, drop their listings."""
-    domain = normalise_host(domain)
+    domain = checked_host(domain)
     await set_policy(session, domain, "block", reason)
     remote_ids = select(Actor.id).where(under(Actor.domain, domain), Actor.local.is_(False))
     await session.execute(

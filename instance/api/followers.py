@@ -14,6 +14,7 @@ from instance import followers
 from instance.api import blueprint
 from instance.auth import api_person
 from instance.errors import ApiError
+from instance.ids import parse_id
 from instance.node import current_node
 
 MAX_LIMIT = 100
@@ -78,7 +79,7 @@ def _query() -> tuple[followers.State | None, int, int | None]:
     before = None
     if args.get("cursor"):
         cursor = args["cursor"]
-        before = int(cursor) if cursor.isdigit() else None
+        before = parse_id(cursor)
         if before is None:
             errors["cursor"] = "is not a cursor from a previous page"
     if errors:

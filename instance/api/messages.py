@@ -13,11 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import Listing, Structure
 from domain.social import Conversation, Message, Participant
+from federation.errors import PayloadError
 from federation.models import Actor
 from instance.api import blueprint, json_body
 from instance.api.follows import acting_structure
 from instance.auth import api_person
 from instance.errors import ApiError
+from instance.ids import parse_id
 from instance.node import current_node
 from instance.search import decode_cursor, encode_cursor
 from outbox import messages as message_activities
@@ -128,6 +130,9 @@ async def send_message() -> tuple[dict[str, Any], int]:
         errors["content"] = "is required"
     elif len(content) > message_activities.MAX_LENGTH:
         errors["content"] = f"must be at most {message_activities.MAX_LENGTH} characters"
+    for name in ("listing", "conversation"):
+        if data.get(name) is not None and parse_id(data[name]) is None:
+            errors[name] = f"must be the id of a {name}"
     if errors:
         raise ApiError(422, "some fields are invalid", fields=errors)
     assert isinstance(target, str) and isinstance(content, str)
@@ -136,7 +141,10 @@ async def send_message() -> tuple[dict[str, Any], int]:
         assert person is not None
         structure = await acting_structure(session, person, data.get("from"))
         local_recipient = await _recipient(session, target.strip())
-    recipient = local_recipient or await node.remote.resolve(target.strip())
+    try:
+        recipient = local_recipient or await node.remote.resolve(target.strip())
+    except PayloadError as exc:  # not an address (a host that cannot be one), or a bad answer
+        raise ApiError(422, "some fields are invalid", fields={"to": exc.message}) from None
     async with node.transaction() as session:
         structure = await acting_structure(session, person, structure.handle)
         sender = structure.actor
@@ -146,14 +154,14 @@ async def send_message() -> tuple[dict[str, Any], int]:
         recipient = await session.merge(recipient)
         listing = None
         if data.get("listing") is not None:
-            listing = await session.get(Listing, data["listing"])
+            listing = await session.get(Listing, parse_id(data["listing"]))
             if listing is None or listing.hidden:
                 raise ApiError(
                     422, "some fields are invalid", fields={"listing": "unknown listing"}
                 )
         conversation = None
         if data.get("conversation") is not None:
-            conversation = await session.get(Conversation, data["conversation"])
+            conversation = await session.get(Conversation, parse_id(data["conversation"]))
             ids = {p.actor_id for p in conversation.participants} if conversation else set()
             if conversation is None or not {sender.id, recipient.id} <= ids:
                 raise ApiError(

@@ -1,8 +1,20 @@
-"""Sign up, log in and out, the account page and its API tokens.
+"""Sign up, log in and out, the account page, its sessions and its API tokens.
 
 Signing up makes a person (role ``member``) and a **pending** structure in
-one transaction, then logs the person in: an administrator must approve the
-structure before it is visible or can publish (no anonymous free riders).
+one transaction: an administrator must approve the structure before it is
+visible or can publish (no anonymous free riders).
+
+Sign-up must not tell who has an account, any more than the login form does
+(SECURITY.md). So it answers the same for an address that is new and for one
+already registered — the same redirect to ``/signup/done``, which says both
+honestly: "if the address is new, your account exists, log in; if it already
+had one, nothing was changed, log in with it" — and it logs nobody in (being
+logged in, or not, would tell). For a known address nothing is created; the
+account's owner is told in their notifications (and by e-mail when the node
+sends mail), so that a person who forgot they had signed up learns it, and a
+stranger's attempt does not go unseen. Both ways cost one Argon2 hash, so
+the time taken does not tell either. A taken structure handle is still
+reported: handles are public.
 """
 
 from __future__ import annotations
@@ -11,7 +23,7 @@ from typing import Any
 
 from quart import Response, flash, make_response, render_template, request
 
-from domain.notify import notify_roles
+from domain.notify import notify_roles, notify_signup_attempt
 from domain.people import (
     authenticate,
     create_person,
@@ -19,6 +31,7 @@ from domain.people import (
     create_token,
     find_person,
     handle_taken,
+    hash_password,
     list_tokens,
     revoke_token,
     structures_of,
@@ -26,7 +39,7 @@ from domain.people import (
     validate_structure,
 )
 from domain.validation import Collector, Invalid
-from instance.auth import log_in, log_out
+from instance.auth import count_sessions, end_all_sessions, log_in, log_out
 from instance.i18n import gettext as _
 from instance.node import current_node
 from instance.web import blueprint
@@ -71,36 +84,40 @@ async def signup_post() -> Any:
         c.raise_if_any()
         async with node.transaction() as session:
             await load_viewer(session)
-            if await find_person(session, values["email"]) is not None:
-                c.add("email", "is already registered")
             if await handle_taken(session, values["handle"], node.settings.instance.handle):
                 c.add("handle", "is already taken")
             c.raise_if_any()
-            person = await create_person(
-                session, values["email"], values["password"], display_name=values["display_name"]
-            )
-            structure = await create_structure(
-                session, values, person, territory_handle=node.settings.instance.handle
-            )
-            await notify_roles(
-                session,
-                ("admin",),
-                "structure_pending",
-                {"name": structure.name, "handle": structure.handle},
-                "/admin/structures",
-            )
+            known = await find_person(session, values["email"])
+            if known is not None:
+                hash_password(values["password"])  # the time a new account takes
+                await notify_signup_attempt(session, known, values["name"])
+            else:
+                person = await create_person(
+                    session,
+                    values["email"],
+                    values["password"],
+                    display_name=values["display_name"],
+                )
+                structure = await create_structure(
+                    session, values, person, territory_handle=node.settings.instance.handle
+                )
+                await notify_roles(
+                    session,
+                    ("admin",),
+                    "structure_pending",
+                    {"name": structure.name, "handle": structure.handle},
+                    "/admin/structures",
+                )
     except Invalid as exc:
         return await _signup_form(values, field_errors(exc), 422)
-    log_in(person)
     return redirect_to("/signup/done")
 
 
 @blueprint.get("/signup/done")
 async def signup_done() -> str:
     async with current_node().db.session() as session:
-        person = await require_person(session)
-        structures = await structures_of(session, person)
-    return await render_template("signup_done.html", structures=structures)
+        await load_viewer(session)
+    return await render_template("signup_done.html")
 
 
 # --- log in and out -------------------------------------------------------------
@@ -123,20 +140,33 @@ async def login_post() -> Any:
     async with current_node().transaction() as session:
         await load_viewer(session)
         person = await authenticate(session, email, password) if email and password else None
+        if person is not None:
+            await log_in(session, person)
     if person is None:
         # One message whatever was wrong, so that the form does not tell who has an account.
         page = await render_template("login.html", email=email, next_url=next_url, failed=True)
         return page, 401, {"WWW-Authenticate": 'FormBased realm="entraide"'}
-    log_in(person)
     await flash(_("You are logged in."), "success")
     return redirect_to(next_url or "/")
 
 
 @blueprint.post("/logout")
 async def logout() -> Response:
-    log_out()
+    async with current_node().transaction() as session:
+        await log_out(session)
     await flash(_("You are logged out."), "success")
     return redirect_to("/")
+
+
+@blueprint.post("/account/sessions/end")
+async def end_sessions() -> Response:
+    """Log out everywhere: every session of the person ends, this one included."""
+    async with current_node().transaction() as session:
+        person = await require_person(session)
+        await end_all_sessions(session, person)
+        await log_out(session)
+    await flash(_("You are logged out everywhere."), "success")
+    return redirect_to("/login")
 
 
 # --- account and API tokens -------------------------------------------------------
@@ -148,8 +178,14 @@ async def account() -> str:
         person = await require_person(session)
         structures = await structures_of(session, person)
         tokens = await list_tokens(session, person)
+        sessions = await count_sessions(session, person)
     return await render_template(
-        "account.html", person=person, structures=structures, tokens=tokens, errors={}
+        "account.html",
+        person=person,
+        structures=structures,
+        tokens=tokens,
+        sessions=sessions,
+        errors={},
     )
 
 
@@ -165,7 +201,12 @@ async def create_api_token() -> Any:
             too_long = _("must be at most %(max)d characters", max=TOKEN_NAME_MAX)
             errors = {"name": sentence(too_long)}
             page = await render_template(
-                "account.html", person=person, structures=structures, tokens=tokens, errors=errors
+                "account.html",
+                person=person,
+                structures=structures,
+                tokens=tokens,
+                sessions=await count_sessions(session, person),
+                errors=errors,
             )
             return page, 422
         token = await create_token(session, person, name)

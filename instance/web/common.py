@@ -22,7 +22,7 @@ from werkzeug.exceptions import default_exceptions
 
 from domain.models import Person, Structure
 from domain.people import structures_of
-from instance.auth import current_person_id, load_current_person
+from instance.auth import load_current_person, login_cookie
 from instance.node import current_node
 from instance.web import queries
 
@@ -115,7 +115,7 @@ async def viewer_for_layout() -> Viewer | None:
     if "viewer" in g:
         viewer: Viewer | None = g.viewer
         return viewer
-    if current_person_id() is None:
+    if login_cookie() is None:
         g.viewer = None
         return None
     try:

@@ -14,13 +14,13 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from quart import flash, render_template, request
 
 from federation.errors import FederationError
 from instance import peering
+from instance.errors import ApiError
 from instance.i18n import gettext as _
 from instance.moderation import audit, moderate_domain
 from instance.node import current_node
@@ -31,7 +31,6 @@ from instance.web.remote import explain
 
 log = logging.getLogger(__name__)
 
-HOST_RE = re.compile(r"^[a-z0-9.-]+(:\d{1,5})?$")
 POLICIES = ("block", "silence", "allow", "")
 
 
@@ -141,13 +140,17 @@ async def admin_domain_policy() -> Any:
     policy = form.get("policy", "")
     reason = form.get("reason", "").strip()
     values = {"domain": domain, "policy": policy, "reason": reason}
-    if not HOST_RE.match(domain) or domain == current_node().settings.instance.domain.lower():
+    if not domain or domain == current_node().settings.instance.domain.lower():
         return await _federation_page(values, _("Give a domain such as territory.example.")), 422
     if policy not in POLICIES:
         return await _federation_page(values, _("Choose block, silence, allow or clear.")), 422
-    async with current_node().transaction() as session:
-        admin = await require_admin(session)
-        await moderate_domain(session, admin, domain, policy, reason)
+    try:
+        async with current_node().transaction() as session:
+            admin = await require_admin(session)
+            # The host is checked there, as for the API and the command line.
+            await moderate_domain(session, admin, domain, policy, reason)
+    except ApiError:
+        return await _federation_page(values, _("Give a domain such as territory.example.")), 422
     message = {
         "block": _("%(domain)s is blocked: nothing is received from it or sent to it."),
         "silence": _("%(domain)s is silenced: its content stays out of search and timelines."),

@@ -29,6 +29,7 @@ from federation.models import Actor
 from instance.api.messages import _recipient, conversations_of, may_receive, unread_count
 from instance.errors import ApiError
 from instance.i18n import gettext as _
+from instance.ids import parse_id
 from instance.node import current_node
 from instance.web import blueprint
 from instance.web.common import (
@@ -229,8 +230,8 @@ async def _compose(
 ) -> str:
     structures = await acting_structures(session, person)
     listing = None
-    if values.get("listing", "").isdigit():
-        listing = await session.get(Listing, int(values["listing"]))
+    if parse_id(values.get("listing")) is not None:
+        listing = await session.get(Listing, parse_id(values["listing"]))
         if listing is not None and listing.hidden:
             listing = None
     recipient_name = None
@@ -274,8 +275,8 @@ async def new_message() -> str:
     }
     async with current_node().db.session() as session:
         person = await require_person(session)
-        if values["listing"].isdigit() and not values["to"]:
-            listing = await session.get(Listing, int(values["listing"]))
+        if parse_id(values["listing"]) is not None and not values["to"]:
+            listing = await session.get(Listing, parse_id(values["listing"]))
             if listing is not None:
                 values["to"] = _address(listing)
         return await _compose(session, person, values, {})
@@ -320,8 +321,8 @@ async def new_message_post() -> Any:
             else:
                 recipient = await session.merge(recipient)
                 listing = None
-                if values["listing"].isdigit():
-                    listing = await session.get(Listing, int(values["listing"]))
+                if parse_id(values["listing"]) is not None:
+                    listing = await session.get(Listing, parse_id(values["listing"]))
                     if listing is not None and listing.hidden:
                         listing = None
                 message = await message_activities.send(

@@ -59,6 +59,12 @@ def notification_sentence(notification: Notification) -> str:
         return _("The territory %(domain)s asks to peer with this one.", domain=domain)
     if kind == "structure_pending":
         return _("%(name)s signed up and awaits approval.", name=name)
+    if kind == "signup_attempt":
+        return _(
+            "The sign-up form was sent with your e-mail address (for “%(name)s”). Nothing was "
+            "changed: you already have an account. If it was not you, no action is needed.",
+            name=name,
+        )
     if kind == "report":
         origin = _text(data, "origin")
         if origin and origin != "local":

@@ -108,6 +108,7 @@ async def world(
             csrf_from="/signup",
         )
         assert page.status == 302, page.text
+        await member.login("ana@example.org", "un mot de passe solide")
         queue = await admin.get("/admin/structures")
         found = re.search(r"/admin/structures/(\d+)/approve", queue.text)
         assert found, "the signed-up structure is not in the queue"

@@ -13,6 +13,7 @@ async def _signed_up(node: TestNode) -> Browser:
     owner = Browser(node)
     page = await owner.post("/signup", SIGNUP, csrf_from="/signup")
     assert page.status == 302
+    await owner.login(SIGNUP["email"], SIGNUP["password"])
     return owner
 
 

@@ -56,6 +56,7 @@ async def test_user_text_is_escaped_everywhere(node: TestNode) -> None:
         csrf_from="/signup",
     )
     assert signup.status == 302
+    await owner.login("ana@example.org", "un mot de passe solide")
     await node.person("admin@example.org", role="admin")
     admin = Browser(node)
     await admin.login("admin@example.org")
