@@ -42,6 +42,7 @@ async def json_body() -> dict[str, Any]:
 
 from instance.api import (  # noqa: E402
     communities,
+    exchanges,
     followers,
     follows,
     listings,
@@ -58,6 +59,7 @@ from instance.api import (  # noqa: E402
 __all__ = [
     "blueprint",
     "communities",
+    "exchanges",
     "followers",
     "follows",
     "json_body",
