@@ -8,13 +8,16 @@ state, value and CO2e.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from config.database import utcnow
 from domain.exchanges import Exchange
 from domain.impact import territory_impact
+from domain.models import Listing
 from tests.federation.test_listings_federation import LISTING, peer
 from tests.federation.test_matching import get, publish, told_kind
 from tests.fedinet import network
@@ -167,3 +170,86 @@ async def test_an_exchange_across_two_nodes(tmp_path: Path, new_db_url: Callable
             )
         remote = await get(b, f"/api/v1/listings/{copy}")
         assert remote["quantity"] == "200"  # A's Update reached B
+
+
+async def test_bad_proposals_and_changes_are_refused(
+    tmp_path: Path, new_db_url: Callable[[], str]
+) -> None:
+    """422 for what cannot be (own listing, unknown listing, too much, bad value), 409 for a
+    listing no longer open or a change not allowed from the state, 403 for who may not."""
+    async with network(tmp_path, new_db_url, ["a.test"]) as (_net, (a,)):
+        offer_token, offer = await publish(a, "menuiserie", OFFER)
+        token = await atelier(a)
+        stranger = await a.token("stranger@a.test.example")
+        base = {"listing": offer["id"], "from": "atelier", "message": "Bonjour"}
+
+        async def propose(token: str, **changes: Any) -> Any:
+            return await post(a, "/api/v1/exchanges", token, {**base, **changes})
+
+        cases: list[tuple[str, dict[str, Any], int, str | None]] = [
+            (offer_token, {"from": "menuiserie"}, 422, "listing"),  # its own listing
+            (token, {"listing": "https://c.test/listings/1"}, 422, "listing"),  # unknown here
+            (token, {"listing": 999999}, 422, "listing"),
+            (token, {"quantity": "301"}, 422, "quantity"),  # 300 remain
+            (token, {"quantity": "-2"}, 422, "quantity"),
+            (token, {"quantity": "NaN"}, 422, "quantity"),
+            (token, {"value": {"amount": "x", "currency": "EUR"}}, 422, "value"),
+            (token, {"value": {"amount": "5", "currency": "euro"}}, 422, "value"),
+            (token, {"value": "5"}, 422, "value"),
+            (token, {"message": 5}, 422, "message"),
+            (token, {"from": "nobody"}, 422, "from"),
+            (stranger, {}, 403, None),  # not a member of atelier
+        ]
+        for who, changes, status, field in cases:
+            response = await propose(who, **changes)
+            assert response.status_code == status, (changes, await response.get_data())
+            if field:
+                assert field in (await response.get_json())["fields"], changes
+        assert (await a.api("POST", "/api/v1/exchanges", json=base)).status_code == 401
+
+        response = await propose(token)
+        exchange_id = (await response.get_json())["id"]
+        path = f"/api/v1/exchanges/{exchange_id}"
+        refused = [
+            (token, "accept", "atelier", 403),  # the proposer accepting its own proposal
+            (offer_token, "withdraw", "menuiserie", 403),  # only the proposer withdraws
+            (stranger, "accept", "menuiserie", 403),  # not a member of menuiserie
+            (token, "done", "atelier", 409),  # not accepted yet
+            (token, "cancel", "atelier", 409),
+            (token, "explode", "atelier", 404),
+        ]
+        for who, action, actor, status in refused:
+            response = await post(a, f"{path}/{action}", who, {"actor": actor})
+            assert response.status_code == status, (action, await response.get_data())
+        await a.structure("tiers", owner="tiers@a.test.example")
+        tiers = await a.token("tiers@a.test.example")
+        response = await post(a, f"{path}/accept", tiers, {"actor": "tiers"})
+        assert response.status_code == 403  # a structure that is not a party
+        response = await post(a, "/api/v1/exchanges/999999/accept", token, {"actor": "atelier"})
+        assert response.status_code == 404
+
+        await act(a, token, exchange_id, "withdraw", "atelier")
+        response = await post(a, f"{path}/accept", offer_token, {"actor": "menuiserie"})
+        assert response.status_code == 409  # withdrawn: nothing more
+
+        # A listing no longer open takes no proposal: fulfilled, then withdrawn.
+        for change in ({"status": "fulfilled"},):
+            response = await a.api(
+                "PATCH", f"/api/v1/listings/{offer['id']}", token=offer_token, json=change
+            )
+            assert response.status_code == 200, await response.get_data()
+            assert (await propose(token)).status_code == 409
+        await a.api("DELETE", f"/api/v1/listings/{offer['id']}", token=offer_token)
+        assert (await propose(token)).status_code == 409
+        # An open listing past its expiry date (the expiry loop has not run yet): 409.
+        _, other = await publish(a, "menuiserie", OFFER)
+        async with a.node.db.session() as session:
+            listing = await session.get(Listing, other["id"])
+            assert listing is not None
+            listing.expires_at = utcnow() - timedelta(days=1)
+        response = await propose(token, listing=other["id"])
+        assert response.status_code == 409 and "expired" in (await response.get_json())["message"]
+        async with a.node.db.session() as session:
+            assert await session.scalar(
+                select(Exchange.state).where(Exchange.id == exchange_id)
+            ) == ("withdrawn")
