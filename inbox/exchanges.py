@@ -2,7 +2,9 @@
 
 * ``Offer{Agreement}`` (``inbox/handlers/offer.py``): a remote structure proposes
   an exchange on one of our open listings; stored as ``proposed`` (once: the
-  Offer and Agreement ids are unique), the listing's structure is told.
+  Offer and Agreement ids are unique), the listing's structure is told. On a
+  listing that is no longer open, or for more than it has left (the proposer's
+  copy was behind), it is declined at once (``Reject`` of the Offer).
 * ``Accept``/``Reject``/``Undo`` of one of our exchanges' Offer, ``Reject`` of its
   Agreement, ``Create{EconomicEvent}`` realising it: routed here by
   :func:`route` from the handlers of those types before their own work (an
@@ -31,7 +33,7 @@ from federation.models import Actor
 from inbox.activity import Incoming
 from inbox.exchange_from_ap import agreement_from_ap, agreement_of_event
 from inbox.processor import Context
-from outbox.exchanges import after_change
+from outbox.exchanges import after_change, refuse_offer
 
 log = logging.getLogger(__name__)
 
@@ -70,16 +72,18 @@ async def receive_offer(ctx: Context, act: Incoming) -> str | None:
             return "a proposal on no listing of ours"
         if listing.structure.status != "approved":
             return "a proposal on no listing of ours"
-        if listing.status != "open":
-            return f"a proposal on a listing that is {listing.status}"
         if listing.author_id == proposer.id:
             return "a proposal on the proposer's own listing"
+        if listing.status != "open":
+            await refuse_offer(session, ctx.settings, listing.author, proposer, data.offer_id)
+            return f"a proposal on a listing that is {listing.status}: declined"
         if (
             data.quantity is not None
             and listing.quantity is not None
             and data.quantity > listing.quantity
         ):
-            return "a proposal for more than remains"
+            await refuse_offer(session, ctx.settings, listing.author, proposer, data.offer_id)
+            return "a proposal for more than remains: declined"
         exchange = Exchange(
             ap_id=data.ap_id,
             offer_ap_id=data.offer_id,

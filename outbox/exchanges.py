@@ -205,6 +205,19 @@ async def send_answer(
     await emit(session, settings, actor, body, to_followers=False, recipients=[other], public=False)
 
 
+async def refuse_offer(
+    session: AsyncSession, settings: Settings, author: Actor, proposer: Actor, offer_id: str
+) -> None:
+    """Decline at once a proposal received on a listing that takes none any more (no
+    longer open, or less left than asked), so the proposer's node does not wait for ever."""
+    body = new_activity(
+        settings, "Reject", author, offer_id, to=[proposer.uri], context=exchange_context(settings)
+    )
+    await emit(
+        session, settings, author, body, to_followers=False, recipients=[proposer], public=False
+    )
+
+
 async def _structure_of(session: AsyncSession, actor: Actor) -> int | None:
     if not actor.local:
         return None

@@ -253,3 +253,31 @@ async def test_bad_proposals_and_changes_are_refused(
             assert await session.scalar(
                 select(Exchange.state).where(Exchange.id == exchange_id)
             ) == ("withdrawn")
+
+
+async def test_a_proposal_on_a_listing_closed_meanwhile_is_declined_at_once(
+    tmp_path: Path, new_db_url: Callable[[], str]
+) -> None:
+    """B's copy of A's listing is behind (A closed it, B has not heard yet): B's proposal
+    reaches A, which declines it at once; B's exchange does not wait for ever."""
+    async with network(tmp_path, new_db_url, ["a.test", "b.test"]) as (net, (a, b)):
+        await peer(net, a, b)
+        await peer(net, b, a)
+        offer_token, offer = await publish(a, "menuiserie", OFFER)
+        await net.settle()
+        response = await a.api(
+            "PATCH", f"/api/v1/listings/{offer['id']}", token=offer_token,
+            json={"status": "fulfilled"},
+        )  # fmt: skip
+        assert response.status_code == 200
+        token = await atelier(b)
+        response = await post(
+            b, "/api/v1/exchanges", token,
+            {"listing": offer["ap_id"], "from": "atelier", "message": "Encore là ?"},
+        )  # fmt: skip
+        assert response.status_code == 201, await response.get_data()
+        await net.settle()
+        assert [e["state"] for e in await exchanges(b, token, "atelier")] == ["declined"]
+        assert await exchanges(a, offer_token, "menuiserie") == []
+        told = await told_kind(b, "atelier@b.test.example", "exchange")
+        assert [n["action"] for n in told] == ["decline"]
