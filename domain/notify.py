@@ -27,6 +27,7 @@ KINDS = (
     "report",  # a report reached the moderators
     "match",  # an offer fits one of a structure's needs, or a need one of its offers
     "saved_search",  # a new listing fits a structure's saved search
+    "exchange",  # an exchange of the structure was proposed or changed (by the other side)
     "structure_approved",  # an administrator approved the structure
     "structure_rejected",  # an administrator rejected the structure (with a reason)
     "signup_attempt",  # someone signed up again with a person's e-mail address

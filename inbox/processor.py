@@ -69,6 +69,7 @@ def handlers() -> dict[str, Handler]:
         flag,
         follow,
         move,
+        offer,
         reject,
         undo,
         update,
@@ -85,6 +86,7 @@ def handlers() -> dict[str, Handler]:
         "Announce": announce.handle,
         "Move": move.handle,
         "Flag": flag.handle,
+        "Offer": offer.handle,
     }
 
 

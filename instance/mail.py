@@ -36,6 +36,7 @@ SUBJECTS = {
     "report": "Nouveau signalement · New report",
     "match": "Une annonce correspond · A listing matches",
     "saved_search": "Nouvelle annonce pour votre recherche · New listing for your search",
+    "exchange": "Échange · Exchange",
     "structure_approved": "Structure validée · Structure approved",
     "structure_rejected": "Structure non validée · Structure not approved",
     "signup_attempt": "Inscription avec votre adresse · Sign-up with your address",

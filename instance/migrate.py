@@ -22,6 +22,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
+import domain.exchanges
 import domain.matches
 import domain.models
 import domain.places
@@ -36,6 +37,7 @@ _MODEL_MODULES = (
     domain.places,
     domain.social,
     domain.matches,
+    domain.exchanges,
 )
 target_metadata: MetaData = Base.metadata
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"

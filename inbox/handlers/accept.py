@@ -9,6 +9,7 @@ from domain.models import Structure
 from domain.notify import notify_structure
 from federation.models import Actor, Follow
 from federation.policy import PEERING_REASON, policies, set_policy
+from inbox import exchanges
 from inbox.activity import Incoming
 from inbox.processor import Context
 
@@ -34,6 +35,9 @@ async def find_our_follow(session: AsyncSession, act: Incoming) -> Follow | None
 
 
 async def handle(ctx: Context, act: Incoming) -> str | None:
+    handled, note = await exchanges.route(ctx, act)
+    if handled:
+        return note
     async with ctx.transaction() as session:
         row = await find_our_follow(session, act)
         if row is None:

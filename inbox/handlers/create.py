@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from inbox import exchanges
 from inbox.activity import Incoming
 from inbox.from_ap import listing_from_ap
 from inbox.listings import is_followed, upsert
@@ -25,6 +26,9 @@ async def object_of(ctx: Context, act: Incoming) -> dict[str, Any] | None:
 
 
 async def handle(ctx: Context, act: Incoming) -> str | None:
+    handled, note = await exchanges.route(ctx, act)
+    if handled:
+        return note
     obj = await object_of(ctx, act)
     if obj is None:
         return "create of nothing"

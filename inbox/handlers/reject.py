@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from inbox import exchanges
 from inbox.activity import Incoming
 from inbox.handlers.accept import find_our_follow
 from inbox.processor import Context
 
 
 async def handle(ctx: Context, act: Incoming) -> str | None:
+    handled, note = await exchanges.route(ctx, act)
+    if handled:
+        return note
     async with ctx.transaction() as session:
         row = await find_our_follow(session, act)
         if row is None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 
 from federation.models import Actor, Follow
+from inbox import exchanges
 from inbox.activity import Incoming
 from inbox.processor import Context
 
 
 async def handle(ctx: Context, act: Incoming) -> str | None:
+    handled, note = await exchanges.route(ctx, act)
+    if handled:
+        return note
     inner_type = act.object_type
     if inner_type == "Announce":
         from inbox.communities import undo_group_announce

@@ -95,6 +95,7 @@ def _checked_text(data: dict[str, Any]) -> dict[str, Any]:
 
 from instance.api import (  # noqa: E402
     communities,
+    exchanges,
     followers,
     follows,
     listings,
@@ -113,6 +114,7 @@ from instance.api import (  # noqa: E402
 __all__ = [
     "blueprint",
     "communities",
+    "exchanges",
     "followers",
     "follows",
     "json_body",

@@ -122,6 +122,7 @@ async def listing_page(listing_id: int) -> str:
         territory=territory,
         follows=follows,
         matches=matches,
+        proposers=[s for s in structures if s.actor_id != listing.author_id],
     )
 
 

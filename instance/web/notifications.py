@@ -81,6 +81,8 @@ def notification_sentence(notification: Notification) -> str:
             name=name,
             title=_text(data, "listing_title"),
         )
+    if kind == "exchange":
+        return exchange_sentence(data, name, domain)
     if kind == "match":
         return _(
             "« %(other)s » may answer your listing « %(mine)s ».",
@@ -88,6 +90,30 @@ def notification_sentence(notification: Notification) -> str:
             mine=_text(data, "listing_title"),
         )
     return kind
+
+
+def exchange_sentence(data: Mapping[str, object], name: str, domain: str) -> str:
+    """What the other side of an exchange did (``outbox.exchanges.after_change``)."""
+    who = _("%(name)s (%(domain)s)", name=name, domain=domain) if domain else name
+    title = _text(data, "listing_title")
+    action = _text(data, "action")
+    if action == "propose":
+        return _("%(who)s proposes an exchange on « %(title)s ».", who=who, title=title)
+    if action == "accept":
+        return _("%(who)s accepted the exchange on « %(title)s ».", who=who, title=title)
+    if action == "decline":
+        return _("%(who)s declined the exchange on « %(title)s ».", who=who, title=title)
+    if action == "withdraw":
+        return _("%(who)s withdrew the exchange on « %(title)s ».", who=who, title=title)
+    if action == "cancel":
+        return _("%(who)s cancelled the exchange on « %(title)s ».", who=who, title=title)
+    if _text(data, "state") == "done":
+        return _("The exchange on « %(title)s » is done: thank you!", title=title)
+    return _(
+        "%(who)s marked the exchange on « %(title)s » done: confirm it once it happened.",
+        who=who,
+        title=title,
+    )
 
 
 def notification_link(notification: Notification) -> str:

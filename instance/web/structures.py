@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from quart import render_template
 
+from domain.impact import actor_impact
 from domain.people import can_act_for
 from instance.followers import pending_count
 from instance.node import current_node
@@ -45,6 +46,9 @@ async def structure_page(handle: str) -> str:
             if member:
                 requests = await pending_count(session, structure.actor.id)
         listings = []
+        impact = None
+        if structure.status == "approved" and structure.actor is not None:
+            impact = await actor_impact(session, structure.actor.id)
         if structure.status == "approved":
             page = await search_listings(
                 session,
@@ -61,5 +65,6 @@ async def structure_page(handle: str) -> str:
         follows=follows,
         followers=followers,
         requests=requests,
+        impact=impact,
         own_domain=node.settings.instance.domain.lower(),
     )
