@@ -110,7 +110,8 @@ class Totals:
     other_currency: int  # done exchanges whose value is in another currency (left out)
 
 
-async def _totals(session: AsyncSession, *where: object) -> Totals:
+async def exchange_totals(session: AsyncSession, *where: object) -> Totals:
+    """Done exchanges matching ``where``, summed."""
     row = (
         await session.execute(
             select(
@@ -131,7 +132,7 @@ async def _totals(session: AsyncSession, *where: object) -> Totals:
 
 async def actor_impact(session: AsyncSession, actor_id: int) -> Totals:
     """The done exchanges of one structure (by its actor), either side."""
-    return await _totals(
+    return await exchange_totals(
         session, or_(Exchange.proposer_id == actor_id, Exchange.responder_id == actor_id)
     )
 
@@ -139,6 +140,6 @@ async def actor_impact(session: AsyncSession, actor_id: int) -> Totals:
 async def territory_impact(session: AsyncSession) -> Totals:
     """The done exchanges the territory's own structures took part in (each once)."""
     local = select(Actor.id).where(Actor.local.is_(True))
-    return await _totals(
+    return await exchange_totals(
         session, or_(Exchange.proposer_id.in_(local), Exchange.responder_id.in_(local))
     )

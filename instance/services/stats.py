@@ -23,6 +23,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.exchanges import Exchange
+from domain.impact import exchange_totals
 from domain.matches import Match
 from domain.models import Listing, Structure
 from federation.models import Actor, Follow
@@ -141,8 +143,16 @@ async def territory_stats(
 
 
 async def _add_exchanges(session: AsyncSession, figures: Figures, period: Period) -> None:
-    """Exchanges completed by this territory's structures (none recorded yet)."""
-    del session, figures, period
+    """Exchanges done that this territory's structures took part in (each once)."""
+    local = select(Actor.id).where(Actor.local.is_(True))
+    totals = await exchange_totals(
+        session,
+        or_(Exchange.proposer_id.in_(local), Exchange.responder_id.in_(local)),
+        *period.bound(Exchange.done_at),
+    )
+    figures.exchanges_done = totals.done
+    figures.value_eur = float(totals.value_eur)
+    figures.co2e_kg = totals.co2e_kg
 
 
 async def _groups(
