@@ -92,6 +92,27 @@ LISTINGS: list[dict[str, Any]] = [
         "unit": "palettes",
         "location": {"commune": "Mourenx", "lat": 43.3816, "lon": -0.6260},
     },
+    # Needs that the offers above answer: the demo shows matches from its first page.
+    {
+        "structure": "ressourcerie_gave",
+        "kind": "need",
+        "title": "Chutes de bois pour l'atelier de réemploi",
+        "description": "Nous cherchons des chutes de bois (chêne, pin) pour fabriquer du mobilier.",
+        "category": "materials",
+        "modality": "give",
+        "location": {"commune": "Mourenx"},
+    },
+    {
+        "structure": "cc_lacq_orthez",
+        "kind": "need",
+        "title": "Palettes pour le marché de producteurs",
+        "description": "Une dizaine de palettes pour les étals du marché d'été.",
+        "category": "materials",
+        "modality": "sell",
+        "quantity": "10",
+        "unit": "palettes",
+        "location": {"commune": "Mourenx"},
+    },
 ]
 
 
