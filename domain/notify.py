@@ -83,9 +83,10 @@ async def notify_roles(
     return await _add(session, people.scalars(), kind, data, url)
 
 
-async def notify_signup_attempt(session: AsyncSession, person: Person, name: str) -> int:
-    """Tell ``person`` that the sign-up form was sent with their address (for a structure
-    called ``name``). One unread notice at a time: repeated attempts add nothing."""
+async def notify_signup_attempt(session: AsyncSession, person: Person) -> int:
+    """Tell ``person`` that the sign-up form was sent with their address. One unread notice
+    at a time: repeated attempts add nothing. It carries nothing the sender typed, so that
+    the form cannot be used to send text to anyone's inbox (or mailbox) from this node."""
     unread = await session.execute(
         select(Notification.id).where(
             Notification.person_id == person.id,
@@ -95,4 +96,4 @@ async def notify_signup_attempt(session: AsyncSession, person: Person, name: str
     )
     if unread.first() is not None:
         return 0
-    return await _add(session, [person.id], "signup_attempt", {"name": name[:200]}, "/account")
+    return await _add(session, [person.id], "signup_attempt", {}, "/account")

@@ -6,11 +6,11 @@ fails (asyncpg: "value out of int32 range"; SQLite: "Python int too large").
 Such a number is therefore treated like any other id that names nothing:
 
 * ``<int:…>`` in every route of the app is :class:`IdConverter` (registered by
-  :func:`init_ids`, before the blueprints): a path id past the bound matches no
-  route: the answer is 404, on pages, the API and federation alike;
+  :func:`init_ids`, before the blueprints): a path id past the bound is
+  answered 404, whatever the method, on pages, the API and federation alike;
 * :func:`parse_id` reads an id from a query parameter or a JSON field, giving
   ``None`` for anything that is not a whole number from 1 to :data:`MAX_ID`
-  (``True``, ``1.5``, ``"12"`` padded, an object), for the caller to answer 404,
+  (``True``, ``1.5``, ``"1e3"``, an object), for the caller to answer 404,
   422 or an empty page as its contract says.
 """
 

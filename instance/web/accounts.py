@@ -90,7 +90,7 @@ async def signup_post() -> Any:
             known = await find_person(session, values["email"])
             if known is not None:
                 hash_password(values["password"])  # the time a new account takes
-                await notify_signup_attempt(session, known, values["name"])
+                await notify_signup_attempt(session, known)
             else:
                 person = await create_person(
                     session,

@@ -61,9 +61,8 @@ def notification_sentence(notification: Notification) -> str:
         return _("%(name)s signed up and awaits approval.", name=name)
     if kind == "signup_attempt":
         return _(
-            "The sign-up form was sent with your e-mail address (for “%(name)s”). Nothing was "
-            "changed: you already have an account. If it was not you, no action is needed.",
-            name=name,
+            "The sign-up form was sent with your e-mail address. Nothing was changed: you "
+            "already have an account. If it was not you, no action is needed."
         )
     if kind == "report":
         origin = _text(data, "origin")

@@ -136,11 +136,15 @@ async def test_signup_does_not_tell_whether_the_email_is_registered(node: TestNo
     nothing away). Signing up with a registered address and with a new one get the same
     status, the same redirect, the same page, and neither logs in. For the registered
     address nothing is created or changed — its password still works, the other does
-    not — and its owner is told in their notifications. (Before the fix the form said
-    "this address is already registered".)"""
+    not — and its owner is told in their notifications, with nothing the sender typed.
+    (Before the fix the form said "this address is already registered".)"""
     await node.person("dana@example.org")
     known, known_page = await _sign_up(
-        node, email="Dana@Example.org", handle="usurpation", password="another password!"
+        node,
+        email="Dana@Example.org",
+        handle="usurpation",
+        password="another password!",
+        name="Compte bloqué : allez sur evil.example",
     )
     new, new_page = await _sign_up(node, email="eve@example.org", handle="nouvelle")
     assert known.status == new.status == 302
@@ -173,9 +177,10 @@ async def test_signup_does_not_tell_whether_the_email_is_registered(node: TestNo
     )
     assert refused.status == 401
     await dana_browser.login("dana@example.org")
-    assert "Le formulaire d’inscription a été envoyé avec votre adresse" in await dana_browser.get(
-        "/notifications"
-    )
+    notifications = await dana_browser.get("/notifications")
+    assert "Le formulaire d’inscription a été envoyé avec votre adresse" in notifications
+    # Nothing the sender typed reaches her (no phishing text sent in the node's name).
+    assert "evil.example" not in notifications.text
     # A second attempt adds no second unread notice (no flood of the owner's inbox).
     await _sign_up(node, email="dana@example.org", handle="encore")
     async with node.node.db.session() as session:
