@@ -1,7 +1,7 @@
 """places: the gazetteer of French communes; listings and structures say how they were placed
 
 Revision ID: 0012_places
-Revises: 0012_withheld
+Revises: 0012_web_sessions
 Create Date: 2026-12-06 17:10:00
 
 Loads ``domain/data/communes.csv.gz`` (about 35,000 communes, see
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_places"
-down_revision: str | Sequence[str] | None = "0012_withheld"
+down_revision: str | Sequence[str] | None = "0012_web_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

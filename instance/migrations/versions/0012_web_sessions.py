@@ -1,7 +1,7 @@
 """web sessions: a row per login, deleted at logout (instance.auth)
 
 Revision ID: 0012_web_sessions
-Revises: 0011
+Revises: 0012_withheld
 Create Date: 2026-12-10 10:00:00
 
 Cookies made before this revision named the person only; they open nothing
@@ -18,7 +18,7 @@ from alembic import op
 import config.database
 
 revision: str = "0012_web_sessions"
-down_revision: str | Sequence[str] | None = "0011"
+down_revision: str | Sequence[str] | None = "0012_withheld"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
