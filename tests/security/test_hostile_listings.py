@@ -243,6 +243,7 @@ async def test_remote_listing_with_coordinates_off_the_globe_is_stored_without_t
         "commune": "Nulle part",
         "lat": None,
         "lon": None,
+        "placed": "none",  # no French commune of that name either
     }
 
     def clamp(value: Any, bound: float) -> float:
