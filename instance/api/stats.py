@@ -32,7 +32,7 @@ def _day(name: str) -> date | None:
         raise ApiError(
             422, "some fields are invalid", fields={name: "must be a date (YYYY-MM-DD)"}
         ) from None
-    if not 1900 <= day.year <= 9000:
+    if not 1900 <= day.year <= 2999:  # the dates the node stores (domain.validation)
         raise ApiError(422, "some fields are invalid", fields={name: "is out of range"})
     return day
 

@@ -30,10 +30,13 @@ def _day(name: str, errors: dict[str, str]) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
+        day = None
+    if day is None or not 1900 <= day.year <= 2999:
         errors[name] = _("Give a date as YYYY-MM-DD.")
         return None
+    return day
 
 
 def bar_chart(rows: list[tuple[str, int, int]]) -> dict[str, Any]:
