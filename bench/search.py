@@ -114,7 +114,7 @@ def fast_search_columns(fake: FakeListing) -> dict[str, str]:
     Folding maps character by character and stems come from the words of the
     folded text, so the forms of sentences joined by spaces are the forms of
     each sentence joined by spaces (about 10× faster over 100,000 listings).
-    :func:`_bulk_load` checks the result against the model on a sample.
+    :func:`load_listings` checks the result against the model on a sample.
     """
     stems = " ".join(s for s in map(_stems, fake.sentences) if s)
     return {
@@ -179,8 +179,22 @@ async def _create_owner(url: str) -> None:
         await db.dispose()
 
 
-async def _bulk_load(url: str, base_url: str, count: int, now: datetime) -> None:
-    """Insert the peers' actors and ``count`` listings with Core inserts, then tidy up."""
+async def load_listings(
+    url: str,
+    base_url: str,
+    count: int,
+    now: datetime,
+    *,
+    structure_handle: str = STRUCTURE_HANDLE,
+    analyze: bool = True,
+) -> None:
+    """Insert the peers' actors and ``count`` listings with Core inserts, then tidy up.
+
+    The local listings belong to the structure ``structure_handle``, which must
+    exist. ``analyze=False`` leaves the database as a node that never ran
+    ``ANALYZE`` has it (SQLite's planner then has no statistics: the tests of
+    expensive searches want that worst case).
+    """
     from config.database import Database
     from domain.listings import compute_expiry
     from domain.models import Listing, Structure
@@ -191,7 +205,7 @@ async def _bulk_load(url: str, base_url: str, count: int, now: datetime) -> None
     try:
         async with db.engine.begin() as conn:
             found = await conn.execute(
-                select(Structure.id, Structure.actor_id).where(Structure.handle == STRUCTURE_HANDLE)
+                select(Structure.id, Structure.actor_id).where(Structure.handle == structure_handle)
             )
             structure_id, structure_actor = found.one()
             territory = (
@@ -297,12 +311,12 @@ async def _bulk_load(url: str, base_url: str, count: int, now: datetime) -> None
                 # The throwaway cluster runs with synchronous_commit=off; VACUUM cannot mark
                 # pages all-visible (index-only scans) until the inserts' commit is flushed.
                 await conn.execute(text("SET LOCAL synchronous_commit = on"))
-        if db.dialect == "postgresql":
+        if analyze and db.dialect == "postgresql":
             async with db.engine.connect() as conn:
                 auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
                 await auto.execute(text("VACUUM (ANALYZE) listings"))
                 await auto.execute(text("ANALYZE"))
-        else:
+        elif analyze:
             async with db.engine.begin() as conn:
                 await conn.execute(text("ANALYZE"))
     finally:
@@ -348,7 +362,7 @@ def prepare(backend: str, count: int, run_dir: Path, database_url: str | None = 
             "--name", "Réseau d'entraide du Béarn", "--owner", OWNER_EMAIL,
             "--kind", "association", "--commune", "Pau", "--lat", "43.2951", "--lon", "-0.3708",
         )  # fmt: skip
-        asyncio.run(_bulk_load(url, f"http://{domain}", count, datetime.now(UTC)))
+        asyncio.run(load_listings(url, f"http://{domain}", count, datetime.now(UTC)))
     except BaseException:
         prepared.close()
         raise
