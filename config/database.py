@@ -29,6 +29,10 @@ PostgreSQL: ``plan_cache_mode=force_custom_plan`` on every connection (see
 ``POSTGRES_SETTINGS``), ``statement_timeout`` from
 ``database.statement_timeout_seconds`` (:func:`postgres_connect_args`).
 
+Work whose cost a visitor chooses (a search) runs under :func:`bounded`: a
+time limit that the database enforces, and the database stopped as soon as
+the caller gives up (the HTTP client went away, the server is shutting down).
+
 Times are stored in UTC; :class:`UTCDateTime` returns aware datetimes on both
 backends.
 """
@@ -37,13 +41,14 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -81,6 +86,17 @@ def postgres_connect_args(statement_timeout: float = 0) -> dict[str, Any]:
     if statement_timeout > 0:
         settings["statement_timeout"] = str(max(1, round(statement_timeout * 1000)))
     return {"server_settings": settings, "timeout": POSTGRES_CONNECT_TIMEOUT}
+
+
+T = TypeVar("T")
+# PostgreSQL's SQLSTATE for a statement stopped by statement_timeout or a cancel request.
+QUERY_CANCELED = "57014"
+# PostgreSQL stops an overrunning statement itself (statement_timeout); the asyncio deadline
+# comes this much later, for work of several statements that overruns in total.
+POSTGRES_GRACE_SECONDS = 0.25
+# How long a stopped statement may take to notice it was interrupted (normally microseconds).
+STOP_SECONDS = 5.0
+STOP_POLL_SECONDS = 0.05
 
 
 class Base(DeclarativeBase):
@@ -259,3 +275,101 @@ class Database:
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
+
+
+class StatementTimeout(Exception):
+    """Work run by :func:`bounded` overran its time limit; the database stopped it."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the database work ran past its time limit of {seconds:g} s")
+        self.seconds = seconds
+
+
+async def bounded(session: AsyncSession, seconds: float, work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work`` — statements on ``session`` — within ``seconds``, or stop it in the database.
+
+    Cancelling an ``await`` only abandons the wait: aiosqlite's thread (or the
+    PostgreSQL backend) goes on computing, and SQLAlchemy's clean-up of the
+    cancelled session then queues behind that statement. So ``work`` runs in a
+    task of its own, and when it overruns, or when the caller is cancelled
+    (Quart cancels a handler whose client disconnects; Hypercorn cancels those
+    still running when its graceful shutdown ends), the database is told to stop
+    before anything else happens:
+
+    * SQLite: ``sqlite3_interrupt`` (``Connection.interrupt``, safe from any
+      thread), repeated until the task ends, for a statement that starts between
+      two interrupts (https://www.sqlite.org/c3ref/interrupt.html);
+    * PostgreSQL: ``statement_timeout`` is set for the transaction
+      (``set_config(…, true)``, restored afterwards), so the server itself stops
+      a statement at the limit; a cancelled task makes asyncpg send a cancel
+      request for the statement in progress.
+
+    Raises :class:`StatementTimeout` when the limit is reached; a cancelled
+    caller gets its ``CancelledError`` once the database has stopped (or after
+    ``STOP_SECONDS``).
+    """
+    connection = await session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    previous: str | None = None
+    if postgres:
+        found = await connection.execute(
+            text(
+                "SELECT current_setting('statement_timeout'),"
+                " set_config('statement_timeout', :limit, true)"
+            ),
+            {"limit": f"{max(1, round(seconds * 1000))}ms"},
+        )
+        previous = found.one()[0]
+        interrupt = None
+    else:
+        raw = await connection.get_raw_connection()
+        assert raw.driver_connection is not None  # an aiosqlite.Connection
+        interrupt = raw.driver_connection.interrupt
+    task = asyncio.ensure_future(work())
+    deadline = seconds + (POSTGRES_GRACE_SECONDS if postgres else 0.0)
+    try:
+        await asyncio.wait({task}, timeout=deadline)
+    except asyncio.CancelledError:
+        await _stop(task, interrupt)
+        raise
+    if not task.done():
+        await _stop(task, interrupt)
+        raise StatementTimeout(seconds)
+    try:
+        result = task.result()
+    except DBAPIError as exc:
+        if _was_stopped(exc):
+            raise StatementTimeout(seconds) from exc
+        raise
+    if previous is not None:
+        await connection.execute(
+            text("SELECT set_config('statement_timeout', :previous, true)"),
+            {"previous": previous},
+        )
+    return result
+
+
+async def _stop(task: asyncio.Future[Any], interrupt: Callable[[], Awaitable[None]] | None) -> None:
+    """Stop the database work of ``task`` and wait (up to ``STOP_SECONDS``) until it ends."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + STOP_SECONDS
+    if interrupt is None:  # asyncpg: a cancelled wait sends PostgreSQL a cancel request
+        task.cancel()
+        await asyncio.wait({task}, timeout=STOP_SECONDS)
+    while not task.done() and loop.time() < give_up:
+        if interrupt is not None:
+            await interrupt()
+        await asyncio.wait({task}, timeout=STOP_POLL_SECONDS)
+    # Whatever it ended with was expected: mark it retrieved, now or when it ends.
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+
+def _was_stopped(error: DBAPIError) -> bool:
+    """Whether the database refused to go on: SQLite interrupted, PostgreSQL cancelled."""
+    orig = error.orig
+    if orig is None:
+        return False
+    codes = {getattr(orig, "sqlstate", None), getattr(orig.__cause__, "sqlstate", None)}
+    if QUERY_CANCELED in codes:
+        return True
+    return getattr(orig, "sqlite_errorname", "") == "SQLITE_INTERRUPT" or str(orig) == "interrupted"

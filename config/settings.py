@@ -124,6 +124,10 @@ class ListingSettings(_Section):
     """Offers and needs."""
 
     default_lifetime_days: int = Field(default=90, ge=1, le=3650)
+    # Seconds a search may run (API, search page, feeds) before the database stops it and
+    # the answer is 422 query_too_expensive. The worst searches take a few hundred ms at
+    # 100,000 listings; the limit is for what nobody foresaw, not a budget.
+    search_time_limit: float = Field(default=2.0, gt=0, le=300)
 
 
 class RateLimitSettings(_Section):

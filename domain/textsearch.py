@@ -12,6 +12,12 @@ Two forms are kept on each listing (see ``domain.models.Listing``):
   own ``french`` and ``english`` text-search configurations (``tsvector``);
 * ``stem_*`` — the space-separated stems computed here; SQLite indexes them
   with FTS5 (``unicode61 remove_diacritics 2``), which has no stemmer.
+
+A query is bounded whatever a visitor types: its first ``MAX_QUERY_WORDS``
+distinct words count, and each matches as a prefix only when it is at least
+``MIN_PREFIX`` letters long (« trac » finds « tracteur »). A shorter one
+matches whole words: « pa* » would read the entries of most of the index,
+for a prefix that narrows nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ STOPWORDS = frozenset(
     to was were will with
     """.split()  # noqa: SIM905 - a word list reads better as text
 )
+
+MAX_QUERY_WORDS = 8
+MIN_PREFIX = 3
 
 _FRENCH = snowballstemmer.stemmer("french")
 _ENGLISH = snowballstemmer.stemmer("english")
@@ -66,18 +75,31 @@ def stem_text(text: str) -> str:
 
 
 def query_words(text: str) -> list[str]:
-    """The folded words of a query (at most 12, so a pasted page cannot make a huge query)."""
+    """The distinct folded words of a query, the first ``MAX_QUERY_WORDS`` of them."""
     seen: list[str] = []
     for word in words(text):
         if word not in seen:
             seen.append(word)
-    return seen[:12]
+            if len(seen) == MAX_QUERY_WORDS:
+                break
+    return seen
+
+
+def is_prefix(term: str) -> bool:
+    """Whether a query term (a word, a stem, a lexeme) is long enough to match as a prefix."""
+    return len(term) >= MIN_PREFIX
 
 
 def fts5_query(text: str) -> str | None:
-    """An FTS5 MATCH expression: every word must match, by any of its stems (prefix allowed)."""
-    clauses = []
+    """An FTS5 MATCH expression: every word must match, by any of its stems.
+
+    A stem matches as a prefix when :func:`is_prefix` allows it, as a whole
+    word otherwise (the index holds the same stems, so the word is still found).
+    """
+    clauses: list[str] = []
     for word in query_words(text):
-        alternatives = " OR ".join(f'"{stem}"*' for stem in stems_of(word))
-        clauses.append(f"({alternatives})")
+        terms = (f'"{stem}"*' if is_prefix(stem) else f'"{stem}"' for stem in stems_of(word))
+        clause = f"({' OR '.join(terms)})"
+        if clause not in clauses:  # two words of the same stems
+            clauses.append(clause)
     return " AND ".join(clauses) or None

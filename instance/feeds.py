@@ -6,6 +6,10 @@ Feeds accept the listing filters of the JSON API as query parameters
 (``/feeds/listings.atom?category=vehicles&kind=offer``) and carry the newest
 50 matching listings, local and remote (a structure's feed: its own). They
 are made with feedgen, so they are well-formed Atom 1.0 and RSS 2.0.
+
+A feed is a search anyone can ask for: it reads through the read-only
+connections (on SQLite, never holding the writer's lock while it searches),
+under the search time limit (422 ``query_too_expensive`` past it).
 """
 
 from __future__ import annotations
@@ -37,6 +41,10 @@ def _query(args: Mapping[str, str], **forced: str) -> SearchQuery:
     if query.sort == "relevance" and not query.q:
         query.sort = "recent"
     return query
+
+
+def _limit(node: Node) -> float:
+    return node.settings.listings.search_time_limit
 
 
 def _feed(
@@ -87,8 +95,8 @@ def _respond(fg: FeedGenerator, fmt: str) -> Response:
 async def node_feed(fmt: str) -> Response:
     node = current_node()
     query = _query(request.args)
-    async with node.db.session() as session:
-        page = await search_listings(session, node.db.dialect, query)
+    async with node.db.read() as session:
+        page = await search_listings(session, node.db.dialect, query, time_limit=_limit(node))
     base = node.settings.base_url
     fg = _feed(
         node,
@@ -104,14 +112,14 @@ async def node_feed(fmt: str) -> Response:
 @blueprint.get("/@<handle>/feed.<any(atom, rss):fmt>")
 async def structure_feed(handle: str, fmt: str) -> Response:
     node = current_node()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         structure = (
             await session.execute(select(Structure).where(Structure.handle == handle))
         ).scalar_one_or_none()
         if structure is None or structure.status != "approved":
             raise ApiError(404, "no such structure")
         query = _query(request.args, structure=handle)
-        page = await search_listings(session, node.db.dialect, query)
+        page = await search_listings(session, node.db.dialect, query, time_limit=_limit(node))
         name = structure.name
     base = node.settings.base_url
     fg = _feed(

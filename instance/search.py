@@ -8,6 +8,21 @@ Paging is by cursor: an opaque token holding the sort key of the last item
 (for ``recent``: ``published_at`` and ``id``), so that pages stay stable
 while new listings arrive — a new listing sorts before the cursor and never
 shifts later pages.
+
+Anyone may search, so the cost of a search is bounded whatever is asked:
+
+* the text query has at most 8 words, and only words of 3 letters or more
+  match as prefixes (``domain.textsearch``);
+* the full-text index is read once per search. On SQLite the matches are a
+  subquery (``listings.id IN (SELECT rowid FROM listings_fts WHERE …)``), or,
+  ranked by relevance, a materialised CTE of ``(rowid, bm25)``: joined
+  directly, a planner without statistics (a node never runs ``ANALYZE``)
+  walks the date index and runs the whole ``MATCH`` again for each listing it
+  meets — two minutes for 4 two-letter words at 100,000 listings;
+* a search runs under ``listings.search_time_limit`` (2 s by default), which
+  the database enforces (``config.database.bounded``), and stops in the
+  database when its client goes away. Past the limit it is answered 422
+  ``query_too_expensive`` (:class:`SearchTooExpensive`).
 """
 
 from __future__ import annotations
@@ -15,7 +30,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -40,16 +57,35 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defaultload
 
+from config.database import StatementTimeout, bounded
 from domain.categories import CATEGORY_IDS
 from domain.models import LISTING_KINDS, LISTING_STATUSES, MODALITIES, Listing, Structure
 from domain.places import MAX_QUERY as MAX_PLACE_QUERY
 from domain.places import resolve as resolve_place
-from domain.textsearch import fts5_query, query_words
+from domain.textsearch import MIN_PREFIX, fts5_query, is_prefix, query_words
 from domain.validation import Collector, FieldError, Invalid
 from federation.models import Actor, DomainPolicy, Follow
+from instance.errors import ApiError
+
+log = logging.getLogger(__name__)
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
+# Seconds; the setting ``listings.search_time_limit`` has the same default.
+SEARCH_TIME_LIMIT = 2.0
+TOO_EXPENSIVE = (
+    "this search takes too long on this node: narrow it (longer or fewer words, a filter, a radius)"
+)
+
+
+class SearchTooExpensive(ApiError):
+    """A search stopped at its time limit: 422 ``query_too_expensive``, naming ``q`` if given."""
+
+    def __init__(self, query: SearchQuery) -> None:
+        field = "q" if query.q else "query"
+        super().__init__(
+            422, TOO_EXPENSIVE, code="query_too_expensive", fields={field: TOO_EXPENSIVE}
+        )
 
 
 @dataclass
@@ -260,29 +296,42 @@ def bounding_box(
 
 
 async def _text_match(
-    session: AsyncSession, stmt: Select[Any], dialect: str, q: str
+    session: AsyncSession, stmt: Select[Any], dialect: str, q: str, *, ranked: bool
 ) -> tuple[Select[Any], Any] | None:
-    """Add the full-text condition for ``q``; return the statement and a rank (lower is better)."""
+    """Add the full-text condition for ``q``; return the statement and, when ``ranked``,
+    a rank (lower is better). ``None`` when ``q`` has no searchable word."""
     if dialect == "sqlite":
         match = fts5_query(q)
         if match is None:
             return None
         fts = table("listings_fts", column("rowid"))
-        stmt = stmt.join(fts, fts.c.rowid == Listing.id).where(
-            text("listings_fts MATCH :match").bindparams(match=match)
+        matching = text("listings_fts MATCH :match").bindparams(match=match)
+        if not ranked:
+            return stmt.where(Listing.id.in_(select(fts.c.rowid).where(matching))), None
+        bm25 = literal_column("bm25(listings_fts, 10.0, 1.0)", type_=Float)
+        matched = (
+            select(fts.c.rowid.label("id"), bm25.label("rank"))
+            .where(matching)
+            .cte("matched")
+            .prefix_with("MATERIALIZED")
         )
-        return stmt, literal_column("bm25(listings_fts, 10.0, 1.0)", type_=Float)
+        return stmt.join(matched, matched.c.id == Listing.id), matched.c.rank
     words = query_words(q)
     if not words:
         return None
     tsquery = await _pg_tsquery(session, words)
     vector: ColumnElement[Any] = literal_column("listings.search_vector")
     stmt = stmt.where(vector.op("@@")(tsquery))
-    return stmt, -func.ts_rank(vector, tsquery)
+    return stmt, (-func.ts_rank(vector, tsquery) if ranked else None)
+
+
+# A lexeme too short to be a prefix, in to_tsquery's text output: 'pa':*
+_SHORT_PREFIX = re.compile(rf"'([^']{{1,{MIN_PREFIX - 1}}})':\*")
 
 
 async def _pg_tsquery(session: AsyncSession, words: list[str]) -> Any:
-    """Every word must match, under the French or the English configuration, as a prefix.
+    """Every word must match, under the French or the English configuration, as a prefix
+    when it is long enough (``domain.textsearch.is_prefix``), as a whole word otherwise.
 
     The two configurations often give the same lexeme (« livraison »): then the
     query names it once, where ``'livraison':* | 'livraison':*`` made the GIN
@@ -290,17 +339,23 @@ async def _pg_tsquery(session: AsyncSession, words: list[str]) -> Any:
     so ranks are unchanged). The word queries are computed first, in one round
     trip, so that the search sees a constant ``tsquery``: PostgreSQL then
     estimates its selectivity from the index statistics and does not call
-    ``to_tsquery`` again for each row it ranks.
+    ``to_tsquery`` again for each row it ranks. A stem can be shorter than its
+    word (« uns » → ``un``): the rule applies to the lexeme too.
     """
     columns = ", ".join(
         f"to_tsquery('french', :w{i})::text, to_tsquery('english', :w{i})::text"
         for i in range(len(words))
     )
-    params = {f"w{i}": f"{word}:*" for i, word in enumerate(words)}
+    params = {f"w{i}": f"{word}:*" if is_prefix(word) else word for i, word in enumerate(words)}
     forms = (await session.execute(text(f"SELECT {columns}"), params)).one()
     tsquery: Any = None
+    seen: set[tuple[str, str]] = set()
     for i in range(len(words)):
-        french, english = forms[2 * i], forms[2 * i + 1]
+        french = _SHORT_PREFIX.sub(r"'\1'", forms[2 * i])
+        english = _SHORT_PREFIX.sub(r"'\1'", forms[2 * i + 1])
+        if (french, english) in seen:
+            continue
+        seen.add((french, english))
         either: Any = cast(literal(french), TSQUERY)
         if english != french:
             either = either.op("||")(cast(literal(english), TSQUERY))
@@ -356,8 +411,32 @@ async def near_commune(session: AsyncSession, text: str) -> tuple[float, float]:
     raise Invalid({"near": FieldError("is not a known commune (or give LAT,LON)")})
 
 
-async def search_listings(session: AsyncSession, dialect: str, query: SearchQuery) -> Page:
-    """Run a search: filters, full text, distance, sort and cursor paging.
+async def search_listings(
+    session: AsyncSession,
+    dialect: str,
+    query: SearchQuery,
+    *,
+    time_limit: float = SEARCH_TIME_LIMIT,
+) -> Page:
+    """Run a search within ``time_limit`` seconds; raise :class:`SearchTooExpensive` past it.
+
+    The database stops the search at the limit, and as soon as the caller is
+    cancelled (its client went away): see ``config.database.bounded``.
+    """
+    try:
+        return await bounded(session, time_limit, lambda: _search(session, dialect, query))
+    except StatementTimeout:
+        log.warning(
+            "search stopped at its time limit (%g s): q=%r sort=%s",
+            time_limit,
+            (query.q or "")[:100],
+            query.sort,
+        )
+        raise SearchTooExpensive(query) from None
+
+
+async def _search(session: AsyncSession, dialect: str, query: SearchQuery) -> Page:
+    """Filters, full text, distance, sort and cursor paging.
 
     Two steps: the first finds the ids and sort keys of one page (plus one row,
     to know whether there is more), reading only narrow columns; the second
@@ -370,7 +449,8 @@ async def search_listings(session: AsyncSession, dialect: str, query: SearchQuer
     rank: Any = None
     stmt = base_filters(select(Listing.id), query)
     if query.q:
-        found = await _text_match(session, stmt, dialect, query.q)
+        ranked = query.sort == "relevance"
+        found = await _text_match(session, stmt, dialect, query.q, ranked=ranked)
         if found is None:
             return Page([], None)
         stmt, rank = found
@@ -395,11 +475,11 @@ async def search_listings(session: AsyncSession, dialect: str, query: SearchQuer
 
     rows: list[Any]
     if query.near is not None and query.sort == "distance":
-        rows = await _nearest(session, keyed, query, expand=rank is None)
+        rows = await _nearest(session, keyed, query, expand=not query.q)
     elif query.near is not None and query.radius_km is not None:
         lat, lon = query.near
         indexed = True
-        if dialect == "sqlite" and rank is None:
+        if dialect == "sqlite" and not query.q:
             indexed = not await _box_is_dense(session, lat, lon, query.radius_km)
         within = _within(lat, lon, query.radius_km, indexed=indexed)
         rows = list((await session.execute(keyed.where(*within))).all())

@@ -140,13 +140,19 @@ async def create_listing() -> tuple[dict[str, Any], int]:
 @blueprint.get("/listings")
 @document_querystring(ListingQuery)
 @document_response(ListingPage)
+@document_response(Error, 422)
 async def list_listings() -> dict[str, Any]:
-    """Local and federated listings, filtered and paged."""
+    """Local and federated listings, filtered and paged.
+
+    422 ``invalid`` names a bad parameter; 422 ``query_too_expensive`` is a search stopped at
+    the node's time limit (``listings.search_time_limit``): narrow it.
+    """
     node = current_node()
     query = parse_query(request.args)
     query.withdrawn_of = await withdrawn_readable(node)
+    limit = node.settings.listings.search_time_limit
     async with node.db.read() as session:
-        page = await search_listings(session, node.db.dialect, query)
+        page = await search_listings(session, node.db.dialect, query, time_limit=limit)
         return {
             "items": [listing_json(item.listing, item.distance_km) for item in page.items],
             "next": page.next_cursor,

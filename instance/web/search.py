@@ -24,7 +24,7 @@ from domain.places import resolve as resolve_place
 from domain.validation import Invalid
 from instance.i18n import gettext as _
 from instance.node import current_node
-from instance.search import SearchQuery, search_listings
+from instance.search import Page, SearchQuery, SearchTooExpensive, search_listings
 from instance.search import parse_query as parse_search
 from instance.web import blueprint
 from instance.web.common import acting_structures, load_viewer
@@ -106,7 +106,8 @@ async def search() -> str:
     values = {name: request.args.get(name, "").strip() for name in FORM_FIELDS}
     args = {name: values[name] for name in PASSED_THROUGH if values[name]}
     errors: dict[str, str] = {}
-    async with node.db.session() as session:
+    # Only reads: on SQLite a search never holds the writer's lock (see Database.read).
+    async with node.db.read() as session:
         person = await load_viewer(session)
         communes, origins = await known_places(session)
         if values["lat"] or values["lon"]:
@@ -135,7 +136,19 @@ async def search() -> str:
         hits = []
         next_url = None
         if query is not None:
-            page = await search_listings(session, node.db.dialect, query)
+            try:
+                page = await search_listings(
+                    session,
+                    node.db.dialect,
+                    query,
+                    time_limit=node.settings.listings.search_time_limit,
+                )
+            except SearchTooExpensive:
+                page = Page([], None)
+                errors["q"] = _(
+                    "This search takes too long: narrow it (longer or fewer words, a filter, "
+                    "a radius)."
+                )
             hits = page.items
             if page.next_cursor:
                 more = {k: v for k, v in values.items() if v and k != "cursor"}
