@@ -22,6 +22,7 @@ from instance.errors import ApiError
 from instance.i18n import gettext as _
 from instance.node import current_node
 from instance.services.matching import matches_of
+from instance.services.placing import check_commune
 from instance.web import blueprint
 from instance.web.common import (
     acting_structures,
@@ -178,6 +179,7 @@ async def new_listing_post() -> Any:
     try:
         async with node.transaction() as session:
             person = await require_person(session)
+            await check_commune(session, values["commune"], values["lat"], values["lon"])
             listing = await operations.create_listing(session, node, person, listing_data(values))
             listing_id = listing.id
     except Invalid as exc:
@@ -230,6 +232,7 @@ async def edit_listing_post(listing_id: int) -> Any:
     try:
         async with node.transaction() as session:
             person, listing = await _editable(session, listing_id)
+            await check_commune(session, values["commune"], values["lat"], values["lon"])
             await operations.update_listing(
                 session, node, person, listing, listing_data(values, update=True)
             )

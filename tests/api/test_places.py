@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from domain.places import name_key, parse_query
-from tests.api.helpers import Api, assert_error, listing_body
+from tests.api.helpers import OWNER, Api, assert_error, listing_body
 
 
 @pytest.mark.parametrize(
@@ -199,3 +199,32 @@ async def test_search_near_an_unknown_or_ambiguous_commune_is_refused(
     )
     assert_error(status, body, 422, "invalid", fields={"near"})
     assert message in body["fields"]["near"]
+
+
+async def test_the_listing_form_asks_which_commune_when_a_name_is_shared(api: Api) -> None:
+    """Without JavaScript: a shared name is answered with the choices, an unknown one with a
+    message; a name that places, or coordinates typed, publish."""
+    from tests.web.browser import Browser
+
+    browser = Browser(api.node, headers={"Accept-Language": "fr"})
+    await browser.login(OWNER)
+    base = {
+        "structure": "menuiserie", "kind": "offer", "title": "Raboteuse",
+        "description": "Une raboteuse.", "category": "equipment", "modality": "lend",
+    }  # fmt: skip
+    page = await browser.post(
+        "/listings/new", {**base, "commune": "Saint-Martin"}, csrf_from="/listings/new"
+    )
+    assert page.status == 422
+    assert "Plusieurs communes portent ce nom" in page, page.text[
+        page.text.find("has-error") - 200 :
+    ][:1500]
+    assert "Saint-Martin (" in page
+    page = await browser.post(
+        "/listings/new", {**base, "commune": "Nulle-Part-sur-Mer"}, csrf_from="/listings/new"
+    )
+    assert page.status == 422 and "commune française connue" in page
+    page = await browser.post(
+        "/listings/new", {**base, "commune": "Orthez (64)"}, csrf_from="/listings/new"
+    )
+    assert page.status in (302, 303, 200), page
