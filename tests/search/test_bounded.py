@@ -9,12 +9,12 @@ must be idle again within a second, and the connection pool must still work.
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from sqlalchemy import text
 
 from config.database import Database, StatementTimeout, bounded
+from tests.search.busy import database_busy
 
 SLOW = text(
     "WITH RECURSIVE slow(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM slow WHERE x < 1000000000)"
@@ -28,22 +28,7 @@ async def _slow(db: Database, seconds: float) -> None:
 
 
 async def _busy(db: Database) -> bool:
-    """Whether the database still works on the slow statement, from outside its connection.
-
-    PostgreSQL: a backend running it; SQLite (the statement runs in a thread of
-    this process): this process using the CPU while the test sleeps."""
-    if db.dialect == "postgresql":
-        async with db.read() as session:
-            count = await session.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
-                    " AND query LIKE '%RECURSIVE slow%' AND pid <> pg_backend_pid()"
-                )
-            )
-        return bool(count)
-    cpu = time.process_time()
-    await asyncio.sleep(0.5)
-    return time.process_time() - cpu > 0.25
+    return await database_busy(db, "RECURSIVE slow")
 
 
 async def _dispose_at_once(db: Database) -> None:

@@ -23,6 +23,7 @@ never ran ``ANALYZE``:
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -31,8 +32,13 @@ from urllib.parse import urlencode
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
+import instance.search
 from bench.search import load_listings
+from instance.search import Page, SearchQuery
+from tests.search.busy import database_busy
 from tests.support import TestNode, make_settings, running_node
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -43,6 +49,11 @@ H2_WORDS = "pa bo ch ve ou tr br sa ca ma ta ch lo bu at ja"
 SEVENTY_TWO = " ".join(a + b for a in "pbcvtmlsdfgrnh" for b in "aeiou")[: 72 * 3 - 1]
 # Seconds. The same queries take a few milliseconds once bounded, and minutes before.
 BOUND = 5.0
+# A statement that keeps the database busy for minutes, whatever the data.
+ENDLESS = (
+    "WITH RECURSIVE endless(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM endless"
+    " WHERE x < 1000000000) SELECT count(*) FROM endless"
+)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -119,3 +130,45 @@ async def test_search_past_its_time_limit_is_refused(
     response = await seeded.client().get(f"/api/v1/listings?{query}")
     assert response.status_code == 200
     assert len((await response.get_json())["items"]) == 100
+
+
+async def _database_busy(node: TestNode) -> bool:
+    return await database_busy(node.node.db, "RECURSIVE endless")
+
+
+async def test_search_left_by_its_client_stops_in_the_database(
+    seeded: TestNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attack: send a search that keeps the database busy for minutes, and hang up.
+    Before, the statement ran on (SQLite's thread, or a PostgreSQL backend) long after
+    the client left. The client's disconnect (ASGI ``http.disconnect``, what Hypercorn
+    sends) makes Quart cancel the handler; the database must stop within a second. The
+    search stands in for any too-expensive one: its statement counts to a billion, and
+    the time limit is set out of the way."""
+
+    async def endless(session: AsyncSession, dialect: str, query: SearchQuery) -> Page:
+        await session.execute(text(ENDLESS))
+        return Page([], None)
+
+    monkeypatch.setattr(instance.search, "_search", endless)
+    listings = seeded.settings.listings.model_copy(update={"search_time_limit": 600.0})
+    monkeypatch.setattr(
+        seeded.node, "settings", seeded.settings.model_copy(update={"listings": listings})
+    )
+    disconnected = asyncio.Event()
+
+    async def hang_up() -> None:
+        async with seeded.client().request("/api/v1/listings?q=bois") as connection:
+            await connection.send_complete()
+            await asyncio.sleep(0.5)
+            assert await _database_busy(seeded)
+            await connection.disconnect()
+            disconnected.set()
+        # Leaving the block waits for the app to finish the request it cancelled.
+
+    client = asyncio.ensure_future(hang_up())
+    await asyncio.wait({client, asyncio.ensure_future(disconnected.wait())}, timeout=BOUND)
+    await asyncio.wait({client}, timeout=BOUND)
+    assert client.done(), "the handler waited for its statement after the client left"
+    client.result()
+    assert not await _database_busy(seeded)
