@@ -133,6 +133,9 @@ async def seed_demo(settings: Settings, email: str, password: str) -> None:
                     session, data, admin, territory_handle=settings.instance.handle
                 )
                 await approve_structure(session, settings, structure, admin)
+            # The memberships made above, loaded (publishing checks them; no lazy load
+            # may happen in an async session).
+            await session.refresh(admin, ["memberships"])
             for data in LISTINGS:
                 await create_listing(session, node, admin, data)
     await node.db.dispose()
