@@ -15,13 +15,11 @@ from quart_schema import document_querystring, document_request, document_respon
 
 from domain.exchanges import Exchange
 from instance.api import blueprint, json_body
+from instance.api.paging import id_cursor, page_limit
 from instance.auth import api_person
-from instance.errors import ApiError
 from instance.node import current_node
-from instance.search import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from instance.search import MAX_LIMIT, encode_cursor
 from instance.services import exchanges as service
-
-BAD_CURSOR = "is not a cursor from a previous page"
 
 
 class Value(BaseModel):
@@ -135,34 +133,14 @@ async def propose_exchange() -> tuple[dict[str, Any], int]:
         return exchange_json(exchange), 201
 
 
-def _limit(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise ApiError(
-            422, "some fields are invalid", fields={"limit": f"must be 1 to {MAX_LIMIT}"}
-        )
-    return int(raw)
-
-
-def _before(raw: str | None) -> int | None:
-    if not raw:
-        return None
-    cursor = decode_cursor(raw)
-    last = cursor.get("id") if cursor else None
-    if not isinstance(last, int) or isinstance(last, bool) or not 0 < last < 2**63:
-        raise ApiError(422, "some fields are invalid", fields={"cursor": BAD_CURSOR})
-    return last
-
-
 @blueprint.get("/exchanges")
 @document_querystring(ExchangesQuery)
 @document_response(ExchangePage)
 async def list_exchanges() -> dict[str, Any]:
     """A structure's exchanges, both sides, newest first, paged (members only)."""
     node = current_node()
-    limit = _limit(request.args.get("limit"))
-    before = _before(request.args.get("cursor"))
+    limit = page_limit(request.args.get("limit"))
+    before = id_cursor(request.args.get("cursor"))
     async with node.db.session() as session:
         person = await api_person(session)
         assert person is not None

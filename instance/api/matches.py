@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from quart import request
 from quart_schema import document_querystring, document_response
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -22,14 +22,13 @@ from domain.models import Listing, Structure
 from instance.api import blueprint
 from instance.api.follows import acting_structure
 from instance.api.listings import listing_json, withdrawn_readable
+from instance.api.paging import id_cursor, page_limit
 from instance.api.schemas import ListingOut
 from instance.auth import api_person
 from instance.errors import ApiError
 from instance.node import current_node
-from instance.search import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from instance.search import MAX_LIMIT, encode_cursor
 from instance.services.matching import matches_of, shown
-
-BAD_CURSOR = "is not a cursor from a previous page"
 
 
 class MatchOut(BaseModel):
@@ -91,38 +90,14 @@ async def listing_matches(listing_id: int) -> dict[str, Any]:
         return {"items": [match_json(m, listing) for m, _other in pairs]}
 
 
-def _limit(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise ApiError(
-            422, "some fields are invalid", fields={"limit": f"must be 1 to {MAX_LIMIT}"}
-        )
-    return int(raw)
-
-
-def _before(raw: str | None) -> ColumnElement[bool] | None:
-    if not raw:
-        return None
-    cursor = decode_cursor(raw)
-    last = cursor.get("id") if cursor else None
-    if not isinstance(last, int) or isinstance(last, bool) or not 0 < last < 2**63:
-        raise ApiError(
-            422,
-            "some fields are invalid",
-            fields={"cursor": "is not a cursor from a previous page"},
-        )
-    return Match.id < last
-
-
 @blueprint.get("/matches")
 @document_querystring(MatchesQuery)
 @document_response(StructureMatchPage)
 async def structure_matches() -> dict[str, Any]:
     """The matches of a structure's open listings, newest first, paged (members only)."""
     node = current_node()
-    limit = _limit(request.args.get("limit"))
-    before = _before(request.args.get("cursor"))
+    limit = page_limit(request.args.get("limit"))
+    last = id_cursor(request.args.get("cursor"))
     async with node.db.session() as session:
         person = await api_person(session)
         assert person is not None
@@ -141,8 +116,8 @@ async def structure_matches() -> dict[str, Any]:
             .order_by(Match.id.desc())
             .limit(limit + 1)
         )
-        if before is not None:
-            stmt = stmt.where(before)
+        if last is not None:
+            stmt = stmt.where(Match.id < last)
         found = list((await session.execute(stmt)).scalars().unique())
         items = []
         for match in found[:limit]:

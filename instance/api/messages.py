@@ -17,11 +17,12 @@ from federation.errors import PayloadError
 from federation.models import Actor
 from instance.api import blueprint, json_body
 from instance.api.follows import acting_structure
+from instance.api.paging import page_limit, time_cursor
 from instance.auth import api_person
 from instance.errors import ApiError
 from instance.ids import parse_id
 from instance.node import current_node
-from instance.search import decode_cursor, encode_cursor
+from instance.search import encode_cursor
 from outbox import messages as message_activities
 
 
@@ -182,8 +183,6 @@ async def send_message() -> tuple[dict[str, Any], int]:
 
 
 LATEST = 5  # messages of each conversation in GET /api/v1/messages
-MAX_PAGE = 100
-BAD_CURSOR = "is not a cursor from a previous page"
 
 
 async def conversations_of(
@@ -252,28 +251,6 @@ async def conversations_of(
     return out
 
 
-def _limit(raw: str | None, default: int = 20) -> int:
-    if raw is None:
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise ApiError(422, "some fields are invalid", fields={"limit": f"must be 1 to {MAX_PAGE}"})
-    return int(raw)
-
-
-def _cursor(raw: str | None, key: str) -> tuple[str, int] | None:
-    if not raw:
-        return None
-    cursor = decode_cursor(raw)
-    when, last = (cursor or {}).get(key), (cursor or {}).get("id")
-    if not isinstance(when, str) or not isinstance(last, int) or not 0 < last < 2**63:
-        raise ApiError(422, "some fields are invalid", fields={"cursor": BAD_CURSOR})
-    try:
-        datetime.fromisoformat(when)
-    except ValueError:
-        raise ApiError(422, "some fields are invalid", fields={"cursor": BAD_CURSOR}) from None
-    return when, last
-
-
 async def unread_count(session: AsyncSession, actor: Actor) -> int:
     mine = select(Participant).where(Participant.actor_id == actor.id).subquery()
     count = await session.scalar(
@@ -293,8 +270,8 @@ async def list_messages() -> dict[str, Any]:
     """A structure's conversations, newest first, remote replies included; paged
     (``limit``, ``cursor``, ``next``), each with its latest messages only."""
     node = current_node()
-    limit = _limit(request.args.get("limit"))
-    after = _cursor(request.args.get("cursor"), "updated")
+    limit = page_limit(request.args.get("limit"))
+    after = time_cursor(request.args.get("cursor"), "updated")
     async with node.db.session() as session:
         person = await api_person(session)
         assert person is not None
@@ -314,8 +291,8 @@ async def conversation_messages(conversation_id: int) -> dict[str, Any]:
     """One conversation's messages, oldest first, paged (``limit``, ``cursor``, ``next``);
     only for the structures taking part in it."""
     node = current_node()
-    limit = _limit(request.args.get("limit"), default=50)
-    after = _cursor(request.args.get("cursor"), "published")
+    limit = page_limit(request.args.get("limit"), default=50)
+    after = time_cursor(request.args.get("cursor"), "published")
     async with node.db.session() as session:
         person = await api_person(session)
         assert person is not None

@@ -22,12 +22,12 @@ from config.database import utcnow
 from domain.models import Membership, Person, Structure
 from domain.social import Notification
 from instance.api import blueprint, json_body
+from instance.api.paging import id_cursor, page_limit
 from instance.auth import api_person
 from instance.errors import ApiError
 from instance.node import current_node
-from instance.search import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from instance.search import MAX_LIMIT, encode_cursor
 
-BAD_CURSOR = "is not a cursor from a previous page"
 MAX_IDS = 500
 
 
@@ -87,34 +87,14 @@ async def _member_structure(session: AsyncSession, person: Person, handle: Any) 
     return int(structure_id)
 
 
-def _limit(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise ApiError(
-            422, "some fields are invalid", fields={"limit": f"must be 1 to {MAX_LIMIT}"}
-        )
-    return int(raw)
-
-
-def _cursor(raw: str | None) -> int | None:
-    if not raw:
-        return None
-    cursor = decode_cursor(raw)
-    last = cursor.get("id") if cursor else None
-    if not isinstance(last, int) or isinstance(last, bool) or not 0 < last < 2**63:
-        raise ApiError(422, "some fields are invalid", fields={"cursor": BAD_CURSOR})
-    return last
-
-
 @blueprint.get("/notifications")
 @document_querystring(NotificationQuery)
 @document_response(NotificationPage)
 async def list_notifications() -> dict[str, Any]:
     """Your notifications (or those of one of your structures), newest first, paged."""
     node = current_node()
-    limit = _limit(request.args.get("limit"))
-    before = _cursor(request.args.get("cursor"))
+    limit = page_limit(request.args.get("limit"))
+    before = id_cursor(request.args.get("cursor"))
     async with node.db.session() as session:
         person = await api_person(session)
         assert person is not None

@@ -11,10 +11,12 @@ from quart_schema import document_querystring, document_response
 from domain.models import STRUCTURE_KINDS
 from instance.api import blueprint
 from instance.api.listings import withdrawn_readable
+from instance.api.paging import BAD_CURSOR, page_limit
 from instance.errors import ApiError
+from instance.ids import parse_id
 from instance.node import current_node
 from instance.search import decode_cursor, encode_cursor
-from instance.services.directory import DEFAULT_LIMIT, MAX_LIMIT, list_structures
+from instance.services.directory import MAX_LIMIT, list_structures
 
 
 class StructureEntry(BaseModel):
@@ -59,15 +61,13 @@ async def directory() -> dict[str, Any]:
     kind = args.get("kind") or None
     if kind is not None and kind not in STRUCTURE_KINDS:
         raise _invalid("kind", "must be one of " + ", ".join(STRUCTURE_KINDS))
-    raw_limit = args.get("limit")
-    if raw_limit is not None and (not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT):
-        raise _invalid("limit", f"must be 1 to {MAX_LIMIT}")
+    limit = page_limit(args.get("limit"))
     after = None
     if args.get("cursor"):
         cursor = decode_cursor(args["cursor"])
-        name, last = (cursor or {}).get("name"), (cursor or {}).get("id")
-        if not isinstance(name, str) or not isinstance(last, int) or not 0 < last < 2**63:
-            raise _invalid("cursor", "is not a cursor from a previous page")
+        name, last = (cursor or {}).get("name"), parse_id((cursor or {}).get("id"))
+        if not isinstance(name, str) or last is None:
+            raise _invalid("cursor", BAD_CURSOR)
         after = (name, last)
     for field in ("q", "commune", "origin"):
         if len(args.get(field, "")) > 200:
@@ -82,7 +82,7 @@ async def directory() -> dict[str, Any]:
             kind=kind,
             commune=args.get("commune") or None,
             origin=(args.get("origin") or "").lower() or None,
-            limit=int(raw_limit) if raw_limit else DEFAULT_LIMIT,
+            limit=limit,
             after=after,
         )
     return {

@@ -11,6 +11,7 @@ from domain.notify import notify_roles, notify_structure
 from domain.people import find_person
 from domain.social import Notification
 from instance import operations
+from instance.search import encode_cursor
 from tests.api.helpers import OWNER, Api, assert_error
 
 
@@ -75,7 +76,12 @@ async def test_others_cannot_read_or_mark_a_structure_notifications(api: Api) ->
 
 
 async def test_bad_paging_and_ids_are_refused(api: Api) -> None:
-    for args, field in (({"limit": "0"}, "limit"), ({"cursor": "nope"}, "cursor")):
+    past_int32 = encode_cursor({"id": 2**40})  # an id no row can have (PostgreSQL: int32)
+    for args, field in (
+        ({"limit": "0"}, "limit"),
+        ({"cursor": "nope"}, "cursor"),
+        ({"cursor": past_int32}, "cursor"),
+    ):
         status, body, _ = await api.call(
             "GET", "/api/v1/notifications", token=api.owner, query_string=args
         )
