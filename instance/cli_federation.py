@@ -81,7 +81,7 @@ async def _with_node(args: argparse.Namespace, work: Callable[[Any], Awaitable[A
 
 
 def _run(args: argparse.Namespace, work: Callable[[Any], Awaitable[Any]]) -> Any:
-    from instance.peering import PeeringError
+    from instance.services.peering import PeeringError
 
     try:
         return asyncio.run(_with_node(args, work))
@@ -99,7 +99,7 @@ def _host(value: str) -> str:
 
 
 def peer(args: argparse.Namespace) -> int:
-    from instance import peering
+    from instance.services import peering
 
     action = args.peer_command
     if action == "list":
@@ -151,7 +151,7 @@ def domain(args: argparse.Namespace) -> int:
     """
     from federation import policy
     from federation.errors import PayloadError
-    from instance import peering
+    from instance.services import peering
 
     action = args.domain_command
     host = ""
@@ -191,7 +191,7 @@ def domain(args: argparse.Namespace) -> int:
 
 
 def keys(args: argparse.Namespace) -> int:
-    from instance import operations
+    from instance.services import listings as operations
 
     async def work(node: Any) -> None:
         async with node.transaction() as session:

@@ -119,7 +119,7 @@ LISTINGS: list[dict[str, Any]] = [
 async def seed_demo(settings: Settings, email: str, password: str) -> None:
     from instance.app import create_app
     from instance.node import current_node
-    from instance.operations import create_listing
+    from instance.services.listings import create_listing
 
     app = create_app(settings, run_workers=False)
     async with app.app_context():

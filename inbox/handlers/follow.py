@@ -3,7 +3,7 @@
 Structures and communities accept at once, unless they approve followers by
 hand (``federation.auto_accept_follows = false`` for structures): then the
 follow waits, ``pending``, and the structure's people are notified; they
-answer on ``/@HANDLE/followers`` or through the API (``instance.followers``).
+answer on ``/@HANDLE/followers`` or through the API (``instance.services.follows``).
 The territory accepts ordinary followers (a Mastodon user, say) at once, but
 a follow from another territory is a **peering request**: it waits for an
 administrator (``entraide peer approve``), unless we asked to peer with that

@@ -19,8 +19,8 @@ from instance.api import blueprint, json_body
 from instance.api.follows import acting_structure
 from instance.auth import api_person
 from instance.errors import ApiError
-from instance.moderation import audit
 from instance.node import Node, current_node
+from instance.services.moderation import audit
 from outbox import communities as community_activities
 
 

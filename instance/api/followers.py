@@ -1,5 +1,5 @@
 """``/api/v1/structures/{handle}/followers``: who follows a structure, and the answers to
-follow requests when it approves its followers by hand (``instance.followers``)."""
+follow requests when it approves its followers by hand (``instance.services.follows``)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from pydantic import BaseModel, Field
 from quart import request
 from quart_schema import document_querystring, document_response
 
-from instance import followers
 from instance.api import blueprint
 from instance.auth import api_person
 from instance.errors import ApiError
 from instance.ids import parse_id
 from instance.node import current_node
+from instance.services import follows as followers
 
 MAX_LIMIT = 100
 

@@ -10,7 +10,6 @@ from quart_schema import document_querystring, document_request, document_respon
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import Listing, Person
-from instance import operations
 from instance.api import blueprint, json_body
 from instance.api.schemas import (
     Error,
@@ -24,6 +23,7 @@ from instance.auth import api_person, bearer_token
 from instance.errors import ApiError
 from instance.node import Node, current_node
 from instance.search import parse_query, search_listings
+from instance.services import listings as operations
 
 
 def _decimal(value: Decimal | None) -> str | None:

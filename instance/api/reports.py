@@ -11,12 +11,12 @@ from sqlalchemy import select
 from domain.models import Listing, Structure
 from domain.social import AuditEntry, Post, Report
 from federation.models import Actor
-from instance import moderation
 from instance.api import blueprint, json_body
 from instance.api.follows import acting_structure
 from instance.auth import api_person
 from instance.errors import ApiError
 from instance.node import current_node
+from instance.services import moderation
 
 
 class ReportCreate(BaseModel):

@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import Structure
 from domain.validation import Invalid
-from instance import operations
 from instance.i18n import gettext as _
 from instance.node import current_node
+from instance.services import listings as operations
 from instance.web import blueprint
 from instance.web.common import deny, redirect_to, require_admin, require_moderator
 from instance.web.forms import field_errors

@@ -31,8 +31,8 @@ from federation.models import Actor, Follow
 from instance.api.communities import admit, animates, community_by_handle, create, dismiss
 from instance.errors import ApiError
 from instance.i18n import gettext as _
-from instance.moderation import audit
 from instance.node import current_node
+from instance.services.moderation import audit
 from instance.web import blueprint
 from instance.web.common import (
     acting_structures,

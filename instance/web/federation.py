@@ -1,14 +1,14 @@
 """Federation administration: peerings (``/admin/peers``) and domain health
 (``/admin/federation``), for administrators.
 
-* Peerings are ``instance.peering``'s: a table HOST / DIRECTION / STATE with
+* Peerings are ``instance.services.peering``'s: a table HOST / DIRECTION / STATE with
   approve, reject and remove, and a form to ask a territory to peer (its
   address is resolved over the network, outside any transaction; an error is
   shown on the page).
 * The « Fédération » page lists every remote domain we deliver to or hold a
   policy for: last success, consecutive failures, deliveries waiting in the
   queue, unavailable since, policy — failing domains first — with block,
-  silence, allow and clear (``instance.moderation.moderate_domain``, audited).
+  silence, allow and clear (``instance.services.moderation.moderate_domain``, audited).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from typing import Any
 from quart import flash, render_template, request
 
 from federation.errors import FederationError
-from instance import peering
 from instance.errors import ApiError
 from instance.i18n import gettext as _
-from instance.moderation import audit, moderate_domain
 from instance.node import current_node
+from instance.services import peering
+from instance.services.moderation import audit, moderate_domain
 from instance.web import blueprint
 from instance.web.common import redirect_to, require_admin
 from instance.web.queries import domain_rows

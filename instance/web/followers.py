@@ -3,7 +3,7 @@
 When the structure approves its followers by hand
 (``federation.auto_accept_follows = false``) the requests wait here with
 « Accepter » and « Refuser »; the accepted followers are listed below, each
-with « Retirer ». The answers are ``instance.followers``' (shared with the
+with « Retirer ». The answers are ``instance.services.follows``' (shared with the
 JSON API): an ``Accept`` or ``Reject`` goes to the follower's server through
 the delivery queue.
 """
@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from actors.local import approves_followers_manually
 from domain.models import Person, Structure
 from federation.models import Follow
-from instance import followers
 from instance.errors import ApiError
 from instance.i18n import gettext as _
 from instance.node import current_node
+from instance.services import follows as followers
 from instance.web import blueprint
 from instance.web.common import deny, redirect_to, require_person
 

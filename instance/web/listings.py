@@ -1,6 +1,6 @@
 """A listing's page, and the forms that publish, edit and withdraw one.
 
-Changes go through ``instance.operations`` (the same use cases as the JSON
+Changes go through ``instance.services.listings`` (the same use cases as the JSON
 API), which also federate them. ``listing_page`` is the HTML face of the
 listing's ActivityPub id, ``/listings/<id>``.
 """
@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.models import Listing, Person, Structure
 from domain.people import can_act_for, structures_of
 from domain.validation import Invalid
-from instance import operations
 from instance.errors import ApiError
 from instance.i18n import gettext as _
 from instance.node import current_node
+from instance.services import listings as operations
 from instance.services.matching import matches_of
 from instance.services.placing import check_commune
 from instance.web import blueprint

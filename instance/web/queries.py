@@ -4,7 +4,7 @@ Everything here is a query over the existing tables, shaped for a page:
 unread counts for the header, a community's followers, the communities of
 other nodes a person's structures follow, the health of each remote domain,
 what a report points at. The use cases themselves (sending, following,
-moderating) stay in ``outbox``, ``instance.moderation`` and friends.
+moderating) stay in ``outbox``, ``instance.services.moderation`` and friends.
 """
 
 from __future__ import annotations
@@ -260,7 +260,7 @@ async def report_views(session: AsyncSession, state: str, limit: int = 100) -> l
 
 async def open_counts(session: AsyncSession) -> dict[str, int]:
     """Figures of the administration hub."""
-    from instance.peering import list_peerings
+    from instance.services.peering import list_peerings
 
     pending = await session.scalar(
         select(func.count(Structure.id)).where(Structure.status == "pending")

@@ -9,7 +9,7 @@ message of someone else's conversation, a structure not yet approved are
 "nothing to report"), so the form never reveals more than the pages do and
 never makes the node fetch an address somebody typed.
 
-Sending goes through :func:`instance.moderation.create_report`, like the JSON
+Sending goes through :func:`instance.services.moderation.create_report`, like the JSON
 API: this node's moderators get a notification and, for content of another
 node (when ``federation.forward_reports`` allows it), that node receives a
 ``Flag`` from the territory actor — without the reporting structure's name.
@@ -30,10 +30,10 @@ from domain.models import Listing, Person, Structure
 from domain.sanitize import html_to_text
 from domain.social import Message, Participant, Post
 from federation.models import Actor
-from instance import moderation
 from instance.errors import ApiError
 from instance.i18n import gettext as _
 from instance.node import current_node
+from instance.services import moderation
 from instance.web import blueprint
 from instance.web.common import (
     acting_structures,
@@ -45,7 +45,7 @@ from instance.web.common import (
 )
 from instance.web.errors import N_
 
-MAX_REASON = 5000  # what instance.moderation keeps of a reason
+MAX_REASON = 5000  # what instance.services.moderation keeps of a reason
 EXCERPT = 280
 NOTHING_TO_REPORT = N_("There is nothing to report at this address: it may have been removed.")
 TOO_MANY_REPORTS = N_(

@@ -4,7 +4,7 @@ Moderators and administrators. Each report — made here, or received from
 another node as a ``Flag`` — shows what it points at with the actions that
 fit it: hide the listing or the post, suspend a local structure, silence or
 block a remote actor, and resolve the report. Every action goes through
-``instance.moderation``, which writes the audit log.
+``instance.services.moderation``, which writes the audit log.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from sqlalchemy import select
 from domain.models import Listing, Structure
 from domain.social import AuditEntry, Post, Report
 from federation.models import Actor
-from instance import moderation
 from instance.errors import ApiError
 from instance.i18n import gettext as _
 from instance.node import current_node
+from instance.services import moderation
 from instance.web import blueprint
 from instance.web.common import deny, redirect_to, require_moderator
 from instance.web.queries import report_views

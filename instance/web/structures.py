@@ -12,10 +12,10 @@ from quart import render_template
 
 from domain.impact import actor_impact
 from domain.people import can_act_for
-from instance.followers import pending_count
 from instance.node import current_node
-from instance.operations import structure_by_handle
 from instance.search import SearchQuery, search_listings
+from instance.services.follows import pending_count
+from instance.services.listings import structure_by_handle
 from instance.web import blueprint
 from instance.web.common import acting_structures, deny, load_viewer
 from instance.web.queries import follow_states_by, follower_count

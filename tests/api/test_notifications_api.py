@@ -10,8 +10,8 @@ from domain.models import Structure
 from domain.notify import notify_roles, notify_structure
 from domain.people import find_person
 from domain.social import Notification
-from instance import operations
 from instance.search import encode_cursor
+from instance.services import listings as operations
 from tests.api.helpers import OWNER, Api, assert_error
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from federation.models import Delivery, Follow
 from federation.policy import set_policy
-from instance import peering
+from instance.services import peering
 from tests.federation.test_listings_federation import publish, remote_listings
 from tests.fedinet import network
 

@@ -26,7 +26,8 @@ from domain.models import Listing
 from federation.keys import SigningKey, load_private_key_pem
 from federation.models import Activity, Actor, ActorKey, Delivery, Follow, InboxItem
 from federation.signatures import sign_request
-from instance import operations, peering
+from instance.services import listings as operations
+from instance.services import peering
 from outbox import follows
 from tests.databases import DatabaseTemplates
 from tests.fedinet import FediNet, database_factory, network

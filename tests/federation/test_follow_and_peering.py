@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from federation.models import Follow
-from instance import peering
+from instance.services import peering
 from tests.fedinet import network
 
 

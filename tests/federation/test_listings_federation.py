@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from federation.models import InboxItem, Tombstone
 from federation.signatures import sign_request
-from instance import peering
+from instance.services import peering
 from tests.fedinet import FediNet, network
 from tests.support import TestNode
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from actors.local import territory_actor
 from federation.models import Activity, Actor, Delivery, Follow
-from instance.peering import block_domain
+from instance.services.peering import block_domain
 from tests.support import TestNode
 
 HOSTS = ["evil.example", "x.evil.example", "evil.example:8443", "notevil.example"]

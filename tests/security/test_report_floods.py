@@ -4,7 +4,7 @@ Every report notifies each moderator (and a report made here about remote
 content sends a ``Flag`` to its node), so reports are bounded in a sliding
 hour: from one remote actor and from one remote server (``Flag``), and from
 one local structure (the JSON API and the « Signaler » form, which share
-``instance.moderation.create_report``).
+``instance.services.moderation.create_report``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from domain.models import Person
 from domain.social import Notification, Report
 from federation.models import InboxItem
 from inbox.handlers.reports import PER_ACTOR_PER_HOUR, PER_DOMAIN_PER_HOUR
-from instance.moderation import REPORTS_PER_STRUCTURE_PER_HOUR
+from instance.services.moderation import REPORTS_PER_STRUCTURE_PER_HOUR
 from tests.fedinet import FakeActor, FediNet, network
 from tests.security.helpers import AS, deliver, new_id, rsa_key
 from tests.support import TestNode

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from instance import peering
+from instance.services import peering
 from tests.fedinet import network
 from tests.support import TestNode
 from tests.web.browser import Browser

@@ -37,7 +37,7 @@ from federation.policy import changed_in as policy_changed
 from federation.policy import checked_host, clear_policy, set_policy
 from instance.errors import ApiError
 from instance.node import Node
-from instance.peering import block_domain
+from instance.services.peering import block_domain
 from outbox import listings as listing_activities
 from outbox import reports as report_activities
 from outbox.publish import PUBLIC, emit, new_activity
@@ -225,7 +225,7 @@ async def unsuspend_structure(
     """Lift a structure's suspension (an approved one: nothing changes).
 
     Only a suspended structure goes back to ``approved``: approving a pending one is
-    for administrators (``instance.operations.approve``), so anything else is a 409.
+    for administrators (``instance.services.listings.approve``), so anything else is a 409.
     """
     if structure.status == "approved":
         return

@@ -78,7 +78,7 @@ async def create_listing(
     structure = await structure_by_handle(session, handle) if isinstance(handle, str) else None
     if structure is None:
         errors: dict[str, FieldError] = {
-            "structure": FieldError("unknown structure" if handle else "is required")
+            "structure": FieldError("unknown structure") if handle else FieldError("is required")
         }
         try:
             validate_listing(data)

@@ -7,8 +7,8 @@ person who acts for the structure answers — on the page
 Both go through here:
 
 * :func:`managed_structure` — the approved structure that the person acts for
-  (:class:`~instance.operations.NotFound` or
-  :class:`~instance.operations.Forbidden` otherwise).
+  (:class:`~instance.services.listings.NotFound` or
+  :class:`~instance.services.listings.Forbidden` otherwise).
 * :func:`followers_of` / :func:`counts` — its follows, newest first, by state.
 * :func:`answer` — ``accept`` queues a signed ``Accept(Follow)`` for the
   follower's inbox (the durable delivery queue, as for any follow accepted at
@@ -32,7 +32,7 @@ from domain.models import Person, Structure
 from domain.notify import notify_structure
 from domain.people import can_act_for
 from federation.models import Actor, Follow
-from instance.operations import Forbidden, NotFound, structure_by_handle
+from instance.services.listings import Forbidden, NotFound, structure_by_handle
 from outbox.follows import accept, remove_follower
 
 Answer = Literal["accept", "reject"]
