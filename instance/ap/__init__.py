@@ -10,30 +10,13 @@ is a route of the web UI (``/listings/<id>``) are answered by a
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from quart import Blueprint, Response
-
+# Importing the modules registers their routes on the blueprint.
+from instance.ap import actors, discovery, inbox, objects
+from instance.ap.blueprint import AP_CONTENT_TYPE, ap_response, blueprint
 from instance.negotiation import AP_TYPES, wants_activity_json
 
-blueprint = Blueprint("ap", __name__)
-
-AP_CONTENT_TYPE = "application/activity+json; charset=utf-8"
-
-
-def ap_response(document: Any, status: int = 200, **headers: str) -> Response:
-    body = json.dumps(document, ensure_ascii=False)
-    response = Response(body, status=status, content_type=AP_CONTENT_TYPE)
-    response.headers["Vary"] = "Accept"
-    for name, value in headers.items():
-        response.headers[name.replace("_", "-")] = value
-    return response
-
-
-from instance.ap import actors, discovery, inbox, objects  # noqa: E402
-
 __all__ = [
+    "AP_CONTENT_TYPE",
     "AP_TYPES",
     "actors",
     "ap_response",

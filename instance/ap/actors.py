@@ -12,8 +12,9 @@ from actors.documents import actor_document, collection_page, ordered_collection
 from domain.models import Structure
 from domain.visibility import activity_shown
 from federation.models import Activity, Actor, Follow
-from instance.ap import ap_response, blueprint, wants_activity_json
+from instance.ap.blueprint import ap_response, blueprint
 from instance.errors import ApiError
+from instance.negotiation import wants_activity_json
 from instance.node import current_node
 from outbox.to_ap import tombstone
 

@@ -11,7 +11,7 @@ from actors.local import territory_actor
 from domain.models import Listing, Structure
 from federation.discovery import host_meta, jrd, nodeinfo, nodeinfo_links
 from federation.models import Actor
-from instance.ap import blueprint
+from instance.ap.blueprint import blueprint
 from instance.errors import ApiError
 from instance.node import SOFTWARE, VERSION, current_node
 

@@ -38,7 +38,7 @@ from federation.models import URI_LENGTH, Actor
 from federation.origin import actor_id, check_origin, object_id
 from federation.payload import parse_activity
 from federation.signatures import verify_request
-from instance.ap import blueprint
+from instance.ap.blueprint import blueprint
 from instance.errors import ApiError
 from instance.node import Node, current_node
 from instance.ratelimits import check_inbox_domain

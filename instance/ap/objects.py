@@ -11,8 +11,9 @@ from sqlalchemy import select
 from domain.models import Listing
 from domain.visibility import activity_shown
 from federation.models import Activity, Tombstone
-from instance.ap import ap_response, blueprint, wants_activity_json
+from instance.ap.blueprint import ap_response, blueprint
 from instance.errors import ApiError
+from instance.negotiation import wants_activity_json
 from instance.node import current_node
 from outbox.to_ap import listing_object, tombstone
 

@@ -15,7 +15,8 @@ from domain.people import HANDLE_RE, RESERVED_HANDLES, can_act_for, find_person
 from domain.social import Community, CommunityAnimator, CommunityMember, Post
 from domain.visibility import post_shown
 from federation.models import Actor, Follow
-from instance.api import blueprint, json_body
+from instance.api.blueprint import blueprint
+from instance.api.body import json_body
 from instance.api.follows import acting_structure
 from instance.auth import api_person
 from instance.errors import ApiError

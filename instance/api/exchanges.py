@@ -14,7 +14,8 @@ from quart import request
 from quart_schema import document_querystring, document_request, document_response
 
 from domain.exchanges import Exchange
-from instance.api import blueprint, json_body
+from instance.api.blueprint import blueprint
+from instance.api.body import json_body
 from instance.api.paging import id_cursor, page_limit
 from instance.auth import api_person
 from instance.node import current_node

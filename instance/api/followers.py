@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from quart import request
 from quart_schema import document_querystring, document_response
 
-from instance.api import blueprint
+from instance.api.blueprint import blueprint
 from instance.auth import api_person
 from instance.errors import ApiError
 from instance.ids import parse_id

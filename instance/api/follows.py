@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.models import Person, Structure
 from domain.people import can_act_for
 from federation.models import Actor, Follow
-from instance.api import blueprint, json_body
+from instance.api.blueprint import blueprint
+from instance.api.body import json_body
 from instance.auth import api_person
 from instance.errors import ApiError
 from instance.node import current_node

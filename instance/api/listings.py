@@ -10,7 +10,8 @@ from quart_schema import document_querystring, document_request, document_respon
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import Listing, Person
-from instance.api import blueprint, json_body
+from instance.api.blueprint import blueprint
+from instance.api.body import json_body
 from instance.api.schemas import (
     Error,
     ListingCreate,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased
 
 from domain.matches import Match
 from domain.models import Listing, Structure
-from instance.api import blueprint
+from instance.api.blueprint import blueprint
 from instance.api.follows import acting_structure
 from instance.api.listings import listing_json, withdrawn_readable
 from instance.api.paging import id_cursor, page_limit

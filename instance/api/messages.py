@@ -15,7 +15,8 @@ from domain.models import Listing, Structure
 from domain.social import Conversation, Message, Participant
 from federation.errors import PayloadError
 from federation.models import Actor
-from instance.api import blueprint, json_body
+from instance.api.blueprint import blueprint
+from instance.api.body import json_body
 from instance.api.follows import acting_structure
 from instance.api.paging import page_limit, time_cursor
 from instance.auth import api_person

@@ -12,7 +12,7 @@ from actors.local import territory_actor
 from domain.categories import CATEGORIES
 from domain.models import Listing, Structure
 from federation.models import Actor, Follow
-from instance.api import blueprint
+from instance.api.blueprint import blueprint
 from instance.api.schemas import CategoryOut, InstanceOut
 from instance.node import SOFTWARE, VERSION, current_node
 

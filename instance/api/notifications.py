@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from config.database import utcnow
 from domain.models import Membership, Person, Structure
 from domain.social import Notification
-from instance.api import blueprint, json_body
+from instance.api.blueprint import blueprint
+from instance.api.body import json_body
 from instance.api.paging import id_cursor, page_limit
 from instance.auth import api_person
 from instance.errors import ApiError

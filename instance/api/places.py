@@ -9,7 +9,7 @@ from quart import request
 from quart_schema import document_querystring, document_response
 
 from domain.places import MAX_QUERY, MAX_SUGGESTIONS, Place, suggest
-from instance.api import blueprint
+from instance.api.blueprint import blueprint
 from instance.errors import ApiError
 from instance.node import current_node
 

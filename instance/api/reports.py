@@ -11,7 +11,8 @@ from sqlalchemy import select
 from domain.models import Listing, Structure
 from domain.social import AuditEntry, Post, Report
 from federation.models import Actor
-from instance.api import blueprint, json_body
+from instance.api.blueprint import blueprint
+from instance.api.body import json_body
 from instance.api.follows import acting_structure
 from instance.auth import api_person
 from instance.errors import ApiError

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from domain.matches import SavedSearch
 from domain.models import Membership
 from domain.validation import FieldError, Invalid
-from instance.api import blueprint, json_body
+from instance.api.blueprint import blueprint
+from instance.api.body import json_body
 from instance.api.follows import acting_structure
 from instance.auth import api_person
 from instance.errors import ApiError

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from quart import request
 from quart_schema import document_querystring
 
-from instance.api import blueprint
+from instance.api.blueprint import blueprint
 from instance.api.listings import withdrawn_readable
 from instance.errors import ApiError
 from instance.node import current_node

@@ -9,7 +9,7 @@ from quart import request
 from quart_schema import document_querystring, document_response
 
 from domain.models import STRUCTURE_KINDS
-from instance.api import blueprint
+from instance.api.blueprint import blueprint
 from instance.api.listings import withdrawn_readable
 from instance.api.paging import BAD_CURSOR, page_limit
 from instance.errors import ApiError

@@ -27,7 +27,7 @@ from domain.social import Community, CommunityMember, Post
 from domain.validation import FieldError, Invalid
 from domain.visibility import post_shown
 from federation.models import Actor, Follow
-from instance.api import blueprint
+from instance.api.blueprint import blueprint
 from instance.api.communities import post_json
 from instance.api.follows import acting_structure
 from instance.api.listings import listing_json

@@ -42,7 +42,7 @@ from domain.validation import Collector, Invalid
 from instance.auth import count_sessions, end_all_sessions, log_in, log_out
 from instance.i18n import gettext as _
 from instance.node import current_node
-from instance.web import blueprint
+from instance.web.blueprint import blueprint
 from instance.web.common import load_viewer, redirect_to, require_person, safe_next
 from instance.web.forms import (
     PERSON_FIELDS,

@@ -24,7 +24,7 @@ from domain.validation import Invalid
 from instance.i18n import gettext as _
 from instance.node import current_node
 from instance.services import listings as operations
-from instance.web import blueprint
+from instance.web.blueprint import blueprint
 from instance.web.common import deny, redirect_to, require_admin, require_moderator
 from instance.web.forms import field_errors
 from instance.web.queries import open_counts

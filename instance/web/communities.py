@@ -33,7 +33,7 @@ from instance.errors import ApiError
 from instance.i18n import gettext as _
 from instance.node import current_node
 from instance.services.moderation import audit
-from instance.web import blueprint
+from instance.web.blueprint import blueprint
 from instance.web.common import (
     acting_structures,
     deny,

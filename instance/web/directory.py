@@ -17,7 +17,7 @@ from federation.models import Actor
 from instance.node import current_node
 from instance.search import decode_cursor, encode_cursor
 from instance.services.directory import list_structures
-from instance.web import blueprint
+from instance.web.blueprint import blueprint
 from instance.web.common import load_viewer
 
 PAGE = 30

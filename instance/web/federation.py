@@ -24,7 +24,7 @@ from instance.i18n import gettext as _
 from instance.node import current_node
 from instance.services import peering
 from instance.services.moderation import audit, moderate_domain
-from instance.web import blueprint
+from instance.web.blueprint import blueprint
 from instance.web.common import redirect_to, require_admin
 from instance.web.queries import domain_rows
 from instance.web.remote import explain

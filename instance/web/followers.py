@@ -20,7 +20,7 @@ from instance.errors import ApiError
 from instance.i18n import gettext as _
 from instance.node import current_node
 from instance.services import follows as followers
-from instance.web import blueprint
+from instance.web.blueprint import blueprint
 from instance.web.common import deny, redirect_to, require_person
 
 SHOWN = 200

@@ -7,7 +7,7 @@ from quart import render_template
 from instance.api.meta import counts
 from instance.node import current_node
 from instance.search import SearchQuery, search_listings
-from instance.web import blueprint
+from instance.web.blueprint import blueprint
 from instance.web.common import load_viewer
 
 RECENT = 9

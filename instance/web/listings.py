@@ -23,7 +23,7 @@ from instance.node import current_node
 from instance.services import listings as operations
 from instance.services.matching import matches_of
 from instance.services.placing import check_commune
-from instance.web import blueprint
+from instance.web.blueprint import blueprint
 from instance.web.common import (
     acting_structures,
     deny,

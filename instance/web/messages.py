@@ -31,7 +31,7 @@ from instance.errors import ApiError
 from instance.i18n import gettext as _
 from instance.ids import parse_id
 from instance.node import current_node
-from instance.web import blueprint
+from instance.web.blueprint import blueprint
 from instance.web.common import (
     acting_structures,
     deny,

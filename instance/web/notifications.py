@@ -17,7 +17,7 @@ from config.database import utcnow
 from domain.social import Notification
 from instance.i18n import gettext as _
 from instance.node import current_node
-from instance.web import blueprint
+from instance.web.blueprint import blueprint
 from instance.web.common import deny, redirect_to, require_person, safe_next
 from instance.web.queries import mark_notifications_read
 

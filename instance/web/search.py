@@ -26,7 +26,7 @@ from instance.i18n import gettext as _
 from instance.node import current_node
 from instance.search import Page, SearchQuery, SearchTooExpensive, search_listings
 from instance.search import parse_query as parse_search
-from instance.web import blueprint
+from instance.web.blueprint import blueprint
 from instance.web.common import acting_structures, load_viewer
 from instance.web.forms import field_errors, sentence
 from instance.web.queries import follow_states, territory_address

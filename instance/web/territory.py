@@ -16,7 +16,7 @@ from quart import render_template, request
 from instance.i18n import gettext as _
 from instance.node import current_node
 from instance.services.stats import Period, territory_stats
-from instance.web import blueprint
+from instance.web.blueprint import blueprint
 from instance.web.common import load_viewer
 from instance.web.labels import category_label, structure_kind_label
 

@@ -28,7 +28,7 @@ from federation.models import Actor, Follow
 from instance.api.timeline import _cursor, timeline_items
 from instance.i18n import gettext as _
 from instance.node import current_node
-from instance.web import blueprint
+from instance.web.blueprint import blueprint
 from instance.web.common import (
     acting_structures,
     pick_structure,
