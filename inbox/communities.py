@@ -25,7 +25,7 @@ from federation.keys import host_of
 from federation.models import Actor
 from federation.origin import object_id
 from inbox.activity import Incoming
-from inbox.processor import Context
+from inbox.context import Context
 from outbox.communities import announce
 
 

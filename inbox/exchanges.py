@@ -31,8 +31,8 @@ from domain.impact import distance_between
 from domain.models import Listing
 from federation.models import Actor
 from inbox.activity import Incoming
+from inbox.context import Context
 from inbox.exchange_from_ap import agreement_from_ap, agreement_of_event
-from inbox.processor import Context
 from outbox.exchanges import after_change, refuse_offer
 
 log = logging.getLogger(__name__)

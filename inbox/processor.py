@@ -22,72 +22,24 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import Database, utcnow
-from config.settings import Settings
 from federation.errors import FederationError, FetchError, KeyFetchError, RemoteStatusError
 from federation.models import InboxItem
-from federation.remote import Remote
 from federation.retry import should_retry
 from inbox.activity import Incoming
+from inbox.context import Context
+from inbox.dispatch import handlers
 
 log = logging.getLogger(__name__)
 
 MAX_TRIES = 8
-Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
-
-
-@dataclass
-class Context:
-    """What a handler may use."""
-
-    settings: Settings
-    db: Database
-    remote: Remote
-    transaction: Transaction
-
-
-Handler = Callable[[Context, Incoming], Awaitable[str | None]]
-
-
-def handlers() -> dict[str, Handler]:
-    """The handler of each activity type (one module per type)."""
-    from inbox.handlers import (
-        accept,
-        announce,
-        create,
-        delete,
-        flag,
-        follow,
-        move,
-        offer,
-        reject,
-        undo,
-        update,
-    )
-
-    return {
-        "Follow": follow.handle,
-        "Accept": accept.handle,
-        "Reject": reject.handle,
-        "Undo": undo.handle,
-        "Create": create.handle,
-        "Update": update.handle,
-        "Delete": delete.handle,
-        "Announce": announce.handle,
-        "Move": move.handle,
-        "Flag": flag.handle,
-        "Offer": offer.handle,
-    }
 
 
 class InboxProcessor:

@@ -15,7 +15,8 @@ import logging
 from federation import delivery
 from federation.delivery import DeliveryWorker
 from inbox import processor
-from inbox.processor import Context, InboxProcessor
+from inbox.context import Context
+from inbox.processor import InboxProcessor
 from instance.background import Background
 from instance.node import Node
 

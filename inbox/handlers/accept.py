@@ -11,7 +11,7 @@ from federation.models import Actor, Follow
 from federation.policy import PEERING_REASON, policies, set_policy
 from inbox import exchanges
 from inbox.activity import Incoming
-from inbox.processor import Context
+from inbox.context import Context
 
 
 async def find_our_follow(session: AsyncSession, act: Incoming) -> Follow | None:

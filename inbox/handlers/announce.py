@@ -12,9 +12,9 @@ from sqlalchemy import select
 from domain.models import Listing
 from federation.keys import host_of
 from inbox.activity import Incoming
+from inbox.context import Context
 from inbox.from_ap import listing_from_ap
 from inbox.listings import is_followed, upsert
-from inbox.processor import Context
 
 
 async def handle(ctx: Context, act: Incoming) -> str | None:

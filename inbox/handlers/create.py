@@ -11,9 +11,9 @@ from typing import Any
 
 from inbox import exchanges
 from inbox.activity import Incoming
+from inbox.context import Context
 from inbox.from_ap import listing_from_ap
 from inbox.listings import is_followed, upsert
-from inbox.processor import Context
 
 
 async def object_of(ctx: Context, act: Incoming) -> dict[str, Any] | None:

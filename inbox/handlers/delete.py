@@ -15,8 +15,8 @@ from config.database import utcnow
 from domain.models import Listing
 from federation.models import Actor, Follow, Tombstone
 from inbox.activity import Incoming
+from inbox.context import Context
 from inbox.listings import remove
-from inbox.processor import Context
 
 
 async def handle(ctx: Context, act: Incoming) -> str | None:

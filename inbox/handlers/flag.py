@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from inbox.activity import Incoming
-from inbox.processor import Context
+from inbox.context import Context
 
 
 async def handle(ctx: Context, act: Incoming) -> str | None:

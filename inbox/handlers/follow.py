@@ -19,7 +19,7 @@ from domain.models import Structure
 from domain.notify import notify_roles, notify_structure
 from federation.models import Actor, Follow
 from inbox.activity import Incoming
-from inbox.processor import Context
+from inbox.context import Context
 from outbox.follows import accept, find_follow, follow_requested
 
 

@@ -28,7 +28,7 @@ from domain.social import Conversation, Message, Participant, Post
 from federation.models import Actor
 from federation.origin import object_id
 from inbox.activity import Incoming
-from inbox.processor import Context
+from inbox.context import Context
 
 PUBLIC = frozenset({"https://www.w3.org/ns/activitystreams#Public", "as:Public", "Public"})
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from federation.models import Actor, Follow
 from inbox.activity import Incoming
-from inbox.processor import Context
+from inbox.context import Context
 from outbox.follows import follow, unfollow
 
 

@@ -7,8 +7,8 @@ An ``Offer`` of an ``Agreement``; anything else offered is ignored. See
 from __future__ import annotations
 
 from inbox.activity import Incoming
+from inbox.context import Context
 from inbox.exchanges import receive_offer
-from inbox.processor import Context
 
 
 async def handle(ctx: Context, act: Incoming) -> str | None:

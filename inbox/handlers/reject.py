@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from inbox import exchanges
 from inbox.activity import Incoming
+from inbox.context import Context
 from inbox.handlers.accept import find_our_follow
-from inbox.processor import Context
 
 
 async def handle(ctx: Context, act: Incoming) -> str | None:

@@ -7,7 +7,7 @@ from sqlalchemy import delete, select
 from federation.models import Actor, Follow
 from inbox import exchanges
 from inbox.activity import Incoming
-from inbox.processor import Context
+from inbox.context import Context
 
 
 async def handle(ctx: Context, act: Incoming) -> str | None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from federation.actor_doc import ACTOR_TYPES
 from inbox.activity import Incoming
+from inbox.context import Context
 from inbox.from_ap import listing_from_ap
 from inbox.handlers.create import object_of
 from inbox.listings import is_followed, upsert
-from inbox.processor import Context
 
 
 async def handle(ctx: Context, act: Incoming) -> str | None:
