@@ -8,6 +8,7 @@ Which one is decided by the path and the ``Accept`` header.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -17,7 +18,11 @@ from werkzeug.exceptions import HTTPException
 
 from domain.validation import Invalid
 from federation.errors import FederationError
+from instance.health import database_name
+from instance.i18n import gettext, select_locale
 from instance.negotiation import wants_activity_json
+from instance.node import current_node
+from instance.outage import MESSAGES, RETRY_AFTER, database_trouble, requests_log
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +123,6 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(Exception)
     async def _unexpected(error: Exception) -> Any:
         # A database that is down or too slow: 503 and a rate-limited line, no traceback.
-        from instance.outage import outage_response  # it builds on this module
-
         unavailable = outage_response(error)
         if unavailable is not None:
             return unavailable
@@ -127,3 +130,60 @@ def register_error_handlers(app: Quart) -> None:
         if wants_json():
             return json_error(500, "internal error; it has been logged")
         return await render_template("error.html", status=500, error=None), 500
+
+
+PAGE = """<!doctype html>
+<html lang="{lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="stylesheet" href="/static/entraide.css">
+</head>
+<body>
+<main id="content" class="wrap">
+<section class="error-page">
+<p class="error-code">503</p>
+<h1>{title}</h1>
+<p>{text}</p>
+<p><a class="button" href="">{again}</a></p>
+</section>
+</main>
+</body>
+</html>
+"""
+
+
+def unavailable_page() -> str:
+    """The page of a 503, in the page's language, without the layout (which reads the
+    database)."""
+    return PAGE.format(
+        lang=html.escape(select_locale()),
+        title=html.escape(gettext("Service temporarily unavailable")),
+        text=html.escape(
+            gettext("The site cannot reach its database right now. Please try again in a moment.")
+        ),
+        again=html.escape(gettext("Try again")),
+    )
+
+
+def _database() -> str:
+    try:
+        return database_name(current_node().db.url)
+    except (KeyError, RuntimeError):  # no node in this app: the line goes out all the same
+        return "the database"
+
+
+def outage_response(error: BaseException) -> Response | None:
+    """The 503 answer to a request that met database trouble; None for other errors."""
+    trouble = database_trouble(error)
+    if trouble is None:
+        return None
+    where = "/readyz" if request.path == "/readyz" else f"{request.method} {request.path}"
+    requests_log().warn(trouble, error, f"{where}, {_database()}")
+    headers = {"Retry-After": str(RETRY_AFTER)}
+    if wants_json():
+        return json_error(503, MESSAGES[trouble], code="unavailable", headers=headers)
+    response = Response(unavailable_page(), status=503, content_type="text/html; charset=utf-8")
+    response.headers.update(headers)
+    return response

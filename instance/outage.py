@@ -20,21 +20,21 @@ such errors, whatever wraps them (SQLAlchemy, asyncpg, aiosqlite, or the
 
 Nothing is cached: the next request tries the database again, so the node
 recovers by itself when the database is back.
+
+The 503 answers are built where the other errors become responses
+(:func:`instance.errors.outage_response`); this module only recognises the
+trouble and keeps the log quiet, so the background loops use it without the web.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 import time
 from types import TracebackType
 from typing import Literal
 
-from quart import Response, current_app, request
+from quart import current_app
 from sqlalchemy import exc as sa_exc
-
-from instance.errors import json_error, wants_json
-from instance.i18n import gettext, select_locale
 
 log = logging.getLogger(__name__)
 
@@ -150,63 +150,3 @@ def requests_log() -> OutageLog:
     if not isinstance(found, OutageLog):
         found = current_app.extensions["entraide.outage"] = OutageLog()
     return found
-
-
-PAGE = """<!doctype html>
-<html lang="{lang}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<link rel="stylesheet" href="/static/entraide.css">
-</head>
-<body>
-<main id="content" class="wrap">
-<section class="error-page">
-<p class="error-code">503</p>
-<h1>{title}</h1>
-<p>{text}</p>
-<p><a class="button" href="">{again}</a></p>
-</section>
-</main>
-</body>
-</html>
-"""
-
-
-def unavailable_page() -> str:
-    """The page of a 503, in the page's language, without the layout (which reads the
-    database)."""
-    return PAGE.format(
-        lang=html.escape(select_locale()),
-        title=html.escape(gettext("Service temporarily unavailable")),
-        text=html.escape(
-            gettext("The site cannot reach its database right now. Please try again in a moment.")
-        ),
-        again=html.escape(gettext("Try again")),
-    )
-
-
-def _database() -> str:
-    from instance.health import database_name
-    from instance.node import current_node
-
-    try:
-        return database_name(current_node().db.url)
-    except (KeyError, RuntimeError):  # no node in this app: the line goes out all the same
-        return "the database"
-
-
-def outage_response(error: BaseException) -> Response | None:
-    """The 503 answer to a request that met database trouble; None for other errors."""
-    trouble = database_trouble(error)
-    if trouble is None:
-        return None
-    where = "/readyz" if request.path == "/readyz" else f"{request.method} {request.path}"
-    requests_log().warn(trouble, error, f"{where}, {_database()}")
-    headers = {"Retry-After": str(RETRY_AFTER)}
-    if wants_json():
-        return json_error(503, MESSAGES[trouble], code="unavailable", headers=headers)
-    response = Response(unavailable_page(), status=503, content_type="text/html; charset=utf-8")
-    response.headers.update(headers)
-    return response
