@@ -8,72 +8,53 @@ other error, with one clear line on stderr — no traceback unless ``--debug``.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, NoReturn
 
-from config.settings import Settings, SettingsError, load_settings
+from config.settings import SettingsError
+from instance.cli_common import (
+    DEFAULT_DATA_DIR,
+    CommandError,
+    Parser,
+    UsageError,
+    common_options,
+    data_dir,
+    one_line,
+    run,
+    settings_for,
+    setup_logging,
+)
+from instance.cli_federation import FEDERATION_HANDLERS, add_federation_commands
+from instance.version import VERSION
 
-DEFAULT_DATA_DIR = "entraide-data"
-log = logging.getLogger("entraide")
-
-
-class CommandError(Exception):
-    """A command failed for a reason the user can act on (exit status 1)."""
-
-
-class UsageError(Exception):
-    """The command was called wrongly (exit status 2)."""
-
-
-def one_line(text: str) -> str:
-    """The first non-empty line of ``text``: stderr gets one line per error (INTERFACE.md)."""
-    for line in str(text).splitlines():
-        if line.strip():
-            return line.strip()
-    return "unknown error"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line, not argparse's usage block: scripts read the last line of stderr.
-        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
-
-
-def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
-    default = None if top else argparse.SUPPRESS
-    parser.add_argument(
-        "--data-dir",
-        default=default,
-        help=f"the node's directory (default: $ENTRAIDE_DATA_DIR or ./{DEFAULT_DATA_DIR})",
-    )
-    parser.add_argument(
-        "--debug",
-        action="store_true",
-        default=False if top else argparse.SUPPRESS,
-        help="show tracebacks and debug logs",
-    )
+# The shared names stay importable from here (the tests and scripts use them).
+__all__ = [
+    "DEFAULT_DATA_DIR",
+    "CommandError",
+    "UsageError",
+    "build_parser",
+    "data_dir",
+    "main",
+    "one_line",
+    "run",
+    "settings_for",
+    "setup_logging",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="entraide",
         description="Entraide: a federated server of offers and needs for territories.",
     )
-    _common(parser, top=True)
-    from instance.version import VERSION
-
+    common_options(parser, top=True)
     parser.add_argument("--version", action="version", version=f"entraide {VERSION}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
 
     def sub(name: str, help_: str) -> argparse.ArgumentParser:
         p = commands.add_parser(name, help=help_, description=help_)
-        _common(p, top=False)
+        common_options(p, top=False)
         return p
 
     p = sub("init", "create a node's data directory, database and territory actor")
@@ -97,16 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub("worker", "run inbox processing and delivery only (no web)")
 
     p = sub("db", "database maintenance")
-    db = p.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_Parser)
+    db = p.add_subparsers(dest="db_command", metavar="ACTION", parser_class=Parser)
     db.required = True
     up = db.add_parser("upgrade", help="apply pending migrations")
-    _common(up, top=False)
+    common_options(up, top=False)
 
     p = sub("user", "people with a login")
-    users = p.add_subparsers(dest="user_command", metavar="ACTION", parser_class=_Parser)
+    users = p.add_subparsers(dest="user_command", metavar="ACTION", parser_class=Parser)
     users.required = True
     uc = users.add_parser("create", help="create an approved person")
-    _common(uc, top=False)
+    common_options(uc, top=False)
     uc.add_argument("--email", required=True)
     uc.add_argument("--password", required=True)
     uc.add_argument(
@@ -114,10 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub("structure", "local structures")
-    structures = p.add_subparsers(dest="structure_command", metavar="ACTION", parser_class=_Parser)
+    structures = p.add_subparsers(dest="structure_command", metavar="ACTION", parser_class=Parser)
     structures.required = True
     sc = structures.add_parser("create", help="create an approved structure")
-    _common(sc, top=False)
+    common_options(sc, top=False)
     sc.add_argument("--handle", required=True)
     sc.add_argument("--name", required=True)
     sc.add_argument("--owner", required=True, help="e-mail of an existing person")
@@ -129,10 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--lon", type=float)
 
     p = sub("token", "API tokens")
-    tokens = p.add_subparsers(dest="token_command", metavar="ACTION", parser_class=_Parser)
+    tokens = p.add_subparsers(dest="token_command", metavar="ACTION", parser_class=Parser)
     tokens.required = True
     tc = tokens.add_parser("create", help="print a new API token for a person")
-    _common(tc, top=False)
+    common_options(tc, top=False)
     tc.add_argument("--email", required=True)
 
     p = sub("backup", "write a consistent copy of the node (database, keys, settings) to FILE")
@@ -150,34 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--host", default="127.0.0.1")
 
-    from instance.cli_federation import add_federation_commands
-
     add_federation_commands(sub)
     return parser
 
 
-def data_dir(args: argparse.Namespace, *, fallback: str = DEFAULT_DATA_DIR) -> Path:
-    value = args.data_dir or os.environ.get("ENTRAIDE_DATA_DIR") or fallback
-    return Path(value).expanduser()
-
-
-def settings_for(args: argparse.Namespace) -> Settings:
-    return load_settings(data_dir(args))
-
-
-def setup_logging(settings: Settings | None, debug: bool) -> None:
-    from instance.logs import configure_logging
-
-    configure_logging(settings, debug=debug)
-
-
 def _dispatch(args: argparse.Namespace) -> int:
-    from instance import commands
+    # Imported here: a usage error or --help need not load the database layer.
+    from instance import cli_serve, commands
 
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "init": commands.init,
-        "serve": commands.serve,
-        "worker": commands.worker,
+        "serve": cli_serve.serve,
+        "worker": cli_serve.worker,
         "db": commands.db,
         "user": commands.user,
         "structure": commands.structure,
@@ -186,8 +151,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         "backup": commands.backup,
         "restore": commands.restore,
     }
-    from instance.cli_federation import FEDERATION_HANDLERS
-
     handlers.update(FEDERATION_HANDLERS)
     return handlers[args.command](args)
 
@@ -220,14 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def run(coro: Any) -> Any:
-    return asyncio.run(coro)
-
-
 if __name__ == "__main__":  # pragma: no cover
-    # Under `python -m instance.cli` this file runs as __main__, while the command
-    # modules import `instance.cli`: a second copy with its own CommandError and
-    # UsageError classes. Run the imported copy so that its except clauses match.
-    from instance.cli import main as _main
-
-    sys.exit(_main())
+    # The command modules import their errors from instance.cli_common, never this
+    # module: run as __main__, it catches the very classes they raise.
+    sys.exit(main())

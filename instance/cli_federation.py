@@ -15,24 +15,21 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from federation.errors import FederationError
-from instance.cli import CommandError, UsageError, settings_for
+from instance.cli_common import CommandError, Sub, UsageError, common_options, settings_for
 
-Sub = Callable[[str, str], argparse.ArgumentParser]
 HOST_HELP = "HOST[:PORT] of the other node"
 
 
 def add_federation_commands(sub: Sub) -> None:
-    from instance.cli import _common
-
     p = sub("peer", "peerings with other territories")
     peers = p.add_subparsers(dest="peer_command", metavar="ACTION")
     peers.required = True
     listing = peers.add_parser("list", help="one peering per line: HOST DIRECTION STATE")
-    _common(listing, top=False)
+    common_options(listing, top=False)
     req = peers.add_parser(
         "request", help="ask another territory to peer (acct:HANDLE@HOST or URL)"
     )
-    _common(req, top=False)
+    common_options(req, top=False)
     req.add_argument("target")
     for name, help_ in (
         ("approve", "accept an incoming peering request"),
@@ -40,14 +37,14 @@ def add_federation_commands(sub: Sub) -> None:
         ("remove", "end a peering in both directions"),
     ):
         cmd = peers.add_parser(name, help=help_)
-        _common(cmd, top=False)
+        common_options(cmd, top=False)
         cmd.add_argument("host", help=HOST_HELP)
 
     p = sub("keys", "keys of local actors")
     keys = p.add_subparsers(dest="keys_command", metavar="ACTION")
     keys.required = True
     rotate = keys.add_parser("rotate", help="new keys for a local actor; followers are told")
-    _common(rotate, top=False)
+    common_options(rotate, top=False)
     rotate.add_argument("handle", help="handle of the territory, a structure or a community")
 
     p = sub("domain", "federation policy by domain")
@@ -60,7 +57,7 @@ def add_federation_commands(sub: Sub) -> None:
         ("list", "the domain policies"),
     ):
         cmd = domains.add_parser(name, help=help_)
-        _common(cmd, top=False)
+        common_options(cmd, top=False)
         if name != "list":
             cmd.add_argument("host", help=HOST_HELP)
         if name == "block":

@@ -1,13 +1,15 @@
-"""What each ``entraide`` command does (the parser is in ``instance.cli``)."""
+"""What the ``entraide`` commands do (the parser is in ``instance.cli``).
+
+``serve`` and ``worker`` are in :mod:`instance.cli_serve`, the federation commands in
+:mod:`instance.cli_federation`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import re
 import secrets
-import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,8 +26,15 @@ from config.settings import (
 )
 from domain.validation import Invalid
 from federation.models import Actor
-from instance.cli import CommandError, UsageError, data_dir, settings_for, setup_logging
-from instance.version import VERSION
+from instance.cli_common import (
+    CommandError,
+    UsageError,
+    announce,
+    data_dir,
+    settings_for,
+    setup_logging,
+)
+from instance.cli_serve import check_schema, serve_app
 
 if TYPE_CHECKING:
     from domain.models import Person
@@ -134,149 +143,6 @@ def init(args: argparse.Namespace) -> int:
     )
     uri = initialise(settings)
     announce(None, f"initialised {ddir}: territory actor {uri}")
-    return 0
-
-
-# --- serve / worker ---------------------------------------------------------
-
-
-def _check_schema(settings: Settings) -> None:
-    from instance.health import schema_is_current
-
-    current = asyncio.run(schema_is_current(settings.database_url))
-    if not current:
-        raise CommandError("the database schema is not current: run `entraide db upgrade`")
-
-
-def _install_signals(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-
-
-def _hypercorn_config(host: str, port: int) -> Any:
-    from hypercorn.config import Config
-
-    config = Config()
-    config.bind = [f"{host}:{port}"]
-    config.graceful_timeout = 15
-    config.accesslog = None
-    # Our own logger: one handler (the root one, text or JSON), no duplicated lines.
-    config.errorlog = logging.getLogger("hypercorn.error")
-    return config
-
-
-def announce(settings: Settings | None, message: str) -> None:
-    """A line for the person who started the command: on stdout, or as a log record in
-    JSON log mode (where every line of output is a JSON object)."""
-    from instance.logs import json_logs
-
-    if json_logs(settings):
-        logging.getLogger("entraide").info("%s", message)
-    else:
-        print(message, flush=True)
-
-
-def _share_metrics(settings: Settings, *, clean: bool) -> None:
-    """Counters shared by every process of the node (``instance.observability``)."""
-    if settings.metrics.enabled:
-        from instance.observability import share_metrics
-
-        share_metrics(settings.data_dir, clean=clean)
-
-
-async def _serve(settings: Settings, host: str, port: int) -> None:
-    from hypercorn.asyncio import serve as hypercorn_serve
-
-    from instance import create_app
-
-    app = create_app(settings)
-    config = _hypercorn_config(host, port)
-    stop = asyncio.Event()
-    _install_signals(stop)
-    announce(
-        settings,
-        f"Entraide {VERSION}: {settings.instance.name} ({settings.base_url}) listening on "
-        f"http://{host}:{port}",
-    )
-    await hypercorn_serve(app, config, shutdown_trigger=stop.wait)
-
-
-def serve(args: argparse.Namespace) -> int:
-    if args.workers < 1:
-        raise UsageError("--workers must be at least 1")
-    if not 0 < args.port < 65536:
-        raise UsageError("--port must be between 1 and 65535")
-    settings = settings_for(args)
-    setup_logging(settings, args.debug)
-    if args.workers > 1:
-        if settings.database_url.startswith("sqlite"):
-            raise UsageError(
-                "--workers > 1 needs PostgreSQL: SQLite allows a single writing process; "
-                "use `--database-url postgresql+asyncpg://…` at init to scale out"
-            )
-        _check_schema(settings)
-        _share_metrics(settings, clean=True)
-        return _serve_processes(settings, args.host, args.port, args.workers)
-    _check_schema(settings)
-    _share_metrics(settings, clean=True)
-    asyncio.run(_serve(settings, args.host, args.port))
-    return 0
-
-
-def _serve_processes(settings: Settings, host: str, port: int, workers: int) -> int:
-    """N web processes sharing one socket, kept by this process (``instance.supervisor``).
-
-    Each process builds the app from ``ENTRAIDE_DATA_DIR`` (``instance.asgi``)
-    and runs the background loops too: on PostgreSQL they share the queues
-    through ``SKIP LOCKED``. A web process that dies is replaced; SIGTERM/SIGINT
-    stop every process gracefully.
-    """
-    import os
-
-    from instance.observability import process_ended
-    from instance.supervisor import Supervisor
-
-    os.environ["ENTRAIDE_DATA_DIR"] = str(settings.data_dir.resolve())
-    config = _hypercorn_config(host, port)
-    config.workers = workers
-    config.application_path = "instance.asgi:app_from_env()"
-    announce(
-        settings,
-        f"Entraide {VERSION}: {settings.instance.name} ({settings.base_url}) listening on "
-        f"http://{host}:{port} with {workers} processes",
-    )
-    return Supervisor(config, workers, on_exit=process_ended).run()
-
-
-async def _worker(settings: Settings) -> None:
-    from instance import create_app
-
-    app = create_app(settings, run_workers=True)
-    node = app.extensions["entraide"]
-    if node.metrics is not None:
-        node.metrics.set_role("worker")
-    stop = asyncio.Event()
-    _install_signals(stop)
-    await app.startup()
-    announce(settings, f"Entraide {VERSION} worker: processing the inbox and delivering")
-    try:
-        await stop.wait()
-    finally:
-        await app.shutdown()
-
-
-def worker(args: argparse.Namespace) -> int:
-    settings = settings_for(args)
-    setup_logging(settings, args.debug)
-    if settings.database_url.startswith("sqlite"):
-        raise UsageError(
-            "`entraide worker` runs beside `serve` on PostgreSQL; on SQLite, `serve` runs "
-            "the workers itself (one writing process)"
-        )
-    _check_schema(settings)
-    _share_metrics(settings, clean=False)
-    asyncio.run(_worker(settings))
     return 0
 
 
@@ -404,8 +270,8 @@ def demo(args: argparse.Namespace) -> int:
     print(f"Demo administrator: {email} / password: {password}", flush=True)
     sys.stdout.flush()
     setup_logging(settings, args.debug)
-    _check_schema(settings)
-    asyncio.run(_serve(settings, args.host, args.port))
+    check_schema(settings)
+    asyncio.run(serve_app(settings, args.host, args.port))
     return 0
 
 

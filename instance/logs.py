@@ -2,7 +2,7 @@
 
 In JSON mode every line a command writes for the person who started it (the
 start-up line of ``serve`` and ``worker``, what ``init`` and ``db upgrade``
-did) goes out as a log record too (``instance.commands.announce``), so that a
+did) goes out as a log record too (``instance.cli_common.announce``), so that a
 log collector reads every line of a node's output, the first included.
 """
 
