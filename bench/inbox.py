@@ -62,7 +62,7 @@ from bench.common import (
     init_node,
     start_server,
 )
-from tests.security.helpers import MASTODON_KEY_PEM
+from bench.keys import MASTODON_KEY_PEM
 
 CONNECTIONS = 32
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"

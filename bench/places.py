@@ -96,7 +96,7 @@ def run(quick: bool) -> list[Row]:
         data_dir, port = _node(run_dir, "sqlite")
         with serving(data_dir, port) as server:
             rows += _rows("sqlite", measure(server.base_url, queries))
-        from tests.databases import PgCluster, pg_binaries
+        from bench.postgres import PgCluster, pg_binaries
 
         if pg_binaries() is None:
             print("places: PostgreSQL skipped: binaries not found", file=sys.stderr)

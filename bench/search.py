@@ -685,7 +685,7 @@ def _watchdog(run_dir: Path) -> subprocess.Popen[bytes]:
 
 def _prepare_postgres(count: int, run_dir: Path) -> tuple[Prepared | None, str]:
     """A node on a fresh throwaway PostgreSQL cluster, or why not."""
-    from tests.databases import PgCluster, pg_binaries
+    from bench.postgres import PgCluster, pg_binaries
 
     if pg_binaries() is None:
         return None, "PostgreSQL binaries (initdb, pg_ctl) not found"

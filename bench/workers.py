@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Row, cli, entraide_command, format_row
+from bench.common import Row, cli, entraide_command, format_row, free_port
 from bench.delivery import PORTS, Receiver, enqueue_deliveries
 
 QUICK_N = 300
@@ -34,8 +34,6 @@ FULL_N = 4_000
 async def _drain_with(workers: int, data_dir: Path, base: str, n: int, first: int) -> float:
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
-
-    from tests.databases import free_port
 
     ports = [free_port() for _ in range(PORTS)]
     receiver = Receiver(n)
@@ -75,7 +73,7 @@ async def _drain_with(workers: int, data_dir: Path, base: str, n: int, first: in
 
 
 def run(quick: bool) -> list[Row]:
-    from tests.databases import PgCluster
+    from bench.postgres import PgCluster
 
     n = QUICK_N if quick else FULL_N
     try:

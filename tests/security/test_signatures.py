@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
+from bench.keys import MASTODON_KEY_PEM
 from federation.errors import KeyFetchError, PayloadError, SignatureError
 from federation.keys import ed25519_multibase, load_private_key_pem, public_key_pem
 from federation.signatures import (
@@ -27,7 +28,6 @@ from federation.signatures import (
     verify_parsed,
     verify_request,
 )
-from tests.security.helpers import MASTODON_KEY_PEM
 
 # --------------------------------------------------------------------------
 # Mastodon's vectors, quoted from mastodon/mastodon
