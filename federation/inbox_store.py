@@ -164,8 +164,10 @@ async def store_incoming(
 
 
 @dataclass
-class Incoming:
-    """An activity waiting to be stored by :class:`GroupCommit`."""
+class VerifiedActivity:
+    """A received activity whose signature and origin were checked, waiting to be
+    stored by :class:`GroupCommit` (not :class:`inbox.activity.Incoming`, which is a
+    stored activity read back for its handler)."""
 
     activity: dict[str, Any]
     actor_uri: str
@@ -198,10 +200,10 @@ class GroupCommit:
         self.begin = begin
         self.before_commit = before_commit
         self.max_batch = max_batch
-        self._waiting: list[tuple[Incoming, asyncio.Future[bool]]] = []
+        self._waiting: list[tuple[VerifiedActivity, asyncio.Future[bool]]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def store(self, item: Incoming) -> bool:
+    async def store(self, item: VerifiedActivity) -> bool:
         """Store ``item``; True if new, False if its id was already stored."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
@@ -233,7 +235,7 @@ class GroupCommit:
                     except Exception as alone:
                         _fail([one], alone)
 
-    async def _commit(self, batch: list[tuple[Incoming, asyncio.Future[bool]]]) -> None:
+    async def _commit(self, batch: list[tuple[VerifiedActivity, asyncio.Future[bool]]]) -> None:
         """Store ``batch`` in one transaction, then tell each waiter whether its row was new."""
         now = utcnow()
         rows = [
@@ -257,7 +259,7 @@ class GroupCommit:
                 future.set_result(stored)
 
 
-def _fail(batch: list[tuple[Incoming, asyncio.Future[bool]]], exc: BaseException) -> None:
+def _fail(batch: list[tuple[VerifiedActivity, asyncio.Future[bool]]], exc: BaseException) -> None:
     """Every waiter of ``batch`` not answered yet hears ``exc`` (and answers 5xx)."""
     for _, future in batch:
         if not future.done():

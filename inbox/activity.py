@@ -2,7 +2,9 @@
 
 Handlers get an :class:`Incoming` instead of the raw dict: the id, type and
 actor are strings, the object is split into its id and (when embedded) its
-document. The raw JSON stays available as ``raw`` for converters.
+document. The raw JSON stays available as ``raw`` for converters. (What the
+inbox endpoint hands to storage, before this, is a
+:class:`federation.inbox_store.VerifiedActivity`.)
 """
 
 from __future__ import annotations

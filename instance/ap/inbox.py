@@ -32,7 +32,7 @@ from sqlalchemy import select
 
 from config.database import utcnow
 from federation.errors import DomainBlocked, KeyFetchError, OriginMismatch, PayloadError, RemoteGone
-from federation.inbox_store import Incoming
+from federation.inbox_store import VerifiedActivity
 from federation.keys import host_of
 from federation.models import URI_LENGTH, Actor
 from federation.origin import actor_id, check_origin, object_id
@@ -122,7 +122,7 @@ async def _receive(node: Node, recipient: str | None) -> Response:
         canonical = json.dumps(activity, sort_keys=True, separators=(",", ":"))
         activity["id"] = "urn:entraide:sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
     await node.inbox_writer.store(
-        Incoming(
+        VerifiedActivity(
             activity=activity,
             actor_uri=actor,
             domain=domain,

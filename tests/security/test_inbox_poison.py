@@ -21,7 +21,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from federation.inbox_store import GroupCommit, Incoming
+from federation.inbox_store import GroupCommit, VerifiedActivity
 from federation.keys import _host_of, host_of
 from federation.models import InboxItem
 from tests.fedinet import FakeActor, FediNet, network
@@ -42,10 +42,10 @@ async def world(
         yield net, a, alice
 
 
-def _incoming(activity: dict[str, Any]) -> Incoming:
+def _incoming(activity: dict[str, Any]) -> VerifiedActivity:
     from config.database import utcnow
 
-    return Incoming(
+    return VerifiedActivity(
         activity=activity,
         actor_uri="https://remote.test/users/alice",
         domain="remote.test",
