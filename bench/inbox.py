@@ -26,7 +26,7 @@ How it runs, all on 127.0.0.1:
    out before the time is up, the window is shorter; the rate is still
    complete exchanges over the time they took.
 4. **Load.** 32 keep-alive connections, one request in flight each
-   (``bench.common.hammer``): first ``GET /healthz`` (``GET /api/v1/instance``
+   (``bench.load.hammer``): first ``GET /healthz`` (``GET /api/v1/instance``
    where the node has no ``/healthz``) for the trivial rate, then the signed
    POSTs to the shared inbox for the accept rate. One warm-up request of each
    kind comes first (the first POST makes the node fetch the key).
@@ -51,18 +51,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
     HOST,
-    LoadResult,
     Row,
     answers,
     format_row,
     free_port,
-    hammer,
     http_body,
-    http_request,
     init_node,
     start_server,
 )
 from bench.keys import MASTODON_KEY_PEM
+from bench.load import LoadResult, hammer, http_request
 
 CONNECTIONS = 32
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"

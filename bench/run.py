@@ -13,7 +13,7 @@ A benchmark is a module of ``bench/`` (not this file, ``common.py``, or a name
 starting with ``_``) that defines ``run(quick: bool) -> list[tuple[str, float,
 str, str]]`` rows ``(name, value, unit, bound)``, or a script (``if __name__ ==
 "__main__":``) that prints ``name: value unit [bound]`` lines; a module with
-neither (``data_fr.py``) is data, not a benchmark. Each benchmark runs in a
+neither (``data_fr.py``, ``load.py``…) is data or helpers, not a benchmark. Each benchmark runs in a
 process of its own, one after the other so that they do not share the CPU:
 ``python bench/run.py --child FILE`` calls ``run()``; a script runs as
 ``python FILE``, with ``--quick`` only if its source mentions that flag. Its

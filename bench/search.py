@@ -7,6 +7,7 @@ For each backend (a SQLite file, then PostgreSQL on a throwaway cluster):
    in-process with ``domain.people.create_person``, what ``entraide user
    create`` calls, to save a process start);
 2. realistic French listings (``bench/data_fr.py``, seeded) are bulk-inserted
+   (``bench/search_data.py``)
    with SQLAlchemy Core: 80 % local (by that structure), 20 % received from
    four peer territories (remote ``Organization`` actors, followed peers). The
    search columns ``fold_*`` / ``stem_*`` are derived as the app derives them
@@ -45,8 +46,6 @@ are missing.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 import random
 import shutil
 import sqlite3
@@ -54,12 +53,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing, suppress
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import lru_cache
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +64,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from sqlalchemy import insert, select, text  # noqa: E402
 
-from bench.common import Row, cli, format_row, free_port, machine, serving  # noqa: E402
-from bench.data_fr import COMMUNES, PEERS, SEARCH_WORDS, FakeListing, generate  # noqa: E402
+from bench.common import Row, format_row, machine, serving  # noqa: E402
+from bench.data_fr import COMMUNES, SEARCH_WORDS  # noqa: E402
+from bench.procstats import cpu_ms, database_backends, memory_mb, percentile  # noqa: E402
+from bench.search_data import Prepared, prepare, prepare_postgres, watchdog  # noqa: E402
 
 FULL_LISTINGS = 100_000
 QUICK_LISTINGS = 600
@@ -90,304 +87,8 @@ WORST_QUERIES: tuple[tuple[str, str], ...] = (
 WORST_SORTS = ("recent", "relevance", "distance")
 RATIO_TARGET = 3.0
 RSS_TARGET_MB = 300.0
-OWNER_EMAIL = "bench@entraide.example"
-OWNER_PASSWORD = "banc-d-essai-2026"  # noqa: S105 - a throwaway node on 127.0.0.1
-STRUCTURE_HANDLE = "reseau_bearn"
-INSERT_BATCH = 2_000
-REMOTE_ACTORS_PER_PEER = 40
 SERVER_ENV = {"ENTRAIDE_WORKERS__POLL_INTERVAL": "2.0"}
 CATEGORIES = ("equipment", "vehicles", "premises", "skills", "materials", "services", "food")
-
-
-# --- data ----------------------------------------------------------------------------
-
-
-def search_columns(title: str, description: str) -> dict[str, str]:
-    """``fold_*`` / ``stem_*`` as ``Listing.refresh_search_text`` computes them."""
-    from domain.textsearch import fold, stem_text
-
-    return {
-        "fold_title": fold(title or ""),
-        "fold_body": fold(description or "")[:20_000],
-        "stem_title": stem_text(title or ""),
-        "stem_body": stem_text(description or "")[:20_000],
-    }
-
-
-@lru_cache(maxsize=100_000)
-def _fold(text: str) -> str:
-    from domain.textsearch import fold
-
-    return fold(text)
-
-
-@lru_cache(maxsize=100_000)
-def _stems(text: str) -> str:
-    from domain.textsearch import stem_text
-
-    return stem_text(text)
-
-
-def fast_search_columns(fake: FakeListing) -> dict[str, str]:
-    """:func:`search_columns`, computed sentence by sentence with a cache.
-
-    Folding maps character by character and stems come from the words of the
-    folded text, so the forms of sentences joined by spaces are the forms of
-    each sentence joined by spaces (about 10× faster over 100,000 listings).
-    :func:`load_listings` checks the result against the model on a sample.
-    """
-    stems = " ".join(s for s in map(_stems, fake.sentences) if s)
-    return {
-        "fold_title": _fold(fake.title),
-        "fold_body": " ".join(map(_fold, fake.sentences))[:20_000],
-        "stem_title": _stems(fake.title),
-        "stem_body": stems[:20_000],
-    }
-
-
-def _check_search_columns(fake: FakeListing, computed: dict[str, str]) -> None:
-    """The loader must store what the model's own hook would."""
-    from domain.models import Listing
-
-    listing = Listing(title=fake.title, description=fake.description)
-    listing.refresh_search_text()
-    expected = {
-        "fold_title": listing.fold_title,
-        "fold_body": listing.fold_body,
-        "stem_title": listing.stem_title,
-        "stem_body": listing.stem_body,
-    }
-    if computed != expected or search_columns(fake.title, fake.description) != expected:
-        raise RuntimeError(f"bench loader and Listing.refresh_search_text disagree: {fake.title}")
-
-
-def _remote_actor(domain: str, handle: str, name: str, territory: bool) -> dict[str, Any]:
-    base = f"https://{domain}"
-    uri = f"{base}/actors/{handle}"
-    now = datetime.now(UTC)
-    return {
-        "uri": uri,
-        "local": False,
-        "type": "Application" if territory else "Organization",
-        "handle": handle,
-        "domain": domain,
-        "name": name,
-        "summary": "",
-        "url": uri,
-        "inbox_url": f"{uri}/inbox",
-        "shared_inbox_url": f"{base}/inbox",
-        "outbox_url": f"{uri}/outbox",
-        "followers_url": f"{uri}/followers",
-        "following_url": f"{uri}/following",
-        "manually_approves": False,
-        "is_territory": territory,
-        "document": None,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-async def _create_owner(url: str) -> None:
-    from config.database import Database
-    from domain.people import create_person
-
-    db = Database(url)
-    try:
-        async with db.session() as session:
-            await create_person(session, OWNER_EMAIL, OWNER_PASSWORD)
-    finally:
-        await db.dispose()
-
-
-async def load_listings(
-    url: str,
-    base_url: str,
-    count: int,
-    now: datetime,
-    *,
-    structure_handle: str = STRUCTURE_HANDLE,
-    analyze: bool = True,
-) -> None:
-    """Insert the peers' actors and ``count`` listings with Core inserts, then tidy up.
-
-    The local listings belong to the structure ``structure_handle``, which must
-    exist. ``analyze=False`` leaves the database as a node that never ran
-    ``ANALYZE`` has it (SQLite's planner then has no statistics: the tests of
-    expensive searches want that worst case).
-    """
-    from config.database import Database
-    from domain.listings import compute_expiry
-    from domain.models import Listing, Structure
-    from federation.models import Actor, Follow
-
-    db = Database(url)
-    rng = random.Random(7)
-    try:
-        async with db.engine.begin() as conn:
-            found = await conn.execute(
-                select(Structure.id, Structure.actor_id).where(Structure.handle == structure_handle)
-            )
-            structure_id, structure_actor = found.one()
-            territory = (
-                await conn.execute(
-                    select(Actor.id).where(Actor.local.is_(True), Actor.is_territory.is_(True))
-                )
-            ).scalar_one()
-            # The peer territories (followed, accepted) and the structures publishing there.
-            actors: list[dict[str, Any]] = []
-            for domain, communes in PEERS:
-                actors.append(_remote_actor(domain, "territory", domain, True))
-                for n in range(REMOTE_ACTORS_PER_PEER):
-                    commune = communes[n % len(communes)][0]
-                    name = f"{rng.choice(('Ferme', 'Atelier', 'Association'))} de {commune}"
-                    actors.append(_remote_actor(domain, f"org{n}", name, False))
-            await conn.execute(insert(Actor), actors)
-            authors: dict[str, list[int]] = {}
-            peers: list[int] = []
-            remote = await conn.execute(
-                select(Actor.id, Actor.domain, Actor.is_territory).where(Actor.local.is_(False))
-            )
-            for actor_id, domain, is_territory in remote.all():
-                if is_territory:
-                    peers.append(actor_id)
-                else:
-                    authors.setdefault(domain, []).append(actor_id)
-            follows = [
-                {"follower_id": territory, "followed_id": peer, "state": "accepted"}
-                for peer in peers
-            ]
-            await conn.execute(
-                insert(Follow),
-                [{**f, "created_at": now, "updated_at": now} for f in follows],
-            )
-            last = await conn.execute(text("SELECT coalesce(max(id), 0) FROM listings"))
-            next_id = int(last.scalar_one()) + 1
-            local_domain = base_url.split("://", 1)[1].lower()
-            batch: list[dict[str, Any]] = []
-            for n, fake in enumerate(generate(count, now)):
-                columns = fast_search_columns(fake)
-                if n % 97 == 0:
-                    _check_search_columns(fake, columns)
-                listing_id, next_id = next_id, next_id + 1
-                structure: int | None
-                if fake.origin is None:
-                    ap_id = f"{base_url}/listings/{listing_id}"
-                    origin, local, author, structure = (
-                        local_domain,
-                        True,
-                        structure_actor,
-                        structure_id,
-                    )
-                    expires = compute_expiry(fake.available_until, fake.published_at, 90)
-                else:
-                    ap_id = f"https://{fake.origin}/listings/{listing_id}"
-                    origin, local, structure, expires = fake.origin, False, None, None
-                    author = rng.choice(authors[fake.origin])
-                batch.append(
-                    {
-                        "id": listing_id,
-                        "ap_id": ap_id,
-                        "url": ap_id,
-                        "local": local,
-                        "origin": origin,
-                        "structure_id": structure,
-                        "author_id": author,
-                        "kind": fake.kind,
-                        "title": fake.title,
-                        "description": fake.description,
-                        "category": fake.category,
-                        "modality": fake.modality,
-                        "quantity": fake.quantity,
-                        "unit": fake.unit,
-                        "price_amount": fake.price_amount,
-                        "price_currency": "EUR" if fake.price_amount is not None else "",
-                        "available_from": fake.available_from,
-                        "available_until": fake.available_until,
-                        "commune": fake.commune,
-                        "lat": fake.lat,
-                        "lon": fake.lon,
-                        "radius_km": fake.radius_km,
-                        "status": fake.status,
-                        "hidden": fake.hidden,
-                        "expires_at": expires,
-                        "published_at": fake.published_at,
-                        "updated_at": fake.published_at,
-                        "extra": None,
-                        **columns,
-                    }
-                )
-                if len(batch) >= INSERT_BATCH:
-                    await conn.execute(insert(Listing), batch)
-                    batch = []
-            if batch:
-                await conn.execute(insert(Listing), batch)
-            if db.dialect == "postgresql":
-                await conn.execute(
-                    text(
-                        "SELECT setval(pg_get_serial_sequence('listings', 'id'),"
-                        " (SELECT max(id) FROM listings))"
-                    )
-                )
-                # The throwaway cluster runs with synchronous_commit=off; VACUUM cannot mark
-                # pages all-visible (index-only scans) until the inserts' commit is flushed.
-                await conn.execute(text("SET LOCAL synchronous_commit = on"))
-        if analyze and db.dialect == "postgresql":
-            async with db.engine.connect() as conn:
-                auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await auto.execute(text("VACUUM (ANALYZE) listings"))
-                await auto.execute(text("ANALYZE"))
-        elif analyze:
-            async with db.engine.begin() as conn:
-                await conn.execute(text("ANALYZE"))
-    finally:
-        await db.dispose()
-    if db.dialect == "sqlite":  # outside a transaction: fold the WAL back into the file
-        with closing(sqlite3.connect(url.split("///", 1)[1])) as raw:
-            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
-@dataclass
-class Prepared:
-    """A data directory with an initialised, loaded node, ready to serve."""
-
-    backend: str
-    data_dir: Path
-    port: int
-    count: int
-    load_seconds: float = 0.0
-    cleanup: list[Callable[[], None]] = field(default_factory=list)
-    postmaster_pid_file: Path | None = None  # PostgreSQL: whose backends' CPU to count
-
-    def close(self) -> None:
-        for step in self.cleanup:
-            with suppress(Exception):
-                step()
-        self.cleanup.clear()
-
-
-def prepare(backend: str, count: int, run_dir: Path, database_url: str | None = None) -> Prepared:
-    """Initialise a node (CLI), create its structure (CLI) and load ``count`` listings."""
-    started = time.monotonic()
-    data_dir = Path(tempfile.mkdtemp(prefix=f"{backend}-", dir=run_dir))
-    prepared = Prepared(backend, data_dir, free_port(), count)
-    prepared.cleanup.append(lambda: shutil.rmtree(data_dir, ignore_errors=True))
-    try:
-        domain = f"127.0.0.1:{prepared.port}"
-        args = ["init", "--domain", domain, "--name", "Banc d'essai", "--scheme", "http"]
-        cli(data_dir, *args, *(["--database-url", database_url] if database_url else []))
-        url = database_url or f"sqlite+aiosqlite:///{data_dir / 'entraide.db'}"
-        asyncio.run(_create_owner(url))
-        cli(
-            data_dir, "structure", "create", "--handle", STRUCTURE_HANDLE,
-            "--name", "Réseau d'entraide du Béarn", "--owner", OWNER_EMAIL,
-            "--kind", "association", "--commune", "Pau", "--lat", "43.2951", "--lon", "-0.3708",
-        )  # fmt: skip
-        asyncio.run(load_listings(url, f"http://{domain}", count, datetime.now(UTC)))
-    except BaseException:
-        prepared.close()
-        raise
-    prepared.load_seconds = time.monotonic() - started
-    return prepared
 
 
 # --- queries -------------------------------------------------------------------------
@@ -430,64 +131,6 @@ def query_mix(count: int, seed: int = 11) -> list[tuple[str, dict[str, str]]]:
                     params["near"], params["radius_km"] = near, "30"
                 mix.append(("text_filters_near", params))
     return mix
-
-
-def percentile(values: list[float], p: float) -> float:
-    """The ``p``-th percentile, interpolated between the closest ranks."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    rank = (len(ordered) - 1) * p / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def memory_mb(pid: int) -> dict[str, float]:
-    """VmRSS, RssAnon and RssFile of a process, in MB (``/proc/PID/status``).
-
-    RssFile counts the pages of mapped files (libraries, and database files
-    mapped by SQLite's ``mmap_size``, which Entraide does not set).
-    """
-    totals = {"VmRSS": 0.0, "RssAnon": 0.0, "RssFile": 0.0}
-    with suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in totals:
-                totals[key] = int(value.split()[0]) / 1024
-    return totals
-
-
-def cpu_ms(pids: list[int]) -> float:
-    """CPU time used so far by these processes, all their threads, in ms (schedstat)."""
-    total = 0
-    for pid in pids:
-        with suppress(OSError):
-            for task in os.listdir(f"/proc/{pid}/task"):
-                with suppress(OSError, ValueError, IndexError):
-                    stat = Path(f"/proc/{pid}/task/{task}/schedstat").read_text()
-                    total += int(stat.split()[0])
-    return total / 1e6
-
-
-def database_backends(pid_file: Path | None, database: str = "bench_search") -> list[int]:
-    """The PostgreSQL backends serving ``database`` (the node's pool), by their title."""
-    if pid_file is None:
-        return []
-    try:
-        postmaster = int(pid_file.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return []
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        with suppress(OSError, IndexError, ValueError):
-            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            title = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
-            if int(stat[1]) == postmaster and f" {database} " in title:
-                found.append(int(entry))
-    return found
 
 
 @dataclass
@@ -653,55 +296,6 @@ def report(backend: str, node: Prepared, result: Measured) -> list[Row]:
 # --- running -------------------------------------------------------------------------
 
 
-# Started detached (its own session, so a kill of the benchmark's process group
-# spares it): when the benchmark process dies without cleaning up, it stops the
-# PostgreSQL cluster named in RUN_DIR/cluster and removes RUN_DIR. It exits by
-# itself once RUN_DIR is gone (the normal end).
-WATCHDOG = """
-import os, shutil, subprocess, sys, time
-parent, run_dir = int(sys.argv[1]), sys.argv[2]
-while os.path.isdir(run_dir) and os.getppid() == parent:
-    time.sleep(0.5)
-if os.path.isdir(run_dir):
-    manifest = os.path.join(run_dir, "cluster")
-    if os.path.exists(manifest):
-        pg_ctl, root, run_as = open(manifest).read().split("\\n")[:3]
-        subprocess.run([pg_ctl, "-D", os.path.join(root, "data"), "-m", "immediate", "stop"],
-                       user=run_as or None, capture_output=True, timeout=60, check=False)
-        shutil.rmtree(root, ignore_errors=True)
-    shutil.rmtree(run_dir, ignore_errors=True)
-"""
-
-
-def _watchdog(run_dir: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-c", WATCHDOG, str(os.getpid()), str(run_dir)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def _prepare_postgres(count: int, run_dir: Path) -> tuple[Prepared | None, str]:
-    """A node on a fresh throwaway PostgreSQL cluster, or why not."""
-    from bench.postgres import PgCluster, pg_binaries
-
-    if pg_binaries() is None:
-        return None, "PostgreSQL binaries (initdb, pg_ctl) not found"
-    cluster = PgCluster.start()
-    (run_dir / "cluster").write_text(f"{cluster.pg_ctl}\n{cluster.root}\n{cluster.run_as or ''}")
-    try:
-        asyncio.run(cluster.execute("CREATE DATABASE bench_search"))
-        prepared = prepare("postgresql", count, run_dir, cluster.url("bench_search"))
-    except BaseException:
-        cluster.stop()
-        raise
-    prepared.cleanup.insert(0, cluster.stop)  # the server first, then the cluster
-    prepared.postmaster_pid_file = cluster.root / "data" / "postmaster.pid"
-    return prepared, ""
-
-
 def run(quick: bool) -> list[Row]:
     """Both backends; rows ``(name, value, unit, bound)``."""
     count = QUICK_LISTINGS if quick else FULL_LISTINGS
@@ -711,12 +305,12 @@ def run(quick: bool) -> list[Row]:
     nodes: list[Prepared] = []
     reason = ""
     run_dir = Path(tempfile.mkdtemp(prefix="entraide-bench-search-"))
-    watchdog = _watchdog(run_dir)
+    guard = watchdog(run_dir)
     pool = ThreadPoolExecutor(max_workers=1)
     try:
         # Both nodes are prepared at once (two processes' worth of work); measured in turn.
         pg_future: Future[tuple[Prepared | None, str]] = pool.submit(
-            _prepare_postgres, count, run_dir
+            prepare_postgres, count, run_dir
         )
         try:
             nodes.append(prepare("sqlite", count, run_dir))
@@ -743,7 +337,7 @@ def run(quick: bool) -> list[Row]:
             node.close()
         shutil.rmtree(run_dir, ignore_errors=True)
         with suppress(subprocess.TimeoutExpired):
-            watchdog.wait(timeout=5)
+            guard.wait(timeout=5)
     if reason:
         print(f"search: PostgreSQL skipped: {reason}", file=sys.stderr)
     return rows

@@ -36,7 +36,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import instance.search
-from bench.search import load_listings
+from bench.search_data import load_listings
 from instance.search import Page, SearchQuery
 from tests.search.busy import database_busy
 from tests.support import TestNode, make_settings, running_node

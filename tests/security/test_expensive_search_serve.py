@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from bench.search import load_listings
+from bench.search_data import load_listings
 from tests.databases import DatabaseTemplates
 from tests.e2e.harness import Cluster, Node, wait_for
 
