@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from config.wake import Queue, wake_after_commit
 from domain.models import Membership, Person
 from domain.social import Notification
 
@@ -55,7 +56,7 @@ async def _add(
         )
         count += 1
     if count:
-        session.info.setdefault("wake", set()).add("mail")
+        wake_after_commit(session, Queue.MAIL)
     return count
 
 

@@ -23,6 +23,7 @@ from actors.local import territory_actor
 from actors.urls import Urls
 from config.database import Database
 from config.settings import Settings
+from config.wake import Queue, wake_after_commit, woken
 from federation.delivery import revive_any
 from federation.inbox_store import GroupCommit
 from federation.keys import SigningKey
@@ -71,7 +72,7 @@ class Node:
 
             async def before_commit(session: AsyncSession, domains: set[str]) -> None:
                 await revive_any(session, domains)
-                session.info.setdefault("wake", set()).add("inbox")
+                wake_after_commit(session, Queue.INBOX)
 
             writer = GroupCommit(self.transaction, before_commit=before_commit)
             self.extras["inbox_writer"] = writer
@@ -139,8 +140,8 @@ class Node:
         async with self.db.writing(), self.db.sessionmaker() as session:
             async with session.begin():
                 yield session
-            for name in session.info.get("wake", ()):
-                self.wake(name)
+            for queue in woken(session):
+                self.wake(queue)
 
     def wake(self, name: str) -> None:
         """Tell the worker ``name`` that there is new work for it."""
