@@ -209,4 +209,4 @@ async def rotate_keys(session: AsyncSession, node: Node, handle: str) -> None:
         await session.execute(select(Structure).where(Structure.actor_id == actor.id))
     ).scalar_one_or_none()
     await actor_activities.rotate(session, node.settings, actor, structure)
-    node._signer = None  # the territory's fetch key may have changed
+    node.forget_territory_key()  # the territory's fetch key may have changed
