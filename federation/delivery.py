@@ -47,6 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import Database, utcnow
 from federation.errors import FederationError, PayloadError
+from federation.httpx_internals import transport_of
 from federation.keys import SigningKey, host_of
 from federation.keystore import actor_signing_key
 from federation.models import Activity, Actor, Delivery, DomainHealth
@@ -230,8 +231,7 @@ async def _post_signed(client: httpx.AsyncClient, job: Job) -> httpx.Response:
     request.headers.update(
         sign_request("POST", str(request.url), request.headers, job.body, job.key)
     )
-    transport: httpx.AsyncBaseTransport = client._transport
-    response = await transport.handle_async_request(request)
+    response = await transport_of(client).handle_async_request(request)
     response.request = request
     try:
         # Only the status and headers matter. The body is drained (so that the
