@@ -115,11 +115,6 @@ def forbidden_reason(ip: IPAddress) -> str | None:
     return None if ip in _GLOBAL_UNICAST_V6 else "reserved"
 
 
-def is_forbidden_ip(ip: IPAddress) -> bool:
-    """True for any address outgoing federation must not reach."""
-    return forbidden_reason(ip) is not None
-
-
 def _ipv4_number(part: str) -> int | None:
     """One part of an inet_aton / WHATWG IPv4: decimal, 0-octal or 0x-hex."""
     text = part.lower()

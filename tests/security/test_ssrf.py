@@ -26,7 +26,7 @@ from federation.net import (
     GuardTransport,
     Resolver,
     check_url,
-    is_forbidden_ip,
+    forbidden_reason,
     make_client,
     parse_ip_literal,
 )
@@ -128,7 +128,7 @@ def test_parse_ip_literal(host: str, expected: str | None) -> None:
     ],
 )
 def test_public_addresses_are_allowed(address: str) -> None:
-    assert not is_forbidden_ip(ip_address(address))
+    assert forbidden_reason(ip_address(address)) is None
 
 
 def test_only_https_unless_allowed() -> None:
