@@ -1,4 +1,4 @@
-"""The ``entraide`` command line (INTERFACE.md, "Command line").
+"""The ``entraide`` command line (docs/interface.md, "Command line").
 
 Every command takes ``--data-dir DIR`` (or ``ENTRAIDE_DATA_DIR``), before or
 after the command name. Exit status: 0 on success, 2 on bad usage, 1 on any
@@ -31,7 +31,7 @@ class UsageError(Exception):
 
 
 def one_line(text: str) -> str:
-    """The first non-empty line of ``text``: stderr gets one line per error (INTERFACE.md)."""
+    """The first non-empty line of ``text``: stderr gets one line per error (docs/interface.md)."""
     for line in str(text).splitlines():
         if line.strip():
             return line.strip()

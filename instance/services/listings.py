@@ -47,7 +47,7 @@ async def structure_by_handle(session: AsyncSession, handle: str) -> Structure |
 def may_edit_listing(person: Person, listing: Listing) -> bool:
     """Whether ``person`` may edit or withdraw ``listing`` now.
 
-    Its structure's members may, and moderators too (INTERFACE.md: to fix or remove
+    Its structure's members may, and moderators too (docs/interface.md: to fix or remove
     abuse) — the one place where a role acts on a structure's content, and only on a
     listing already published. Nobody changes the listings of a structure that is not
     approved (a suspended one stays as the moderators left it).
