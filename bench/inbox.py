@@ -1,7 +1,7 @@
 """Inbox benchmark: signed activities accepted per second by one ``entraide serve``,
 set against the same server's rate on a trivial endpoint.
 
-Accepting an activity is the inbox's whole synchronous job (INTERFACE.md,
+Accepting an activity is the inbox's whole synchronous job (docs/interface.md,
 STYLE.md "the inbox is fast and boring"): parse, check the domain, verify the
 HTTP signature with a cached key, check the origin, store the row, answer 202.
 The ratio to a trivial request on the same server, with the same client, on

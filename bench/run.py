@@ -2,7 +2,7 @@
 
     python bench/run.py [--quick] [--only NAME ...]
 
-Output (stdout), one line per figure, as INTERFACE.md says::
+Output (stdout), one line per figure, as docs/interface.md says::
 
     inbox_accept_rate: 1843 activities/s  [target >= 1000; ...]
 

@@ -38,7 +38,7 @@ def _entraide(*args: str) -> list[str]:
 
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENTRAIDE_")}
-    # Benchmarks are not throttled (INTERFACE.md).
+    # Benchmarks are not throttled (docs/interface.md).
     env["ENTRAIDE_RATELIMIT__ENABLED"] = "false"
     return env
 

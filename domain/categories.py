@@ -1,6 +1,6 @@
 """The shared taxonomy of listing categories.
 
-The ids are part of the public contract (INTERFACE.md); labels are shown in
+The ids are part of the public contract (docs/interface.md); labels are shown in
 the UI in French and English and as hashtags in ActivityPub.
 """
 

@@ -59,6 +59,11 @@ class ListingInput:
         }
 
 
+# The fields of a listing that its author writes, in the order of the forms: what a
+# person, the API or a peer's Note sets on a ``listings`` row (one list for all).
+LISTING_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ListingInput))
+
+
 def validate_listing(
     data: Mapping[str, Any], *, partial: bool = False, current: Listing | None = None
 ) -> ListingInput:

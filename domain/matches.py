@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from config.database import Base, UTCDateTime, utcnow
+from config.wake import Queue, wake_after_commit
 from domain.models import Listing
 
 
@@ -109,7 +110,7 @@ async def queue_matching(session: AsyncSession, listing_id: int) -> None:
         session.add(MatchJob(listing_id=listing_id, queued_at=utcnow()))
     else:
         job.queued_at = utcnow()
-    session.info.setdefault("wake", set()).add("matching")
+    wake_after_commit(session, Queue.MATCHING)
 
 
 async def prune_closed(session: AsyncSession) -> int:

@@ -14,8 +14,10 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.models import Membership, Person
+from config.wake import Queue, wake_after_commit
+from domain.models import Membership, Person, Structure
 from domain.social import Notification
+from federation.models import Actor
 
 KINDS = (
     "message",  # a new direct message for a structure
@@ -55,7 +57,7 @@ async def _add(
         )
         count += 1
     if count:
-        session.info.setdefault("wake", set()).add("mail")
+        wake_after_commit(session, Queue.MAIL)
     return count
 
 
@@ -67,6 +69,24 @@ async def notify_structure(
         select(Membership.person_id).where(Membership.structure_id == structure_id)
     )
     return await _add(session, people.scalars(), kind, data, url, structure_id)
+
+
+async def notify_follow(
+    session: AsyncSession, local_actor_id: int, kind: str, other: Actor, url: str = ""
+) -> int:
+    """Tell the structure whose actor is ``local_actor_id`` about a follow with ``other``.
+
+    ``kind`` is ``follower``, ``follow_request`` or ``follow_accepted``; the notice
+    names the other actor (its id, display name and server). A local actor that is
+    no structure (the territory) is told nothing.
+    """
+    structure_id = await session.scalar(
+        select(Structure.id).where(Structure.actor_id == local_actor_id)
+    )
+    if structure_id is None:
+        return 0
+    data = {"actor": other.uri, "name": other.name or other.handle, "domain": other.domain}
+    return await notify_structure(session, structure_id, kind, data, url)
 
 
 async def notify_roles(

@@ -18,7 +18,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import utcnow
@@ -136,11 +136,6 @@ async def create_person(
     session.add(person)
     await session.flush()
     return person
-
-
-async def count_admins(session: AsyncSession) -> int:
-    result = await session.execute(select(func.count()).where(Person.role == "admin"))
-    return int(result.scalar_one())
 
 
 # --- structures -----------------------------------------------------------

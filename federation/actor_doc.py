@@ -23,7 +23,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from federation.errors import KeyFetchError, OriginMismatch, PayloadError
-from federation.keys import host_of, load_public_key_multibase, public_key_pem
+from federation.keys import host_of, load_public_key_multibase, on_host, public_key_pem
 
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
 # base58 decoding is quadratic: no key needs more (RSA-4096 as DER is ~750 characters).
@@ -81,15 +81,6 @@ def _type_of(doc: dict[str, Any]) -> str:
     raise PayloadError("the document is not an actor")
 
 
-def _same_host(url: str | None, host: str) -> bool:
-    if not url:
-        return False
-    try:
-        return host_of(url) == host
-    except PayloadError:
-        return False
-
-
 def _multikey(key_id: str, value: str) -> RemoteKey | None:
     """A FEP-521a Multikey as we store it (Ed25519 as multibase, RSA as PEM), or None."""
     if len(value) > MAX_MULTIBASE:
@@ -112,11 +103,11 @@ def parse_actor(doc: dict[str, Any]) -> ParsedActor:
     inbox = _str(doc.get("inbox"))
     if not inbox:
         raise PayloadError("the actor has no inbox")
-    if not _same_host(inbox, host):
+    if not on_host(inbox, host):
         raise OriginMismatch("the actor's inbox is on another host")
     endpoints = doc.get("endpoints")
     shared = _str(endpoints.get("sharedInbox")) if isinstance(endpoints, dict) else None
-    if shared and not _same_host(shared, host):
+    if shared and not on_host(shared, host):
         shared = None
     keys: list[RemoteKey] = []
     for entry in _list(doc.get("publicKey")):
@@ -124,7 +115,7 @@ def parse_actor(doc: dict[str, Any]) -> ParsedActor:
             continue
         key_id, pem = _str(entry.get("id")), entry.get("publicKeyPem")
         owner = _str(entry.get("owner")) or uri
-        if key_id and isinstance(pem, str) and owner == uri and _same_host(key_id, host):
+        if key_id and isinstance(pem, str) and owner == uri and on_host(key_id, host):
             keys.append(RemoteKey(key_id, "rsa", pem[:10_000]))
     for entry in _list(doc.get("assertionMethod")):
         if not isinstance(entry, dict) or entry.get("type") != "Multikey":
@@ -133,7 +124,7 @@ def parse_actor(doc: dict[str, Any]) -> ParsedActor:
         controller = _str(entry.get("controller")) or uri
         if not (key_id and isinstance(value, str) and controller == uri):
             continue
-        if not _same_host(key_id, host) or any(k.key_id == key_id for k in keys):
+        if not on_host(key_id, host) or any(k.key_id == key_id for k in keys):
             continue  # Mitra: the same RSA key as publicKey, under the same id
         key = _multikey(key_id, value)
         if key is not None:

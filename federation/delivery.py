@@ -37,18 +37,19 @@ import socket
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import Database, utcnow
 from federation.errors import FederationError, PayloadError
+from federation.httpx_internals import transport_of
 from federation.keys import SigningKey, host_of
 from federation.keystore import actor_signing_key
+from federation.leases import claim_rows, release_leases
 from federation.models import Activity, Actor, Delivery, DomainHealth
 from federation.retry import UNAVAILABLE_AFTER, next_attempt
 from federation.signatures import sign_request
@@ -123,12 +124,7 @@ async def revive_any(session: AsyncSession, domains: set[str]) -> None:
 
 async def release_stale_leases(db: Database, worker_prefix: str | None = None) -> int:
     """Free claimed rows now (single-process SQLite restart after a crash)."""
-    async with db.session() as session:
-        stmt = update(Delivery).where(Delivery.state == "pending", Delivery.locked_by.is_not(None))
-        if worker_prefix:
-            stmt = stmt.where(Delivery.locked_by.like(f"{worker_prefix}%"))
-        result = await session.execute(stmt.values(locked_by=None, locked_until=None))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return await release_leases(db, Delivery, Delivery.state == "pending", worker_prefix)
 
 
 @dataclass
@@ -160,27 +156,22 @@ async def claim(db: Database, worker_id: str, *, batch: int, lease_seconds: int)
     """Take up to ``batch`` due deliveries for this worker."""
     now = utcnow()
     unavailable = select(DomainHealth.domain).where(DomainHealth.unavailable_since.is_not(None))
-    due = (
-        select(Delivery.id)
-        .where(
-            Delivery.state == "pending",
-            Delivery.next_attempt_at <= now,
-            or_(Delivery.locked_until.is_(None), Delivery.locked_until < now),
-            Delivery.domain.not_in(unavailable),
-        )
-        .order_by(Delivery.next_attempt_at, Delivery.id)
-        .limit(batch)
-    )
-    if not db.is_sqlite:
-        due = due.with_for_update(skip_locked=True)
     async with db.session() as session:
-        result = await session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(due.scalar_subquery()))
-            .values(locked_by=worker_id, locked_until=now + timedelta(seconds=lease_seconds))
-            .returning(Delivery.id)
+        ids = await claim_rows(
+            session,
+            Delivery,
+            worker_id,
+            due=[
+                Delivery.state == "pending",
+                Delivery.next_attempt_at <= now,
+                Delivery.domain.not_in(unavailable),
+            ],
+            order_by=[Delivery.next_attempt_at, Delivery.id],
+            batch=batch,
+            lease_seconds=lease_seconds,
+            now=now,
+            skip_locked=not db.is_sqlite,
         )
-        ids = [row[0] for row in result]
         if not ids:
             return []
         rows = await session.execute(
@@ -230,8 +221,7 @@ async def _post_signed(client: httpx.AsyncClient, job: Job) -> httpx.Response:
     request.headers.update(
         sign_request("POST", str(request.url), request.headers, job.body, job.key)
     )
-    transport: httpx.AsyncBaseTransport = client._transport
-    response = await transport.handle_async_request(request)
+    response = await transport_of(client).handle_async_request(request)
     response.request = request
     try:
         # Only the status and headers matter. The body is drained (so that the

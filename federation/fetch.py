@@ -57,7 +57,7 @@ from federation.errors import (
     RemoteGone,
     RemoteStatusError,
 )
-from federation.keys import SigningKey, host_of
+from federation.keys import SigningKey, host_of, on_host
 from federation.net import check_url
 from federation.payload import CappedDecoder, load_json, media_type
 from federation.signatures import HttpSignatureAuth
@@ -162,7 +162,7 @@ async def _get(
                 if not location:
                     raise FetchError(f"{_short(current)} redirected without a Location")
                 current = str(response.url.join(location))
-                if same_host and not _on_host(current, host_of(url)):
+                if same_host and not on_host(current, host_of(url)):
                     raise OriginMismatch(f"{_short(url)} redirected to another host")
                 if on_redirect is not None:
                     await on_redirect(current)
@@ -172,13 +172,6 @@ async def _get(
         finally:
             await response.aclose()
     raise FetchError(f"{_short(url)} redirected more than {max_redirects} times")
-
-
-def _on_host(url: str, host: str) -> bool:
-    try:
-        return host_of(url) == host
-    except PayloadError:
-        return False
 
 
 def _check_status(response: httpx.Response, url: str) -> None:

@@ -135,34 +135,6 @@ async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> list[boo
     return new
 
 
-async def store_incoming(
-    session: AsyncSession,
-    activity: dict[str, Any],
-    *,
-    actor_uri: str,
-    domain: str,
-    key_id: str,
-    recipient: str | None,
-    received_at: datetime | None = None,
-) -> bool:
-    """Store an activity; False when this id was already stored.
-
-    ``received_at`` is when the request arrived (before its signature was
-    checked, which may have fetched the actor): handlers compare it with when
-    we last fetched the actor.
-    """
-    row = _row(
-        activity,
-        actor_uri=actor_uri,
-        domain=domain,
-        key_id=key_id,
-        recipient=recipient,
-        received_at=received_at,
-        now=utcnow(),
-    )
-    return (await _insert_new(session, [row]))[0]
-
-
 @dataclass
 class VerifiedActivity:
     """A received activity whose signature and origin were checked, waiting to be

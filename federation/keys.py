@@ -131,6 +131,19 @@ def host_of(url: str) -> str:
 _CACHED_URL_LENGTH = 512
 
 
+def on_host(url: str | None, host: str) -> bool:
+    """True when ``url`` is an http(s) URL on ``host`` (a :func:`host_of` answer).
+
+    No URL, or not an http(s) URL, is on no host.
+    """
+    if not url:
+        return False
+    try:
+        return host_of(url) == host
+    except PayloadError:
+        return False
+
+
 @functools.lru_cache(maxsize=4096)
 def _host_of(url: str) -> str:
     try:

@@ -20,7 +20,7 @@ them must never reach the node's own network. Two layers guard every request:
 :class:`GuardedTransport` is ``httpx.AsyncHTTPTransport`` with its connection
 pool replaced by one built on :class:`GuardedBackend` (same SSL context and
 limits). Subclassing keeps httpx's exception mapping and response streams; the
-cost is touching the private ``_pool`` attribute, pinned by the tests.
+cost is touching httpx's private ``_pool`` attribute (``federation.httpx_internals``).
 ``trust_env`` is off: an ``HTTPS_PROXY`` from the environment would send every
 request to the proxy and past the connect-time check.
 
@@ -47,6 +47,7 @@ import httpcore
 import httpx
 
 from federation.errors import UnsafeAddress
+from federation.httpx_internals import replace_pool
 
 IPAddress = IPv4Address | IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -112,11 +113,6 @@ def forbidden_reason(ip: IPAddress) -> str | None:
         if ip in net:
             return reason
     return None if ip in _GLOBAL_UNICAST_V6 else "reserved"
-
-
-def is_forbidden_ip(ip: IPAddress) -> bool:
-    """True for any address outgoing federation must not reach."""
-    return forbidden_reason(ip) is not None
 
 
 def _ipv4_number(part: str) -> int | None:
@@ -297,13 +293,14 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=32)
         context = ssl_context or default_ssl_context()
         super().__init__(verify=context, limits=limits, trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
+        pool = httpcore.AsyncConnectionPool(
             ssl_context=context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=GuardedBackend(allow_private=allow_private, resolver=resolver),
         )
+        replace_pool(self, pool)
 
 
 class GuardTransport(httpx.AsyncBaseTransport):

@@ -194,11 +194,6 @@ def decide(policy: str | None, mode: str) -> bool:
     return True
 
 
-async def is_permitted(session: AsyncSession, domain: str, mode: str) -> bool:
-    found = await policies(session, [domain])
-    return decide(found.get(domain), mode)
-
-
 async def permitted(session: AsyncSession, domains: Iterable[str], mode: str) -> set[str]:
     """The subset of ``domains`` that may federate with us."""
     wanted = set(domains)

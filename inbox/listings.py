@@ -14,6 +14,7 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import utcnow
+from domain.listings import LISTING_FIELDS
 from domain.matches import queue_matching
 from domain.models import Listing
 from domain.places import place_of
@@ -50,26 +51,7 @@ async def is_tombstoned(session: AsyncSession, uri: str, author_uri: str) -> boo
 
 
 def _apply(listing: Listing, data: ListingData) -> None:
-    for name in (
-        "url",
-        "kind",
-        "title",
-        "description",
-        "category",
-        "modality",
-        "quantity",
-        "unit",
-        "price_amount",
-        "price_currency",
-        "available_from",
-        "available_until",
-        "commune",
-        "lat",
-        "lon",
-        "radius_km",
-        "status",
-        "extra",
-    ):
+    for name in ("url", *LISTING_FIELDS, "extra"):
         setattr(listing, name, getattr(data, name))
     listing.updated_at = data.updated or utcnow()
 

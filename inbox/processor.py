@@ -25,12 +25,13 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from config.database import Database, utcnow
 from federation.errors import FederationError, FetchError, KeyFetchError, RemoteStatusError
+from federation.leases import claim_rows, release_leases
 from federation.models import InboxItem
 from federation.retry import should_retry
 from inbox.activity import Incoming
@@ -64,29 +65,18 @@ class InboxProcessor:
     async def claim(self) -> list[InboxItem]:
         db = self.ctx.db
         now = utcnow()
-        due = (
-            select(InboxItem.id)
-            .where(
-                InboxItem.state == "pending",
-                InboxItem.next_attempt_at <= now,
-                or_(InboxItem.locked_until.is_(None), InboxItem.locked_until < now),
-            )
-            .order_by(InboxItem.id)
-            .limit(self.batch)
-        )
-        if not db.is_sqlite:
-            due = due.with_for_update(skip_locked=True)
         async with db.session() as session:
-            result = await session.execute(
-                update(InboxItem)
-                .where(InboxItem.id.in_(due.scalar_subquery()))
-                .values(
-                    locked_by=self.worker_id,
-                    locked_until=now + timedelta(seconds=self.lease_seconds),
-                )
-                .returning(InboxItem.id)
+            ids = await claim_rows(
+                session,
+                InboxItem,
+                self.worker_id,
+                due=[InboxItem.state == "pending", InboxItem.next_attempt_at <= now],
+                order_by=[InboxItem.id],
+                batch=self.batch,
+                lease_seconds=self.lease_seconds,
+                now=now,
+                skip_locked=not db.is_sqlite,
             )
-            ids = [row[0] for row in result]
             if not ids:
                 return []
             rows = await session.execute(
@@ -173,10 +163,5 @@ def _transient(exc: Exception) -> bool:
 
 
 async def release_stale_leases(db: Database) -> int:
-    async with db.session() as session:
-        result = await session.execute(
-            update(InboxItem)
-            .where(InboxItem.state == "pending", InboxItem.locked_by.is_not(None))
-            .values(locked_by=None, locked_until=None)
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    """Free claimed items now (single-process restart after a crash)."""
+    return await release_leases(db, InboxItem, InboxItem.state == "pending")

@@ -107,17 +107,14 @@ def create_app(
 
     @app.before_serving
     async def _startup() -> None:
-        node._http = node.make_http_client()
+        node.open_http()
         if workers_on:
             await node.background.start()
 
     @app.after_serving
     async def _shutdown() -> None:
         await node.background.stop()
-        if node._http is not None:
-            await node._http.aclose()
-            node._http = None
-        await node.close_delivery_clients()
+        await node.close_http()
         await node.db.dispose()
 
     return app

@@ -1,4 +1,4 @@
-"""The ``entraide`` command line (INTERFACE.md, "Command line").
+"""The ``entraide`` command line (docs/interface.md, "Command line").
 
 Every command takes ``--data-dir DIR`` (or ``ENTRAIDE_DATA_DIR``), before or
 after the command name. Exit status: 0 on success, 2 on bad usage, 1 on any

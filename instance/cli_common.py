@@ -34,7 +34,7 @@ class UsageError(Exception):
 
 
 def one_line(text: str) -> str:
-    """The first non-empty line of ``text``: stderr gets one line per error (INTERFACE.md)."""
+    """The first non-empty line of ``text``: stderr gets one line per error (docs/interface.md)."""
     for line in str(text).splitlines():
         if line.strip():
             return line.strip()

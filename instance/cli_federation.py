@@ -1,7 +1,7 @@
 """``entraide peer …`` and ``entraide domain …``: federation policy from the shell.
 
 ``peer list`` prints one peering per line, ``HOST DIRECTION STATE``
-(INTERFACE.md). Commands that talk to another node (``peer request``) queue
+(docs/interface.md). Commands that talk to another node (``peer request``) queue
 their activities in the database; the running ``serve`` (or ``worker``)
 delivers them within its poll interval.
 """

@@ -2,7 +2,7 @@
 
 The JSON API (and every federation endpoint) answers errors as
 ``{"error": code, "message": text}`` with a matching status, plus
-``"fields"`` for 422 (INTERFACE.md); pages answer with an HTML error page.
+``"fields"`` for 422 (docs/interface.md); pages answer with an HTML error page.
 Which one is decided by the path and the ``Accept`` header.
 """
 

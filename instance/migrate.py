@@ -87,11 +87,6 @@ def describe_upgrade(applied: list[str]) -> str:
     return f"applied {len(applied)} {what} ({', '.join(applied)}): now at revision {at}"
 
 
-def upgrade_on(connection: Connection, revision: str = "heads") -> None:
-    """Apply pending migrations on an open (sync) connection: use with ``run_sync``."""
-    command.upgrade(alembic_config(connection=connection), revision)
-
-
 def head_revisions() -> set[str]:
     return set(ScriptDirectory.from_config(alembic_config()).get_heads())
 

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 from quart import current_app
@@ -23,6 +23,7 @@ from actors.local import territory_actor
 from actors.urls import Urls
 from config.database import Database
 from config.settings import Settings
+from config.wake import Queue, wake_after_commit, woken
 from federation.delivery import revive_any
 from federation.inbox_store import GroupCommit
 from federation.keys import SigningKey
@@ -35,6 +36,7 @@ __all__ = ["SOFTWARE", "VERSION", "Node", "current_node"]
 
 if TYPE_CHECKING:
     from instance.background import Background
+    from instance.observability import Metrics
 
 DELIVERY_CLIENTS = 512  # servers with a connection pool of their own at once
 SOFTWARE = "entraide"
@@ -49,10 +51,15 @@ class Node:
     urls: Urls
     background: Background
     http_transport: httpx.AsyncBaseTransport | None = None
-    _http: httpx.AsyncClient | None = None
-    _signer: SigningKey | None = None
-    metrics: Any = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    metrics: Metrics | None = None  # set by ``init_observability``
+    # Made on first use or while serving; reached through the methods below.
+    _http: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
+    _signer: SigningKey | None = field(default=None, init=False, repr=False)
+    _inbox_writer: GroupCommit | None = field(default=None, init=False, repr=False)
+    _delivery_clients: OrderedDict[str, httpx.AsyncClient] = field(
+        default_factory=OrderedDict, init=False, repr=False
+    )
+    _closing: set[asyncio.Future[None]] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.remote = Remote(
@@ -66,16 +73,14 @@ class Node:
     @property
     def inbox_writer(self) -> GroupCommit:
         """Stores received activities, many requests per transaction (see GroupCommit)."""
-        writer: GroupCommit | None = self.extras.get("inbox_writer")
-        if writer is None:
+        if self._inbox_writer is None:
 
             async def before_commit(session: AsyncSession, domains: set[str]) -> None:
                 await revive_any(session, domains)
-                session.info.setdefault("wake", set()).add("inbox")
+                wake_after_commit(session, Queue.INBOX)
 
-            writer = GroupCommit(self.transaction, before_commit=before_commit)
-            self.extras["inbox_writer"] = writer
-        return writer
+            self._inbox_writer = GroupCommit(self.transaction, before_commit=before_commit)
+        return self._inbox_writer
 
     async def territory_key(self) -> SigningKey:
         """The key that signs our fetches (the territory actor's, like an instance actor)."""
@@ -83,6 +88,10 @@ class Node:
             async with self.db.session() as session:
                 self._signer = actor_signing_key(await territory_actor(session))
         return self._signer
+
+    def forget_territory_key(self) -> None:
+        """Read the territory's key again on next use (after it was rotated)."""
+        self._signer = None
 
     def make_http_client(self) -> httpx.AsyncClient:
         """A guarded HTTP client with the node's settings (see ``federation.net``)."""
@@ -102,29 +111,36 @@ class Node:
         idle, is it still open?): with dozens of servers in one pool, that
         bookkeeping cost more than signing. Small pools keep it per server.
         """
-        clients: OrderedDict[str, httpx.AsyncClient] = self.extras.setdefault(
-            "delivery_clients", OrderedDict()
-        )
+        clients = self._delivery_clients
         client = clients.get(domain)
         if client is None:
             client = clients[domain] = self.make_http_client()
             if len(clients) > DELIVERY_CLIENTS:
                 _, oldest = clients.popitem(last=False)
                 # A request still using it fails and is retried like any failure.
-                self.extras.setdefault("closing", set()).add(asyncio.ensure_future(oldest.aclose()))
+                self._closing.add(asyncio.ensure_future(oldest.aclose()))
         else:
             clients.move_to_end(domain)
         return client
 
     async def close_delivery_clients(self) -> None:
-        clients: OrderedDict[str, httpx.AsyncClient] = self.extras.pop(
-            "delivery_clients", OrderedDict()
-        )
+        clients, self._delivery_clients = self._delivery_clients, OrderedDict()
         for client in clients.values():
             await client.aclose()
-        closing = self.extras.pop("closing", set())
+        closing, self._closing = self._closing, set()
         if closing:
             await asyncio.gather(*closing, return_exceptions=True)
+
+    def open_http(self) -> None:
+        """Make the shared outgoing HTTP client (when the app starts serving)."""
+        self._http = self.make_http_client()
+
+    async def close_http(self) -> None:
+        """Close the shared client and the delivery clients (when the app stops serving)."""
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        await self.close_delivery_clients()
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -139,8 +155,8 @@ class Node:
         async with self.db.writing(), self.db.sessionmaker() as session:
             async with session.begin():
                 yield session
-            for name in session.info.get("wake", ()):
-                self.wake(name)
+            for queue in woken(session):
+                self.wake(queue)
 
     def wake(self, name: str) -> None:
         """Tell the worker ``name`` that there is new work for it."""

@@ -1,6 +1,6 @@
 """Rate limits, decided in one place from the request's method and path.
 
-INTERFACE.md promises 429 with ``Retry-After``. The limits are applied here,
+docs/interface.md promises 429 with ``Retry-After``. The limits are applied here,
 by path, rather than by decorating views, so that pages and federation
 endpoints written in other modules are covered without touching them:
 

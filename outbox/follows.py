@@ -21,8 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from actors.local import approves_followers_manually
 from actors.urls import Urls
 from config.settings import Settings
-from domain.models import Structure
-from domain.notify import notify_structure
+from domain.notify import notify_follow
 from federation.models import Actor, Follow
 from outbox.publish import emit, new_activity
 
@@ -78,20 +77,9 @@ async def follow(session: AsyncSession, settings: Settings, local: Actor, target
 
 async def follow_requested(session: AsyncSession, row: Follow) -> None:
     """Tell the people of the followed structure that ``row`` waits for their answer."""
-    followed, follower = row.followed, row.follower
-    structure = await session.scalar(select(Structure.id).where(Structure.actor_id == followed.id))
-    if structure is None:
-        return
-    await notify_structure(
-        session,
-        structure,
-        "follow_request",
-        {
-            "actor": follower.uri,
-            "name": follower.name or follower.handle,
-            "domain": follower.domain,
-        },
-        f"/@{followed.handle}/followers",
+    followed = row.followed
+    await notify_follow(
+        session, followed.id, "follow_request", row.follower, f"/@{followed.handle}/followers"
     )
 
 

@@ -3,8 +3,8 @@
 :func:`emit` runs inside the caller's transaction: the ``activities`` row (so
 the activity can be fetched at its id) and its ``deliveries`` rows are
 committed with the change that caused them. The session remembers that the
-delivery worker has work (``session.info["wake"]``); ``instance`` wakes it
-after the commit.
+delivery worker has work (``config.wake.wake_after_commit``); ``instance``
+wakes it after the commit.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.urls import Urls
 from config.settings import Settings
+from config.wake import Queue, wake_after_commit
 from federation.audience import follower_actors, inboxes_for
 from federation.delivery import enqueue
 from federation.models import Activity, Actor
@@ -85,7 +86,7 @@ async def emit(
     inboxes = await inboxes_for(session, audience, mode=settings.federation.mode)
     if inboxes:
         await enqueue(session, activity, inboxes, own_domain=settings.instance.domain.lower())
-        session.info.setdefault("wake", set()).add("delivery")
+        wake_after_commit(session, Queue.DELIVERY)
     else:
         await session.flush()
     return activity

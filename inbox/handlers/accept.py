@@ -5,8 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.models import Structure
-from domain.notify import notify_structure
+from domain.notify import notify_follow
 from federation.models import Actor, Follow
 from federation.policy import PEERING_REASON, policies, set_policy
 from inbox import exchanges
@@ -43,20 +42,7 @@ async def handle(ctx: Context, act: Incoming) -> str | None:
         if row is None:
             return "accept of an unknown follow"
         row.state = "accepted"
-        structure_id = await session.scalar(
-            select(Structure.id).where(Structure.actor_id == row.follower_id)
-        )
-        if structure_id is not None:
-            await notify_structure(
-                session,
-                structure_id,
-                "follow_accepted",
-                {
-                    "actor": row.followed.uri,
-                    "name": row.followed.name or row.followed.handle,
-                    "domain": row.followed.domain,
-                },
-            )
+        await notify_follow(session, row.follower_id, "follow_accepted", row.followed)
         if row.follower.is_territory and row.followed.is_territory:
             domain = row.followed.domain
             current = (await policies(session, [domain])).get(domain)

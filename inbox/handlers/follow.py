@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from actors.local import approves_followers_manually
 from domain.models import Structure
-from domain.notify import notify_roles, notify_structure
+from domain.notify import notify_follow, notify_roles
 from federation.models import Actor, Follow
 from inbox.activity import Incoming
 from inbox.context import Context
@@ -72,19 +72,5 @@ async def handle(ctx: Context, act: Incoming) -> str | None:
             return None
         await accept(session, ctx.settings, row)
         if local.type == "Organization":
-            structure_id = await session.scalar(
-                select(Structure.id).where(Structure.actor_id == local.id)
-            )
-            if structure_id is not None:
-                await notify_structure(
-                    session,
-                    structure_id,
-                    "follower",
-                    {
-                        "actor": follower.uri,
-                        "name": follower.name or follower.handle,
-                        "domain": follower.domain,
-                    },
-                    f"/@{local.handle}",
-                )
+            await notify_follow(session, local.id, "follower", follower, f"/@{local.handle}")
     return None

@@ -1,6 +1,6 @@
 """Federation endpoints: discovery, actor and object documents, collections, inboxes.
 
-Content negotiation (INTERFACE.md): every id answers
+Content negotiation (docs/interface.md): every id answers
 ``application/activity+json`` and ``application/ld+json; profile=…AS`` with
 its ActivityStreams document and ``text/html`` with its page. Ids whose page
 is a route of the web UI (``/listings/<id>``) are answered by a

@@ -37,8 +37,8 @@ from federation.keys import host_of
 from federation.models import URI_LENGTH, Actor
 from federation.origin import actor_id, check_origin, object_id
 from federation.payload import parse_activity
-from federation.signatures import verify_request
 from instance.ap.blueprint import blueprint
+from instance.ap.signed import verify_signed_request
 from instance.errors import ApiError
 from instance.node import Node, current_node
 from instance.ratelimits import check_inbox_domain
@@ -88,18 +88,8 @@ async def _receive(node: Node, recipient: str | None) -> Response:
         owners[key_id] = owner
         return public
 
-    raw_path = request.scope.get("raw_path") or request.path.encode()
     try:
-        key_id = await verify_request(
-            request.method,
-            raw_path.decode("latin-1").split("?", 1)[0],
-            request.query_string.decode("latin-1"),
-            dict(request.headers),
-            body,
-            resolve_key=resolve_key,
-            window=settings.federation.signature_window_seconds,
-            scheme=settings.instance.scheme,
-        )
+        key_id = await verify_signed_request(settings, resolve_key, body=body)
     except KeyFetchError as exc:
         deletes_itself = (
             activity.get("type") == "Delete" and object_id(activity.get("object")) == actor

@@ -131,7 +131,7 @@ async def message_document(message_id: str) -> Any:
     """
     from domain.social import Message, Participant
     from federation.errors import FederationError
-    from federation.signatures import verify_request
+    from instance.ap.signed import verify_signed_request
     from outbox.messages import note_of
 
     node = current_node()
@@ -162,17 +162,7 @@ async def message_document(message_id: str) -> Any:
         return public
 
     try:
-        raw_path = request.scope.get("raw_path") or request.path.encode()
-        key_id = await verify_request(
-            "GET",
-            raw_path.decode("latin-1").split("?", 1)[0],
-            request.query_string.decode("latin-1"),
-            dict(request.headers),
-            None,
-            resolve_key=resolve_key,
-            window=node.settings.federation.signature_window_seconds,
-            scheme=node.settings.instance.scheme,
-        )
+        key_id = await verify_signed_request(node.settings, resolve_key, method="GET")
     except FederationError:  # unsigned or badly signed: for this client, no such message
         raise ApiError(404, "no such message") from None
     if owners.get(key_id) not in participant_uris:

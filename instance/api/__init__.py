@@ -1,4 +1,4 @@
-"""The JSON API under ``/api/v1`` (INTERFACE.md, "JSON API").
+"""The JSON API under ``/api/v1`` (docs/interface.md, "JSON API").
 
 Bodies are JSON in and out; errors have the shape of ``instance.errors``.
 Writes need ``Authorization: Bearer TOKEN``; reads of public data accept an

@@ -1,6 +1,6 @@
 """Pydantic models that document the JSON API in the OpenAPI document.
 
-They describe the contract of INTERFACE.md; the validation itself is done by
+They describe the contract of docs/interface.md; the validation itself is done by
 ``domain.validation`` so that the API and the web forms share one set of rules
 and messages.
 """

@@ -29,9 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import Settings
 from domain.models import Person, Structure
-from domain.notify import notify_structure
+from domain.notify import notify_follow
 from domain.people import can_act_for
-from federation.models import Actor, Follow
+from federation.models import Follow
 from instance.services.listings import Forbidden, NotFound, structure_by_handle
 from outbox.follows import accept, remove_follower
 
@@ -149,19 +149,4 @@ async def answer(
 async def _tell_local_follower(session: AsyncSession, row: Follow) -> None:
     """A structure of this node learns that its follow is accepted (a remote one learns it
     from the ``Accept``, see ``inbox.handlers.accept``)."""
-    follower = await session.scalar(
-        select(Structure.id).where(Structure.actor_id == row.follower_id)
-    )
-    if follower is None:
-        return
-    followed: Actor = row.followed
-    await notify_structure(
-        session,
-        follower,
-        "follow_accepted",
-        {
-            "actor": followed.uri,
-            "name": followed.name or followed.handle,
-            "domain": followed.domain,
-        },
-    )
+    await notify_follow(session, row.follower_id, "follow_accepted", row.followed)

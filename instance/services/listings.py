@@ -47,7 +47,7 @@ async def structure_by_handle(session: AsyncSession, handle: str) -> Structure |
 def may_edit_listing(person: Person, listing: Listing) -> bool:
     """Whether ``person`` may edit or withdraw ``listing`` now.
 
-    Its structure's members may, and moderators too (INTERFACE.md: to fix or remove
+    Its structure's members may, and moderators too (docs/interface.md: to fix or remove
     abuse) — the one place where a role acts on a structure's content, and only on a
     listing already published. Nobody changes the listings of a structure that is not
     approved (a suspended one stays as the moderators left it).
@@ -209,4 +209,4 @@ async def rotate_keys(session: AsyncSession, node: Node, handle: str) -> None:
         await session.execute(select(Structure).where(Structure.actor_id == actor.id))
     ).scalar_one_or_none()
     await actor_activities.rotate(session, node.settings, actor, structure)
-    node._signer = None  # the territory's fetch key may have changed
+    node.forget_territory_key()  # the territory's fetch key may have changed

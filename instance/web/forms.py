@@ -14,29 +14,12 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from domain.listings import LISTING_FIELDS as AUTHORED_FIELDS
 from domain.models import Listing
 from domain.validation import Invalid
 from instance.i18n import gettext
 
-LISTING_FIELDS = (
-    "structure",
-    "kind",
-    "title",
-    "description",
-    "category",
-    "modality",
-    "quantity",
-    "unit",
-    "price_amount",
-    "price_currency",
-    "available_from",
-    "available_until",
-    "commune",
-    "lat",
-    "lon",
-    "radius_km",
-    "status",
-)
+LISTING_FIELDS = ("structure", *AUTHORED_FIELDS)  # the form also names the structure
 PERSON_FIELDS = ("email", "password", "display_name")
 STRUCTURE_FIELDS = (
     "name",

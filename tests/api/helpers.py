@@ -69,7 +69,7 @@ class Api:
 def assert_error(
     status: int, body: Any, expected: int, code: str, *, fields: set[str] | None = None
 ) -> None:
-    """The status and exactly the error shape of INTERFACE.md: error, message[, fields]."""
+    """The status and exactly the error shape of docs/interface.md: error, message[, fields]."""
     assert status == expected, repr(body)[:500]
     assert isinstance(body, dict), body
     keys = set(body)

@@ -1,4 +1,4 @@
-"""Every error status of the JSON API (INTERFACE.md), each with exactly the error shape.
+"""Every error status of the JSON API (docs/interface.md), each with exactly the error shape.
 
 ``{"error": code, "message": text}``, plus ``"fields"`` for 422 only.
 """

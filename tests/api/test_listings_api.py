@@ -1,4 +1,4 @@
-"""The listings API and the node's description: happy paths, filters, paging (INTERFACE.md)."""
+"""The listings API and the node's description: happy paths, filters, paging (docs/interface.md)."""
 
 from __future__ import annotations
 
@@ -278,7 +278,7 @@ async def test_moderator_may_not_publish_for_a_structure(api: Api) -> None:
 
 @shared
 async def test_categories(shared_api: Api) -> None:
-    """The eight category ids of INTERFACE.md, each with a French and an English label."""
+    """The eight category ids of docs/interface.md, each with a French and an English label."""
     status, body, _ = await shared_api.call("GET", "/api/v1/categories")
     assert status == 200
     assert [c["id"] for c in body] == [

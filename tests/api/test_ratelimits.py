@@ -1,4 +1,4 @@
-"""Rate limits (INTERFACE.md: 429 with Retry-After; ``ratelimit.*`` settings).
+"""Rate limits (docs/interface.md: 429 with Retry-After; ``ratelimit.*`` settings).
 
 Limits are kept in the process and do not depend on the database, so these
 tests run on SQLite only.

@@ -1,4 +1,4 @@
-"""The real `entraide` console script, run as a subprocess (INTERFACE.md, "Command line").
+"""The real `entraide` console script, run as a subprocess (docs/interface.md, "Command line").
 
 Exit status 0 on success, 2 on bad usage, 1 on any other error, always with
 exactly one line on stderr and never a traceback without ``--debug``.

@@ -225,13 +225,6 @@ def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 
 TOP_COMMANDS = subcommands(build_parser())
-MISSING_BACKUP = sorted({"backup", "restore"} - TOP_COMMANDS.keys())
-BACKUP_XFAIL = pytest.mark.xfail(
-    condition=bool(MISSING_BACKUP),
-    reason=f"`entraide {' / '.join(MISSING_BACKUP)}` not written yet (INTERFACE.md promises "
-    "them; deploy/ uses them for backups)",
-    strict=False,
-)
 
 
 def entraide_help() -> str:
@@ -258,8 +251,8 @@ def help_text() -> str:
         "db",
         "user",
         "peer",
-        pytest.param("backup", marks=BACKUP_XFAIL),
-        pytest.param("restore", marks=BACKUP_XFAIL),
+        "backup",
+        "restore",
     ],
 )
 def test_entraide_help_lists_the_commands_deploy_uses(command: str, help_text: str) -> None:
@@ -302,7 +295,6 @@ def test_the_entrypoint_and_units_command_lines_parse() -> None:
     parses("--data-dir", "/var/lib/entraide", "peer", "list")
 
 
-@BACKUP_XFAIL
 def test_backup_and_restore_command_lines_parse() -> None:
     parses("backup", "--to", "/backups/entraide-20250101T000000Z.backup")
     parses("restore", "--from", "/backups/entraide-20250101T000000Z.backup")
@@ -748,7 +740,7 @@ def test_entrypoint_knows_every_command_of_the_program() -> None:
     names = {name.strip() for name in listed[1].split("|")}
     handled = names | {"serve", "worker"}
     assert set(TOP_COMMANDS) <= handled, f"not passed through: {set(TOP_COMMANDS) - handled}"
-    unknown = names - set(TOP_COMMANDS) - {"backup", "restore"}
+    unknown = names - set(TOP_COMMANDS)
     assert not unknown, f"not entraide commands: {unknown}"
 
 

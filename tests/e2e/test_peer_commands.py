@@ -1,4 +1,4 @@
-"""The peering and domain commands of INTERFACE.md that the pair fixture does not use:
+"""The peering and domain commands of docs/interface.md that the pair fixture does not use:
 ``peer request URL``, ``peer reject``, ``peer remove``, ``domain block|unblock|allow|list``,
 run as the real console script against real ``serve`` processes on 127.0.0.1."""
 

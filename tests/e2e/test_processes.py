@@ -1,7 +1,7 @@
 """Real ``entraide serve`` processes on 127.0.0.1: peering, delivery, crashes, shutdown.
 
 Each node is made and driven only through the public interface
-(INTERFACE.md): the console script for init, people, structures, tokens and
+(docs/interface.md): the console script for init, people, structures, tokens and
 peering, HTTP for the JSON API. What a test checks inside a node it reads
 from the node's SQLite file through a read-only connection; where a test
 writes to that file it says why in its docstring.
@@ -29,7 +29,7 @@ BURST = 50
 
 
 def assert_peered(a: Node, b: Node) -> None:
-    """``peer list`` on both nodes prints the INTERFACE.md lines ``HOST DIRECTION STATE``."""
+    """``peer list`` on both nodes prints the docs/interface.md lines ``HOST DIRECTION STATE``."""
     lines_a, lines_b = in_parallel(a.peers, b.peers)
     assert sorted(lines_a) == [f"{b.domain} incoming accepted", f"{b.domain} outgoing accepted"]
     assert sorted(lines_b) == [f"{a.domain} incoming accepted", f"{a.domain} outgoing accepted"]

@@ -1,5 +1,5 @@
 """The delivery worker keeps at most ``delivery_concurrency`` POSTs in flight, and at most
-``per_host_concurrency`` to one server (INTERFACE.md settings), with a real queue on the
+``per_host_concurrency`` to one server (docs/interface.md settings), with a real queue on the
 node's database and a slow receiving network that counts what is in flight."""
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ async def world(module_db: Any, tmp_path_factory: pytest.TempPathFactory) -> Asy
 
 
 def _documented(body: dict[str, Any], status: int) -> None:
-    """The error shape of INTERFACE.md: ``error`` and ``message``; ``fields`` with 422."""
+    """The error shape of docs/interface.md: ``error`` and ``message``; ``fields`` with 422."""
     assert isinstance(body.get("error"), str) and isinstance(body.get("message"), str), body
     if status == 422:
         assert isinstance(body.get("fields"), dict) and body["fields"], body

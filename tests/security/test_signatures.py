@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from bench.keys import MASTODON_KEY_PEM
 from federation.errors import KeyFetchError, PayloadError, SignatureError
-from federation.keys import ed25519_multibase, load_private_key_pem, public_key_pem
+from federation.keys import ed25519_multibase, load_private_key_pem, on_host, public_key_pem
 from federation.signatures import (
     HttpSignatureAuth,
     PublicKey,
@@ -723,3 +723,21 @@ def test_host_of(url: str, host: str) -> None:
 def test_host_of_refuses_non_http_urls(url: str) -> None:
     with pytest.raises(PayloadError):
         host_of(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "on"),
+    [
+        ("https://Example.COM./users/a", True),
+        ("https://example.com:443/key#main", True),
+        ("https://example.com:8443/a", False),
+        ("https://evil.example/a", False),
+        ("acct:bob@example.com", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_on_host(url: str | None, on: bool) -> None:
+    """A key, inbox or redirect counts as the actor's own only on the very same host;
+    no URL, or not an http(s) URL, is on no host (never an error)."""
+    assert on_host(url, "example.com") is on

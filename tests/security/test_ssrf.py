@@ -18,13 +18,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from federation.errors import UnsafeAddress
 from federation.fetch import fetch_json
+from federation.httpx_internals import pool_of, replace_pool, transport_of
 from federation.keys import SigningKey
 from federation.net import (
     GuardedBackend,
     GuardedTransport,
+    GuardTransport,
     Resolver,
     check_url,
-    is_forbidden_ip,
+    forbidden_reason,
     make_client,
     parse_ip_literal,
 )
@@ -126,7 +128,7 @@ def test_parse_ip_literal(host: str, expected: str | None) -> None:
     ],
 )
 def test_public_addresses_are_allowed(address: str) -> None:
-    assert not is_forbidden_ip(ip_address(address))
+    assert forbidden_reason(ip_address(address)) is None
 
 
 def test_only_https_unless_allowed() -> None:
@@ -235,9 +237,13 @@ def test_client_does_not_follow_redirects_or_trust_env() -> None:
 
 
 def test_guarded_transport_replaces_the_pool() -> None:
-    """Pins the httpx private attribute GuardedTransport relies on."""
+    """Pins the httpx private attributes federation.httpx_internals relies on."""
     transport = GuardedTransport(allow_private=False)
-    assert isinstance(transport._pool._network_backend, GuardedBackend)  # type: ignore[attr-defined]
+    assert isinstance(pool_of(transport)._network_backend, GuardedBackend)  # type: ignore[attr-defined]
+    client = make_client(allow_private=False, user_agent="t", transport=transport)
+    guard = transport_of(client)
+    assert isinstance(guard, GuardTransport)
+    assert guard.inner is transport
 
 
 @pytest.fixture
@@ -342,8 +348,13 @@ def guarded_client(resolver: Resolver, socket_layer: Recording) -> httpx.AsyncCl
     """The production client (:func:`make_client`, :class:`GuardedTransport`) with its
     socket layer replaced by ``socket_layer``."""
     transport = GuardedTransport(allow_private=False, resolver=resolver)
-    transport._pool = httpcore.AsyncConnectionPool(
-        network_backend=GuardedBackend(allow_private=False, resolver=resolver, backend=socket_layer)
+    replace_pool(
+        transport,
+        httpcore.AsyncConnectionPool(
+            network_backend=GuardedBackend(
+                allow_private=False, resolver=resolver, backend=socket_layer
+            )
+        ),
     )
     return make_client(allow_private=False, user_agent="t", allow_http=True, transport=transport)
 

@@ -1,0 +1,73 @@
+"""Lease claiming: how a worker takes rows of a work queue that no other worker takes.
+
+The queue tables (``deliveries``, ``inbox_items``) have ``locked_by`` and
+``locked_until``. A worker claims due rows in one statement, ``UPDATE … SET
+locked_by = me, locked_until = now + lease WHERE id IN (SELECT … LIMIT n)
+RETURNING id``; a row whose lease ran out (its worker died) is due again. On
+PostgreSQL the inner SELECT takes ``FOR UPDATE SKIP LOCKED``, so concurrent
+workers pass over each other's rows instead of waiting for them; SQLite has a
+single writer at a time. After a restart, :func:`release_leases` frees what
+the previous process had claimed at once rather than after the lease.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from config.database import Database
+from federation.models import Delivery, InboxItem
+
+__all__ = ["claim_rows", "release_leases"]
+
+Queue = type[Delivery] | type[InboxItem]
+
+
+async def claim_rows(
+    session: AsyncSession,
+    model: Queue,
+    worker_id: str,
+    *,
+    due: Iterable[ColumnElement[bool]],
+    order_by: Iterable[InstrumentedAttribute[Any]],
+    batch: int,
+    lease_seconds: int,
+    now: datetime,
+    skip_locked: bool,
+) -> list[int]:
+    """Lease up to ``batch`` rows of ``model`` matching ``due`` (and not leased) to ``worker_id``.
+
+    Returns the ids claimed; the caller reads the rows in the same session.
+    """
+    query = (
+        select(model.id)
+        .where(*due, or_(model.locked_until.is_(None), model.locked_until < now))
+        .order_by(*order_by)
+        .limit(batch)
+    )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    result = await session.execute(
+        update(model)
+        .where(model.id.in_(query.scalar_subquery()))
+        .values(locked_by=worker_id, locked_until=now + timedelta(seconds=lease_seconds))
+        .returning(model.id)
+    )
+    return [row[0] for row in result]
+
+
+async def release_leases(
+    db: Database, model: Queue, pending: ColumnElement[bool], worker_prefix: str | None = None
+) -> int:
+    """Free the leased rows among ``pending`` (of workers named ``worker_prefix…``, or all)."""
+    async with db.session() as session:
+        stmt = update(model).where(pending, model.locked_by.is_not(None))
+        if worker_prefix:
+            stmt = stmt.where(model.locked_by.like(f"{worker_prefix}%"))
+        result = await session.execute(stmt.values(locked_by=None, locked_until=None))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
