@@ -188,15 +188,16 @@ def domain(args: argparse.Namespace) -> int:
 
 
 def keys(args: argparse.Namespace) -> int:
-    from instance.services import listings as operations
+    from instance.errors import NotFound
+    from instance.services.keys import rotate_keys
 
     async def work(node: Any) -> None:
         async with node.transaction() as session:
-            await operations.rotate_keys(session, node, args.handle)
+            await rotate_keys(session, node, args.handle)
 
     try:
         _run(args, work)
-    except operations.NotFound as exc:
+    except NotFound as exc:
         raise CommandError(exc.message) from None
     print(f"{args.handle}: new keys; an Update is queued for its followers")
     return 0

@@ -64,6 +64,20 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
+class Forbidden(ApiError):
+    """The person may not do this (403)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(403, message)
+
+
+class NotFound(ApiError):
+    """No such thing, or not one this person may see (404)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(404, message)
+
+
 def json_error(
     status: int,
     message: str,

@@ -7,18 +7,15 @@ from typing import Any
 from pydantic import BaseModel, Field
 from quart import request
 from quart_schema import document_querystring, document_request, document_response
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.models import Person, Structure
-from domain.people import can_act_for
-from federation.models import Actor, Follow
+from federation.models import Follow
 from instance.api.blueprint import blueprint
 from instance.api.body import json_body
 from instance.auth import api_person
 from instance.errors import ApiError
 from instance.node import current_node
-from outbox.follows import follow, unfollow
+from instance.services import follows
+from instance.services.structures import acting_structure as acting_structure  # re-exported
 
 
 class FollowCreate(BaseModel):
@@ -40,30 +37,6 @@ class FollowList(BaseModel):
 
 class FollowQuery(BaseModel):
     actor: str
-
-
-async def acting_structure(session: AsyncSession, person: Person, handle: Any) -> Structure:
-    """The approved structure ``handle`` that ``person`` acts for (403/422 otherwise).
-
-    Acting for a structure — reading its messages, timeline and follows, writing,
-    following, reporting or posting in its name — needs membership of it. No role
-    stands in for it: moderators and administrators act through the moderation
-    endpoints, never as a structure they are not a member of.
-    """
-    if not isinstance(handle, str) or not handle:
-        raise ApiError(422, "some fields are invalid", fields={"actor": "is required"})
-    structure = (
-        await session.execute(select(Structure).where(Structure.handle == handle))
-    ).scalar_one_or_none()
-    if structure is None:
-        raise ApiError(422, "some fields are invalid", fields={"actor": "unknown structure"})
-    if not can_act_for(person, structure):
-        raise ApiError(403, "you do not act for this structure")
-    if structure.status == "suspended":
-        raise ApiError(403, "this structure is suspended by the moderators")
-    if structure.status != "approved" or structure.actor is None:
-        raise ApiError(403, "this structure is awaiting approval by an administrator")
-    return structure
 
 
 def follow_json(handle: str, row: Follow) -> dict[str, Any]:
@@ -94,17 +67,7 @@ async def create_follow() -> tuple[dict[str, Any], int]:
     remote = await node.remote.resolve(target.strip())
     async with node.transaction() as session:
         structure = await acting_structure(session, person, handle)
-        assert structure.actor is not None
-        if remote.uri == structure.actor.uri:
-            raise ApiError(422, "some fields are invalid", fields={"target": "is yourself"})
-        if remote.local:
-            # A local actor named by its URL: read as it is now, and a suspended structure
-            # is not there to follow (as it is not by its name).
-            local = await session.get(Actor, remote.id)
-            if local is None or local.suspended_at is not None:
-                raise ApiError(422, "some fields are invalid", fields={"target": "unknown actor"})
-        followed = await session.merge(remote)
-        row = await follow(session, node.settings, structure.actor, followed)
+        row = await follows.start_following(session, node.settings, structure, remote)
         return follow_json(handle, row), 202
 
 
@@ -118,13 +81,9 @@ async def list_follows() -> dict[str, Any]:
         person = await api_person(session)
         assert person is not None
         structure = await acting_structure(session, person, request.args.get("actor"))
-        assert structure.actor is not None
-        rows = await session.execute(
-            select(Follow)
-            .where(Follow.follower_id == structure.actor.id)
-            .order_by(Follow.id.desc())
-        )
-        return {"items": [follow_json(structure.handle, row) for row in rows.scalars()]}
+        assert structure.actor_id is not None
+        rows = await follows.follows_of(session, [structure.actor_id])
+        return {"items": [follow_json(structure.handle, row) for row in rows]}
 
 
 @blueprint.delete("/follows")
@@ -136,16 +95,6 @@ async def delete_follow() -> tuple[str, int]:
         person = await api_person(session)
         assert person is not None
         structure = await acting_structure(session, person, request.args.get("actor"))
-        assert structure.actor is not None
         target = request.args.get("target", "")
-        row = (
-            await session.execute(
-                select(Follow)
-                .join(Actor, Follow.followed_id == Actor.id)
-                .where(Follow.follower_id == structure.actor.id, Actor.uri == target)
-            )
-        ).scalar_one_or_none()
-        if row is None:
-            raise ApiError(404, "this structure does not follow that actor")
-        await unfollow(session, node.settings, row)
+        await follows.stop_following(session, node.settings, structure, target)
     return "", 204

@@ -24,7 +24,7 @@ from instance.auth import api_person, bearer_token
 from instance.errors import ApiError
 from instance.node import Node, current_node
 from instance.search import parse_query, search_listings
-from instance.services import listings as operations
+from instance.services import listings
 
 
 def _decimal(value: Decimal | None) -> str | None:
@@ -108,7 +108,7 @@ async def _get_listing(
 ) -> Listing:
     """The listing, 404 when hidden, of a structure not approved, or withdrawn and the
     reader is not among those who still see it (``withdrawn_of``: None is everyone)."""
-    listing = await session.get(Listing, listing_id)
+    listing = await listings.listing_by_id(session, listing_id)
     if listing is None or listing.hidden:
         raise ApiError(404, "no such listing")
     if listing.structure is not None and listing.structure.status != "approved":
@@ -133,7 +133,7 @@ async def create_listing() -> tuple[dict[str, Any], int]:
     async with node.transaction() as session:
         person = await api_person(session)
         assert person is not None
-        listing = await operations.create_listing(session, node, person, data)
+        listing = await listings.create_listing(session, node, person, data)
         body = listing_json(listing)
     return body, 201
 
@@ -181,7 +181,7 @@ async def patch_listing(listing_id: int) -> dict[str, Any]:
         person = await api_person(session)
         assert person is not None
         listing = await _get_listing(session, listing_id, _withdrawn_of(person))
-        await operations.update_listing(session, node, person, listing, data)
+        await listings.update_listing(session, node, person, listing, data)
         return listing_json(listing)
 
 
@@ -194,5 +194,5 @@ async def delete_listing(listing_id: int) -> dict[str, Any]:
         person = await api_person(session)
         assert person is not None
         listing = await _get_listing(session, listing_id, _withdrawn_of(person))
-        await operations.withdraw_listing(session, node, person, listing)
+        await listings.withdraw_listing(session, node, person, listing)
         return listing_json(listing)

@@ -13,22 +13,18 @@ from typing import Any
 from pydantic import BaseModel, Field
 from quart import request
 from quart_schema import document_querystring, document_response
-from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from domain.matches import Match
 from domain.models import Listing, Structure
 from instance.api.blueprint import blueprint
-from instance.api.follows import acting_structure
 from instance.api.listings import listing_json, withdrawn_readable
 from instance.api.paging import id_cursor, page_limit
 from instance.api.schemas import ListingOut
 from instance.auth import api_person
-from instance.errors import ApiError
 from instance.node import current_node
 from instance.search import MAX_LIMIT, encode_cursor
-from instance.services.matching import matches_of, shown
+from instance.services import matching
+from instance.services.structures import acting_structure
 
 
 class MatchOut(BaseModel):
@@ -69,15 +65,6 @@ def match_json(match: Match, mine: Listing) -> dict[str, Any]:
     }
 
 
-async def _visible_listing(session: AsyncSession, listing_id: int) -> Listing:
-    listing = await session.get(Listing, listing_id)
-    if listing is None or listing.hidden or listing.status == "withdrawn":
-        raise ApiError(404, "no such listing")
-    if listing.structure is not None and listing.structure.status != "approved":
-        raise ApiError(404, "no such listing")
-    return listing
-
-
 @blueprint.get("/listings/<int:listing_id>/matches")
 @document_response(MatchList)
 async def listing_matches(listing_id: int) -> dict[str, Any]:
@@ -85,8 +72,8 @@ async def listing_matches(listing_id: int) -> dict[str, Any]:
     node = current_node()
     await withdrawn_readable(node)  # a bad token is refused (401)
     async with node.db.read() as session:
-        listing = await _visible_listing(session, listing_id)
-        pairs = await matches_of(session, listing)
+        listing = await matching.visible_listing(session, listing_id)
+        pairs = await matching.matches_of(session, listing)
         return {"items": [match_json(m, listing) for m, _other in pairs]}
 
 
@@ -102,31 +89,10 @@ async def structure_matches() -> dict[str, Any]:
         person = await api_person(session)
         assert person is not None
         structure: Structure = await acting_structure(session, person, request.args.get("actor"))
-        need = aliased(Listing)
-        offer = aliased(Listing)
-        own = or_(
-            and_(need.structure_id == structure.id, need.status == "open"),
-            and_(offer.structure_id == structure.id, offer.status == "open"),
-        )
-        stmt = (
-            select(Match)
-            .join(need, Match.need_id == need.id)
-            .join(offer, Match.offer_id == offer.id)
-            .where(own)
-            .order_by(Match.id.desc())
-            .limit(limit + 1)
-        )
-        if last is not None:
-            stmt = stmt.where(Match.id < last)
-        found = list((await session.execute(stmt)).scalars().unique())
-        items = []
-        for match in found[:limit]:
-            mine = match.need if match.need.structure_id == structure.id else match.offer
-            if not shown(match.other(mine.id)):
-                continue
-            items.append({**match_json(match, mine), "for": listing_json(mine)})
-        more = len(found) > limit
+        pairs, more = await matching.structure_matches(session, structure, limit, last)
         return {
-            "items": items,
-            "next": encode_cursor({"id": found[limit - 1].id}) if more else None,
+            "items": [
+                {**match_json(match, mine), "for": listing_json(mine)} for match, mine in pairs
+            ],
+            "next": encode_cursor({"id": more}) if more is not None else None,
         }

@@ -6,18 +6,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from quart_schema import document_request
-from sqlalchemy import select
 
-from domain.models import Listing, Structure
-from domain.social import AuditEntry, Post, Report
-from federation.models import Actor
 from instance.api.blueprint import blueprint
 from instance.api.body import json_body
-from instance.api.follows import acting_structure
 from instance.auth import api_person
 from instance.errors import ApiError
 from instance.node import current_node
-from instance.services import moderation
+from instance.services import listings, moderation, reports
+from instance.services.structures import acting_structure, structure_by_handle
 
 
 class ReportCreate(BaseModel):
@@ -53,7 +49,7 @@ async def create_report() -> tuple[dict[str, Any], int]:
         assert reporter is not None
     report = await moderation.create_report(node, person, reporter, target.strip(), reason)
     async with node.db.session() as session:
-        fresh = await session.get(Report, report.id)
+        fresh = await reports.report_by_id(session, report.id)
         assert fresh is not None
         return moderation.report_json(fresh), 201
 
@@ -66,10 +62,8 @@ async def list_reports() -> dict[str, Any]:
         person = await api_person(session)
         assert person is not None
         moderation.require_moderator(person)
-        rows = await session.execute(
-            select(Report).where(Report.state == "open").order_by(Report.id.desc())
-        )
-        return {"items": [moderation.report_json(r) for r in rows.scalars().unique()]}
+        rows = await reports.open_reports(session)
+        return {"items": [moderation.report_json(r) for r in rows]}
 
 
 @blueprint.post("/reports/<int:report_id>/resolve")
@@ -80,7 +74,7 @@ async def resolve_report(report_id: int) -> dict[str, Any]:
         person = await api_person(session)
         assert person is not None
         moderation.require_moderator(person)
-        report = await session.get(Report, report_id)
+        report = await reports.report_by_id(session, report_id)
         if report is None:
             raise ApiError(404, "no such report")
         await moderation.resolve_report(session, person, report, str(data.get("note", "")))
@@ -96,7 +90,7 @@ async def hide_listing(listing_id: int) -> dict[str, Any]:
         person = await api_person(session)
         assert person is not None
         moderation.require_moderator(person)
-        listing = await session.get(Listing, listing_id)
+        listing = await listings.listing_by_id(session, listing_id)
         if listing is None:
             raise ApiError(404, "no such listing")
         await moderation.hide_listing(session, node, person, listing, str(data.get("reason", "")))
@@ -111,7 +105,7 @@ async def hide_post(post_id: int) -> dict[str, Any]:
         person = await api_person(session)
         assert person is not None
         moderation.require_moderator(person)
-        post = await session.get(Post, post_id)
+        post = await reports.post_by_id(session, post_id)
         if post is None:
             raise ApiError(404, "no such post")
         await moderation.hide_post(session, person, post, str(data.get("reason", "")))
@@ -126,9 +120,7 @@ async def suspend_structure(handle: str, action: str) -> dict[str, Any]:
         person = await api_person(session)
         assert person is not None
         moderation.require_moderator(person)
-        structure = (
-            await session.execute(select(Structure).where(Structure.handle == handle))
-        ).scalar_one_or_none()
+        structure = await structure_by_handle(session, handle)
         if structure is None:
             raise ApiError(404, "no such structure")
         if action == "suspend":
@@ -149,9 +141,7 @@ async def moderate_actor() -> dict[str, Any]:
         person = await api_person(session)
         assert person is not None
         moderation.require_moderator(person)
-        actor = (
-            await session.execute(select(Actor).where(Actor.uri == str(data.get("actor", ""))))
-        ).scalar_one_or_none()
+        actor = await reports.actor_by_uri(session, str(data.get("actor", "")))
         if actor is None:
             raise ApiError(404, "unknown actor")
         await moderation.moderate_actor(
@@ -193,7 +183,7 @@ async def audit_log() -> dict[str, Any]:
         person = await api_person(session)
         assert person is not None
         moderation.require_moderator(person)
-        rows = await session.execute(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(500))
+        entries = await reports.audit_entries(session, 500)
         return {
             "items": [
                 {
@@ -204,6 +194,6 @@ async def audit_log() -> dict[str, Any]:
                     "detail": e.detail,
                     "at": e.created_at.isoformat(),
                 }
-                for e in rows.scalars().unique()
+                for e in entries
             ]
         }

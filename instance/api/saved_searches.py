@@ -7,18 +7,14 @@ from typing import Any
 from pydantic import BaseModel, Field
 from quart import Response, request
 from quart_schema import document_querystring, document_request, document_response
-from sqlalchemy import func, select
 
 from domain.matches import SavedSearch
-from domain.models import Membership
-from domain.validation import FieldError, Invalid
 from instance.api.blueprint import blueprint
 from instance.api.body import json_body
-from instance.api.follows import acting_structure
 from instance.auth import api_person
-from instance.errors import ApiError
 from instance.node import current_node
-from instance.services.saved_searches import MAX_PER_STRUCTURE, checked_query
+from instance.services import saved_searches
+from instance.services.structures import acting_structure
 
 
 class SavedSearchCreate(BaseModel):
@@ -67,27 +63,7 @@ async def create_saved_search() -> tuple[dict[str, Any], int]:
         person = await api_person(session)
         assert person is not None
         structure = await acting_structure(session, person, data.get("actor"))
-        name = data.get("name")
-        errors: dict[str, FieldError] = {}
-        if not isinstance(name, str) or not name.strip() or len(name) > 200:
-            errors["name"] = FieldError("must be 1 to 200 characters")
-        try:
-            query = await checked_query(session, data.get("query"))
-        except Invalid as exc:
-            errors.update(exc.errors)
-        if errors:
-            raise Invalid(errors)
-        count = await session.scalar(
-            select(func.count())
-            .select_from(SavedSearch)
-            .where(SavedSearch.structure_id == structure.id)
-        )
-        if (count or 0) >= MAX_PER_STRUCTURE:
-            raise ApiError(409, f"a structure keeps at most {MAX_PER_STRUCTURE} saved searches")
-        assert isinstance(name, str)
-        saved = SavedSearch(structure_id=structure.id, name=name.strip(), query=query)
-        session.add(saved)
-        await session.flush()
+        saved = await saved_searches.create(session, structure, data.get("name"), data.get("query"))
         return saved_json(saved, structure.handle), 201
 
 
@@ -101,12 +77,8 @@ async def list_saved_searches() -> dict[str, Any]:
         person = await api_person(session)
         assert person is not None
         structure = await acting_structure(session, person, request.args.get("actor"))
-        rows = await session.execute(
-            select(SavedSearch)
-            .where(SavedSearch.structure_id == structure.id)
-            .order_by(SavedSearch.id)
-        )
-        return {"items": [saved_json(s, structure.handle) for s in rows.scalars()]}
+        rows = await saved_searches.saved_searches_of(session, structure)
+        return {"items": [saved_json(s, structure.handle) for s in rows]}
 
 
 @blueprint.delete("/saved-searches/<int:saved_id>")
@@ -116,16 +88,5 @@ async def delete_saved_search(saved_id: int) -> Response:
     async with node.transaction() as session:
         person = await api_person(session)
         assert person is not None
-        saved = await session.get(SavedSearch, saved_id)
-        member = saved is not None and await session.scalar(
-            select(func.count())
-            .select_from(Membership)
-            .where(
-                Membership.structure_id == saved.structure_id,
-                Membership.person_id == person.id,
-            )
-        )
-        if saved is None or not member:
-            raise ApiError(404, "no such saved search")
-        await session.delete(saved)
+        await saved_searches.delete(session, person, saved_id)
     return Response("", status=204)

@@ -212,3 +212,39 @@ async def count_open_listings(session: AsyncSession, actor_id: int) -> int:
         )
     )
     return int(found or 0)
+
+
+async def territory_names(session: AsyncSession) -> dict[str, str]:
+    """The known territories of other nodes: their name (else their domain) by domain."""
+    rows = await session.execute(
+        select(Actor.domain, Actor.name).where(Actor.is_territory.is_(True), Actor.local.is_(False))
+    )
+    return {domain: name or domain for domain, name in rows.all()}
+
+
+async def territory_name(session: AsyncSession, domain: str) -> str | None:
+    """The name of another node's territory, when this node knows its actor."""
+    name: str | None = await session.scalar(
+        select(Actor.name).where(
+            Actor.domain == domain, Actor.is_territory.is_(True), Actor.local.is_(False)
+        )
+    )
+    return name
+
+
+async def local_actor_at(session: AsyncSession, uri: str) -> Actor | None:
+    """The local actor whose id is ``uri`` (suspended or not)."""
+    found: Actor | None = await session.scalar(
+        select(Actor).where(Actor.uri == uri, Actor.local.is_(True))
+    )
+    return found
+
+
+async def local_actor_named(session: AsyncSession, handle: str) -> Actor | None:
+    """The local actor ``handle`` (lower case), unless suspended."""
+    found: Actor | None = await session.scalar(
+        select(Actor).where(
+            Actor.local.is_(True), Actor.handle == handle, Actor.suspended_at.is_(None)
+        )
+    )
+    return found

@@ -7,8 +7,8 @@ person who acts for the structure answers — on the page
 Both go through here:
 
 * :func:`managed_structure` — the approved structure that the person acts for
-  (:class:`~instance.services.listings.NotFound` or
-  :class:`~instance.services.listings.Forbidden` otherwise).
+  (:class:`~instance.errors.NotFound` or
+  :class:`~instance.errors.Forbidden` otherwise).
 * :func:`followers_of` / :func:`counts` — its follows, newest first, by state.
 * :func:`answer` — ``accept`` queues a signed ``Accept(Follow)`` for the
   follower's inbox (the durable delivery queue, as for any follow accepted at
@@ -31,9 +31,10 @@ from config.settings import Settings
 from domain.models import Person, Structure
 from domain.notify import notify_follow
 from domain.people import can_act_for
-from federation.models import Follow
-from instance.services.listings import Forbidden, NotFound, structure_by_handle
-from outbox.follows import accept, remove_follower
+from federation.models import Actor, Follow
+from instance.errors import ApiError, Forbidden, NotFound
+from instance.services.structures import structure_by_handle
+from outbox.follows import accept, follow, remove_follower, unfollow
 
 Answer = Literal["accept", "reject"]
 State = Literal["pending", "accepted"]
@@ -150,3 +151,109 @@ async def _tell_local_follower(session: AsyncSession, row: Follow) -> None:
     """A structure of this node learns that its follow is accepted (a remote one learns it
     from the ``Accept``, see ``inbox.handlers.accept``)."""
     await notify_follow(session, row.follower_id, "follow_accepted", row.followed)
+
+
+# --- what local structures follow ---------------------------------------------------------
+
+
+async def follow_by_id(session: AsyncSession, follow_id: int) -> Follow | None:
+    return await session.get(Follow, follow_id)
+
+
+async def start_following(
+    session: AsyncSession, settings: Settings, structure: Structure, target: Actor
+) -> Follow:
+    """``structure`` follows ``target`` (as resolved, possibly detached); 422 on itself
+    or on a local actor that is gone or suspended."""
+    assert structure.actor is not None
+    if target.uri == structure.actor.uri:
+        raise ApiError(422, "some fields are invalid", fields={"target": "is yourself"})
+    if target.local:
+        # A local actor named by its URL: read as it is now, and a suspended structure
+        # is not there to follow (as it is not by its name).
+        local = await session.get(Actor, target.id)
+        if local is None or local.suspended_at is not None:
+            raise ApiError(422, "some fields are invalid", fields={"target": "unknown actor"})
+    followed = await session.merge(target)
+    return await follow(session, settings, structure.actor, followed)
+
+
+async def stop_following(
+    session: AsyncSession, settings: Settings, structure: Structure, target: str
+) -> None:
+    """``structure`` stops following the actor ``target`` (its id); 404 if it did not."""
+    assert structure.actor is not None
+    row = (
+        await session.execute(
+            select(Follow)
+            .join(Actor, Follow.followed_id == Actor.id)
+            .where(Follow.follower_id == structure.actor.id, Actor.uri == target)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise ApiError(404, "this structure does not follow that actor")
+    await unfollow(session, settings, row)
+
+
+async def follows_of(session: AsyncSession, actor_ids: list[int]) -> list[Follow]:
+    """What these actors follow, newest first."""
+    if not actor_ids:
+        return []
+    rows = await session.execute(
+        select(Follow).where(Follow.follower_id.in_(actor_ids)).order_by(Follow.id.desc())
+    )
+    return list(rows.scalars().unique())
+
+
+async def follow_states(
+    session: AsyncSession, follower_ids: list[int], targets: list[str]
+) -> dict[str, str]:
+    """For each target actor id (URI), how the given actors follow it (best state wins)."""
+    if not follower_ids or not targets:
+        return {}
+    rows = await session.execute(
+        select(Actor.uri, Follow.state)
+        .join(Follow, Follow.followed_id == Actor.id)
+        .where(Follow.follower_id.in_(follower_ids), Actor.uri.in_(set(targets)))
+    )
+    rank = {"accepted": 2, "pending": 1, "rejected": 0}
+    states: dict[str, str] = {}
+    for uri, state in rows.all():
+        if rank.get(state, 0) >= rank.get(states.get(uri, ""), -1):
+            states[uri] = state
+    return states
+
+
+async def follow_states_by(
+    session: AsyncSession, structures: list[Structure], target: str
+) -> dict[str, str]:
+    """How each of ``structures`` (by handle) follows ``target`` (absent: not at all)."""
+    by_actor = {s.actor_id: s.handle for s in structures if s.actor_id is not None}
+    if not by_actor:
+        return {}
+    rows = await session.execute(
+        select(Follow.follower_id, Follow.state)
+        .join(Actor, Follow.followed_id == Actor.id)
+        .where(Follow.follower_id.in_(list(by_actor)), Actor.uri == target)
+    )
+    return {by_actor[follower_id]: state for follower_id, state in rows.all()}
+
+
+async def follower_count(session: AsyncSession, actor_id: int) -> int:
+    """How many actors follow this one (accepted follows)."""
+    count = await session.scalar(
+        select(func.count(Follow.id)).where(
+            Follow.followed_id == actor_id, Follow.state == "accepted"
+        )
+    )
+    return int(count or 0)
+
+
+async def territory_address(session: AsyncSession, domain: str) -> str:
+    """What to follow for a whole territory: its actor when known, else Entraide's default."""
+    uri = await session.scalar(
+        select(Actor.uri).where(
+            Actor.domain == domain.lower(), Actor.is_territory.is_(True), Actor.local.is_(False)
+        )
+    )
+    return uri or f"acct:territory@{domain}"

@@ -1,4 +1,4 @@
-"""Use cases shared by the JSON API, the web pages and the command line.
+"""Use cases of listings, shared by the JSON API, the web pages and the command line.
 
 Each function takes an open session (one transaction) and the node, checks
 who may do what, changes the domain tables, and asks ``outbox`` for the
@@ -11,37 +11,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.local import approve_structure, reject_structure
 from config.database import utcnow
 from domain.listings import apply_listing, location_given, validate_listing
 from domain.matches import queue_matching
-from domain.models import Listing, Person, Structure
-from domain.notify import notify_structure
+from domain.models import Listing, Person
 from domain.people import can_act_for
 from domain.places import place_of
-from domain.social import Notification
 from domain.validation import FieldError, Invalid
-from instance.errors import ApiError
+from instance.errors import ApiError, Forbidden
+from instance.errors import NotFound as NotFound  # its home is instance.errors; kept importable
 from instance.node import Node
+from instance.services.structures import structure_by_handle
 from outbox import listings as listing_activities
-
-
-class Forbidden(ApiError):
-    def __init__(self, message: str) -> None:
-        super().__init__(403, message)
-
-
-class NotFound(ApiError):
-    def __init__(self, message: str) -> None:
-        super().__init__(404, message)
-
-
-async def structure_by_handle(session: AsyncSession, handle: str) -> Structure | None:
-    result = await session.execute(select(Structure).where(Structure.handle == handle))
-    return result.scalar_one_or_none()
 
 
 def may_edit_listing(person: Person, listing: Listing) -> bool:
@@ -162,51 +145,5 @@ async def withdraw_listing(
     return listing
 
 
-async def approve(
-    session: AsyncSession, node: Node, admin: Person | None, structure: Structure
-) -> None:
-    """An administrator approves a structure: it gets its actor and becomes visible."""
-    await approve_structure(session, node.settings, structure, admin)
-    await _decided(session, structure, "structure_approved", f"/@{structure.handle}")
-
-
-async def reject(session: AsyncSession, admin: Person, structure: Structure, reason: str) -> None:
-    """An administrator rejects a structure, with a reason its people are told."""
-    if not reason.strip():
-        raise Invalid({"reason": FieldError("is required")})
-    reject_structure(structure, admin, reason)
-    await _decided(session, structure, "structure_rejected", "/account")
-
-
-async def _decided(session: AsyncSession, structure: Structure, kind: str, url: str) -> None:
-    """Tell the structure's people, and mark every administrator's « awaiting approval »
-    notification of it handled, whoever decided."""
-    data = {"name": structure.name, "handle": structure.handle}
-    if kind == "structure_rejected":
-        data["reason"] = structure.rejection_reason
-    await notify_structure(session, structure.id, kind, data, url)
-    pending = await session.execute(
-        select(Notification).where(
-            Notification.kind == "structure_pending", Notification.read_at.is_(None)
-        )
-    )
-    for notification in pending.scalars():
-        if (notification.data or {}).get("handle") == structure.handle:
-            notification.read_at = utcnow()
-
-
-async def rotate_keys(session: AsyncSession, node: Node, handle: str) -> None:
-    """New keys for a local actor (structure or territory), announced by an Update."""
-    from federation.models import Actor
-    from outbox import actors as actor_activities
-
-    actor = (
-        await session.execute(select(Actor).where(Actor.local.is_(True), Actor.handle == handle))
-    ).scalar_one_or_none()
-    if actor is None:
-        raise NotFound(f"no local actor {handle}")
-    structure = (
-        await session.execute(select(Structure).where(Structure.actor_id == actor.id))
-    ).scalar_one_or_none()
-    await actor_activities.rotate(session, node.settings, actor, structure)
-    node.forget_territory_key()  # the territory's fetch key may have changed
+async def listing_by_id(session: AsyncSession, listing_id: int) -> Listing | None:
+    return await session.get(Listing, listing_id)

@@ -44,6 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from config.database import Database, utcnow
 from domain.matches import Match, MatchJob
@@ -51,6 +52,7 @@ from domain.matching import Side, score
 from domain.models import Listing, Structure
 from domain.notify import notify_structure
 from domain.textsearch import stems_of, words
+from instance.errors import NotFound
 from instance.search import bounding_box
 from instance.services.saved_searches import alert
 
@@ -254,3 +256,45 @@ async def matches_of(session: AsyncSession, listing: Listing) -> list[tuple[Matc
     )
     pairs = [(m, m.other(listing.id)) for m in rows.scalars().unique()]
     return [(m, other) for m, other in pairs if shown(other)]
+
+
+async def visible_listing(session: AsyncSession, listing_id: int) -> Listing:
+    """A listing whose matches may be read: not hidden, not withdrawn, of an approved
+    structure (``NotFound`` otherwise)."""
+    listing = await session.get(Listing, listing_id)
+    if listing is None or listing.hidden or listing.status == "withdrawn":
+        raise NotFound("no such listing")
+    if listing.structure is not None and listing.structure.status != "approved":
+        raise NotFound("no such listing")
+    return listing
+
+
+async def structure_matches(
+    session: AsyncSession, structure: Structure, limit: int, before: int | None = None
+) -> tuple[list[tuple[Match, Listing]], int | None]:
+    """The matches of the structure's open listings, newest first, with ids below
+    ``before``: each with the structure's own listing, only those whose other side may
+    be shown; and the id to page on from when there are more (else None)."""
+    need = aliased(Listing)
+    offer = aliased(Listing)
+    own = or_(
+        and_(need.structure_id == structure.id, need.status == "open"),
+        and_(offer.structure_id == structure.id, offer.status == "open"),
+    )
+    stmt = (
+        select(Match)
+        .join(need, Match.need_id == need.id)
+        .join(offer, Match.offer_id == offer.id)
+        .where(own)
+        .order_by(Match.id.desc())
+        .limit(limit + 1)
+    )
+    if before is not None:
+        stmt = stmt.where(Match.id < before)
+    found = list((await session.execute(stmt)).scalars().unique())
+    items = []
+    for match in found[:limit]:
+        mine = match.need if match.need.structure_id == structure.id else match.offer
+        if shown(match.other(mine.id)):
+            items.append((match, mine))
+    return items, found[limit - 1].id if len(found) > limit else None

@@ -225,7 +225,7 @@ async def unsuspend_structure(
     """Lift a structure's suspension (an approved one: nothing changes).
 
     Only a suspended structure goes back to ``approved``: approving a pending one is
-    for administrators (``instance.services.listings.approve``), so anything else is a 409.
+    for administrators (``instance.services.structures.approve``), so anything else is a 409.
     """
     if structure.status == "approved":
         return

@@ -13,15 +13,16 @@ allowance; ``reject`` refuses an incoming request.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.local import territory_actor
 from config.database import utcnow
 from domain.models import Listing
-from federation.models import Actor, Delivery, Follow
+from federation.models import Actor, Delivery, DomainHealth, DomainPolicy, Follow
 from federation.policy import (
     PEERING_REASON,
     bare_host,
@@ -163,3 +164,65 @@ async def block_domain(session: AsyncSession, domain: str, reason: str = "") -> 
         .where(under(Delivery.domain, domain), Delivery.state == "pending")
         .values(state="dead", last_error="domain blocked", done_at=utcnow())
     )
+
+
+# --- federation health ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DomainRow:
+    """One remote domain as the federation page shows it."""
+
+    domain: str
+    last_success_at: datetime | None
+    last_failure_at: datetime | None
+    failures: int
+    unavailable_since: datetime | None
+    queued: int
+    policy: str
+    reason: str
+
+    @property
+    def state(self) -> str:
+        """``unavailable``, ``failing``, ``ok`` or ``unknown`` (no delivery yet)."""
+        if self.unavailable_since is not None:
+            return "unavailable"
+        if self.failures:
+            return "failing"
+        if self.last_success_at is not None:
+            return "ok"
+        return "unknown"
+
+
+async def domain_rows(session: AsyncSession) -> list[DomainRow]:
+    """Every remote domain we deliver to or hold a policy for, failing ones first."""
+    health = {h.domain: h for h in (await session.execute(select(DomainHealth))).scalars()}
+    policies = {p.domain: p for p in (await session.execute(select(DomainPolicy))).scalars()}
+    queued = {
+        domain: int(count)
+        for domain, count in (
+            await session.execute(
+                select(Delivery.domain, func.count())
+                .where(Delivery.state == "pending")
+                .group_by(Delivery.domain)
+            )
+        ).all()
+    }
+    rows = []
+    for domain in set(health) | set(policies) | set(queued):
+        h = health.get(domain)
+        p = policies.get(domain)
+        rows.append(
+            DomainRow(
+                domain=domain,
+                last_success_at=h.last_success_at if h else None,
+                last_failure_at=h.last_failure_at if h else None,
+                failures=h.failures if h else 0,
+                unavailable_since=h.unavailable_since if h else None,
+                queued=queued.get(domain, 0),
+                policy=p.policy if p else "",
+                reason=p.reason if p else "",
+            )
+        )
+    order = {"unavailable": 0, "failing": 1, "unknown": 2, "ok": 3}
+    return sorted(rows, key=lambda r: (order[r.state], -r.queued, r.domain))

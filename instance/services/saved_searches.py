@@ -14,14 +14,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.matches import SavedSearch, SavedSearchHit
-from domain.models import Listing, Structure
+from domain.models import Listing, Person, Structure
 from domain.notify import notify_structure
 from domain.validation import FieldError, Invalid
+from instance.errors import ApiError, NotFound
 from instance.search import SearchQuery, near_commune, parse_query, search_listings
+from instance.services.structures import is_member
 
 MAX_PER_STRUCTURE = 50
 QUERY_KEYS = (
@@ -54,6 +56,48 @@ async def checked_query(session: AsyncSession, raw: Any) -> dict[str, str]:
     except Invalid as exc:
         raise Invalid({f"query.{k}": v for k, v in exc.errors.items()}) from None
     return query
+
+
+async def create(session: AsyncSession, structure: Structure, name: Any, raw: Any) -> SavedSearch:
+    """Save a search for ``structure`` (``Invalid`` on a bad name or query; 409 past
+    :data:`MAX_PER_STRUCTURE`)."""
+    errors: dict[str, FieldError] = {}
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        errors["name"] = FieldError("must be 1 to 200 characters")
+    try:
+        query = await checked_query(session, raw)
+    except Invalid as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise Invalid(errors)
+    count = await session.scalar(
+        select(func.count())
+        .select_from(SavedSearch)
+        .where(SavedSearch.structure_id == structure.id)
+    )
+    if (count or 0) >= MAX_PER_STRUCTURE:
+        raise ApiError(409, f"a structure keeps at most {MAX_PER_STRUCTURE} saved searches")
+    assert isinstance(name, str)
+    saved = SavedSearch(structure_id=structure.id, name=name.strip(), query=query)
+    session.add(saved)
+    await session.flush()
+    return saved
+
+
+async def saved_searches_of(session: AsyncSession, structure: Structure) -> list[SavedSearch]:
+    """A structure's saved searches, oldest first."""
+    rows = await session.execute(
+        select(SavedSearch).where(SavedSearch.structure_id == structure.id).order_by(SavedSearch.id)
+    )
+    return list(rows.scalars())
+
+
+async def delete(session: AsyncSession, person: Person, saved_id: int) -> None:
+    """Forget a saved search: a member of its structure only (404 for anyone else)."""
+    saved = await session.get(SavedSearch, saved_id)
+    if saved is None or not await is_member(session, person, saved.structure_id):
+        raise NotFound("no such saved search")
+    await session.delete(saved)
 
 
 def _admits(saved: SavedSearch, listing: Listing) -> bool:

@@ -16,18 +16,17 @@ from __future__ import annotations
 from typing import Any
 
 from quart import Response, flash, render_template, request
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import Structure
 from domain.validation import Invalid
 from instance.i18n import gettext as _
 from instance.node import current_node
-from instance.services import listings as operations
+from instance.services import structures
+from instance.services.stats import open_counts
 from instance.web.blueprint import blueprint
 from instance.web.common import deny, redirect_to, require_admin, require_moderator
 from instance.web.forms import field_errors
-from instance.web.queries import open_counts
 
 RECENT_DECISIONS = 20
 
@@ -37,26 +36,18 @@ async def _queue_page(
     errors: dict[int, str] | None = None,
     reasons: dict[int, str] | None = None,
 ) -> str:
-    pending = await session.execute(
-        select(Structure).where(Structure.status == "pending").order_by(Structure.created_at)
-    )
-    decided = await session.execute(
-        select(Structure)
-        .where(Structure.status.in_(("approved", "rejected")), Structure.decided_at.is_not(None))
-        .order_by(Structure.decided_at.desc())
-        .limit(RECENT_DECISIONS)
-    )
+    queue = await structures.approval_queue(session, RECENT_DECISIONS)
     return await render_template(
         "admin_structures.html",
-        pending=list(pending.scalars().unique()),
-        decided=list(decided.scalars().unique()),
+        pending=queue.pending,
+        decided=queue.decided,
         errors=errors or {},
         reasons=reasons or {},
     )
 
 
 async def _structure(session: AsyncSession, structure_id: int) -> Structure:
-    structure = await session.get(Structure, structure_id)
+    structure = await structures.structure_by_id(session, structure_id)
     if structure is None:
         deny(404)
     return structure
@@ -86,7 +77,7 @@ async def admin_approve(structure_id: int) -> Response:
     async with node.transaction() as session:
         admin = await require_admin(session)
         structure = await _structure(session, structure_id)
-        await operations.approve(session, node, admin, structure)
+        await structures.approve(session, node, admin, structure)
         name = structure.name
     await flash(
         _("%(name)s is approved: it is now visible and can publish.") % {"name": name}, "success"
@@ -102,7 +93,7 @@ async def admin_reject(structure_id: int) -> Any:
         admin = await require_admin(session)
         structure = await _structure(session, structure_id)
         try:
-            await operations.reject(session, admin, structure, reason)
+            await structures.reject(session, admin, structure, reason)
         except Invalid as exc:
             message = field_errors(exc).get("reason", "")
             page = await _queue_page(session, {structure_id: message}, {structure_id: reason})

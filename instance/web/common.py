@@ -24,7 +24,7 @@ from domain.models import Person, Structure
 from domain.people import structures_of
 from instance.auth import load_current_person, login_cookie
 from instance.node import current_node
-from instance.web import queries
+from instance.services.people import unread_messages, unread_notifications
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,8 @@ async def remember_viewer(session: AsyncSession, person: Person | None) -> None:
         display_name=person.display_name,
         is_admin=person.is_admin,
         is_moderator=person.is_moderator,
-        unread_messages=await queries.unread_messages(session, person),
-        unread_notifications=await queries.unread_notifications(session, person),
+        unread_messages=await unread_messages(session, person),
+        unread_notifications=await unread_notifications(session, person),
     )
 
 

@@ -10,13 +10,11 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from quart import render_template, request
-from sqlalchemy import select
 
 from domain.models import STRUCTURE_KINDS
-from federation.models import Actor
 from instance.node import current_node
 from instance.search import decode_cursor, encode_cursor
-from instance.services.directory import list_structures
+from instance.services.directory import list_structures, territory_names
 from instance.web.blueprint import blueprint
 from instance.web.common import load_viewer
 
@@ -47,12 +45,7 @@ async def directory_page() -> str:
             limit=PAGE,
             after=after,
         )
-        territories = await session.execute(
-            select(Actor.domain, Actor.name).where(
-                Actor.is_territory.is_(True), Actor.local.is_(False)
-            )
-        )
-        names = {domain: name or domain for domain, name in territories.all()}
+        names = await territory_names(session)
     next_url = None
     if following:
         more = {k: v for k, v in values.items() if v}

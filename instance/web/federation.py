@@ -26,7 +26,6 @@ from instance.services import peering
 from instance.services.moderation import audit, moderate_domain
 from instance.web.blueprint import blueprint
 from instance.web.common import redirect_to, require_admin
-from instance.web.queries import domain_rows
 from instance.web.remote import explain
 
 log = logging.getLogger(__name__)
@@ -118,7 +117,7 @@ async def _federation_page(values: dict[str, str] | None = None, error: str | No
     node = current_node()
     async with node.db.session() as session:
         await require_admin(session)
-        rows = await domain_rows(session)
+        rows = await peering.domain_rows(session)
     return await render_template(
         "admin_federation.html",
         rows=rows,

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.local import approves_followers_manually
 from domain.models import Person, Structure
-from federation.models import Follow
 from instance.errors import ApiError
 from instance.i18n import gettext as _
 from instance.node import current_node
@@ -66,7 +65,7 @@ async def answer_follower(handle: str, follow_id: int, action: followers.Answer)
         structure = await _managed(session, person, handle)
         name = structure.name
         try:
-            before = await session.get(Follow, follow_id)
+            before = await followers.follow_by_id(session, follow_id)
             was = before.state if before is not None else ""
             follower = await followers.answer(session, node.settings, structure, follow_id, action)
         except ApiError:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from quart import render_template
 
-from instance.api.meta import counts
 from instance.node import current_node
 from instance.search import SearchQuery, search_listings
+from instance.services.stats import instance_counts
 from instance.web.blueprint import blueprint
 from instance.web.common import load_viewer
 
@@ -18,7 +18,7 @@ async def home() -> str:
     node = current_node()
     async with node.db.session() as session:
         await load_viewer(session)
-        figures = await counts(session)
+        figures = await instance_counts(session)
         page = await search_listings(session, node.db.dialect, SearchQuery(limit=RECENT))
     return await render_template(
         "home.html",

@@ -20,7 +20,8 @@ from domain.validation import Invalid
 from instance.errors import ApiError
 from instance.i18n import gettext as _
 from instance.node import current_node
-from instance.services import listings as operations
+from instance.services import listings
+from instance.services.follows import follow_states, territory_address
 from instance.services.matching import matches_of
 from instance.services.placing import check_commune
 from instance.web.blueprint import blueprint
@@ -38,7 +39,6 @@ from instance.web.forms import (
     listing_data,
     listing_values,
 )
-from instance.web.queries import follow_states, territory_address
 
 
 def message_href(listing: Listing) -> str:
@@ -63,7 +63,7 @@ def contact_href(listing: Listing) -> str | None:
 
 async def _listing_for(session: AsyncSession, listing_id: int, person: Person | None) -> Listing:
     """The listing if this viewer may see it (404 otherwise, 410 once withdrawn)."""
-    listing = await session.get(Listing, listing_id)
+    listing = await listings.listing_by_id(session, listing_id)
     if listing is None:
         deny(404)
     structure = listing.structure
@@ -83,7 +83,7 @@ async def _editable(session: AsyncSession, listing_id: int) -> tuple[Person, Lis
     listing = await _listing_for(session, listing_id, person)
     if listing.structure is not None and listing.structure.status == "suspended":
         deny(403, _("This structure is suspended by the moderators: its listings cannot change."))
-    if not operations.may_edit_listing(person, listing):
+    if not listings.may_edit_listing(person, listing):
         deny(403, _("Only the members of the structure that published it may change a listing."))
     return person, listing
 
@@ -95,7 +95,7 @@ async def listing_page(listing_id: int) -> str:
     async with node.db.session() as session:
         person = await load_viewer(session)
         listing = await _listing_for(session, listing_id, person)
-        editable = person is not None and operations.may_edit_listing(person, listing)
+        editable = person is not None and listings.may_edit_listing(person, listing)
         own = (
             person is not None
             and listing.structure is not None
@@ -180,7 +180,7 @@ async def new_listing_post() -> Any:
         async with node.transaction() as session:
             person = await require_person(session)
             await check_commune(session, values["commune"], values["lat"], values["lon"])
-            listing = await operations.create_listing(session, node, person, listing_data(values))
+            listing = await listings.create_listing(session, node, person, listing_data(values))
             listing_id = listing.id
     except Invalid as exc:
         errors = field_errors(exc)
@@ -233,7 +233,7 @@ async def edit_listing_post(listing_id: int) -> Any:
         async with node.transaction() as session:
             person, listing = await _editable(session, listing_id)
             await check_commune(session, values["commune"], values["lat"], values["lon"])
-            await operations.update_listing(
+            await listings.update_listing(
                 session, node, person, listing, listing_data(values, update=True)
             )
     except Invalid as exc:
@@ -265,7 +265,7 @@ async def withdraw_listing_post(listing_id: int) -> Response:
     node = current_node()
     async with node.transaction() as session:
         person, listing = await _editable(session, listing_id)
-        await operations.withdraw_listing(session, node, person, listing)
+        await listings.withdraw_listing(session, node, person, listing)
         structure: Structure | None = listing.structure
         back = f"/@{structure.handle}" if structure is not None else "/account"
     await flash(_("The listing is withdrawn: it is no longer shown, here or elsewhere."), "success")

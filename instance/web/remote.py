@@ -13,7 +13,6 @@ import logging
 import re
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.people import HANDLE_RE
@@ -30,6 +29,7 @@ from federation.models import Actor
 from federation.remote import ACCT_RE
 from instance.i18n import gettext as _
 from instance.node import Node
+from instance.services.directory import local_actor_at, local_actor_named
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +71,7 @@ async def local_actor(session: AsyncSession, node: Node, target: str) -> Actor |
     if target.startswith(("http://", "https://")):
         if (urlsplit(target).netloc or "").lower() != domain:
             return None
-        found = await session.scalar(
-            select(Actor).where(Actor.uri == target, Actor.local.is_(True))
-        )
+        found = await local_actor_at(session, target)
         if found is not None and found.suspended_at is not None:
             # By its URL as by its name: a suspended structure is not there to follow.
             raise TargetError(_("No structure or community of this territory has this name."))
@@ -93,11 +91,7 @@ async def local_actor(session: AsyncSession, node: Node, target: str) -> Actor |
         raise TargetError(
             _("Give an address such as name@territory.example or the address of its page.")
         )
-    found = await session.scalar(
-        select(Actor).where(
-            Actor.local.is_(True), Actor.handle == handle.lower(), Actor.suspended_at.is_(None)
-        )
-    )
+    found = await local_actor_named(session, handle.lower())
     if found is None:
         raise TargetError(_("No structure or community of this territory has this name."))
     return found

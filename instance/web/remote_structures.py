@@ -9,15 +9,14 @@ acting for a structure here — following it and writing to it. The address
 from __future__ import annotations
 
 from quart import render_template
-from sqlalchemy import select
 
 from domain.sanitize import clean_html
-from federation.models import Actor
 from instance.node import current_node
 from instance.search import SearchQuery, search_listings
+from instance.services import directory
 from instance.services.directory import count_open_listings, find_remote, remote_entry
+from instance.services.follows import follow_states, territory_address
 from instance.web.common import acting_structures, deny, load_viewer
-from instance.web.queries import follow_states, territory_address
 
 LISTINGS_SHOWN = 50
 
@@ -33,13 +32,7 @@ async def remote_structure_page(address: str) -> str:
         if actor is None:
             deny(404)
         entry = remote_entry(actor, await count_open_listings(session, actor.id))
-        territory_name = await session.scalar(
-            select(Actor.name).where(
-                Actor.domain == actor.domain,
-                Actor.is_territory.is_(True),
-                Actor.local.is_(False),
-            )
-        )
+        territory_name = await directory.territory_name(session, actor.domain)
         page = await search_listings(
             session, node.db.dialect, SearchQuery(structure=actor.uri, limit=LISTINGS_SHOWN)
         )

@@ -19,21 +19,17 @@ only (``safe_next``), else to the reported thing's page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from quart import flash, render_template, request
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.models import Listing, Person, Structure
-from domain.sanitize import html_to_text
-from domain.social import Message, Participant, Post
-from federation.models import Actor
+from domain.models import Person, Structure
 from instance.errors import ApiError
 from instance.i18n import gettext as _
 from instance.node import current_node
 from instance.services import moderation
+from instance.services.reports import Reported, find_reported
 from instance.web.blueprint import blueprint
 from instance.web.common import (
     acting_structures,
@@ -46,106 +42,11 @@ from instance.web.common import (
 from instance.web.errors import N_
 
 MAX_REASON = 5000  # what instance.services.moderation keeps of a reason
-EXCERPT = 280
 NOTHING_TO_REPORT = N_("There is nothing to report at this address: it may have been removed.")
 TOO_MANY_REPORTS = N_(
     "Your structure has sent many reports in the last hour: the moderators have them. "
     "Please try again later."
 )
-
-Kind = Literal["listing", "post", "message", "actor"]
-
-
-@dataclass(frozen=True)
-class Reported:
-    """What a report points at, as the reporting person may see it."""
-
-    kind: Kind
-    target: str  # the ActivityPub id given to moderation.create_report
-    title: str  # a listing's title, an actor's name, or an excerpt of a post or message
-    author: Actor  # who answers for it (the actor itself, for an actor)
-    page: str  # its page on this site, where the person goes back to
-
-    @property
-    def remote(self) -> bool:
-        return not self.author.local
-
-
-def _excerpt(row: Post | Message) -> str:
-    text = row.content_text or html_to_text(row.content_html)
-    text = " ".join(text.split())
-    return text if len(text) <= EXCERPT else text[: EXCERPT - 1].rstrip() + "…"
-
-
-async def _visible_listing(session: AsyncSession, target: str) -> Reported | None:
-    listing = (await session.execute(select(Listing).where(Listing.ap_id == target))).scalar()
-    if listing is None or listing.hidden:
-        return None
-    if listing.structure is not None and listing.structure.status != "approved":
-        return None
-    return Reported("listing", target, listing.title, listing.author, f"/listings/{listing.id}")
-
-
-async def _visible_post(session: AsyncSession, target: str) -> Reported | None:
-    post = (await session.execute(select(Post).where(Post.ap_id == target))).scalar()
-    if post is None or post.hidden or post.removed or post.author.suspended_at is not None:
-        return None
-    group = post.group
-    address = group.handle if group.local else f"{group.handle}@{group.domain}"
-    page = f"/communities/{address}#post-{post.id}"
-    return Reported("post", target, _excerpt(post), post.author, page)
-
-
-async def _visible_message(
-    session: AsyncSession, target: str, structures: list[Structure]
-) -> Reported | None:
-    message = (await session.execute(select(Message).where(Message.ap_id == target))).scalar()
-    if message is None:
-        return None
-    # Only a participant reads a conversation: to anyone else, its messages do not exist.
-    taking_part = await session.scalar(
-        select(Participant.actor_id).where(
-            Participant.conversation_id == message.conversation_id,
-            Participant.actor_id.in_([s.actor_id for s in structures]),
-        )
-    )
-    if taking_part is None:
-        return None
-    page = f"/messages/{message.conversation_id}#message-{message.id}"
-    return Reported("message", target, _excerpt(message), message.author, page)
-
-
-async def _visible_actor(session: AsyncSession, target: str) -> Reported | None:
-    actor = (await session.execute(select(Actor).where(Actor.uri == target))).scalar()
-    if actor is None:
-        return None
-    name = actor.name or actor.handle or actor.uri
-    if actor.type == "Group":
-        address = actor.handle if actor.local else f"{actor.handle}@{actor.domain}"
-        return Reported("actor", target, name, actor, f"/communities/{address}")
-    if actor.local and not actor.is_territory:
-        structure = (
-            await session.execute(select(Structure).where(Structure.actor_id == actor.id))
-        ).scalar_one_or_none()
-        if structure is None or structure.status != "approved":
-            return None
-        return Reported("actor", target, structure.name, actor, f"/@{structure.handle}")
-    return Reported("actor", target, name, actor, "/")
-
-
-async def find_reported(
-    session: AsyncSession, target: str, structures: list[Structure]
-) -> Reported | None:
-    """What ``target`` designates on this node, if the person may see it (else None)."""
-    if not target.startswith(("https://", "http://")):
-        return None
-    # The same order as moderation._target_actor: an actor, then a listing, a post, a message.
-    return (
-        await _visible_actor(session, target)
-        or await _visible_listing(session, target)
-        or await _visible_post(session, target)
-        or await _visible_message(session, target, structures)
-    )
 
 
 async def _reporters(session: AsyncSession, person: Person) -> list[Structure]:

@@ -10,18 +10,14 @@ block a remote actor, and resolve the report. Every action goes through
 from __future__ import annotations
 
 from quart import Response, flash, render_template, request
-from sqlalchemy import select
 
-from domain.models import Listing, Structure
-from domain.social import AuditEntry, Post, Report
-from federation.models import Actor
 from instance.errors import ApiError
 from instance.i18n import gettext as _
 from instance.node import current_node
-from instance.services import moderation
+from instance.services import listings, moderation, reports
+from instance.services.structures import structure_by_handle
 from instance.web.blueprint import blueprint
 from instance.web.common import deny, redirect_to, require_moderator
-from instance.web.queries import report_views
 
 AUDIT_PAGE = 100
 RESOLVED_SHOWN = 20
@@ -31,8 +27,8 @@ RESOLVED_SHOWN = 20
 async def admin_reports() -> str:
     async with current_node().db.session() as session:
         await require_moderator(session)
-        open_reports = await report_views(session, "open")
-        resolved = await report_views(session, "resolved", RESOLVED_SHOWN)
+        open_reports = await reports.report_views(session, "open")
+        resolved = await reports.report_views(session, "resolved", RESOLVED_SHOWN)
     return await render_template(
         "admin_reports.html",
         reports=open_reports,
@@ -51,7 +47,7 @@ async def resolve_report(report_id: int) -> Response:
     note = await _reason()
     async with current_node().transaction() as session:
         person = await require_moderator(session)
-        report = await session.get(Report, report_id)
+        report = await reports.report_by_id(session, report_id)
         if report is None:
             deny(404)
         await moderation.resolve_report(session, person, report, note)
@@ -65,7 +61,7 @@ async def hide_listing(listing_id: int) -> Response:
     reason = await _reason()
     async with node.transaction() as session:
         person = await require_moderator(session)
-        listing = await session.get(Listing, listing_id)
+        listing = await listings.listing_by_id(session, listing_id)
         if listing is None:
             deny(404)
         await moderation.hide_listing(session, node, person, listing, reason)
@@ -78,7 +74,7 @@ async def hide_post(post_id: int) -> Response:
     reason = await _reason()
     async with current_node().transaction() as session:
         person = await require_moderator(session)
-        post = await session.get(Post, post_id)
+        post = await reports.post_by_id(session, post_id)
         if post is None:
             deny(404)
         await moderation.hide_post(session, person, post, reason)
@@ -92,9 +88,7 @@ async def suspend_structure(handle: str, action: str) -> Response:
     reason = await _reason()
     async with node.transaction() as session:
         person = await require_moderator(session)
-        structure = (
-            await session.execute(select(Structure).where(Structure.handle == handle))
-        ).scalar_one_or_none()
+        structure = await structure_by_handle(session, handle)
         if structure is None:
             deny(404)
         try:
@@ -123,7 +117,7 @@ async def moderate_actor(actor_id: int, action: str) -> Response:
     level = {"silence": "silenced", "block": "blocked", "clear": ""}[action]
     async with current_node().transaction() as session:
         person = await require_moderator(session)
-        actor = await session.get(Actor, actor_id)
+        actor = await reports.actor_by_id(session, actor_id)
         if actor is None or actor.local:
             deny(404)
         await moderation.moderate_actor(session, person, actor, level, reason)
@@ -142,10 +136,9 @@ async def admin_audit() -> str:
     before = request.args.get("before", "")
     async with current_node().db.session() as session:
         await require_moderator(session)
-        query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(AUDIT_PAGE + 1)
-        if before.isdigit():
-            query = query.where(AuditEntry.id < int(before))
-        entries = list((await session.execute(query)).scalars().unique())
+        entries = await reports.audit_entries(
+            session, AUDIT_PAGE + 1, int(before) if before.isdigit() else None
+        )
     older = None
     if len(entries) > AUDIT_PAGE:
         entries = entries[:AUDIT_PAGE]

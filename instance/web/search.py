@@ -16,20 +16,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 from quart import render_template, request
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.models import Listing, Structure
-from domain.places import resolve as resolve_place
 from domain.validation import Invalid
 from instance.i18n import gettext as _
 from instance.node import current_node
 from instance.search import Page, SearchQuery, SearchTooExpensive, search_listings
 from instance.search import parse_query as parse_search
+from instance.services.follows import follow_states, territory_address
+from instance.services.placing import commune_position, known_places
 from instance.web.blueprint import blueprint
 from instance.web.common import acting_structures, load_viewer
 from instance.web.forms import field_errors, sentence
-from instance.web.queries import follow_states, territory_address
 
 PASSED_THROUGH = (
     "q",
@@ -43,45 +40,6 @@ PASSED_THROUGH = (
     "cursor",
 )
 FORM_FIELDS = (*PASSED_THROUGH, "commune", "lat", "lon")
-KNOWN_MAX = 300
-
-
-async def commune_position(session: AsyncSession, commune: str) -> tuple[float, float] | None:
-    """Where a commune is: from the gazetteer (``domain.places``), else from the
-    structures and listings this node knows there (a place outside France)."""
-    place = (await resolve_place(session, commune)).place
-    if place is not None and place.lat is not None and place.lon is not None:
-        return place.lat, place.lon
-    name = commune.strip().lower()
-    for model in (Structure, Listing):
-        row = (
-            await session.execute(
-                select(func.avg(model.lat), func.avg(model.lon)).where(
-                    func.lower(model.commune) == name,
-                    model.lat.is_not(None),
-                    model.lon.is_not(None),
-                )
-            )
-        ).one()
-        if row[0] is not None and row[1] is not None:
-            return float(row[0]), float(row[1])
-    return None
-
-
-async def known_places(session: AsyncSession) -> tuple[list[str], list[str]]:
-    """Communes to suggest, and the other territories listings came from."""
-    communes = await session.execute(
-        select(Listing.commune)
-        .where(Listing.commune != "", Listing.lat.is_not(None))
-        .union(
-            select(Structure.commune).where(Structure.commune != "", Structure.status == "approved")
-        )
-        .limit(KNOWN_MAX)
-    )
-    origins = await session.execute(
-        select(Listing.origin).where(Listing.local.is_(False)).distinct().limit(KNOWN_MAX)
-    )
-    return sorted({c for (c,) in communes}, key=str.casefold), sorted(o for (o,) in origins)
 
 
 def map_points(hits: list[Any]) -> list[dict[str, Any]]:

@@ -14,11 +14,10 @@ from domain.impact import actor_impact
 from domain.people import can_act_for
 from instance.node import current_node
 from instance.search import SearchQuery, search_listings
-from instance.services.follows import pending_count
-from instance.services.listings import structure_by_handle
+from instance.services.follows import follow_states_by, follower_count, pending_count
+from instance.services.structures import structure_by_handle
 from instance.web.blueprint import blueprint
 from instance.web.common import acting_structures, deny, load_viewer
-from instance.web.queries import follow_states_by, follower_count
 from instance.web.remote_structures import remote_structure_page
 
 LISTINGS_SHOWN = 50

@@ -11,7 +11,7 @@ from domain.notify import notify_roles, notify_structure
 from domain.people import find_person
 from domain.social import Notification
 from instance.search import encode_cursor
-from instance.services import listings as operations
+from instance.services import structures
 from tests.api.helpers import OWNER, Api, assert_error
 
 
@@ -112,7 +112,7 @@ async def test_decisions_are_told_and_close_the_admins_notification(api: Api) ->
             await session.execute(select(Structure).where(Structure.handle == "attente"))
         ).scalar_one()
         assert admin is not None
-        await operations.reject(session, admin, structure, "Pas dans le territoire")
+        await structures.reject(session, admin, structure, "Pas dans le territoire")
     told = await page(api, api.owner, actor="attente")
     assert [(n["type"], n["subject"]["reason"]) for n in told["items"]] == [
         ("structure_rejected", "Pas dans le territoire")
@@ -126,7 +126,7 @@ async def test_decisions_are_told_and_close_the_admins_notification(api: Api) ->
             await session.execute(select(Structure).where(Structure.handle == "attente"))
         ).scalar_one()
         assert admin is not None
-        await operations.approve(session, api.node.node, admin, structure)
+        await structures.approve(session, api.node.node, admin, structure)
     told = await page(api, api.owner, actor="attente")
     assert [n["type"] for n in told["items"]] == ["structure_approved", "structure_rejected"]
     async with api.node.node.db.session() as session:

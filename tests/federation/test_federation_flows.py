@@ -26,8 +26,8 @@ from domain.models import Listing
 from federation.keys import SigningKey, load_private_key_pem
 from federation.models import Activity, Actor, ActorKey, Delivery, Follow, InboxItem
 from federation.signatures import sign_request
-from instance.services import listings as operations
 from instance.services import peering
+from instance.services.keys import rotate_keys
 from outbox import follows
 from tests.databases import DatabaseTemplates
 from tests.fedinet import FediNet, database_factory, network
@@ -210,7 +210,7 @@ async def test_key_rotation(tmp_path: Path, new_db_url: Callable[[], str]) -> No
 
         net.log.clear()
         async with a.node.transaction() as session:
-            await operations.rotate_keys(session, a.node, "menuiserie")
+            await rotate_keys(session, a.node, "menuiserie")
         after = await publish(a, "menuiserie", "m@a.example", title="Ponceuse")
         await net.settle()
 
