@@ -1,4 +1,4 @@
-"""Local rows to ActivityStreams documents.
+"""Listings to ActivityStreams documents: the Note, its Create, Update, Delete, Announce.
 
 A listing as ActivityPub
 ------------------------
