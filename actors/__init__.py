@@ -1,4 +1,5 @@
-"""Local actors: the territory, structures, communities; their keys and documents.
+"""Local actors: the territory, structures, communities; their keys and URLs (their
+documents are built by ``outbox/to_ap/actors.py``).
 
 Layering: imports ``config``, ``federation`` and ``domain``; imported by
 ``outbox``, ``inbox`` and ``instance``.

@@ -61,13 +61,11 @@ from federation.keys import SigningKey, host_of, on_host
 from federation.net import check_url
 from federation.payload import CappedDecoder, load_json, media_type
 from federation.signatures import HttpSignatureAuth
+from federation.vocab import AS_CONTEXT
 
 logger = logging.getLogger(__name__)
 
-ACCEPT = (
-    "application/activity+json, "
-    'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
-)
+ACCEPT = f'application/activity+json, application/ld+json; profile="{AS_CONTEXT}"'
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 RedirectCheck = Callable[[str], Awaitable[object]]
 

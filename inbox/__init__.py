@@ -16,11 +16,14 @@ An activity crosses these steps, in these files:
    calls the handler of its type, from the table of ``inbox/dispatch.py``.
 4. **Handle** — ``inbox/handlers/<type>.py``, each given the
    :class:`~inbox.context.Context` (``inbox/context.py``); objects are read by the
-   converters (``inbox/from_ap.py``, ``inbox/exchange_from_ap.py``) and the work
+   converters (``inbox/from_ap/``) and the work
    shared by several handlers is in ``inbox/listings.py``,
    ``inbox/communities.py`` and ``inbox/exchanges.py``.
 
 The loop that runs the processor is started by ``instance/workers.py``.
+
+Objects received are read by :mod:`inbox.from_ap` into typed values (one
+``*_from_ap`` converter per object) before a handler uses them.
 
 Layering: imports ``config``, ``federation``, ``domain``, ``actors`` and
 ``outbox``; imported only by ``instance``.

@@ -14,41 +14,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
 from config.database import utcnow
-from domain.sanitize import clean_html, html_to_text
 from domain.social import Community, CommunityMember, Post
 from federation.keys import host_of
 from federation.models import Actor
 from federation.origin import object_id
 from inbox.activity import Incoming
 from inbox.context import Context
+from inbox.from_ap import MalformedObject, NoteData, post_from_ap
+from inbox.from_ap.notes import POST_TEXT_MAX
 from outbox.communities import announce
 
 
-def _group_named(obj: dict[str, Any], group_uri: str) -> bool:
-    for key in ("audience", "to", "cc"):
-        value = obj.get(key)
-        items = value if isinstance(value, list) else [value]
-        if group_uri in {object_id(i) for i in items}:
-            return True
-    return False
-
-
-def _content(obj: dict[str, Any]) -> tuple[str, str]:
-    raw = obj.get("content")
-    cleaned = clean_html(raw) if isinstance(raw, str) else ""
-    return cleaned, html_to_text(cleaned, max_length=10_000)
-
-
-async def receive_post(
-    ctx: Context, act: Incoming, obj: dict[str, Any], group: Actor
-) -> str | None:
-    note_id = object_id(obj.get("id"))
-    assert note_id is not None
+async def receive_post(ctx: Context, act: Incoming, note: NoteData, group: Actor) -> str | None:
+    note_id = note.id
     author = await ctx.remote.actor(act.actor)
     async with ctx.transaction() as session:
         community = (
@@ -62,14 +43,13 @@ async def receive_post(
             return "post refused: the author is not a member of the community"
         if await session.scalar(select(Post.id).where(Post.ap_id == note_id)):
             return None
-        html_content, text = _content(obj)
         post = Post(
             ap_id=note_id,
             group_id=group.id,
             author_id=author.id,
             local=False,
-            content_html=html_content,
-            content_text=text,
+            content_html=note.content_html,
+            content_text=note.text(POST_TEXT_MAX),
             published_at=utcnow(),
         )
         session.add(post)
@@ -96,13 +76,11 @@ async def handle_group_announce(ctx: Context, act: Incoming, announcer: Actor) -
     note = await ctx.remote.fetch(note_uri) if not _is_local(ctx, note_uri) else None
     if note is None:
         return "announce of a local note"
-    author_uri = object_id(note.get("attributedTo"))
-    if not author_uri or host_of(author_uri) != host_of(note_uri):
-        return "announced note attributed to another server"
-    if not _group_named(note, announcer.uri):
-        return "announced note is not addressed to this group"
-    author = await ctx.remote.actor(author_uri)
-    html_content, text = _content(note)
+    try:
+        post = post_from_ap(note, fetched_at=note_uri, group=announcer.uri)
+    except MalformedObject as exc:
+        return str(exc)
+    author = await ctx.remote.actor(post.author)
     async with ctx.transaction() as session:
         if await session.scalar(select(Post.id).where(Post.ap_id == note_uri)):
             return None
@@ -112,8 +90,8 @@ async def handle_group_announce(ctx: Context, act: Incoming, announcer: Actor) -
                 group_id=announcer.id,
                 author_id=author.id,
                 local=False,
-                content_html=html_content,
-                content_text=text,
+                content_html=post.content_html,
+                content_text=post.content_text,
                 announce_uri=act.id,
                 published_at=utcnow(),
             )

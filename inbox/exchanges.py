@@ -10,7 +10,8 @@
   :func:`route` from the handlers of those types before their own work (an
   object that is not one of our exchanges goes on to them unchanged).
 
-Which change an activity asks is fixed by its type and object (Accept of the
+Which change an activity asks is fixed by its type and object (one table for
+both directions, ``domain.vocabulary.EXCHANGE_ACTIVITIES``: Accept of the
 Offer = accept, Reject of the Offer = decline, Undo of the Offer = withdraw,
 Reject of the Agreement = cancel, an EconomicEvent = done); whether its actor
 may make it is the one transition function of ``domain.exchanges``: the
@@ -29,28 +30,22 @@ from sqlalchemy import or_, select
 from domain.exchanges import Action, Exchange, ExchangeError, locked, transition
 from domain.impact import distance_between
 from domain.models import Listing
+from domain.vocabulary import EXCHANGE_ACTION_OF
 from federation.models import Actor
 from inbox.activity import Incoming
 from inbox.context import Context
-from inbox.exchange_from_ap import agreement_from_ap, agreement_of_event
+from inbox.from_ap import MalformedObject, agreement_of_event, offer_from_ap
 from outbox.exchanges import after_change, refuse_offer
 
 log = logging.getLogger(__name__)
 
-# (activity type, what its object is) -> the change it asks
-ROUTES: dict[tuple[str, str], Action] = {
-    ("Accept", "offer"): "accept",
-    ("Reject", "offer"): "decline",
-    ("Undo", "offer"): "withdraw",
-    ("Reject", "agreement"): "cancel",
-    ("Create", "agreement"): "done",
-}
-
 
 async def receive_offer(ctx: Context, act: Incoming) -> str | None:
     """Store a proposal made on one of our listings."""
-    data = agreement_from_ap(act.raw, act.actor)
-    if data is None:
+    try:
+        data = offer_from_ap(act.raw, act.actor)
+    except MalformedObject as exc:
+        log.info("Offer %s from %s refused: %s", act.id, act.actor, exc)
         return "an Offer that is not a valid exchange proposal"
     async with ctx.db.session() as session:
         known = await session.scalar(
@@ -131,7 +126,7 @@ async def route(ctx: Context, act: Incoming) -> tuple[bool, str | None]:
     if row is None:
         return False, None
     exchange_id, offer_ap_id = row
-    action = ROUTES.get((act.type, "offer" if target == offer_ap_id else "agreement"))
+    action = EXCHANGE_ACTION_OF.get((act.type, "offer" if target == offer_ap_id else "agreement"))
     if action is None:
         return True, f"{act.type} of an exchange's {target}: nothing to do"
     return True, await _change(ctx, act, exchange_id, action)

@@ -2,5 +2,6 @@
 
 Layering: imports ``config``, ``federation``, ``domain`` and ``actors``;
 imported by ``inbox`` (to answer: Accept, Reject) and ``instance``.
-Converters to ActivityStreams are in :mod:`outbox.to_ap`.
+Every shape sent is built by :mod:`outbox.to_ap` (pure functions, one module
+per object family); the modules here decide when and to whom.
 """

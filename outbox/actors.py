@@ -4,29 +4,19 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.documents import actor_document
 from actors.keys import rotate_keys
 from config.settings import Settings
 from domain.models import Structure
 from federation.models import Actor
-from outbox.publish import PUBLIC, emit, new_activity
+from outbox.publish import emit
+from outbox.to_ap.actors import update_actor
 
 
 async def updated(
     session: AsyncSession, settings: Settings, actor: Actor, structure: Structure | None = None
 ) -> None:
     """Send ``Update(actor)`` to the actor's followers so that they refetch it."""
-    document = actor_document(actor, settings, structure)
-    context = document.pop("@context")
-    body = new_activity(
-        settings,
-        "Update",
-        actor,
-        document,
-        to=[PUBLIC],
-        cc=[actor.followers_url or ""],
-        context=context,
-    )
+    body = update_actor(settings, actor, structure)
     await emit(session, settings, actor, body)
 
 

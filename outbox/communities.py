@@ -14,7 +14,6 @@ is ours, its author also deletes it.
 
 from __future__ import annotations
 
-import html
 import uuid
 from typing import Any
 
@@ -24,42 +23,20 @@ from config.database import utcnow
 from config.settings import Settings
 from domain.social import Community, Post
 from federation.models import Actor, Tombstone
-from outbox.publish import PUBLIC, emit, new_activity
-from outbox.to_ap import iso, tombstone
+from outbox.publish import emit
+from outbox.to_ap.communities import announce_create, announce_note, delete_post, undo_announce
+from outbox.to_ap.notes import create_post, post_html
 
 MAX_LENGTH = 10_000
-
-
-def post_html(text: str) -> str:
-    blocks = [b.strip() for b in text.replace("\r\n", "\n").split("\n\n") if b.strip()]
-    return "".join(
-        "<p>" + "<br>".join(html.escape(line) for line in block.split("\n")) + "</p>"
-        for block in blocks
-    )
-
-
-def post_note(post: Post, group: Actor, author: Actor) -> dict[str, Any]:
-    return {
-        "id": post.ap_id,
-        "type": "Note",
-        "attributedTo": author.uri,
-        "audience": group.uri,
-        "to": [PUBLIC, group.uri],
-        "cc": [author.followers_url] if author.followers_url else [],
-        "content": post.content_html,
-        "published": iso(post.published_at),
-    }
 
 
 async def announce(
     session: AsyncSession, settings: Settings, group: Actor, create: dict[str, Any], note_uri: str
 ) -> str:
     """The group shares a member's Create with its followers; returns the Announce id."""
-    cc = [group.followers_url] if group.followers_url else []
-    wrapped = new_activity(settings, "Announce", group, create, to=[PUBLIC], cc=cc)
+    wrapped = announce_create(settings, group, create)
     await emit(session, settings, group, wrapped)
-    plain = new_activity(settings, "Announce", group, note_uri, to=[PUBLIC], cc=cc)
-    await emit(session, settings, group, plain)
+    await emit(session, settings, group, announce_note(settings, group, note_uri))
     return str(wrapped["id"])
 
 
@@ -79,10 +56,7 @@ async def publish_local(
     )
     session.add(post)
     await session.flush()
-    note = post_note(post, group, author)
-    create = new_activity(
-        settings, "Create", author, note, to=note["to"], cc=note["cc"], audience=group.uri
-    )
+    create = create_post(settings, post, group, author)
     await emit(session, settings, author, create, to_followers=False)
     post.announce_uri = await announce(session, settings, group, create, post.ap_id)
     return post
@@ -103,10 +77,7 @@ async def publish_remote(
     )
     session.add(post)
     await session.flush()
-    note = post_note(post, group, author)
-    create = new_activity(
-        settings, "Create", author, note, to=note["to"], cc=note["cc"], audience=group.uri
-    )
+    create = create_post(settings, post, group, author)
     await emit(session, settings, author, create, to_followers=False, recipients=[group])
     return post
 
@@ -117,26 +88,12 @@ async def remove(session: AsyncSession, settings: Settings, post: Post) -> None:
     post.updated_at = utcnow()
     group = post.group
     if group.local and post.announce_uri:
-        undo = new_activity(
-            settings,
-            "Undo",
-            group,
-            {"id": post.announce_uri, "type": "Announce", "actor": group.uri, "object": post.ap_id},
-            to=[PUBLIC],
-            cc=[group.followers_url or ""],
-        )
+        undo = undo_announce(settings, group, post.announce_uri, post.ap_id)
         await emit(session, settings, group, undo)
     if post.local and post.author.local:
         if await session.get(Tombstone, post.ap_id) is None:
             session.add(Tombstone(uri=post.ap_id, actor_uri=post.author.uri))
-        delete = new_activity(
-            settings,
-            "Delete",
-            post.author,
-            tombstone(post.ap_id, deleted=utcnow()),
-            to=[PUBLIC],
-            cc=[group.uri],
-        )
+        delete = delete_post(settings, post.author, post.ap_id, group, utcnow())
         recipients = [] if group.local else [group]
         await emit(session, settings, post.author, delete, recipients=recipients)
     await session.flush()

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,17 +23,8 @@ from actors.urls import Urls
 from config.settings import Settings
 from domain.notify import notify_follow
 from federation.models import Actor, Follow
-from outbox.publish import emit, new_activity
-
-
-def follow_object(follow: Follow) -> dict[str, Any]:
-    """The Follow activity as the follower sent it (embedded in Accept/Reject/Undo)."""
-    return {
-        "id": follow.activity_uri,
-        "type": "Follow",
-        "actor": follow.follower.uri,
-        "object": follow.followed.uri,
-    }
+from outbox.publish import emit
+from outbox.to_ap.follows import answer_follow, follow_activity, undo_follow
 
 
 async def find_follow(session: AsyncSession, follower: Actor, followed: Actor) -> Follow | None:
@@ -65,7 +56,7 @@ async def follow(session: AsyncSession, settings: Settings, local: Actor, target
             row.state = "accepted"
             await session.flush()
         return row
-    body = new_activity(settings, "Follow", local, target.uri, to=[target.uri])
+    body = follow_activity(settings, local, target)
     row.state = "pending"
     row.activity_uri = body["id"]
     await session.flush()
@@ -83,8 +74,10 @@ async def follow_requested(session: AsyncSession, row: Follow) -> None:
     )
 
 
-async def _answer(session: AsyncSession, settings: Settings, row: Follow, kind: str) -> None:
-    body = new_activity(settings, kind, row.followed, follow_object(row), to=[row.follower.uri])
+async def _answer(
+    session: AsyncSession, settings: Settings, row: Follow, kind: Literal["Accept", "Reject"]
+) -> None:
+    body = answer_follow(settings, row, kind)
     await emit(
         session,
         settings,
@@ -112,9 +105,7 @@ async def reject(session: AsyncSession, settings: Settings, row: Follow) -> None
 
 async def unfollow(session: AsyncSession, settings: Settings, row: Follow) -> None:
     if not row.followed.local and row.activity_uri:
-        body = new_activity(
-            settings, "Undo", row.follower, follow_object(row), to=[row.followed.uri]
-        )
+        body = undo_follow(settings, row)
         await emit(
             session,
             settings,

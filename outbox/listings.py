@@ -23,8 +23,8 @@ from config.settings import Settings
 from domain.models import Listing
 from federation.audience import follower_actors
 from federation.models import Actor, Tombstone
-from outbox.publish import PUBLIC, emit, new_activity
-from outbox.to_ap import listing_context, listing_object, tombstone
+from outbox.publish import emit
+from outbox.to_ap.listings import announce_listing, create_listing, delete_listing, update_listing
 
 
 async def _audience(session: AsyncSession, territory: Actor) -> list[Actor]:
@@ -42,27 +42,9 @@ async def published(session: AsyncSession, settings: Settings, listing: Listing)
         return
     author = _author(listing)
     territory = await territory_actor(session)
-    obj = listing_object(listing, settings)
-    create = new_activity(
-        settings,
-        "Create",
-        author,
-        obj,
-        to=obj["to"],
-        cc=obj["cc"],
-        context=listing_context(settings),
-        published=obj["published"],
-    )
+    create = create_listing(settings, listing)
     await emit(session, settings, author, create, recipients=await _audience(session, territory))
-    announce = new_activity(
-        settings,
-        "Announce",
-        territory,
-        listing.ap_id,
-        to=[PUBLIC],
-        cc=[territory.followers_url or "", author.uri],
-        published=obj["published"],
-    )
+    announce = announce_listing(settings, territory, listing, create["published"])
     await emit(session, settings, territory, announce)
 
 
@@ -71,16 +53,7 @@ async def updated(session: AsyncSession, settings: Settings, listing: Listing) -
         return
     author = _author(listing)
     territory = await territory_actor(session)
-    obj = listing_object(listing, settings)
-    update = new_activity(
-        settings,
-        "Update",
-        author,
-        obj,
-        to=obj["to"],
-        cc=obj["cc"],
-        context=listing_context(settings),
-    )
+    update = update_listing(settings, listing)
     await emit(session, settings, author, update, recipients=await _audience(session, territory))
 
 
@@ -90,12 +63,5 @@ async def withdrawn(session: AsyncSession, settings: Settings, listing: Listing)
     now = utcnow()
     if await session.get(Tombstone, listing.ap_id) is None:
         session.add(Tombstone(uri=listing.ap_id, actor_uri=author.uri, deleted_at=now))
-    delete = new_activity(
-        settings,
-        "Delete",
-        author,
-        tombstone(listing.ap_id, deleted=now),
-        to=[PUBLIC],
-        cc=[author.followers_url or ""],
-    )
+    delete = delete_listing(settings, listing, now)
     await emit(session, settings, author, delete, recipients=await _audience(session, territory))

@@ -1,12 +1,10 @@
 """Direct messages between structures, shaped as Mastodon sends and shows them.
 
-A message is a ``Note`` addressed only to its recipient: ``to`` the
-recipient, ``cc`` empty, no Public, and a ``Mention`` tag of the recipient
-(Mastodon classifies a Note as a direct message when every addressed actor
-is mentioned; docs/research-verified.md §4). Threads use ``context`` (the
-conversation's id, ours or the one a remote server started) and ``inReplyTo``
-(the previous message). A message about a listing links it in the text and
-names it in ``entraide:listing``.
+A message is a ``Note`` addressed only to its recipient (its shape:
+``outbox/to_ap/notes.py``). Threads use ``context`` (the conversation's id,
+ours or the one a remote server started) and ``inReplyTo`` (the previous
+message). A message about a listing links it in the text and names it in
+``entraide:listing``.
 
 A message is never public: its activity is stored with ``public=False`` (not
 in outboxes), it is not in feeds or search, and its id answers only signed
@@ -15,9 +13,7 @@ fetches by a participant (``instance/ap/objects.py``).
 
 from __future__ import annotations
 
-import html
 import uuid
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,31 +24,12 @@ from domain.models import Listing, Structure
 from domain.notify import notify_structure
 from domain.social import Conversation, Message, Participant
 from federation.models import Actor
-from outbox.publish import emit, new_activity
-from outbox.to_ap import iso
+from outbox.publish import emit
+from outbox.to_ap.notes import create_message
+from outbox.to_ap.notes import message_html as message_html
+from outbox.to_ap.notes import note_of as note_of
 
 MAX_LENGTH = 5000
-
-
-def _mention(actor: Actor) -> str:
-    href = html.escape(actor.url or actor.uri, quote=True)
-    return (
-        f'<span class="h-card"><a href="{href}" class="u-url mention">'
-        f"@<span>{html.escape(actor.handle)}</span></a></span>"
-    )
-
-
-def message_html(recipient: Actor, text: str, listing: Listing | None) -> str:
-    """The HTML of a message: the mention, the text as paragraphs, the listing link."""
-    blocks = [b.strip() for b in text.replace("\r\n", "\n").split("\n\n") if b.strip()]
-    paragraphs = [
-        "<br>".join(html.escape(line) for line in block.split("\n")) for block in blocks
-    ] or [""]
-    paragraphs[0] = f"{_mention(recipient)} {paragraphs[0]}"
-    if listing is not None:
-        href = html.escape(listing.url or listing.ap_id, quote=True)
-        paragraphs.append(f'Annonce : <a href="{href}">{html.escape(listing.title)}</a>')
-    return "".join(f"<p>{p}</p>" for p in paragraphs)
 
 
 async def conversation_between(
@@ -72,28 +49,6 @@ async def conversation_between(
         if len(conversation.participants) == 2:
             return conversation
     return None
-
-
-def note_of(message: Message, recipients: list[Actor], listing: Listing | None) -> dict[str, Any]:
-    note: dict[str, Any] = {
-        "id": message.ap_id,
-        "type": "Note",
-        "attributedTo": message.author.uri,
-        "to": [r.uri for r in recipients],
-        "cc": [],
-        "content": message.content_html,
-        "published": iso(message.published_at),
-        "tag": [
-            {"type": "Mention", "href": r.uri, "name": f"@{r.handle}@{r.domain}"}
-            for r in recipients
-        ],
-        "context": message.conversation.context,
-    }
-    if message.in_reply_to:
-        note["inReplyTo"] = message.in_reply_to
-    if listing is not None:
-        note["entraide:listing"] = listing.ap_id
-    return note
 
 
 async def _notify(
@@ -170,8 +125,7 @@ async def send(
     if recipient.local:
         await _notify(session, sender, recipient, conversation.id)
     else:
-        note = note_of(message, [recipient], listing)
-        body = new_activity(settings, "Create", sender, note, to=note["to"], cc=[])
+        body = create_message(settings, message, recipient, listing)
         await emit(
             session,
             settings,

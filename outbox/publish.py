@@ -1,5 +1,7 @@
 """Publishing an activity: store it, address it, queue its deliveries.
 
+The activity itself is built by ``outbox/to_ap`` (one module per object family).
+
 :func:`emit` runs inside the caller's transaction: the ``activities`` row (so
 the activity can be fetched at its id) and its ``deliveries`` rows are
 committed with the change that caused them. The session remembers that the
@@ -14,42 +16,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.urls import Urls
 from config.settings import Settings
 from config.wake import Queue, wake_after_commit
 from federation.audience import follower_actors, inboxes_for
 from federation.delivery import enqueue
 from federation.models import Activity, Actor
+from federation.vocab import PUBLIC as PUBLIC
+from outbox.to_ap.activities import new_activity as new_activity
 
-AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
-PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
-
-
-def new_activity(
-    settings: Settings,
-    type_: str,
-    actor: Actor,
-    obj: Any,
-    *,
-    to: Iterable[str] = (),
-    cc: Iterable[str] = (),
-    context: Any = AS_CONTEXT,
-    **extra: Any,
-) -> dict[str, Any]:
-    """An activity document with a fresh id under the node's domain."""
-    body: dict[str, Any] = {
-        "@context": context,
-        "id": Urls(settings.base_url).new_activity(),
-        "type": type_,
-        "actor": actor.uri,
-        "object": obj,
-    }
-    if to:
-        body["to"] = list(to)
-    if cc:
-        body["cc"] = list(cc)
-    body.update(extra)
-    return body
+# ``new_activity`` (the envelope) and ``PUBLIC`` are named here too, for the callers
+# that build an activity and emit it in one place.
 
 
 def _object_uri(body: dict[str, Any]) -> str | None:

@@ -12,7 +12,7 @@ from typing import Any
 from inbox import exchanges
 from inbox.activity import Incoming
 from inbox.context import Context
-from inbox.from_ap import listing_from_ap
+from inbox.from_ap import MalformedObject, listing_from_ap, note_from_ap
 from inbox.listings import is_followed, upsert
 
 
@@ -36,7 +36,11 @@ async def handle(ctx: Context, act: Incoming) -> str | None:
     if data is None:
         from inbox.handlers.messages import handle_note
 
-        return await handle_note(ctx, act, obj)
+        try:
+            received = note_from_ap(obj, act.actor)
+        except MalformedObject as exc:
+            return str(exc)
+        return await handle_note(ctx, act, received)
     if data.author != act.actor:
         return "listing attributed to another actor"
     author = await ctx.remote.actor(act.actor)

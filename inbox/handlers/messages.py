@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,23 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from config.database import utcnow
 from domain.models import Listing, Structure
 from domain.notify import notify_structure
-from domain.sanitize import clean_html, html_to_text
 from domain.social import Conversation, Message, Participant, Post
 from federation.models import Actor
-from federation.origin import object_id
+from federation.vocab import PUBLIC_ALIASES
 from inbox.activity import Incoming
 from inbox.context import Context
+from inbox.from_ap import NoteData
 
-PUBLIC = frozenset({"https://www.w3.org/ns/activitystreams#Public", "as:Public", "Public"})
-
-
-def _addresses(obj: dict[str, Any], act: Incoming) -> list[str]:
-    found: list[str] = []
-    for key in ("to", "cc", "audience"):
-        value = obj.get(key)
-        items = value if isinstance(value, list) else [value]
-        found.extend(u for u in (object_id(i) for i in items) if u)
-    return found + act.addressed
+MESSAGE_TEXT_MAX = 5000
 
 
 async def _local_actors(session: AsyncSession, uris: list[str]) -> list[Actor]:
@@ -51,22 +41,18 @@ async def _local_actors(session: AsyncSession, uris: list[str]) -> list[Actor]:
     return list(rows.scalars())
 
 
-async def handle_note(ctx: Context, act: Incoming, obj: dict[str, Any]) -> str | None:
+async def handle_note(ctx: Context, act: Incoming, note: NoteData) -> str | None:
     """Store a direct message or a community post; ignore other notes."""
-    if object_id(obj.get("attributedTo")) != act.actor:
-        return "note attributed to another actor"
-    note_id = object_id(obj.get("id"))
-    if not note_id:
-        return "note without id"
-    addresses = _addresses(obj, act)
+    note_id = note.id
+    addresses = [*note.addresses, *act.addressed]
     async with ctx.db.session() as session:
         local = await _local_actors(session, addresses)
     groups = [a for a in local if a.type == "Group"]
     if groups:
         from inbox.communities import receive_post
 
-        return await receive_post(ctx, act, obj, groups[0])
-    if PUBLIC & set(addresses):
+        return await receive_post(ctx, act, note, groups[0])
+    if PUBLIC_ALIASES & set(addresses):
         return "a public note"
     recipients = [a for a in local if a.type == "Organization"]
     if not recipients:
@@ -77,13 +63,11 @@ async def handle_note(ctx: Context, act: Incoming, obj: dict[str, Any]) -> str |
             return None  # already stored (a replay)
         author = await session.merge(author)
         recipients = [await session.merge(r) for r in recipients]
-        conversation = await _thread(session, obj, author, note_id)
+        conversation = await _thread(session, note, author)
         if conversation is None:
             conversation = await _between(session, author, recipients)
         if conversation is None:
-            conversation = await _new_conversation(ctx, session, obj, author, recipients)
-        content = obj.get("content")
-        html_content = clean_html(content) if isinstance(content, str) else ""
+            conversation = await _new_conversation(ctx, session, note, author, recipients)
         now = utcnow()
         session.add(
             Message(
@@ -91,9 +75,9 @@ async def handle_note(ctx: Context, act: Incoming, obj: dict[str, Any]) -> str |
                 conversation_id=conversation.id,
                 author_id=author.id,
                 local=False,
-                content_html=html_content,
-                content_text=html_to_text(html_content, max_length=5000),
-                in_reply_to=object_id(obj.get("inReplyTo")),
+                content_html=note.content_html,
+                content_text=note.text(MESSAGE_TEXT_MAX),
+                in_reply_to=note.in_reply_to,
                 published_at=now,
             )
         )
@@ -113,19 +97,17 @@ async def handle_note(ctx: Context, act: Incoming, obj: dict[str, Any]) -> str |
     return None
 
 
-async def _thread(
-    session: AsyncSession, obj: dict[str, Any], author: Actor, note_id: str
-) -> Conversation | None:
+async def _thread(session: AsyncSession, note: NoteData, author: Actor) -> Conversation | None:
     """The conversation this note continues, if its author takes part in it."""
     candidates: list[Conversation] = []
-    parent = object_id(obj.get("inReplyTo"))
+    parent = note.in_reply_to
     if parent:
         found = await session.scalar(select(Message.conversation_id).where(Message.ap_id == parent))
         if found is not None:
             conversation = await session.get(Conversation, found)
             if conversation is not None:
                 candidates.append(conversation)
-    context = object_id(obj.get("context")) or object_id(obj.get("conversation"))
+    context = note.context
     if context:
         found_context = (
             await session.execute(select(Conversation).where(Conversation.context == context))
@@ -159,20 +141,19 @@ async def _between(
 async def _new_conversation(
     ctx: Context,
     session: AsyncSession,
-    obj: dict[str, Any],
+    note: NoteData,
     author: Actor,
     recipients: list[Actor],
 ) -> Conversation:
-    context = object_id(obj.get("context")) or object_id(obj.get("conversation"))
+    context = note.context
     taken = context and await session.scalar(
         select(Conversation.id).where(Conversation.context == context)
     )
     if not context or taken:
         context = f"{ctx.settings.base_url}/conversations/{uuid.uuid4()}"
     listing_id = None
-    listing_uri = obj.get("entraide:listing") or obj.get("listing")
-    if isinstance(listing_uri, str):
-        listing_id = await session.scalar(select(Listing.id).where(Listing.ap_id == listing_uri))
+    if note.listing is not None:
+        listing_id = await session.scalar(select(Listing.id).where(Listing.ap_id == note.listing))
     conversation = Conversation(context=context, listing_id=listing_id)
     conversation.participants.append(Participant(actor_id=author.id))
     for recipient in recipients:

@@ -25,13 +25,12 @@ from domain.notify import notify_roles
 from domain.social import Message, Post, Report
 from federation.keys import host_of
 from federation.models import Actor
-from federation.origin import object_id
 from inbox.activity import Incoming
 from inbox.context import Context
+from inbox.from_ap import flag_from_ap
 
 log = logging.getLogger(__name__)
 
-MAX_OBJECTS = 50
 PER_ACTOR_PER_HOUR = 5
 PER_DOMAIN_PER_HOUR = 20
 
@@ -51,15 +50,12 @@ async def _over_bounds(session: AsyncSession, reporter: Actor | None, origin: st
 
 
 async def receive_flag(ctx: Context, act: Incoming) -> str | None:
-    raw = act.raw.get("object")
-    items = raw if isinstance(raw, list) else [raw]
-    uris = [u for u in (object_id(i) for i in items[:MAX_OBJECTS]) if u]
+    flag = flag_from_ap(act.raw)
     own = ctx.settings.instance.domain.lower()
-    ours = [u for u in uris if host_of(u) == own]
+    ours = [u for u in flag.objects if host_of(u) == own]
     if not ours:
         return "a report about nothing of ours"
-    content = act.raw.get("content")
-    reason = content[:5000] if isinstance(content, str) else ""
+    reason = flag.reason
     origin = host_of(act.actor)
     async with ctx.transaction() as session:
         if await session.scalar(select(Report.id).where(Report.flag_uri == act.id)):

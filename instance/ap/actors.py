@@ -8,7 +8,6 @@ from quart import current_app, redirect, request
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.documents import actor_document, collection_page, ordered_collection
 from domain.models import Structure
 from domain.visibility import activity_shown
 from federation.models import Activity, Actor, Follow
@@ -17,6 +16,7 @@ from instance.errors import ApiError
 from instance.negotiation import wants_activity_json
 from instance.node import current_node
 from outbox.to_ap import tombstone
+from outbox.to_ap.actors import actor_document, collection_page, ordered_collection
 
 PAGE_SIZE = 50
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from domain.models import Listing
 from domain.visibility import activity_shown
 from federation.models import Activity, Tombstone
+from federation.vocab import AS_CONTEXT
 from instance.ap.blueprint import ap_response, blueprint
 from instance.errors import ApiError
 from instance.negotiation import wants_activity_json
@@ -100,7 +101,7 @@ async def namespace() -> Any:
 async def post_document(post_id: str) -> Any:
     """A community post (public), or 410 once removed."""
     from domain.social import Post
-    from outbox.communities import post_note
+    from outbox.to_ap.notes import post_note
 
     node = current_node()
     uri = f"{node.settings.base_url}/posts/{post_id}"
@@ -119,7 +120,7 @@ async def post_document(post_id: str) -> Any:
 
             community = post.group.handle
             return redirect(f"/communities/{community}#post-{post.id}")
-        return ap_response({"@context": "https://www.w3.org/ns/activitystreams", **note})
+        return ap_response({"@context": AS_CONTEXT, **note})
 
 
 @blueprint.get("/messages/<message_id>")
@@ -132,7 +133,7 @@ async def message_document(message_id: str) -> Any:
     from domain.social import Message, Participant
     from federation.errors import FederationError
     from instance.ap.signed import verify_signed_request
-    from outbox.messages import note_of
+    from outbox.to_ap.notes import note_of
 
     node = current_node()
     uri = f"{node.settings.base_url}/messages/{message_id}"
@@ -174,6 +175,6 @@ async def message_document(message_id: str) -> Any:
     # Only its participants may see it: no shared cache (a CDN, a caching proxy) may keep
     # this answer and hand it to the next client asking for the same URL.
     return ap_response(
-        {"@context": "https://www.w3.org/ns/activitystreams", **note},
+        {"@context": AS_CONTEXT, **note},
         Cache_Control="private, no-store",
     )

@@ -5,7 +5,7 @@ suspended). A **remote** structure is an ``Organization`` actor of another
 server that this node knows (it followed it, received its listings or messages),
 neither a territory actor nor suspended, blocked or deleted here; its kind and
 commune come from its actor document (``entraide:kind``, ``location``, as
-``actors.documents`` writes them for ours).
+``outbox/to_ap/actors.py`` writes them for ours).
 
 Handles are shown as ``handle`` for ours and ``handle@host`` for the others, the
 address a Mastodon user can copy; :func:`find_remote` finds a remote structure by

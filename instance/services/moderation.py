@@ -40,7 +40,8 @@ from instance.node import Node
 from instance.services.peering import block_domain
 from outbox import listings as listing_activities
 from outbox import reports as report_activities
-from outbox.publish import PUBLIC, emit, new_activity
+from outbox.publish import emit
+from outbox.to_ap.actors import delete_actor
 
 REPORTS_PER_STRUCTURE_PER_HOUR = 10
 
@@ -212,10 +213,7 @@ async def suspend_structure(
     actor = structure.actor
     if actor is not None and actor.suspended_at is None:
         actor.suspended_at = utcnow()
-        body = new_activity(
-            node.settings, "Delete", actor, actor.uri, to=[PUBLIC], cc=[actor.followers_url or ""]
-        )
-        await emit(session, node.settings, actor, body)
+        await emit(session, node.settings, actor, delete_actor(node.settings, actor))
     audit(session, moderator, "structure.suspend", actor.uri if actor else structure.handle, reason)
 
 

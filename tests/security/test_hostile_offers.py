@@ -1,5 +1,5 @@
 """Hostile exchange proposals: an ``Offer{Agreement}`` with absurd, missing or borrowed
-values. ``inbox.exchange_from_ap.agreement_from_ap`` must refuse it whole (None, nothing
+values. ``inbox.from_ap.offer_from_ap`` must refuse it whole (MalformedObject, nothing
 stored) or bound it; never a half-read proposal."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from inbox.exchange_from_ap import MESSAGE_MAX, agreement_from_ap, agreement_of_event
+from inbox.from_ap import MalformedObject, agreement_of_event, offer_from_ap
+from inbox.from_ap.exchanges import MESSAGE_MAX
 
 ACTOR = "https://b.test/actors/atelier"
 LISTING = "https://a.test/listings/7"
@@ -40,7 +41,7 @@ def offer(**agreement: Any) -> dict[str, Any]:
 
 
 def test_a_well_formed_offer_is_read() -> None:
-    data = agreement_from_ap(offer(), ACTOR)
+    data = offer_from_ap(offer(), ACTOR)
     assert data is not None
     assert (data.listing, data.quantity, data.value_amount, data.value_currency) == (
         LISTING, Decimal("12"), Decimal("30"), "EUR",
@@ -81,13 +82,14 @@ ABSURD = {
 def test_offer_with_absurd_or_borrowed_values_is_refused(changes: dict[str, Any]) -> None:
     """Attack: a proposal carrying a value no exchange can have, or claiming another
     server's agreement or another author. Refused whole: nothing half-read is stored."""
-    assert agreement_from_ap(offer(**changes), ACTOR) is None
+    with pytest.raises(MalformedObject):
+        offer_from_ap(offer(**changes), ACTOR)
 
 
 def test_offer_with_oversized_message_and_unit_is_bounded() -> None:
     """Attack: a 1 MB message of markup and a 10 kB unit. The message becomes plain text
     of at most MESSAGE_MAX characters, the unit 32; coordinates off the globe are dropped."""
-    data = agreement_from_ap(
+    data = offer_from_ap(
         offer(
             content="<script>alert(1)</script>" + "<p>x</p>" * 130_000,
             **{"entraide:unit": "k" * 10_000},

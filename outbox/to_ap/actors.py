@@ -1,4 +1,5 @@
-"""ActivityStreams documents of local actors and their collections.
+"""ActivityStreams documents of local actors and their collections, and their
+``Update`` and ``Delete``.
 
 Every local actor publishes an RSA ``publicKey`` (Mastodon verifies only
 RSA) and an Ed25519 ``Multikey`` in ``assertionMethod`` (FEP-521a), the
@@ -21,8 +22,9 @@ from actors.urls import Urls
 from config.settings import Settings
 from domain.models import Structure
 from federation.models import Actor
+from federation.vocab import AS_CONTEXT, PUBLIC
+from outbox.to_ap.activities import new_activity
 
-AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 SECURITY_CONTEXT = "https://w3id.org/security/v1"
 CID_CONTEXT = "https://www.w3.org/ns/cid/v1"
 
@@ -148,4 +150,36 @@ def collection_page(
     return doc
 
 
-__all__ = ["Urls", "actor_context", "actor_document", "collection_page", "ordered_collection"]
+def update_actor(
+    settings: Settings, actor: Actor, structure: Structure | None = None
+) -> dict[str, Any]:
+    """``Update`` of a local actor, carrying its whole document."""
+    document = actor_document(actor, settings, structure)
+    context = document.pop("@context")
+    return new_activity(
+        settings,
+        "Update",
+        actor,
+        document,
+        to=[PUBLIC],
+        cc=[actor.followers_url or ""],
+        context=context,
+    )
+
+
+def delete_actor(settings: Settings, actor: Actor) -> dict[str, Any]:
+    """``Delete`` of a local actor (a suspended structure): by id, to its followers."""
+    return new_activity(
+        settings, "Delete", actor, actor.uri, to=[PUBLIC], cc=[actor.followers_url or ""]
+    )
+
+
+__all__ = [
+    "Urls",
+    "actor_context",
+    "actor_document",
+    "collection_page",
+    "delete_actor",
+    "ordered_collection",
+    "update_actor",
+]

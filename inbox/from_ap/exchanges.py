@@ -1,10 +1,11 @@
 """ActivityStreams documents to typed values: exchange proposals and their events.
 
-:func:`agreement_from_ap` reads the ``Offer{Agreement}`` of
-``outbox/exchanges.py`` (FEP-0837): the listing it is about (the Commitment's
+:func:`offer_from_ap` reads the ``Offer{Agreement}`` of
+``outbox/to_ap/exchanges.py`` (FEP-0837): the listing it is about (the Commitment's
 ``satisfies``, the listing's ``#primary`` Intent, or our ``entraide:listing``;
 both given and different is refused), the quantity, the declared value, the
-message and the proposer's position. Refused (None) rather than stored half:
+message and the proposer's position. Refused whole (:class:`MalformedObject`,
+saying why) rather than stored half:
 an Agreement without an id on its actor's server, without a listing, with a
 quantity or value that is not a finite number from 0 below a billion, or a
 currency that is not three capital letters. Bounded: the message (HTML to plain
@@ -22,10 +23,16 @@ from decimal import Decimal
 from typing import Any
 
 from domain.sanitize import html_to_text, plain_text
-from federation.errors import PayloadError
-from federation.keys import host_of
 from federation.origin import object_id
-from inbox.from_ap import MAX_URI, _coordinate, _decimal, _own, _types
+from inbox.from_ap.values import (
+    MalformedObject,
+    coordinate,
+    decimal,
+    http_uri,
+    own,
+    same_host,
+    types_of,
+)
 
 MESSAGE_MAX = 5000
 UNIT_MAX = 32
@@ -33,7 +40,7 @@ CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 @dataclass(frozen=True)
-class AgreementData:
+class OfferData:
     """A proposal received: an Offer of an Agreement, validated."""
 
     offer_id: str
@@ -49,30 +56,16 @@ class AgreementData:
     lon: float | None
 
 
-def _same_host(uri: str, actor: str) -> bool:
-    try:
-        return host_of(uri) == host_of(actor)
-    except PayloadError:
-        return False
-
-
-def _uri(value: Any) -> str | None:
-    found = object_id(value)
-    if found is None or len(found) > MAX_URI or not found.startswith(("https://", "http://")):
-        return None
-    return found
-
-
 def _listing(agreement: dict[str, Any]) -> str | None:
     """The listing's id: from the Commitment's ``satisfies`` and/or ``entraide:listing``."""
     stipulates = agreement.get("stipulates")
     commitment = stipulates[0] if isinstance(stipulates, list) and stipulates else stipulates
     satisfied = None
     if isinstance(commitment, dict):
-        intent = _uri(commitment.get("satisfies"))
+        intent = http_uri(commitment.get("satisfies"))
         if intent is not None:
             satisfied = intent.split("#", 1)[0]
-    named = _uri(_own(agreement, "listing"))
+    named = http_uri(own(agreement, "listing"))
     if satisfied and named and satisfied != named:
         return None
     return satisfied or named
@@ -86,56 +79,56 @@ def _quantity(agreement: dict[str, Any]) -> tuple[bool, Decimal | None]:
     quantity = commitment.get("resourceQuantity")
     if not isinstance(quantity, dict) or quantity.get("hasNumericalValue") is None:
         return True, None
-    number = _decimal(quantity.get("hasNumericalValue"))
+    number = decimal(quantity.get("hasNumericalValue"))
     if number is None or number == 0:
         return False, None
     return True, number
 
 
 def _value(agreement: dict[str, Any]) -> tuple[bool, Decimal | None, str]:
-    value = _own(agreement, "value")
+    value = own(agreement, "value")
     if value is None:
         return True, None, ""
     if not isinstance(value, dict):
         return False, None, ""
-    amount = _decimal(value.get("amount"))
+    amount = decimal(value.get("amount"))
     currency = value.get("currency", "EUR")
     if amount is None or not isinstance(currency, str) or not CURRENCY.match(currency):
         return False, None, ""
     return True, amount.quantize(Decimal("0.01")), currency
 
 
-def agreement_from_ap(activity: dict[str, Any], actor: str) -> AgreementData | None:
-    """The proposal an ``Offer`` by ``actor`` carries, or None when it is not a valid one."""
-    offer_id = _uri(activity.get("id"))
+def offer_from_ap(activity: dict[str, Any], actor: str) -> OfferData:
+    """The proposal an ``Offer`` by ``actor`` carries; MalformedObject when not a valid one."""
+    offer_id = http_uri(activity.get("id"))
     agreement = activity.get("object")
     if offer_id is None or not isinstance(agreement, dict):
-        return None
-    if "Agreement" not in _types(agreement):
-        return None
-    ap_id = _uri(agreement.get("id"))
-    if ap_id is None or not _same_host(ap_id, actor) or ap_id == offer_id:
-        return None
+        raise MalformedObject("an Offer needs an http(s) id and an embedded object")
+    if "Agreement" not in types_of(agreement):
+        raise MalformedObject("an Offer of something else than an Agreement")
+    ap_id = http_uri(agreement.get("id"))
+    if ap_id is None or not same_host(ap_id, actor) or ap_id == offer_id:
+        raise MalformedObject("an Agreement needs its own id on its actor's server")
     if object_id(agreement.get("attributedTo")) != actor:
-        return None
+        raise MalformedObject("an Agreement attributed to another actor")
     listing = _listing(agreement)
     if listing is None:
-        return None
+        raise MalformedObject("an Agreement about no listing, or two different ones")
     quantity_ok, quantity = _quantity(agreement)
     value_ok, amount, currency = _value(agreement)
     if not quantity_ok or not value_ok:
-        return None
+        raise MalformedObject("an Agreement with an invalid quantity or value")
     content = agreement.get("content")
     message = html_to_text(content, max_length=MESSAGE_MAX) if isinstance(content, str) else ""
-    unit = _own(agreement, "unit")
+    unit = own(agreement, "unit")
     location = agreement.get("location")
     lat = lon = None
     if isinstance(location, dict):
-        lat = _coordinate(location.get("latitude"), 90)
-        lon = _coordinate(location.get("longitude"), 180)
+        lat = coordinate(location.get("latitude"), 90)
+        lon = coordinate(location.get("longitude"), 180)
         if lat is None or lon is None:
             lat = lon = None
-    return AgreementData(
+    return OfferData(
         offer_id=offer_id,
         ap_id=ap_id,
         proposer=actor,
@@ -152,10 +145,10 @@ def agreement_from_ap(activity: dict[str, Any], actor: str) -> AgreementData | N
 
 def agreement_of_event(event: dict[str, Any] | None) -> str | None:
     """The Agreement an ``EconomicEvent`` realises, or None."""
-    if event is None or "EconomicEvent" not in _types(event):
+    if event is None or "EconomicEvent" not in types_of(event):
         return None
-    realised = _uri(event.get("realizationOf"))
+    realised = http_uri(event.get("realizationOf"))
     if realised is not None:
         return realised
-    fulfilled = _uri(event.get("fulfills"))
+    fulfilled = http_uri(event.get("fulfills"))
     return fulfilled.split("#", 1)[0] if fulfilled else None

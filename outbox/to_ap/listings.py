@@ -1,4 +1,4 @@
-"""Local rows to ActivityStreams documents.
+"""Listings to ActivityStreams documents: the Note, its Create, Update, Delete, Announce.
 
 A listing as ActivityPub
 ------------------------
@@ -48,42 +48,27 @@ Example (abridged)::
      "entraide:category": "equipment", "entraide:modality": "lend",
      "entraide:status": "open"}
 
-The reverse conversion is ``inbox/from_ap.py``.
+The reverse conversion is ``inbox/from_ap/listings.py``.
 """
 
 from __future__ import annotations
 
 import html
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
 from typing import Any
 
 from actors.urls import Urls
 from config.settings import Settings
 from domain.categories import BY_ID
 from domain.models import Listing
+from domain.vocabulary import CURRENCY_ITEMS, ISO_4217, MODALITY_HASHTAGS, PURPOSES
+from federation.models import Actor
+from federation.vocab import AS_CONTEXT, PUBLIC
+from outbox.to_ap.activities import iso, new_activity, number, paragraphs, tombstone
 
-AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
-PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 VF = "https://w3id.org/valueflows/ont/vf#"
 OM2 = "http://www.ontology-of-units-of-measure.org/resource/om-2/"
 
-# Wikidata items of the currencies a listing can be priced in (FEP-0837 uses
-# them as ``resourceConformsTo`` of the reciprocal Intent).
-CURRENCIES = {
-    "EUR": "https://www.wikidata.org/wiki/Q4916",
-    "USD": "https://www.wikidata.org/wiki/Q4917",
-    "CHF": "https://www.wikidata.org/wiki/Q25344",
-    "GBP": "https://www.wikidata.org/wiki/Q25224",
-}
-
-MODALITY_TAGS = {
-    "lend": "pret",
-    "mutualise": "mutualisation",
-    "give": "don",
-    "sell": "vente",
-    "barter": "troc",
-}
 MODALITY_LABELS = {
     "lend": "Prêt",
     "mutualise": "Mutualisation",
@@ -124,29 +109,12 @@ def listing_context(settings: Settings) -> list[Any]:
     ]
 
 
-def iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _day_start(value: date) -> str:
     return iso(datetime.combine(value, time.min, UTC))
 
 
 def _day_end(value: date) -> str:
     return iso(datetime.combine(value, time(23, 59, 59), UTC))
-
-
-def _number(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text
-
-
-def _paragraphs(text: str) -> str:
-    blocks = [b.strip() for b in text.replace("\r\n", "\n").split("\n\n") if b.strip()]
-    return "".join(
-        "<p>" + "<br>".join(html.escape(line) for line in block.split("\n")) + "</p>"
-        for block in blocks
-    )
 
 
 def listing_content(listing: Listing, urls: Urls) -> str:
@@ -156,12 +124,12 @@ def listing_content(listing: Listing, urls: Urls) -> str:
     status = STATUS_LABELS.get(listing.status)
     prefix = f"[{status}] " if status else ""
     parts = [f"<p><strong>{html.escape(prefix + kind)} : {html.escape(listing.title)}</strong></p>"]
-    parts.append(_paragraphs(listing.description))
+    parts.append(paragraphs(listing.description))
     facts = [MODALITY_LABELS.get(listing.modality, listing.modality)]
     if listing.quantity is not None:
-        facts.append(f"{_number(listing.quantity)} {listing.unit}".strip())
+        facts.append(f"{number(listing.quantity)} {listing.unit}".strip())
     if listing.price_amount is not None:
-        facts.append(f"{_number(listing.price_amount)} {listing.price_currency}")
+        facts.append(f"{number(listing.price_amount)} {listing.price_currency}")
     if listing.commune:
         radius = f" (± {listing.radius_km:g} km)" if listing.radius_km else ""
         facts.append(f"{listing.commune}{radius}")
@@ -173,7 +141,7 @@ def listing_content(listing: Listing, urls: Urls) -> str:
     tags = []
     if category:
         tags.append(category.hashtag)
-    tags.append(MODALITY_TAGS.get(listing.modality, listing.modality))
+    tags.append(MODALITY_HASHTAGS.get(listing.modality, listing.modality))
     links = " ".join(
         f'<a href="{html.escape(urls.tag(t))}" class="mention hashtag" rel="tag">'
         f"#<span>{t}</span></a>"
@@ -184,7 +152,7 @@ def listing_content(listing: Listing, urls: Urls) -> str:
 
 
 def _quantity(listing: Listing) -> dict[str, str]:
-    value = _number(listing.quantity) if listing.quantity is not None else "1"
+    value = number(listing.quantity) if listing.quantity is not None else "1"
     return {"hasUnit": "one", "hasNumericalValue": value}
 
 
@@ -202,7 +170,7 @@ def listing_object(
         tags.append(
             {"type": "Hashtag", "name": f"#{category.hashtag}", "href": urls.tag(category.hashtag)}
         )
-    modality_tag = MODALITY_TAGS.get(listing.modality, listing.modality)
+    modality_tag = MODALITY_HASHTAGS.get(listing.modality, listing.modality)
     tags.append({"type": "Hashtag", "name": f"#{modality_tag}", "href": urls.tag(modality_tag)})
     intent: dict[str, Any] = {
         "type": "Intent",
@@ -230,7 +198,7 @@ def listing_object(
         "contentMap": {"fr": listing_content(listing, urls)},
         "mediaType": "text/html",
         "tag": tags,
-        "purpose": "offer" if listing.kind == "offer" else "request",
+        "purpose": PURPOSES.get(listing.kind, "request"),
         "publishes": intent,
         "unitBased": False,
         "entraide:category": listing.category,
@@ -260,10 +228,10 @@ def listing_object(
             "type": "Intent",
             "id": f"{listing.ap_id}#reciprocal",
             "action": "transfer",
-            "resourceConformsTo": CURRENCIES.get(currency, f"urn:iso:std:iso:4217:{currency}"),
+            "resourceConformsTo": CURRENCY_ITEMS.get(currency, f"{ISO_4217}{currency}"),
             "resourceQuantity": {
                 "hasUnit": "one",
-                "hasNumericalValue": _number(listing.price_amount),
+                "hasNumericalValue": number(listing.price_amount),
             },
         }
     if with_context:
@@ -271,11 +239,64 @@ def listing_object(
     return obj
 
 
-def tombstone(
-    ap_id: str, former_type: str = "Note", deleted: datetime | None = None
+def _author(listing: Listing) -> Actor:
+    assert listing.structure is not None
+    assert listing.structure.actor is not None
+    return listing.structure.actor
+
+
+def create_listing(settings: Settings, listing: Listing) -> dict[str, Any]:
+    """``Create`` of a listing by its structure."""
+    obj = listing_object(listing, settings)
+    return new_activity(
+        settings,
+        "Create",
+        _author(listing),
+        obj,
+        to=obj["to"],
+        cc=obj["cc"],
+        context=listing_context(settings),
+        published=obj["published"],
+    )
+
+
+def announce_listing(
+    settings: Settings, territory: Actor, listing: Listing, published: str
 ) -> dict[str, Any]:
-    """What a deleted object's id serves (and what a Delete carries)."""
-    body: dict[str, Any] = {"id": ap_id, "type": "Tombstone", "formerType": former_type}
-    if deleted is not None:
-        body["deleted"] = iso(deleted)
-    return body
+    """The territory's ``Announce`` of a listing just published (its followers see it)."""
+    return new_activity(
+        settings,
+        "Announce",
+        territory,
+        listing.ap_id,
+        to=[PUBLIC],
+        cc=[territory.followers_url or "", _author(listing).uri],
+        published=published,
+    )
+
+
+def update_listing(settings: Settings, listing: Listing) -> dict[str, Any]:
+    """``Update`` of a listing by its structure (the whole object again)."""
+    obj = listing_object(listing, settings)
+    return new_activity(
+        settings,
+        "Update",
+        _author(listing),
+        obj,
+        to=obj["to"],
+        cc=obj["cc"],
+        context=listing_context(settings),
+    )
+
+
+def delete_listing(settings: Settings, listing: Listing, deleted: datetime) -> dict[str, Any]:
+    """``Delete`` of a withdrawn listing: its Tombstone."""
+    author = _author(listing)
+    return new_activity(
+        settings,
+        "Delete",
+        author,
+        tombstone(listing.ap_id, deleted=deleted),
+        to=[PUBLIC],
+        cc=[author.followers_url or ""],
+    )

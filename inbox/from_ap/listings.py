@@ -1,6 +1,6 @@
 """ActivityStreams documents to typed values: listings.
 
-:func:`listing_from_ap` reads the listing shape of ``outbox/to_ap.py`` (a
+:func:`listing_from_ap` reads the listing shape of ``outbox/to_ap/listings.py`` (a
 ``Note`` with FEP-0837 fields) and a plain FEP-0837 ``Proposal`` from any
 server. An object is a listing when it carries ``purpose`` (``offer`` or
 ``request``) and a ``publishes`` Intent; a Note without them — an ordinary
@@ -17,39 +17,34 @@ raw object, bounded) and ignored.
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from domain.categories import BY_HASHTAG, CATEGORY_IDS
 from domain.listings import DESCRIPTION_MAX
 from domain.models import LISTING_STATUSES, MODALITIES
-from domain.sanitize import html_to_text, plain_text
+from domain.sanitize import html_to_text
+from domain.vocabulary import CURRENCY_BY_ITEM, ISO_4217, KIND_BY_PURPOSE, MODALITY_BY_HASHTAG
 from federation.errors import PayloadError
 from federation.keys import host_of
 from federation.origin import object_id
+from inbox.from_ap.values import (
+    MAX_URI,
+    MalformedObject,
+    coordinate,
+    day,
+    decimal,
+    moment,
+    own,
+    text,
+    types_of,
+)
 
 LISTING_TYPES = frozenset({"Note", "Proposal", "Article", "Page"})
-PURPOSES = {"offer": "offer", "request": "need"}
-CURRENCY_ITEMS = {
-    "Q4916": "EUR",
-    "Q4917": "USD",
-    "Q25344": "CHF",
-    "Q25224": "GBP",
-}
-MODALITY_TAGS = {
-    "pret": "lend",
-    "mutualisation": "mutualise",
-    "don": "give",
-    "vente": "sell",
-    "troc": "barter",
-}
 MAX_EXTRA_BYTES = 64 * 1024
-MAX_DECIMAL = Decimal("1000000000")
-MAX_URI = 2048  # the length of URI columns
 
 
 @dataclass
@@ -80,68 +75,6 @@ class ListingData:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _types(obj: dict[str, Any]) -> set[str]:
-    value = obj.get("type")
-    items = value if isinstance(value, list) else [value]
-    return {t for t in items if isinstance(t, str)}
-
-
-def _text(value: Any, limit: int) -> str:
-    return plain_text(value).strip()[:limit] if isinstance(value, str) else ""
-
-
-def _own(obj: dict[str, Any], name: str) -> Any:
-    """Our own term, whether the sender compacted it with the prefix or not."""
-    for key in (f"entraide:{name}", name):
-        if key in obj:
-            return obj[key]
-    return None
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        return None
-    try:
-        number = Decimal(str(value))
-        if not number.is_finite():
-            return None
-        # Rounded first, so that the bound holds for the stored value (999999999.9999
-        # would round up to 1e9).
-        number = number.quantize(Decimal("0.001"))
-    except InvalidOperation:  # also raised by quantize for numbers beyond its precision
-        return None
-    if number < 0 or number >= MAX_DECIMAL:
-        return None
-    return number
-
-
-def _coordinate(value: Any, bound: float) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = float(value)
-    except (ValueError, OverflowError):  # a 400-digit integer is valid JSON
-        return None
-    if not math.isfinite(number) or abs(number) > bound:
-        return None
-    return number
-
-
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _day(value: Any) -> date | None:
-    moment = _moment(value)
-    return moment.date() if moment else None
-
-
 def _hashtags(obj: dict[str, Any]) -> list[str]:
     tags = obj.get("tag")
     items = tags if isinstance(tags, list) else [tags]
@@ -155,9 +88,9 @@ def _hashtags(obj: dict[str, Any]) -> list[str]:
 
 
 def _category(obj: dict[str, Any], intent: dict[str, Any]) -> str:
-    own = _own(obj, "category")
-    if own in CATEGORY_IDS:
-        return str(own)
+    named = own(obj, "category")
+    if named in CATEGORY_IDS:
+        return str(named)
     conforms = intent.get("resourceConformsTo")
     if isinstance(conforms, str):
         tail = conforms.rstrip("/").rsplit("/", 1)[-1]
@@ -175,25 +108,25 @@ def _price(reciprocal: Any) -> tuple[Decimal | None, str]:
     conforms = reciprocal.get("resourceConformsTo")
     currency = ""
     if isinstance(conforms, str):
-        currency = CURRENCY_ITEMS.get(conforms.rstrip("/").rsplit("/", 1)[-1], "")
-        if conforms.startswith("urn:iso:std:iso:4217:"):
+        currency = CURRENCY_BY_ITEM.get(conforms.rstrip("/").rsplit("/", 1)[-1], "")
+        if conforms.startswith(ISO_4217):
             code = conforms.rsplit(":", 1)[-1]
             # Three ASCII letters, or no currency ("ßßß".upper() is six letters long).
             currency = code.upper() if re.fullmatch(r"[A-Za-z]{3}", code) else ""
     quantity = reciprocal.get("resourceQuantity")
-    amount = _decimal(quantity.get("hasNumericalValue")) if isinstance(quantity, dict) else None
+    amount = decimal(quantity.get("hasNumericalValue")) if isinstance(quantity, dict) else None
     if not currency or amount is None:
         return None, ""
     return amount.quantize(Decimal("0.01")), currency
 
 
 def _modality(obj: dict[str, Any], has_price: bool, reciprocal: Any) -> str:
-    own = _own(obj, "modality")
-    if own in MODALITIES:
-        return str(own)
+    named = own(obj, "modality")
+    if named in MODALITIES:
+        return str(named)
     for tag in _hashtags(obj):
-        if tag in MODALITY_TAGS:
-            return MODALITY_TAGS[tag]
+        if tag in MODALITY_BY_HASHTAG:
+            return MODALITY_BY_HASHTAG[tag]
     if has_price:
         return "sell"
     if isinstance(reciprocal, dict):
@@ -211,18 +144,22 @@ def _extra(obj: dict[str, Any]) -> dict[str, Any]:
 
 def listing_from_ap(obj: dict[str, Any]) -> ListingData | None:
     """The listing an object describes, or None when it is not a listing."""
-    if not _types(obj) & LISTING_TYPES:
+    if not types_of(obj) & LISTING_TYPES:
         return None
     purpose = obj.get("purpose")
     intent = obj.get("publishes")
-    if not isinstance(purpose, str) or purpose not in PURPOSES or not isinstance(intent, dict):
+    if (
+        not isinstance(purpose, str)
+        or purpose not in KIND_BY_PURPOSE
+        or not isinstance(intent, dict)
+    ):
         return None
     ap_id = object_id(obj.get("id"))
     author = object_id(obj.get("attributedTo"))
     if not ap_id or not author:
-        raise PayloadError("a listing needs an id and attributedTo")
+        raise MalformedObject("a listing needs an id and attributedTo")
     if len(ap_id) > MAX_URI or len(author) > MAX_URI:
-        raise PayloadError(f"a listing's id and author must be at most {MAX_URI} characters")
+        raise MalformedObject(f"a listing's id and author must be at most {MAX_URI} characters")
     host = host_of(ap_id)
     url = object_id(obj.get("url")) or ap_id
     if len(url) > MAX_URI:
@@ -234,34 +171,34 @@ def listing_from_ap(obj: dict[str, Any]) -> ListingData | None:
         url = ap_id
     content = obj.get("content")
     # Another Entraide node sends the description as written; others only as HTML.
-    description = _text(_own(obj, "description"), DESCRIPTION_MAX)
+    description = text(own(obj, "description"), DESCRIPTION_MAX)
     if not description:
         description = html_to_text(content) if isinstance(content, str) else ""
-    title = _text(obj.get("name"), 200) or _text(obj.get("summary"), 200)
+    title = text(obj.get("name"), 200) or text(obj.get("summary"), 200)
     if not title:
         first = description.split("\n", 1)[0]
         title = first[:200] or "(sans titre)"
     quantity_doc = intent.get("resourceQuantity")
     quantity = (
-        _decimal(quantity_doc.get("hasNumericalValue")) if isinstance(quantity_doc, dict) else None
+        decimal(quantity_doc.get("hasNumericalValue")) if isinstance(quantity_doc, dict) else None
     )
-    unit = _text(_own(obj, "unit"), 32)
+    unit = text(own(obj, "unit"), 32)
     if not unit and isinstance(quantity_doc, dict):
         om2_unit = quantity_doc.get("hasUnit")
-        unit = "" if om2_unit in (None, "one") else _text(om2_unit, 32)
+        unit = "" if om2_unit in (None, "one") else text(om2_unit, 32)
     reciprocal = obj.get("reciprocal")
     price, currency = _price(reciprocal)
-    status = _own(obj, "status")
+    status = own(obj, "status")
     if status not in LISTING_STATUSES:
         status = "open"
     available = intent.get("availableQuantity")
-    if isinstance(available, dict) and _decimal(available.get("hasNumericalValue")) == 0:
+    if isinstance(available, dict) and decimal(available.get("hasNumericalValue")) == 0:
         status = "fulfilled" if status == "open" else status
     data = ListingData(
         ap_id=ap_id,
         url=url,
         author=author,
-        kind=PURPOSES[str(purpose)],
+        kind=KIND_BY_PURPOSE[str(purpose)],
         title=title,
         description=description,
         category=_category(obj, intent),
@@ -270,11 +207,11 @@ def listing_from_ap(obj: dict[str, Any]) -> ListingData | None:
         unit=unit,
         price_amount=price,
         price_currency=currency,
-        available_from=_day(obj.get("startTime")),
-        available_until=_day(obj.get("endTime")),
+        available_from=day(obj.get("startTime")),
+        available_until=day(obj.get("endTime")),
         status=str(status),
-        published=_moment(obj.get("published")),
-        updated=_moment(obj.get("updated")),
+        published=moment(obj.get("published")),
+        updated=moment(obj.get("updated")),
         extra=_extra(obj),
     )
     if data.available_from and data.available_until and data.available_until < data.available_from:
@@ -283,12 +220,12 @@ def listing_from_ap(obj: dict[str, Any]) -> ListingData | None:
     if isinstance(place, list):
         place = next((p for p in place if isinstance(p, dict)), None)
     if isinstance(place, dict):
-        data.commune = _text(place.get("name"), 200)
-        lat = _coordinate(place.get("latitude"), 90)
-        lon = _coordinate(place.get("longitude"), 180)
+        data.commune = text(place.get("name"), 200)
+        lat = coordinate(place.get("latitude"), 90)
+        lon = coordinate(place.get("longitude"), 180)
         if lat is not None and lon is not None:
             data.lat, data.lon = lat, lon
-        radius = _coordinate(place.get("radius"), 20_000_000)
+        radius = coordinate(place.get("radius"), 20_000_000)
         if radius is not None and radius > 0:
             units = place.get("units", "m")
             km = radius if units == "km" else radius / 1000 if units in ("m", None) else None
