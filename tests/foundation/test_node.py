@@ -6,7 +6,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from instance import node as node_module
-from instance.services.listings import rotate_keys
+from instance.services.keys import rotate_keys
 from tests.support import TestNode
 
 sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
