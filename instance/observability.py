@@ -12,19 +12,8 @@
   (``web``, ``worker``). Gauges read from the database at scrape time:
   delivery queue depth, retry backlog per domain, listings by origin and
   status, inbox backlog.
-* Several processes, one answer: ``entraide serve`` (every web process) and
-  every ``entraide worker`` of a node write their counters to files in
-  ``DATA_DIR/metrics`` (prometheus-client's multiprocess mode, see
-  :func:`share_metrics`), and a scrape, whichever process answers it, adds
-  up every file. The files are named after the host and the pid (processes
-  in different containers sharing the data volume never share a file). A
-  process is known to be gone by its pid on this host, or, from another
-  container, by its heartbeat file (``alive_HOST-PID``, touched every 10 s)
-  left untouched for a minute. The files of processes that are gone are
-  deleted when ``serve`` starts (counters then start again from zero, which
-  Prometheus reads as a reset), and their live gauges at the next scrape, or
-  at once when ``serve`` sees one of its web processes end
-  (``mark_process_dead``).
+* Several processes, one answer: every process of a node counts into files of
+  ``DATA_DIR/metrics`` that a scrape adds up (``instance.shared_metrics``).
 * Every label takes a bounded set of values (L9, SECURITY.md): the HTTP
   method is one of :data:`METHODS` or ``other``, the route is the URL
   template (``unmatched`` when none), the activity type is one of
@@ -38,15 +27,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import logging
 import os
 import re
-import socket
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -56,7 +42,6 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
-    values,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -70,14 +55,46 @@ from instance.errors import ApiError
 from instance.health import database_name, schema_is_current_on
 from instance.node import Node
 from instance.outage import database_trouble, requests_log
+from instance.shared_metrics import (
+    HEARTBEAT,
+    HEARTBEAT_LOST,
+    METRICS_DIR,
+    MULTIPROC_ENV,
+    forget_dead_processes,
+    heartbeat,
+    process_ended,
+    process_identifier,
+    share_metrics,
+    shared_metrics_dir,
+    use_shared_values,
+)
+
+__all__ = [  # with the names of instance.shared_metrics, for their users
+    "ACTIVITY_TYPES",
+    "HEARTBEAT",
+    "HEARTBEAT_LOST",
+    "METHODS",
+    "METRICS_DIR",
+    "MULTIPROC_ENV",
+    "REQUEST_ID",
+    "Metrics",
+    "RequestIdFilter",
+    "forget_dead_processes",
+    "heartbeat",
+    "init_observability",
+    "process_ended",
+    "process_identifier",
+    "refusal_reason",
+    "request_labels",
+    "share_metrics",
+    "shared_metrics_dir",
+]
 
 log = logging.getLogger(__name__)
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 INBOX_PATH = re.compile(r"^(/inbox|/actors/[^/]+/inbox)$")
 READY_TIMEOUT = 5.0
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-METRICS_DIR = "metrics"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # The activity types of ActivityStreams 2.0 (https://www.w3.org/TR/activitystreams-vocabulary/
 # #activity-types); anything else a remote server sends is counted as "other".
@@ -100,117 +117,6 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def _host() -> str:
-    return (socket.gethostname() or "host").replace("_", "-")
-
-
-def process_identifier() -> str:
-    """``HOST-PID``: unique among the processes sharing a metrics directory, even in
-    containers (each its own pid namespace and host name) that share the data volume."""
-    return f"{_host()}-{os.getpid()}"
-
-
-def shared_metrics_dir() -> Path | None:
-    """The directory of shared counters, when this process uses one."""
-    path = os.environ.get(MULTIPROC_ENV)
-    return Path(path) if path else None
-
-
-def share_metrics(data_dir: Path, *, clean: bool = False) -> Path:
-    """Make this process (and the processes it starts) count into ``DATA_DIR/metrics``.
-
-    Called by ``entraide serve`` and ``entraide worker`` before the app is built,
-    when metrics are enabled. ``clean`` (``serve``, as it starts) deletes the files
-    of processes of this host that are gone.
-    """
-    directory = data_dir.resolve() / METRICS_DIR
-    directory.mkdir(mode=0o700, exist_ok=True)
-    os.environ[MULTIPROC_ENV] = str(directory)
-    if clean:
-        _forget_dead_processes(directory, everything=True)
-    _use_shared_values()
-    return directory
-
-
-def _use_shared_values() -> None:
-    """prometheus-client picks its value class when it is imported; pick again, with
-    our process identifier, once the directory is known (spawned processes inherit
-    the variable and come through here when their app is built)."""
-    if getattr(values.ValueClass, "_entraide", False):
-        return
-    value_class = values.MultiProcessValue(process_identifier)  # type: ignore[no-untyped-call]
-    value_class._entraide = True
-    values.ValueClass = value_class
-
-
-HEARTBEAT = 10.0  # seconds between two touches of a process's ``alive_ID`` file
-HEARTBEAT_LOST = 60.0  # a file untouched for this long: its process is gone
-
-
-def _identifier_of(path: Path) -> str:
-    """``HOST-PID`` of ``TYPE_HOST-PID.db`` or ``alive_HOST-PID``."""
-    return path.name.removesuffix(".db").rsplit("_", 1)[-1]
-
-
-def _alive(identifier: str, directory: Path) -> bool:
-    """Whether the process that writes files under ``identifier`` still runs.
-
-    A process of this host is asked directly (its pid); one of another host (another
-    container sharing the data volume) by its heartbeat file, touched every
-    :data:`HEARTBEAT` seconds while it runs.
-    """
-    host, _, pid = identifier.rpartition("-")
-    if host == _host() and pid.isdigit():
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True  # another user's process
-        return True
-    try:
-        beat = (directory / f"alive_{identifier}").stat().st_mtime
-    except FileNotFoundError:
-        return False
-    return time.time() - beat < HEARTBEAT_LOST
-
-
-def _forget_dead_processes(directory: Path, *, everything: bool) -> None:
-    """Drop the live gauges of processes that are gone (``kill -9``, a container that was
-    replaced), and with ``everything`` all their files (``serve`` starting)."""
-    pattern = "*" if everything else "gauge_live*.db"
-    gone: dict[str, bool] = {}
-    for path in directory.glob(pattern):
-        if path.suffix != ".db" and not path.name.startswith("alive_"):
-            continue
-        identifier = _identifier_of(path)
-        if identifier not in gone:
-            gone[identifier] = not _alive(identifier, directory)
-        if gone[identifier]:
-            path.unlink(missing_ok=True)
-
-
-def process_ended(pid: int) -> None:
-    """Drop the live gauges of a process of this host that has ended."""
-    directory = shared_metrics_dir()
-    if directory is not None:
-        identifier = f"{_host()}-{pid}"
-        multiprocess.mark_process_dead(identifier, str(directory))  # type: ignore[no-untyped-call]
-        (directory / f"alive_{identifier}").unlink(missing_ok=True)
-
-
-async def heartbeat(directory: Path, stop: asyncio.Event) -> None:
-    """Touch this process's ``alive_ID`` file until ``stop``; removed when it returns."""
-    path = directory / f"alive_{process_identifier()}"
-    try:
-        while not stop.is_set():
-            path.touch()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), HEARTBEAT)
-    finally:
-        path.unlink(missing_ok=True)
-
-
 class Metrics:
     """The metrics of one app (its own registry, so several apps can live in one process).
 
@@ -221,7 +127,7 @@ class Metrics:
     def __init__(self, node: Node) -> None:
         self.shared_dir = shared_metrics_dir()
         if self.shared_dir is not None:
-            _use_shared_values()
+            use_shared_values()
             # Alive before its first file is written: another container's scrape must
             # not take it for gone in between.
             (self.shared_dir / f"alive_{process_identifier()}").touch()
@@ -291,7 +197,7 @@ class Metrics:
         """The text of a scrape: every process's counters when they are shared."""
         if self.shared_dir is None:
             return bytes(generate_latest(self.registry))
-        _forget_dead_processes(self.shared_dir, everything=False)
+        forget_dead_processes(self.shared_dir, everything=False)
         registry = CollectorRegistry(auto_describe=False)
         multiprocess.MultiProcessCollector(registry, str(self.shared_dir))  # type: ignore[no-untyped-call]
         registry.register(self.gauges)

@@ -1,8 +1,10 @@
-"""Finding listings: query parsing, filters, paging.
+"""Finding listings: running a search within its bounds.
 
-:func:`parse_query` turns the query string of ``GET /api/v1/listings`` (and
-of the search page and the feeds) into a typed :class:`SearchQuery`, with a
-422 naming the bad parameter. :func:`search_listings` runs it.
+:func:`parse_query` (``instance.search_query``) turns the query string of
+``GET /api/v1/listings`` (and of the search page and the feeds) into a typed
+:class:`SearchQuery`, with a 422 naming the bad parameter; the conditions it
+makes are in ``instance.search_filters``. :func:`search_listings` runs it. The
+names of both modules are importable from here.
 
 Paging is by cursor: an opaque token holding the sort key of the last item
 (for ``recent``: ``published_at`` and ``id``), so that pages stay stable
@@ -30,15 +32,9 @@ Anyone may search, so the cost of a search is bounded whatever is asked:
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
-import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -61,19 +57,52 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defaultload
 
 from config.database import StatementTimeout, bounded
-from domain.categories import CATEGORY_IDS
-from domain.models import LISTING_KINDS, LISTING_STATUSES, MODALITIES, Listing, Structure
-from domain.places import MAX_QUERY as MAX_PLACE_QUERY
+from domain.models import Listing, Structure
 from domain.places import resolve as resolve_place
 from domain.textsearch import MIN_PREFIX, fts5_query, is_prefix, query_words
-from domain.validation import Collector, FieldError, Invalid
-from federation.models import Actor, DomainPolicy, Follow
+from domain.validation import FieldError, Invalid
+from federation.models import Actor
 from instance.errors import ApiError
+from instance.search_filters import (
+    EARTH_RADIUS_KM,
+    KM_PER_DEGREE,
+    base_filters,
+    bounding_box,
+    distance_expr,
+)
+from instance.search_query import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    Hit,
+    Page,
+    SearchQuery,
+    decode_cursor,
+    encode_cursor,
+    parse_query,
+)
+
+__all__ = [  # with the names of search_query and search_filters, for their users
+    "DEFAULT_LIMIT",
+    "EARTH_RADIUS_KM",
+    "KM_PER_DEGREE",
+    "MAX_LIMIT",
+    "SEARCH_TIME_LIMIT",
+    "Hit",
+    "Page",
+    "SearchQuery",
+    "SearchTooExpensive",
+    "base_filters",
+    "bounding_box",
+    "decode_cursor",
+    "distance_expr",
+    "encode_cursor",
+    "near_commune",
+    "parse_query",
+    "search_listings",
+]
 
 log = logging.getLogger(__name__)
 
-MAX_LIMIT = 100
-DEFAULT_LIMIT = 20
 # Seconds; the setting ``listings.search_time_limit`` has the same default.
 SEARCH_TIME_LIMIT = 2.0
 TOO_EXPENSIVE = (
@@ -89,213 +118,6 @@ class SearchTooExpensive(ApiError):
         super().__init__(
             422, TOO_EXPENSIVE, code="query_too_expensive", fields={field: TOO_EXPENSIVE}
         )
-
-
-@dataclass
-class SearchQuery:
-    q: str | None = None
-    kind: str | None = None
-    category: str | None = None
-    modality: str | None = None
-    status: str | None = "open"
-    near: tuple[float, float] | None = None
-    near_commune: str | None = None  # near=COMMUNE, placed by search_listings
-    radius_km: float | None = None
-    origin: str | None = None
-    structure: str | None = None
-    available_on: date | None = None
-    sort: str = "recent"
-    limit: int = DEFAULT_LIMIT
-    cursor: dict[str, Any] | None = None
-    own_domain: str = ""
-    timeline_of: int | None = None  # an actor id: only what it follows
-    # Withdrawn listings are shown only to their structure's people and to moderators:
-    # the ids of the structures whose withdrawn listings this search may return (by
-    # default none), or None for all of them. Set by the API from who asks.
-    withdrawn_of: tuple[int, ...] | None = ()
-    ids: list[int] | None = None  # only these listings (does one listing fit a saved search?)
-    extra: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Hit:
-    listing: Listing
-    distance_km: float | None = None
-
-
-@dataclass
-class Page:
-    items: list[Hit]
-    next_cursor: str | None
-
-
-def encode_cursor(values: Mapping[str, Any]) -> str:
-    raw = json.dumps(values, separators=(",", ":"), default=str).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(token: str) -> dict[str, Any] | None:
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def parse_query(args: Mapping[str, str]) -> SearchQuery:
-    """Read the listing filters from a query string; raise ``Invalid`` on a bad one."""
-    c = Collector()
-    query = SearchQuery()
-    q = c.text(args, "q", max_length=500)
-    query.q = q or None
-    query.kind = c.choice(args, "kind", LISTING_KINDS, required=False)
-    query.category = c.choice(args, "category", CATEGORY_IDS, required=False)
-    query.modality = c.choice(args, "modality", MODALITIES, required=False)
-    status = args.get("status")
-    if status == "any":
-        query.status = None
-    elif status:
-        query.status = c.choice(args, "status", LISTING_STATUSES, required=False)
-    near = args.get("near")
-    if near:
-        try:
-            lat_s, lon_s = near.split(",", 1)
-            lat, lon = float(lat_s), float(lon_s)
-        except ValueError:
-            if any(ch.isalpha() for ch in near) or near.strip().isdigit():
-                query.near_commune = c.text(args, "near", max_length=MAX_PLACE_QUERY)
-            else:
-                c.add("near", "must be LAT,LON or a commune")
-        else:
-            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-                c.add("near", "must be LAT,LON")
-            else:
-                query.near = (lat, lon)
-    query.radius_km = c.number(args, "radius_km", minimum=0, maximum=20_000)
-    origin = c.text(args, "origin", max_length=255)
-    query.origin = origin.lower() if origin else None
-    query.structure = c.text(args, "structure", max_length=2048)
-    query.available_on = c.date(args, "available_on")
-    sort = c.choice(args, "sort", ("recent", "distance", "relevance"), required=False)
-    if (
-        sort == "distance"
-        and query.near is None
-        and not query.near_commune
-        and "near" not in c.errors
-    ):
-        c.add("sort", "sort=distance needs near=LAT,LON")
-    query.sort = sort or ("relevance" if query.q else "recent")
-    limit = c.number(args, "limit", minimum=1, maximum=MAX_LIMIT)
-    if limit is not None:
-        if limit != int(limit):
-            c.add("limit", "must be an integer")
-        query.limit = int(limit)
-    cursor = args.get("cursor")
-    if cursor:
-        query.cursor = decode_cursor(cursor)
-        if query.cursor is None:
-            c.add("cursor", "is not a cursor from a previous page")
-    c.raise_if_any()
-    return query
-
-
-def base_filters(stmt: Select[Any], query: SearchQuery) -> Select[Any]:
-    """The filters every search applies: visibility and the structured fields."""
-    moderated = select(Actor.id).where(Actor.moderation != "")
-    silenced = select(DomainPolicy.domain).where(DomainPolicy.policy.in_(("silence", "block")))
-    stmt = stmt.outerjoin(Structure, Listing.structure_id == Structure.id).where(
-        Listing.hidden.is_(False),
-        or_(Listing.structure_id.is_(None), Structure.status == "approved"),
-        Listing.author_id.not_in(moderated),
-        or_(Listing.local.is_(True), Listing.origin.not_in(silenced)),
-    )
-    if query.status:
-        stmt = stmt.where(Listing.status == query.status)
-    if query.status in (None, "withdrawn") and query.withdrawn_of is not None:
-        stmt = stmt.where(
-            or_(Listing.status != "withdrawn", Listing.structure_id.in_(query.withdrawn_of))
-        )
-    if query.kind:
-        stmt = stmt.where(Listing.kind == query.kind)
-    if query.category:
-        stmt = stmt.where(Listing.category == query.category)
-    if query.modality:
-        stmt = stmt.where(Listing.modality == query.modality)
-    if query.origin == "local":
-        stmt = stmt.where(Listing.local.is_(True))
-    elif query.origin == "remote":
-        stmt = stmt.where(Listing.local.is_(False))
-    elif query.origin:
-        stmt = stmt.where(Listing.origin == query.origin)
-    if query.structure:
-        if "/" in query.structure:
-            stmt = stmt.join(Actor, Listing.author_id == Actor.id).where(
-                Actor.uri == query.structure
-            )
-        else:
-            stmt = stmt.where(Structure.handle == query.structure)
-    if query.ids is not None:
-        stmt = stmt.where(Listing.id.in_(query.ids))
-    if query.timeline_of is not None:
-        followed = select(Follow.followed_id).where(
-            Follow.follower_id == query.timeline_of, Follow.state == "accepted"
-        )
-        territories = select(Actor.domain).where(
-            Actor.id.in_(followed), Actor.is_territory.is_(True)
-        )
-        stmt = stmt.where(or_(Listing.author_id.in_(followed), Listing.origin.in_(territories)))
-    if query.available_on:
-        day = query.available_on
-        stmt = stmt.where(
-            or_(Listing.available_from.is_(None), Listing.available_from <= day),
-            or_(Listing.available_until.is_(None), Listing.available_until >= day),
-        )
-    return stmt
-
-
-EARTH_RADIUS_KM = 6371.0088
-KM_PER_DEGREE = 111.195
-
-
-def distance_expr(lat: float, lon: float) -> ColumnElement[float]:
-    """Great-circle distance in km from (lat, lon) to a listing (haversine, in SQL)."""
-    dlat = func.radians(Listing.lat - lat) / 2
-    dlon = func.radians(Listing.lon - lon) / 2
-    a = func.pow(func.sin(dlat), 2) + math.cos(math.radians(lat)) * func.cos(
-        func.radians(Listing.lat)
-    ) * func.pow(func.sin(dlon), 2)
-    return 2 * EARTH_RADIUS_KM * func.asin(func.sqrt(a))
-
-
-def bounding_box(
-    lat: float, lon: float, radius_km: float, *, indexed: bool = True
-) -> list[ColumnElement[bool]]:
-    """An index-friendly prefilter: the box around the circle of ``radius_km``.
-
-    ``indexed=False`` writes it on ``lat + 0`` / ``lon + 0``, the same values
-    that the (lat, lon) index cannot serve, so that SQLite's planner picks
-    another index (see :data:`SQLITE_DENSE_BOX`).
-    """
-    lat_col: Any = Listing.lat if indexed else Listing.lat + 0
-    lon_col: Any = Listing.lon if indexed else Listing.lon + 0
-    dlat = radius_km / KM_PER_DEGREE
-    conditions: list[ColumnElement[bool]] = [lat_col.between(lat - dlat, lat + dlat)]
-    cos_lat = math.cos(math.radians(lat))
-    if cos_lat > 0.01 and dlat < 80:
-        dlon = radius_km / (KM_PER_DEGREE * cos_lat)
-        if dlon < 180:
-            low, high = lon - dlon, lon + dlon
-            if low < -180 or high > 180:  # the box crosses the antimeridian
-                conditions.append(
-                    or_(
-                        lon_col >= (low + 360 if low < -180 else low),
-                        lon_col <= (high - 360 if high > 180 else high),
-                    )
-                )
-            else:
-                conditions.append(lon_col.between(low, high))
-    return conditions
 
 
 async def _text_match(

@@ -72,9 +72,9 @@ def test_shared_metric_files_of_processes_that_are_gone_are_dropped(tmp_path: Pa
     import os
     import time
 
-    from instance.observability import HEARTBEAT_LOST, _forget_dead_processes, _host
+    from instance.shared_metrics import HEARTBEAT_LOST, forget_dead_processes, host_name
 
-    me, dead = f"{_host()}-{os.getpid()}", f"{_host()}-999999999"
+    me, dead = f"{host_name()}-{os.getpid()}", f"{host_name()}-999999999"
     names = []
     for who in (me, dead, "other-7", "other-8", "other-9"):
         names += [f"counter_{who}.db", f"gauge_livesum_{who}.db"]
@@ -85,13 +85,13 @@ def test_shared_metric_files_of_processes_that_are_gone_are_dropped(tmp_path: Pa
     stale = time.time() - HEARTBEAT_LOST - 5
     os.utime(tmp_path / "alive_other-8", (stale, stale))
 
-    _forget_dead_processes(tmp_path, everything=False)
+    forget_dead_processes(tmp_path, everything=False)
     left = {p.name for p in tmp_path.iterdir()}
     assert {f"gauge_livesum_{w}.db" for w in (dead, "other-8", "other-9")}.isdisjoint(left)
     assert {f"gauge_livesum_{me}.db", "gauge_livesum_other-7.db"} <= left
     assert {f"counter_{w}.db" for w in (me, dead, "other-7", "other-8", "other-9")} <= left
 
-    _forget_dead_processes(tmp_path, everything=True)
+    forget_dead_processes(tmp_path, everything=True)
     assert {p.name for p in tmp_path.iterdir()} == {
         f"counter_{me}.db",
         f"gauge_livesum_{me}.db",
