@@ -28,15 +28,13 @@ from instance.web.blueprint import blueprint
 from instance.web.common import deny, redirect_to, require_admin, require_moderator
 from instance.web.forms import field_errors
 
-RECENT_DECISIONS = 20
-
 
 async def _queue_page(
     session: AsyncSession,
     errors: dict[int, str] | None = None,
     reasons: dict[int, str] | None = None,
 ) -> str:
-    queue = await structures.approval_queue(session, RECENT_DECISIONS)
+    queue = await structures.approval_queue(session)
     return await render_template(
         "admin_structures.html",
         pending=queue.pending,
