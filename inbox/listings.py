@@ -14,6 +14,7 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import utcnow
+from domain.listing_states import mirror
 from domain.matches import queue_matching
 from domain.models import Listing
 from domain.places import place_of
@@ -67,10 +68,10 @@ def _apply(listing: Listing, data: ListingData) -> None:
         "lat",
         "lon",
         "radius_km",
-        "status",
         "extra",
     ):
         setattr(listing, name, getattr(data, name))
+    mirror(listing, data.status)  # its node keeps its states
     listing.updated_at = data.updated or utcnow()
 
 

@@ -23,6 +23,7 @@ from actors.urls import Urls
 from config.settings import Settings
 from domain.models import Structure
 from domain.notify import notify_structure
+from federation.follow_states import transition
 from federation.models import Actor, Follow
 from outbox.publish import emit, new_activity
 
@@ -56,18 +57,18 @@ async def follow(session: AsyncSession, settings: Settings, local: Actor, target
     )
     if existing is None:
         session.add(row)
+    if row.state != "pending":
+        transition(row, "pending")  # asked (again, when it was refused)
     if target.local:
         row.activity_uri = Urls(settings.base_url).new_activity()
         if approves_followers_manually(target, settings):
-            row.state = "pending"
             await session.flush()
             await follow_requested(session, row)
         else:
-            row.state = "accepted"
+            transition(row, "accepted")
             await session.flush()
         return row
     body = new_activity(settings, "Follow", local, target.uri, to=[target.uri])
-    row.state = "pending"
     row.activity_uri = body["id"]
     await session.flush()
     await emit(
@@ -109,14 +110,19 @@ async def _answer(session: AsyncSession, settings: Settings, row: Follow, kind: 
 
 
 async def accept(session: AsyncSession, settings: Settings, row: Follow) -> None:
-    row.state = "accepted"
+    """Accept a pending follow (an accepted one stays so: its Accept is sent again)."""
+    if row.state != "accepted":
+        transition(row, "accepted")
     await session.flush()
     if not row.follower.local:
         await _answer(session, settings, row, "Accept")
 
 
 async def reject(session: AsyncSession, settings: Settings, row: Follow) -> None:
-    row.state = "rejected"
+    """Refuse a pending or accepted follow (a refused one stays so: its Reject is sent
+    again)."""
+    if row.state != "rejected":
+        transition(row, "rejected")
     await session.flush()
     if not row.follower.local:
         await _answer(session, settings, row, "Reject")

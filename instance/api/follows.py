@@ -60,7 +60,7 @@ async def acting_structure(session: AsyncSession, person: Person, handle: Any) -
         raise ApiError(403, "you do not act for this structure")
     if structure.status == "suspended":
         raise ApiError(403, "this structure is suspended by the moderators")
-    if structure.status != "approved" or structure.actor is None:
+    if not structure.is_visible or structure.actor is None:
         raise ApiError(403, "this structure is awaiting approval by an administrator")
     return structure
 

@@ -73,7 +73,7 @@ async def _visible_listing(session: AsyncSession, listing_id: int) -> Listing:
     listing = await session.get(Listing, listing_id)
     if listing is None or listing.hidden or listing.status == "withdrawn":
         raise ApiError(404, "no such listing")
-    if listing.structure is not None and listing.structure.status != "approved":
+    if listing.structure is not None and not listing.structure.is_visible:
         raise ApiError(404, "no such listing")
     return listing
 

@@ -20,7 +20,7 @@ from instance.node import SOFTWARE, VERSION, current_node
 async def counts(session: AsyncSession) -> dict[str, int]:
     """Figures an elected official can read: structures, listings, peers."""
     structures = await session.scalar(
-        select(func.count()).select_from(Structure).where(Structure.status == "approved")
+        select(func.count()).select_from(Structure).where(Structure.is_visible)
     )
     # Two counts rather than one GROUP BY: each is answered from an index of its own
     # rows (migration 0011), which both databases count several times faster.

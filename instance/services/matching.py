@@ -81,11 +81,11 @@ def side_of(listing: Listing) -> Side:
 def _matchable(listing: Listing | None) -> bool:
     if listing is None or listing.status != "open" or listing.hidden:
         return False
-    return listing.structure is None or listing.structure.status == "approved"
+    return listing.structure is None or listing.structure.is_visible
 
 
 def _visible_structure() -> ColumnElement[bool]:
-    approved = select(Structure.id).where(Structure.status == "approved")
+    approved = select(Structure.id).where(Structure.is_visible)
     return or_(Listing.structure_id.is_(None), Listing.structure_id.in_(approved))
 
 

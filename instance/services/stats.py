@@ -81,7 +81,7 @@ def _month(dialect: str, column: Any) -> Any:
 
 
 def _visible_local_listings() -> list[ColumnElement[bool]]:
-    approved = select(Structure.id).where(Structure.status == "approved")
+    approved = select(Structure.id).where(Structure.is_visible)
     return [Listing.local.is_(True), Listing.hidden.is_(False), Listing.structure_id.in_(approved)]
 
 
@@ -111,7 +111,7 @@ async def territory_stats(
 ) -> dict[str, Any]:
     """The figures of ``GET /api/v1/stats`` (see the module docstring)."""
     structures_q = select(func.count(Structure.id)).where(
-        Structure.status == "approved", *period.bound(Structure.decided_at)
+        Structure.is_visible, *period.bound(Structure.decided_at)
     )
     listing_conditions = [*_visible_local_listings(), *period.bound(Listing.published_at)]
     total = (await _listing_counts(session, listing_conditions, None)).get(None, Figures())
@@ -186,7 +186,7 @@ async def _groups(
     if structure_key is not None:
         rows = await session.execute(
             select(structure_key, func.count(Structure.id))
-            .where(Structure.status == "approved", *period.bound(Structure.decided_at))
+            .where(Structure.is_visible, *period.bound(Structure.decided_at))
             .group_by(structure_key)
         )
         structure_counts = {k: int(n) for k, n in rows.all()}

@@ -37,7 +37,7 @@ async def person_actor_ids(session: AsyncSession, person: Person) -> list[int]:
         .join(Membership, Membership.structure_id == Structure.id)
         .where(
             Membership.person_id == person.id,
-            Structure.status == "approved",
+            Structure.is_visible,
             Structure.actor_id.is_not(None),
         )
     )
