@@ -17,6 +17,7 @@ from actors.keys import make_keys
 from actors.urls import Urls
 from config.database import utcnow
 from config.settings import Settings
+from domain import structure_states
 from domain.models import Person, Structure
 from federation.models import Actor
 
@@ -86,7 +87,11 @@ async def territory_actor(session: AsyncSession) -> Actor:
 async def approve_structure(
     session: AsyncSession, settings: Settings, structure: Structure, by: Person | None
 ) -> Actor:
-    """Approve a pending (or rejected) structure: it gets its actor and becomes visible."""
+    """Approve a pending (or rejected) structure: it gets its actor and becomes visible.
+
+    Any other status raises ``StateError`` (``domain.structure_states``), before anything
+    changes."""
+    structure_states.transition(structure, "approved")
     if structure.actor is None:
         actor = new_local_actor(
             settings,
@@ -100,7 +105,6 @@ async def approve_structure(
         await session.flush()
         structure.actor = actor
         structure.actor_id = actor.id
-    structure.status = "approved"
     structure.rejection_reason = ""
     structure.decided_at = utcnow()
     structure.decided_by_id = by.id if by else None
@@ -110,7 +114,7 @@ async def approve_structure(
 
 def reject_structure(structure: Structure, by: Person, reason: str) -> None:
     """Refuse a pending structure, with a reason its owner will read."""
-    structure.status = "rejected"
+    structure_states.transition(structure, "rejected")
     structure.rejection_reason = reason.strip()
     structure.decided_at = utcnow()
     structure.decided_by_id = by.id

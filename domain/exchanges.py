@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from config.database import Base, UTCDateTime, utcnow
+from config.states import StateType
 from domain.models import Listing
 from federation.models import URI, Actor
 
@@ -150,7 +151,7 @@ class Exchange(Base):
     modality: Mapped[str] = mapped_column(String(16), default="")
     proposer_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
     responder_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
-    state: Mapped[str] = mapped_column(String(16), default="proposed")
+    state: Mapped[State] = mapped_column(StateType(STATES), default="proposed")
     done_marked_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("actors.id", ondelete="SET NULL"), default=None
     )

@@ -19,6 +19,7 @@ from typing import Any
 
 from config.database import utcnow
 from domain.categories import CATEGORY_IDS
+from domain.listing_states import LISTING, transition
 from domain.models import LISTING_KINDS, LISTING_STATUSES, MODALITIES, Listing
 from domain.validation import Collector
 
@@ -193,9 +194,15 @@ def location_given(fields: ListingInput) -> bool:
 
 
 def apply_listing(listing: Listing, data: ListingInput, *, lifetime_days: int) -> None:
-    """Copy validated fields onto a listing and recompute its expiry."""
+    """Copy validated fields onto a listing and recompute its expiry (a new status goes
+    through ``domain.listing_states``: a refused change raises ``StateError``)."""
     for name, value in data.present().items():
-        setattr(listing, name, value)
+        if name == "status":
+            status = LISTING.parse(value)
+            if status != listing.status:
+                transition(listing, status)
+        else:
+            setattr(listing, name, value)
     if not data.present():
         return
     listing.updated_at = utcnow()

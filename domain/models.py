@@ -27,9 +27,15 @@ from sqlalchemy import (
     Text,
     event,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
 from config.database import Base, UTCDateTime, utcnow
+from domain.listing_states import LISTING
+from domain.listing_states import LISTING_STATUSES as LISTING_STATUSES
+from domain.listing_states import ListingStatus as ListingStatus
+from domain.structure_states import STRUCTURE, VISIBLE
+from domain.structure_states import StructureStatus as StructureStatus
 from domain.textsearch import fold, stem_text
 from federation.models import URI, Actor
 
@@ -37,14 +43,11 @@ Role = Literal["admin", "moderator", "animator", "member"]
 ROLES: tuple[Role, ...] = ("admin", "moderator", "animator", "member")
 StructureKind = Literal["business", "association", "public", "other"]
 STRUCTURE_KINDS: tuple[StructureKind, ...] = ("business", "association", "public", "other")
-StructureStatus = Literal["pending", "approved", "rejected", "suspended"]
 MemberRole = Literal["owner", "editor"]
 ListingKind = Literal["offer", "need"]
 LISTING_KINDS: tuple[ListingKind, ...] = ("offer", "need")
 Modality = Literal["lend", "mutualise", "give", "sell", "barter"]
 MODALITIES: tuple[Modality, ...] = ("lend", "mutualise", "give", "sell", "barter")
-ListingStatus = Literal["open", "fulfilled", "expired", "withdrawn"]
-LISTING_STATUSES: tuple[ListingStatus, ...] = ("open", "fulfilled", "expired", "withdrawn")
 
 
 class Person(Base):
@@ -96,7 +99,9 @@ class Structure(Base):
     placed: Mapped[str] = mapped_column(String(8), default="none", server_default="none")
     website: Mapped[str] = mapped_column(String(500), default="")
     contact_email: Mapped[str] = mapped_column(String(320), default="")
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status: Mapped[StructureStatus] = mapped_column(
+        STRUCTURE.column_type(), default="pending", index=True
+    )
     rejection_reason: Mapped[str] = mapped_column(Text, default="")
     actor_id: Mapped[int | None] = mapped_column(
         ForeignKey("actors.id", ondelete="SET NULL"), unique=True, default=None
@@ -112,9 +117,11 @@ class Structure(Base):
         back_populates="structure", cascade="all, delete-orphan", lazy="selectin"
     )
 
-    @property
+    @hybrid_property
     def is_visible(self) -> bool:
-        return self.status == "approved"
+        """Approved: visible to all and able to publish (also a SQL expression:
+        ``select(Structure).where(Structure.is_visible)``)."""
+        return self.status == VISIBLE
 
 
 class Membership(Base):
@@ -200,7 +207,7 @@ class Listing(Base):
     # given, commune (placed from the gazetteer, domain.places) or none
     placed: Mapped[str] = mapped_column(String(8), default="none", server_default="none")
     radius_km: Mapped[float | None] = mapped_column(Float, default=None)
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[ListingStatus] = mapped_column(LISTING.column_type(), default="open")
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import utcnow
+from domain import structure_states
 from domain.models import ROLES, STRUCTURE_KINDS, ApiToken, Membership, Person, Structure
 from domain.places import place_of
 from domain.validation import Collector
@@ -192,7 +193,8 @@ async def create_structure(
     ):
         c.add("handle", "is already taken")
         c.raise_if_any()
-    structure = Structure(status="pending", **values)
+    structure = Structure(**values)
+    structure_states.transition(structure, "pending")
     structure.lat, structure.lon, structure.placed = await place_of(
         session, structure.commune, structure.lat, structure.lon
     )

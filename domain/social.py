@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from config.database import Base, UTCDateTime, utcnow
 from domain.models import Listing, Person
+from domain.report_states import REPORT, ReportState
 from federation.models import URI, Actor
 
 
@@ -184,7 +185,7 @@ class Report(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     flag_uri: Mapped[str | None] = mapped_column(URI, default=None, unique=True)
     forwarded: Mapped[bool] = mapped_column(Boolean, default=False)
-    state: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    state: Mapped[ReportState] = mapped_column(REPORT.column_type(), default="open", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     resolved_by_id: Mapped[int | None] = mapped_column(

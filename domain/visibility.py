@@ -53,7 +53,7 @@ def _listing_taken_down() -> ColumnElement[bool]:
         or_(
             Listing.hidden.is_(True),
             Listing.status == "withdrawn",
-            Listing.structure_id.in_(select(Structure.id).where(Structure.status != "approved")),
+            Listing.structure_id.in_(select(Structure.id).where(~Structure.is_visible)),
         ),
     )
 

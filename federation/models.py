@@ -12,13 +12,15 @@ by foreign key, never the other way round).
   Multikeys of FEP-521a) and, for local actors, the private key. Rotation
   marks the old key ``revoked_at`` and adds a new one.
 * :class:`Follow` — ``follower`` follows ``followed``; ``state`` is
-  pending/accepted/rejected. The territory actor's follows to and from other
-  territories are the node's peerings.
+  pending/accepted/rejected, changed by ``federation.follow_states.transition``.
+  The territory actor's follows to and from other territories are the node's
+  peerings.
 * :class:`InboxItem` — every activity received, stored raw and idempotently
   (unique on the activity id) before we answer 202; workers process the
   stored rows.
 * :class:`Activity` — every activity we publish, served at its id.
-* :class:`Delivery` — one row per (activity, remote inbox): the durable queue.
+* :class:`Delivery` — one row per (activity, remote inbox): the durable queue
+  (states in ``federation.delivery_states``).
 * :class:`DomainPolicy` — block / allow / silence by domain.
 * :class:`DomainHealth` — per remote domain: last success, failures,
   unavailable since (deliveries to it are skipped until it answers again).
@@ -44,15 +46,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from config.database import Base, UTCDateTime, utcnow
+from federation.delivery_states import DELIVERY
+from federation.delivery_states import DeliveryState as DeliveryState
+from federation.follow_states import FOLLOW
+from federation.follow_states import FollowState as FollowState
 
 URI_LENGTH = 2048
 URI = String(URI_LENGTH)
 DOMAIN = String(255)
 
 ActorType = Literal["Application", "Service", "Organization", "Group", "Person"]
-FollowState = Literal["pending", "accepted", "rejected"]
 InboxState = Literal["pending", "done", "failed", "ignored"]
-DeliveryState = Literal["pending", "done", "dead"]
 PolicyKind = Literal["block", "allow", "silence"]
 
 
@@ -127,7 +131,7 @@ class Follow(Base):
     followed_id: Mapped[int] = mapped_column(
         ForeignKey("actors.id", ondelete="CASCADE"), index=True
     )
-    state: Mapped[str] = mapped_column(String(16), default="pending")
+    state: Mapped[FollowState] = mapped_column(FOLLOW.column_type(), default="pending")
     activity_uri: Mapped[str | None] = mapped_column(URI, default=None, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -187,7 +191,7 @@ class Delivery(Base):
     activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"))
     inbox_url: Mapped[str] = mapped_column(URI)
     domain: Mapped[str] = mapped_column(DOMAIN, index=True)
-    state: Mapped[str] = mapped_column(String(16), default="pending")
+    state: Mapped[DeliveryState] = mapped_column(DELIVERY.column_type(), default="pending")
     tries: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     locked_by: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -65,7 +65,7 @@ async def receive_offer(ctx: Context, act: Incoming) -> str | None:
         )
         if listing is None or listing.hidden or listing.structure is None:
             return "a proposal on no listing of ours"
-        if listing.structure.status != "approved":
+        if not listing.structure.is_visible:
             return "a proposal on no listing of ours"
         if listing.author_id == proposer.id:
             return "a proposal on the proposer's own listing"

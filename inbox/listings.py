@@ -14,6 +14,7 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import utcnow
+from domain.listing_states import mirror
 from domain.listings import LISTING_FIELDS
 from domain.matches import queue_matching
 from domain.models import Listing
@@ -53,6 +54,7 @@ async def is_tombstoned(session: AsyncSession, uri: str, author_uri: str) -> boo
 def _apply(listing: Listing, data: ListingData) -> None:
     for name in ("url", *LISTING_FIELDS, "extra"):
         setattr(listing, name, getattr(data, name))
+    mirror(listing, data.status)  # its node keeps its states
     listing.updated_at = data.updated or utcnow()
 
 

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from quart import Quart, Response, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import Conflict, HTTPException
 
+from config.states import StateError
 from domain.validation import Invalid
 from federation.errors import FederationError
 from instance.health import database_name
@@ -122,6 +123,11 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(FederationError)
     async def _federation_error(error: FederationError) -> Response:
         return json_error(error.status, error.message, code=error.code)
+
+    @app.errorhandler(StateError)
+    async def _state_error(error: StateError) -> Any:
+        # A change of state the aggregate's table refuses (``config.states``): 409.
+        return await _http_error(Conflict(error.message))
 
     @app.errorhandler(HTTPException)
     async def _http_error(error: HTTPException) -> Any:

@@ -16,6 +16,8 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 
 from config.database import utcnow
+from domain import listing_states
+from domain.listing_states import LISTING
 from domain.matches import prune_closed
 from domain.models import Listing
 from instance.node import Node
@@ -45,7 +47,7 @@ async def expire_due(node: Node) -> int:
             )
             due = list(rows.scalars().unique())
             for listing in due:
-                listing.status = "expired"
+                listing_states.transition(listing, "expired")
                 listing.updated_at = now
                 await session.flush()
                 await listing_activities.updated(session, node.settings, listing)
@@ -54,17 +56,20 @@ async def expire_due(node: Node) -> int:
             break
     lifetime = timedelta(days=node.settings.listings.default_lifetime_days)
     async with node.transaction() as session:
+        # Remote listings expire here too (their node may be gone): open ones only.
         result = await session.execute(
-            update(Listing)
-            .where(
-                Listing.local.is_(False),
-                Listing.status == "open",
-                or_(
-                    Listing.available_until < now.date(),
-                    Listing.published_at < now - lifetime,
+            LISTING.bulk(
+                update(Listing).where(
+                    Listing.local.is_(False),
+                    Listing.status == "open",
+                    or_(
+                        Listing.available_until < now.date(),
+                        Listing.published_at < now - lifetime,
+                    ),
                 ),
+                Listing.status,
+                "expired",
             )
-            .values(status="expired")
         )
         changed += int(result.rowcount or 0)  # type: ignore[attr-defined]
     if changed:

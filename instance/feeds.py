@@ -116,7 +116,7 @@ async def structure_feed(handle: str, fmt: str) -> Response:
         structure = (
             await session.execute(select(Structure).where(Structure.handle == handle))
         ).scalar_one_or_none()
-        if structure is None or structure.status != "approved":
+        if structure is None or not structure.is_visible:
             raise ApiError(404, "no such structure")
         query = _query(request.args, structure=handle)
         page = await search_listings(session, node.db.dialect, query, time_limit=_limit(node))

@@ -63,7 +63,7 @@ def _since() -> datetime | None:
 
 
 def _public_listings(since: datetime | None) -> Select[Any]:
-    approved = select(Structure.id).where(Structure.status == "approved")
+    approved = select(Structure.id).where(Structure.is_visible)
     stmt = select(Listing).where(
         Listing.status == "open",
         Listing.hidden.is_(False),
@@ -76,7 +76,7 @@ def _public_listings(since: datetime | None) -> Select[Any]:
 
 
 def _public_structures(since: datetime | None) -> Select[Any]:
-    stmt = select(Structure).where(Structure.status == "approved", Structure.actor_id.is_not(None))
+    stmt = select(Structure).where(Structure.is_visible, Structure.actor_id.is_not(None))
     if since is not None:
         stmt = stmt.where(Structure.decided_at >= since)
     return stmt

@@ -24,7 +24,7 @@ def base_filters(stmt: Select[Any], query: SearchQuery) -> Select[Any]:
     silenced = select(DomainPolicy.domain).where(DomainPolicy.policy.in_(("silence", "block")))
     stmt = stmt.outerjoin(Structure, Listing.structure_id == Structure.id).where(
         Listing.hidden.is_(False),
-        or_(Listing.structure_id.is_(None), Structure.status == "approved"),
+        or_(Listing.structure_id.is_(None), Structure.is_visible),
         Listing.author_id.not_in(moderated),
         or_(Listing.local.is_(True), Listing.origin.not_in(silenced)),
     )

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import utcnow
 from config.settings import Settings
+from domain import listing_states
 from domain.exchanges import Action, Exchange, Side
 from domain.impact import impact_of
 from domain.matches import queue_matching
@@ -142,5 +143,5 @@ def consume(listing: Listing, quantity: Decimal | None) -> bool:
         return False
     listing.quantity = max(listing.quantity - quantity, Decimal(0))
     if listing.quantity == 0:
-        listing.status = "fulfilled"
+        listing_states.transition(listing, "fulfilled")
     return True

@@ -22,6 +22,7 @@ from actors.local import approves_followers_manually
 from actors.urls import Urls
 from config.settings import Settings
 from domain.notify import notify_follow
+from federation.follow_states import transition
 from federation.models import Actor, Follow
 from outbox.publish import emit
 from outbox.to_ap.follows import answer_follow, follow_activity, undo_follow
@@ -46,18 +47,18 @@ async def follow(session: AsyncSession, settings: Settings, local: Actor, target
     )
     if existing is None:
         session.add(row)
+    if row.state != "pending":
+        transition(row, "pending")  # asked (again, when it was refused)
     if target.local:
         row.activity_uri = Urls(settings.base_url).new_activity()
         if approves_followers_manually(target, settings):
-            row.state = "pending"
             await session.flush()
             await follow_requested(session, row)
         else:
-            row.state = "accepted"
+            transition(row, "accepted")
             await session.flush()
         return row
     body = follow_activity(settings, local, target)
-    row.state = "pending"
     row.activity_uri = body["id"]
     await session.flush()
     await emit(
@@ -90,14 +91,19 @@ async def _answer(
 
 
 async def accept(session: AsyncSession, settings: Settings, row: Follow) -> None:
-    row.state = "accepted"
+    """Accept a pending follow (an accepted one stays so: its Accept is sent again)."""
+    if row.state != "accepted":
+        transition(row, "accepted")
     await session.flush()
     if not row.follower.local:
         await _answer(session, settings, row, "Accept")
 
 
 async def reject(session: AsyncSession, settings: Settings, row: Follow) -> None:
-    row.state = "rejected"
+    """Refuse a pending or accepted follow (a refused one stays so: its Reject is sent
+    again)."""
+    if row.state != "rejected":
+        transition(row, "rejected")
     await session.flush()
     if not row.follower.local:
         await _answer(session, settings, row, "Reject")

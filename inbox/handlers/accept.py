@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.notify import notify_follow
+from federation.follow_states import StateError, transition
 from federation.models import Actor, Follow
 from federation.policy import PEERING_REASON, policies, set_policy
 from inbox import exchanges
 from inbox.activity import Incoming
 from inbox.context import Context
+
+log = logging.getLogger(__name__)
 
 
 async def find_our_follow(session: AsyncSession, act: Incoming) -> Follow | None:
@@ -41,7 +46,16 @@ async def handle(ctx: Context, act: Incoming) -> str | None:
         row = await find_our_follow(session, act)
         if row is None:
             return "accept of an unknown follow"
-        row.state = "accepted"
+        try:
+            transition(row, "accepted")  # a pending follow only
+        except StateError:
+            log.info(
+                "%s accepted the follow of %s, which is %s: nothing changes",
+                act.actor,
+                row.follower.uri,
+                row.state,
+            )
+            return f"accept of a follow that is {row.state}"
         await notify_follow(session, row.follower_id, "follow_accepted", row.followed)
         if row.follower.is_territory and row.followed.is_territory:
             domain = row.followed.domain

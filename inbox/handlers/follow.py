@@ -17,6 +17,7 @@ from sqlalchemy import select
 from actors.local import approves_followers_manually
 from domain.models import Structure
 from domain.notify import notify_follow, notify_roles
+from federation.follow_states import transition
 from federation.models import Actor, Follow
 from inbox.activity import Incoming
 from inbox.context import Context
@@ -36,25 +37,27 @@ async def handle(ctx: Context, act: Incoming) -> str | None:
         if local is None or local.suspended_at is not None:
             return "follow of an unknown actor"
         if local.type == "Organization":
-            status = await session.scalar(
-                select(Structure.status).where(Structure.actor_id == local.id)
+            visible = await session.scalar(
+                select(Structure.is_visible).where(Structure.actor_id == local.id)
             )
-            if status != "approved":
+            if not visible:
                 return "follow of a structure that is not visible"
         follower = await session.merge(follower)
         row = await find_follow(session, follower, local)
         asked_before = row is not None and row.state == "pending"
         if row is None:
-            row = Follow(follower=follower, followed=local, state="pending")
+            row = Follow(follower=follower, followed=local)
+            transition(row, "pending")
             session.add(row)
         row.activity_uri = act.id
         if row.state == "accepted":
             await accept(session, ctx.settings, row)  # a repeated Follow: confirm again
             return None
+        if row.state == "rejected":
+            transition(row, "pending")  # refused before, asked again
         if local.is_territory and follower.is_territory:
             ours = await find_follow(session, local, follower)
             if ours is None or ours.state == "rejected":
-                row.state = "pending"
                 await session.flush()
                 await notify_roles(
                     session,
@@ -65,7 +68,6 @@ async def handle(ctx: Context, act: Incoming) -> str | None:
                 )
                 return None
         elif approves_followers_manually(local, ctx.settings):
-            row.state = "pending"
             await session.flush()
             if not asked_before:  # a repeated Follow is not a new request
                 await follow_requested(session, row)

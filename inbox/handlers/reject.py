@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from federation.follow_states import transition
 from inbox import exchanges
 from inbox.activity import Incoming
 from inbox.context import Context
@@ -19,6 +20,6 @@ async def handle(ctx: Context, act: Incoming) -> str | None:
         if row.state == "accepted":
             # Rejecting an accepted follow is how a follower is removed (Mastodon does so).
             await session.delete(row)
-        else:
-            row.state = "rejected"
+        elif row.state == "pending":
+            transition(row, "rejected")
     return None

@@ -47,10 +47,10 @@ async def webfinger() -> Response:
         if actor is None or actor.suspended_at is not None:
             raise ApiError(404, "no such account here")
         if actor.type == "Organization":
-            status = await session.scalar(
-                select(Structure.status).where(Structure.actor_id == actor.id)
+            visible = await session.scalar(
+                select(Structure.is_visible).where(Structure.actor_id == actor.id)
             )
-            if status != "approved":
+            if not visible:
                 raise ApiError(404, "no such account here")
     body = jrd(f"acct:{actor.handle}@{domain}", actor.uri, actor.url)
     response = jsonify(body)
@@ -75,7 +75,7 @@ async def nodeinfo_21() -> Response:
     async with node.db.read() as session:
         territory = await territory_actor(session)
         structures = await session.scalar(
-            select(func.count()).select_from(Structure).where(Structure.status == "approved")
+            select(func.count()).select_from(Structure).where(Structure.is_visible)
         )
         posts = await session.scalar(
             select(func.count()).select_from(Listing).where(Listing.local.is_(True))

@@ -32,7 +32,7 @@ async def listing_document(listing_id: int) -> Any:
             return ap_response(
                 tombstone(listing.ap_id, "Note", gone.deleted_at if gone else None), 410
             )
-        if listing.structure.status != "approved":
+        if not listing.structure.is_visible:
             raise ApiError(404, "no such listing")
         return ap_response(listing_object(listing, node.settings, with_context=True))
 

@@ -243,8 +243,10 @@ async def _resolve_member(
 
 
 async def _approved_structure(session: AsyncSession, actor: Actor) -> bool:
-    status = await session.scalar(select(Structure.status).where(Structure.actor_id == actor.id))
-    return status == "approved" and actor.suspended_at is None
+    visible = await session.scalar(
+        select(Structure.is_visible).where(Structure.actor_id == actor.id)
+    )
+    return bool(visible) and actor.suspended_at is None
 
 
 @blueprint.post("/communities/<handle>/members")

@@ -111,7 +111,7 @@ async def _get_listing(
     listing = await listings.listing_by_id(session, listing_id)
     if listing is None or listing.hidden:
         raise ApiError(404, "no such listing")
-    if listing.structure is not None and listing.structure.status != "approved":
+    if listing.structure is not None and not listing.structure.is_visible:
         raise ApiError(404, "no such listing")
     if (
         listing.status == "withdrawn"

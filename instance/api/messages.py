@@ -102,7 +102,7 @@ async def _recipient(session: AsyncSession, target: str) -> Actor | None:
     structure = (
         await session.execute(select(Structure).where(Structure.handle == handle))
     ).scalar_one_or_none()
-    if structure is None or structure.status != "approved" or structure.actor is None:
+    if structure is None or not structure.is_visible or structure.actor is None:
         raise _unknown_recipient()
     return structure.actor
 
@@ -113,8 +113,10 @@ async def may_receive(session: AsyncSession, actor: Actor) -> bool:
         return True
     if actor.suspended_at is not None:
         return False
-    status = await session.scalar(select(Structure.status).where(Structure.actor_id == actor.id))
-    return status == "approved"
+    visible = await session.scalar(
+        select(Structure.is_visible).where(Structure.actor_id == actor.id)
+    )
+    return bool(visible)
 
 
 @blueprint.post("/messages")

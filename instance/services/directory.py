@@ -154,7 +154,7 @@ async def list_structures(
         .outerjoin(structure, structure.actor_id == Actor.id)
         .where(
             or_(
-                and_(Actor.local.is_(True), structure.status == "approved"),
+                and_(Actor.local.is_(True), structure.is_visible),
                 _remote_visible(),
             )
         )

@@ -51,7 +51,7 @@ async def acting_for(session: AsyncSession, person: Person, handle: Any, field: 
         raise Invalid({field: FieldError("unknown structure")})
     if not (can_act_for(person, structure) or person.is_moderator):
         raise ApiError(403, "you do not act for this structure")
-    if structure.status != "approved" or structure.actor is None:
+    if not structure.is_visible or structure.actor is None:
         raise ApiError(403, "this structure is awaiting approval by an administrator")
     return structure
 
@@ -81,7 +81,7 @@ async def find_listing(session: AsyncSession, ref: Any) -> Listing | None:
         listing = await session.scalar(select(Listing).where(Listing.ap_id == ref))
     if listing is None or listing.hidden:
         return None
-    if listing.structure is not None and listing.structure.status != "approved":
+    if listing.structure is not None and not listing.structure.is_visible:
         return None
     return listing
 

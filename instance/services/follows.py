@@ -75,7 +75,7 @@ class Follower:
 async def managed_structure(session: AsyncSession, person: Person, handle: str) -> Structure:
     """The approved structure ``handle`` whose followers ``person`` may answer."""
     structure = await structure_by_handle(session, handle)
-    if structure is None or structure.status != "approved" or structure.actor is None:
+    if structure is None or not structure.is_visible or structure.actor is None:
         raise NotFound("no such structure")
     if not can_act_for(person, structure):
         raise Forbidden("only the people who act for this structure answer its followers")

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import utcnow
+from domain import listing_states
 from domain.listings import apply_listing, location_given, validate_listing
 from domain.matches import queue_matching
 from domain.models import Listing, Person
@@ -36,7 +37,7 @@ def may_edit_listing(person: Person, listing: Listing) -> bool:
     approved (a suspended one stays as the moderators left it).
     """
     structure = listing.structure
-    if not listing.local or structure is None or structure.status != "approved":
+    if not listing.local or structure is None or not structure.is_visible:
         return False
     return person.is_moderator or can_act_for(person, structure)
 
@@ -73,7 +74,7 @@ async def create_listing(
         raise Forbidden("you do not act for this structure")
     if structure.status == "suspended":
         raise Forbidden("this structure is suspended by the moderators")
-    if structure.status != "approved" or structure.actor is None:
+    if not structure.is_visible or structure.actor is None:
         raise Forbidden("this structure is awaiting approval by an administrator")
     fields = validate_listing(data)
     now = utcnow()
@@ -84,11 +85,11 @@ async def create_listing(
         structure=structure,
         author_id=structure.actor.id,
         published_at=now,
-        status="open",
         unit="",
         price_currency="",
         commune="",
     )
+    listing_states.transition(listing, "open")
     apply_listing(listing, fields, lifetime_days=node.settings.listings.default_lifetime_days)
     listing.updated_at = now
     if not listing.commune and structure.commune and listing.lat is None:
@@ -121,7 +122,7 @@ async def update_listing(
     if location_given(fields):
         await _place(session, listing)
     await session.flush()
-    if listing.status == "withdrawn":
+    if fields.status == "withdrawn":
         await listing_activities.withdrawn(session, node.settings, listing)
     else:
         await listing_activities.updated(session, node.settings, listing)
@@ -137,7 +138,7 @@ async def withdraw_listing(
     if not may_edit_listing(person, listing):
         raise Forbidden("only the structure's members or a moderator may withdraw this listing")
     if listing.status != "withdrawn":
-        listing.status = "withdrawn"
+        listing_states.transition(listing, "withdrawn")
         listing.updated_at = utcnow()
         await session.flush()
         await listing_activities.withdrawn(session, node.settings, listing)

@@ -83,11 +83,11 @@ def side_of(listing: Listing) -> Side:
 def _matchable(listing: Listing | None) -> bool:
     if listing is None or listing.status != "open" or listing.hidden:
         return False
-    return listing.structure is None or listing.structure.status == "approved"
+    return listing.structure is None or listing.structure.is_visible
 
 
 def _visible_structure() -> ColumnElement[bool]:
-    approved = select(Structure.id).where(Structure.status == "approved")
+    approved = select(Structure.id).where(Structure.is_visible)
     return or_(Listing.structure_id.is_(None), Listing.structure_id.in_(approved))
 
 
@@ -264,7 +264,7 @@ async def visible_listing(session: AsyncSession, listing_id: int) -> Listing:
     listing = await session.get(Listing, listing_id)
     if listing is None or listing.hidden or listing.status == "withdrawn":
         raise NotFound("no such listing")
-    if listing.structure is not None and listing.structure.status != "approved":
+    if listing.structure is not None and not listing.structure.is_visible:
         raise NotFound("no such listing")
     return listing
 

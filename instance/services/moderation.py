@@ -26,6 +26,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import utcnow
+from domain import listing_states, report_states, structure_states
 from domain.matches import queue_matching
 from domain.models import Listing, Person, Structure
 from domain.notify import notify_roles
@@ -173,7 +174,9 @@ def report_json(report: Report) -> dict[str, Any]:
 async def resolve_report(
     session: AsyncSession, moderator: Person, report: Report, note: str
 ) -> None:
-    report.state = "resolved"
+    if report.state != "open":
+        raise ApiError(409, "this report is already resolved")
+    report_states.transition(report, "resolved")
     report.resolved_at = utcnow()
     report.resolved_by_id = moderator.id
     audit(session, moderator, "report.resolve", report.target_uri, note)
@@ -185,7 +188,7 @@ async def hide_listing(
     listing.hidden = True
     await queue_matching(session, listing.id)
     if listing.local and listing.structure is not None and listing.status != "withdrawn":
-        listing.status = "withdrawn"
+        listing_states.transition(listing, "withdrawn")
         await session.flush()
         await listing_activities.withdrawn(session, node.settings, listing)
     audit(session, moderator, "listing.hide", listing.ap_id, reason)
@@ -208,7 +211,7 @@ async def suspend_structure(
         return
     if structure.status != "approved":
         raise ApiError(409, "only an approved structure can be suspended")
-    structure.status = "suspended"
+    structure_states.transition(structure, "suspended")
     structure.rejection_reason = reason
     actor = structure.actor
     if actor is not None and actor.suspended_at is None:
@@ -229,7 +232,7 @@ async def unsuspend_structure(
         return
     if structure.status != "suspended":
         raise ApiError(409, "only a suspended structure can be unsuspended")
-    structure.status = "approved"
+    structure_states.transition(structure, "approved")
     structure.rejection_reason = ""
     if structure.actor is not None:
         structure.actor.suspended_at = None

@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from actors.local import territory_actor
 from config.database import utcnow
 from domain.models import Listing
+from federation.delivery_states import DELIVERY
+from federation.follow_states import transition
 from federation.models import Actor, Delivery, DomainHealth, DomainPolicy, Follow
 from federation.policy import (
     PEERING_REASON,
@@ -103,6 +105,8 @@ async def approve(node: Node, host: str) -> Peering:
         remote, incoming, outgoing = await _incoming(session, host)
         if incoming is None:
             raise PeeringError(f"{host} has not asked to peer with us")
+        if incoming.state == "rejected":
+            transition(incoming, "pending")  # approved after all: the request is open again
         await accept(session, node.settings, incoming)
         if (await policies(session, [remote.domain])).get(remote.domain) is None:
             await set_policy(session, remote.domain, "allow", PEERING_REASON)
@@ -160,9 +164,9 @@ async def block_domain(session: AsyncSession, domain: str, reason: str = "") -> 
         delete(Listing).where(under(Listing.origin, domain), Listing.local.is_(False))
     )
     await session.execute(
-        update(Delivery)
-        .where(under(Delivery.domain, domain), Delivery.state == "pending")
-        .values(state="dead", last_error="domain blocked", done_at=utcnow())
+        DELIVERY.bulk(
+            update(Delivery).where(under(Delivery.domain, domain)), Delivery.state, "dead"
+        ).values(last_error="domain blocked", done_at=utcnow())
     )
 
 

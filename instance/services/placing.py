@@ -76,9 +76,7 @@ async def known_places(session: AsyncSession) -> tuple[list[str], list[str]]:
     communes = await session.execute(
         select(Listing.commune)
         .where(Listing.commune != "", Listing.lat.is_not(None))
-        .union(
-            select(Structure.commune).where(Structure.commune != "", Structure.status == "approved")
-        )
+        .union(select(Structure.commune).where(Structure.commune != "", Structure.is_visible))
         .limit(KNOWN_MAX)
     )
     origins = await session.execute(

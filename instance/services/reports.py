@@ -132,7 +132,7 @@ async def _visible_listing(session: AsyncSession, target: str) -> Reported | Non
     listing = (await session.execute(select(Listing).where(Listing.ap_id == target))).scalar()
     if listing is None or listing.hidden:
         return None
-    if listing.structure is not None and listing.structure.status != "approved":
+    if listing.structure is not None and not listing.structure.is_visible:
         return None
     return Reported("listing", target, listing.title, listing.author, f"/listings/{listing.id}")
 
@@ -176,7 +176,7 @@ async def _visible_actor(session: AsyncSession, target: str) -> Reported | None:
         return Reported("actor", target, name, actor, f"/communities/{address}")
     if actor.local and not actor.is_territory:
         structure = await structure_of_actor(session, actor.id)
-        if structure is None or structure.status != "approved":
+        if structure is None or not structure.is_visible:
             return None
         return Reported("actor", target, structure.name, actor, f"/@{structure.handle}")
     return Reported("actor", target, name, actor, "/")

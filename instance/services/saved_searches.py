@@ -117,7 +117,7 @@ async def alert(session: AsyncSession, dialect: str, listing: Listing) -> int:
     stmt = (
         select(SavedSearch)
         .join(Structure, SavedSearch.structure_id == Structure.id)
-        .where(Structure.status == "approved", SavedSearch.id.not_in(told))
+        .where(Structure.is_visible, SavedSearch.id.not_in(told))
     )
     if listing.structure_id is not None:  # never told of its own listings
         stmt = stmt.where(SavedSearch.structure_id != listing.structure_id)

@@ -84,7 +84,7 @@ def _month(dialect: str, column: Any) -> Any:
 
 
 def _visible_local_listings() -> list[ColumnElement[bool]]:
-    approved = select(Structure.id).where(Structure.status == "approved")
+    approved = select(Structure.id).where(Structure.is_visible)
     return [Listing.local.is_(True), Listing.hidden.is_(False), Listing.structure_id.in_(approved)]
 
 
@@ -114,7 +114,7 @@ async def territory_stats(
 ) -> dict[str, Any]:
     """The figures of ``GET /api/v1/stats`` (see the module docstring)."""
     structures_q = select(func.count(Structure.id)).where(
-        Structure.status == "approved", *period.bound(Structure.decided_at)
+        Structure.is_visible, *period.bound(Structure.decided_at)
     )
     listing_conditions = [*_visible_local_listings(), *period.bound(Listing.published_at)]
     total = (await _listing_counts(session, listing_conditions, None)).get(None, Figures())
@@ -189,7 +189,7 @@ async def _groups(
     if structure_key is not None:
         rows = await session.execute(
             select(structure_key, func.count(Structure.id))
-            .where(Structure.status == "approved", *period.bound(Structure.decided_at))
+            .where(Structure.is_visible, *period.bound(Structure.decided_at))
             .group_by(structure_key)
         )
         structure_counts = {k: int(n) for k, n in rows.all()}
@@ -207,7 +207,7 @@ async def _groups(
 async def instance_counts(session: AsyncSession) -> dict[str, int]:
     """Figures an elected official can read: structures, listings, peers."""
     structures = await session.scalar(
-        select(func.count()).select_from(Structure).where(Structure.status == "approved")
+        select(func.count()).select_from(Structure).where(Structure.is_visible)
     )
     # Two counts rather than one GROUP BY: each is answered from an index of its own
     # rows (migration 0011), which both databases count several times faster.

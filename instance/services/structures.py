@@ -62,7 +62,7 @@ async def acting_structure(session: AsyncSession, person: Person, handle: Any) -
         raise ApiError(403, "you do not act for this structure")
     if structure.status == "suspended":
         raise ApiError(403, "this structure is suspended by the moderators")
-    if structure.status != "approved" or structure.actor is None:
+    if not structure.is_visible or structure.actor is None:
         raise ApiError(403, "this structure is awaiting approval by an administrator")
     return structure
 
@@ -74,7 +74,7 @@ async def person_actor_ids(session: AsyncSession, person: Person) -> list[int]:
         .join(Membership, Membership.structure_id == Structure.id)
         .where(
             Membership.person_id == person.id,
-            Structure.status == "approved",
+            Structure.is_visible,
             Structure.actor_id.is_not(None),
         )
     )

@@ -95,11 +95,7 @@ async def require_moderator(session: AsyncSession) -> Person:
 
 async def acting_structures(session: AsyncSession, person: Person) -> list[Structure]:
     """The approved structures ``person`` acts for (those that can talk and follow)."""
-    return [
-        s
-        for s in await structures_of(session, person)
-        if s.status == "approved" and s.actor is not None
-    ]
+    return [s for s in await structures_of(session, person) if s.is_visible and s.actor is not None]
 
 
 def pick_structure(structures: list[Structure], handle: str | None) -> Structure | None:

@@ -297,9 +297,7 @@ async def change_member(handle: str, action: str) -> Response:
                 )
             )
             local_structure = actor.local and await session.scalar(
-                select(Structure.id).where(
-                    Structure.actor_id == actor.id, Structure.status == "approved"
-                )
+                select(Structure.id).where(Structure.actor_id == actor.id, Structure.is_visible)
             )
             # A local actor is admitted as the approved structure it is, or not at all
             # (a suspended structure may still follow; a community or the territory too).

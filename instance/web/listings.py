@@ -71,7 +71,7 @@ async def _listing_for(session: AsyncSession, listing_id: int, person: Person | 
     moderator = person is not None and person.is_moderator
     if listing.hidden and not moderator:
         deny(404)
-    if structure is not None and structure.status != "approved" and not (member or moderator):
+    if structure is not None and not structure.is_visible and not (member or moderator):
         deny(404)
     if listing.status == "withdrawn" and not (member or moderator):
         deny(410, _("This listing was withdrawn by its author."))
@@ -144,7 +144,7 @@ async def _new_form(
     problem: str | None = None,
 ) -> str:
     structures = await structures_of(session, person)
-    ready = [s for s in structures if s.status == "approved"]
+    ready = [s for s in structures if s.is_visible]
     if not values.get("structure") and ready:
         values["structure"] = ready[0].handle
     return await render_template(
@@ -155,7 +155,7 @@ async def _new_form(
         errors=errors,
         problem=problem,
         structures=ready,
-        waiting=[s for s in structures if s.status != "approved"],
+        waiting=[s for s in structures if not s.is_visible],
     )
 
 

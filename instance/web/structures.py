@@ -34,7 +34,7 @@ async def structure_page(handle: str) -> str:
         if structure is None:
             deny(404)
         member = person is not None and can_act_for(person, structure)
-        if structure.status != "approved" and not (member or (person and person.is_admin)):
+        if not structure.is_visible and not (member or (person and person.is_admin)):
             deny(404)
         structures = await acting_structures(session, person) if person else []
         follows: dict[str, str] = {}
@@ -46,9 +46,9 @@ async def structure_page(handle: str) -> str:
                 requests = await pending_count(session, structure.actor.id)
         listings = []
         impact = None
-        if structure.status == "approved" and structure.actor is not None:
+        if structure.is_visible and structure.actor is not None:
             impact = await actor_impact(session, structure.actor.id)
-        if structure.status == "approved":
+        if structure.is_visible:
             page = await search_listings(
                 session,
                 node.db.dialect,

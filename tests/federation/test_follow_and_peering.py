@@ -7,8 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from federation.models import Follow
+from federation.models import Follow, InboxItem
 from instance.services import peering
+from outbox.follows import follow_object
+from outbox.publish import emit, new_activity
 from tests.fedinet import network
 
 
@@ -84,3 +86,37 @@ async def test_peering_reject(tmp_path: Path, new_db_url: Callable[[], str]) -> 
         async with a.node.db.session() as session:
             listed = [(p.host, p.direction, p.state) for p in await peering.list_peerings(session)]
         assert listed == [("b.test", "outgoing", "rejected")]
+
+
+async def test_an_accept_of_a_rejected_follow_changes_nothing(
+    tmp_path: Path, new_db_url: Callable[[], str]
+) -> None:
+    """A asks B to peer and B rejects; a late (or replayed) Accept of that follow then
+    reaches A: A's follow stays rejected, and the Accept is set aside with a note."""
+    async with network(tmp_path, new_db_url, ["a.test", "b.test"]) as (net, (a, b)):
+        await peering.request(a.node, "acct:territory@b.test")
+        await net.settle()
+        await peering.reject_request(b.node, "a.test")
+        await net.settle()
+        async with b.node.transaction() as session:
+            row = (await session.execute(select(Follow))).scalar_one()
+            body = new_activity(
+                b.node.settings, "Accept", row.followed, follow_object(row), to=[row.follower.uri]
+            )
+            await emit(
+                session,
+                b.node.settings,
+                row.followed,
+                body,
+                to_followers=False,
+                recipients=[row.follower],
+                public=False,
+            )
+        await net.settle()
+        async with a.node.db.session() as session:
+            listed = [(p.host, p.direction, p.state) for p in await peering.list_peerings(session)]
+            item = (
+                await session.execute(select(InboxItem).where(InboxItem.activity_uri == body["id"]))
+            ).scalar_one()
+        assert listed == [("b.test", "outgoing", "rejected")]
+        assert (item.state, item.error) == ("ignored", "accept of a follow that is rejected")

@@ -1,0 +1,279 @@
+"""The durable delivery queue: its rows, leases and outcomes (the sending is
+``federation.delivery``; states and their changes, ``federation.delivery_states``).
+
+Design
+------
+* **Enqueue in the same transaction as the change.** :func:`enqueue` adds one
+  ``deliveries`` row per (activity, remote inbox) inside the caller's
+  session; if the change rolls back, so do its deliveries, and once it
+  commits they cannot be lost. Recipients are grouped by shared inbox by the
+  caller (``federation.audience``), so a server gets one POST per activity,
+  not one per follower.
+* **Claim with a lease.** A worker claims a batch of due rows by setting
+  ``locked_by``/``locked_until`` (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so
+  workers in several processes never take the same row; SQLite: the claim
+  runs in a ``BEGIN IMMEDIATE`` transaction, one writer at a time). A row
+  whose worker died is claimable again when its lease runs out; a process
+  that restarts on SQLite (the only process there) frees its old leases at
+  once with :func:`release_stale_leases`.
+* **Deliver outside any transaction** (``federation.delivery``).
+* **Record outcomes** in one transaction per batch: done, retry at
+  ``federation.retry.next_attempt``, or dead — a row still ``pending`` only
+  (``federation.delivery_states``). A crash between a successful
+  POST and this record means one more delivery of the same activity, which
+  receivers deduplicate by activity id (at-least-once, never zero).
+* **Domain health.** Each outcome updates ``domain_health``; a domain with
+  no success for ``retry.UNAVAILABLE_AFTER`` is marked unavailable and its
+  rows are not claimed until it answers again (:func:`revive`, called when
+  it delivers to us) — they wait instead of burning their tries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Update, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from config.database import Database, utcnow
+from federation.delivery_states import DELIVERY, DeliveryState
+from federation.errors import PayloadError
+from federation.keys import SigningKey, host_of
+from federation.keystore import actor_signing_key
+from federation.leases import claim_rows, release_leases
+from federation.models import Activity, Actor, Delivery, DomainHealth
+from federation.retry import UNAVAILABLE_AFTER, next_attempt
+
+log = logging.getLogger("federation.delivery")
+
+
+async def enqueue(
+    session: AsyncSession, activity: Activity, inboxes: Iterable[str], *, own_domain: str
+) -> int:
+    """Queue ``activity`` for each remote inbox (deduplicated); returns how many."""
+    seen: set[str] = set()
+    now = utcnow()
+    for inbox in inboxes:
+        if not inbox or inbox in seen:
+            continue
+        seen.add(inbox)
+        try:
+            domain = host_of(inbox)
+        except PayloadError:
+            log.warning("not delivering %s to %r: not an http(s) inbox", activity.uri, inbox)
+            continue
+        if domain == own_domain:
+            continue
+        session.add(
+            Delivery(activity=activity, inbox_url=inbox, domain=domain, next_attempt_at=now)
+        )
+    await session.flush()
+    return len(seen)
+
+
+async def ensure_health(session: AsyncSession, domains: Iterable[str]) -> None:
+    """Make sure each domain has a ``domain_health`` row (race-free insert)."""
+    rows = [{"domain": d, "failures": 0} for d in set(domains)]
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(insert(DomainHealth).values(rows).on_conflict_do_nothing())
+
+
+async def revive(session: AsyncSession, domain: str) -> None:
+    """A domain answered (it delivered to us): deliver to it again now."""
+    health = await session.get(DomainHealth, domain)
+    if health is None or health.unavailable_since is None:
+        return
+    log.info("domain %s is reachable again", domain)
+    health.unavailable_since = None
+    health.failing_since = None
+    health.failures = 0
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.domain == domain, Delivery.state == "pending")
+        .values(next_attempt_at=utcnow())
+    )
+
+
+async def revive_any(session: AsyncSession, domains: set[str]) -> None:
+    """:func:`revive` the domains among ``domains`` that are marked unavailable (one query)."""
+    if not domains:
+        return
+    down = await session.execute(
+        select(DomainHealth.domain).where(
+            DomainHealth.domain.in_(domains), DomainHealth.unavailable_since.is_not(None)
+        )
+    )
+    for domain in down.scalars().all():
+        await revive(session, domain)
+
+
+async def release_stale_leases(db: Database, worker_prefix: str | None = None) -> int:
+    """Free claimed rows now (single-process SQLite restart after a crash)."""
+    return await release_leases(db, Delivery, Delivery.state == "pending", worker_prefix)
+
+
+@dataclass
+class Job:
+    """A claimed delivery, with what is needed to send it."""
+
+    id: int
+    inbox_url: str
+    domain: str
+    tries: int
+    body: bytes
+    key: SigningKey
+    activity_uri: str
+
+
+@dataclass
+class Outcome:
+    job: Job
+    status: int | None
+    error: str | None
+    retry_after: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+async def claim(db: Database, worker_id: str, *, batch: int, lease_seconds: int) -> list[Job]:
+    """Take up to ``batch`` due deliveries for this worker."""
+    now = utcnow()
+    unavailable = select(DomainHealth.domain).where(DomainHealth.unavailable_since.is_not(None))
+    async with db.session() as session:
+        ids = await claim_rows(
+            session,
+            Delivery,
+            worker_id,
+            due=[
+                Delivery.state == "pending",
+                Delivery.next_attempt_at <= now,
+                Delivery.domain.not_in(unavailable),
+            ],
+            order_by=[Delivery.next_attempt_at, Delivery.id],
+            batch=batch,
+            lease_seconds=lease_seconds,
+            now=now,
+            skip_locked=not db.is_sqlite,
+        )
+        if not ids:
+            return []
+        rows = await session.execute(
+            select(Delivery, Activity, Actor)
+            .join(Activity, Delivery.activity_id == Activity.id)
+            .join(Actor, Activity.actor_id == Actor.id)
+            .where(Delivery.id.in_(ids))
+        )
+        jobs = []
+        bodies: dict[int, bytes] = {}
+        for delivery, activity, actor in rows.all():
+            if activity.id not in bodies:
+                bodies[activity.id] = json.dumps(activity.body).encode()
+            jobs.append(
+                Job(
+                    id=delivery.id,
+                    inbox_url=delivery.inbox_url,
+                    domain=delivery.domain,
+                    tries=delivery.tries,
+                    body=bodies[activity.id],
+                    key=actor_signing_key(actor),
+                    activity_uri=activity.uri,
+                )
+            )
+        return jobs
+
+
+def _recording(to: DeliveryState | None) -> Update:
+    """The ORM bulk UPDATE (by primary key) of outcomes ending in ``to``: when a state
+    changes, only rows that may change to it (``federation.delivery_states``) do."""
+    stmt = update(Delivery)
+    if to is None:
+        return stmt
+    return stmt.where(DELIVERY.may_move(Delivery.state, to)).execution_options(
+        synchronize_session=None
+    )
+
+
+async def record(db: Database, outcomes: list[Outcome]) -> None:
+    """Write a batch of outcomes: done, rescheduled, or dead.
+
+    The rows are updated with one executemany per set of changed columns, after
+    every outcome has been applied to the ``domain_health`` rows (flushed once):
+    a batch costs a handful of statements, not two per delivery.
+    """
+    if not outcomes:
+        return
+    now = utcnow()
+    async with db.session() as session:
+        await ensure_health(session, (o.job.domain for o in outcomes))
+        healths = {
+            h.domain: h
+            for h in (
+                await session.execute(
+                    select(DomainHealth).where(
+                        DomainHealth.domain.in_({o.job.domain for o in outcomes})
+                    )
+                )
+            ).scalars()
+        }
+        # (columns, new state or None) -> rows: one executemany each.
+        changes: dict[tuple[tuple[str, ...], DeliveryState | None], list[dict[str, Any]]] = (
+            defaultdict(list)
+        )
+        for outcome in outcomes:
+            job, health = outcome.job, healths[outcome.job.domain]
+            values: dict[str, Any] = {
+                "id": job.id,
+                "locked_by": None,
+                "locked_until": None,
+                "tries": job.tries + 1,
+                "last_status": outcome.status,
+                "last_error": outcome.error,
+            }
+            if outcome.ok:
+                values.update(state="done", done_at=now)
+                health.last_success_at = now
+                health.failures = 0
+                health.failing_since = None
+                health.unavailable_since = None
+            else:
+                status = None if outcome.status == 0 else outcome.status
+                when = (
+                    None
+                    if outcome.status == 0
+                    else next_attempt(job.tries + 1, status, now, retry_after=outcome.retry_after)
+                )
+                if when is None:
+                    values.update(state="dead", done_at=now)
+                    log.warning(
+                        "giving up delivery of %s to %s: %s",
+                        job.activity_uri,
+                        job.inbox_url,
+                        outcome.error,
+                    )
+                else:
+                    values.update(next_attempt_at=when)
+                if health.failures == 0 or health.failing_since is None:
+                    health.failing_since = now
+                health.failures += 1
+                health.last_failure_at = now
+                if (
+                    health.unavailable_since is None
+                    and now - health.failing_since >= UNAVAILABLE_AFTER
+                ):
+                    health.unavailable_since = now
+                    log.warning("domain %s marked unavailable", job.domain)
+            changes[tuple(sorted(values)), values.get("state")].append(values)
+        for (_, to), rows in changes.items():
+            # ORM bulk UPDATE by primary key: one executemany per set of columns.
+            await session.execute(_recording(to), rows)
