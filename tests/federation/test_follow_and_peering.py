@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from federation.models import Follow, InboxItem
 from instance.services import peering
-from outbox.follows import follow_object
+from outbox.to_ap.follows import follow_object
 from outbox.publish import emit, new_activity
 from tests.fedinet import network
 

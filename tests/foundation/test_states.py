@@ -197,7 +197,7 @@ MODELS = {"Follow", "Structure", "Listing", "Report", "Delivery"}
 OTHERS = {
     ("domain/exchanges.py", "self.state"),  # Exchange.apply, after domain.exchanges.transition
     ("instance/errors.py", "self.status"),  # an HTTP status
-    ("instance/search.py", "query.status"),  # a search filter
+    ("instance/search_query.py", "query.status"),  # a search filter
     ("domain/listings.py", "out.status"),  # validated input, applied by apply_listing
 }
 
