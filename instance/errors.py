@@ -19,64 +19,16 @@ from werkzeug.exceptions import Conflict, HTTPException
 from config.states import StateError
 from domain.validation import Invalid
 from federation.errors import FederationError
+from instance.api_errors import CODES, ApiError, Forbidden, NotFound
 from instance.health import database_name
 from instance.i18n import gettext, select_locale
 from instance.negotiation import wants_activity_json
 from instance.node import current_node
 from instance.outage import MESSAGES, RETRY_AFTER, database_trouble, requests_log
 
+__all__ = ["CODES", "ApiError", "Forbidden", "NotFound"]  # their home is instance.api_errors
+
 log = logging.getLogger(__name__)
-
-_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    409: "conflict",
-    410: "gone",
-    413: "too_large",
-    415: "unsupported_media_type",
-    422: "invalid",
-    429: "rate_limited",
-    500: "server_error",
-    503: "unavailable",
-}
-
-
-class ApiError(Exception):
-    """An error to answer as JSON with ``status``."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        code: str | None = None,
-        fields: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code or _CODES.get(status, "error")
-        self.message = message
-        self.fields = dict(fields) if fields else None
-        self.headers = dict(headers or {})
-
-
-class Forbidden(ApiError):
-    """The person may not do this (403)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(403, message)
-
-
-class NotFound(ApiError):
-    """No such thing, or not one this person may see (404)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(404, message)
 
 
 def json_error(
@@ -87,7 +39,7 @@ def json_error(
     fields: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    body: dict[str, Any] = {"error": code or _CODES.get(status, "error"), "message": message}
+    body: dict[str, Any] = {"error": code or CODES.get(status, "error"), "message": message}
     if fields:
         body["fields"] = dict(fields)
     response = jsonify(body)
@@ -133,7 +85,7 @@ def register_error_handlers(app: Quart) -> None:
     async def _http_error(error: HTTPException) -> Any:
         status = error.code or 500
         if wants_json():
-            message = error.description or _CODES.get(status, "error")
+            message = error.description or CODES.get(status, "error")
             response = json_error(status, message)
             if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
                 response.headers["Allow"] = ", ".join(error.valid_methods)

@@ -51,7 +51,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from domain.models import Listing
 from federation.models import Delivery, DomainHealth, InboxItem
-from instance.errors import ApiError
+from instance.api_errors import ApiError
 from instance.health import database_name, schema_is_current_on
 from instance.node import Node
 from instance.outage import database_trouble, requests_log

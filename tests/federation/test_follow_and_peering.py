@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from federation.models import Follow, InboxItem
 from instance.services import peering
-from outbox.to_ap.follows import follow_object
 from outbox.publish import emit, new_activity
+from outbox.to_ap.follows import follow_object
 from tests.fedinet import network
 
 

@@ -75,7 +75,12 @@ def _import_linter() -> dict[str, Any]:
 def _graph() -> grimp.ImportGraph:
     """The project's import graph, built once per test process (a fraction of a second)."""
     roots = _import_linter()["session_options"]["root_packages"]
-    return grimp.build_graph(*roots, cache_dir=None)
+    options = _import_linter()["session_options"]
+    return grimp.build_graph(
+        *roots,
+        cache_dir=None,
+        exclude_type_checking_imports=bool(options.get("exclude_type_checking_imports")),
+    )
 
 
 def broken_contracts(graph: grimp.ImportGraph) -> dict[str, ContractCheck]:
