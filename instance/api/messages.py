@@ -22,8 +22,9 @@ from instance.auth import api_person
 from instance.ids import parse_id
 from instance.node import current_node
 from instance.search import encode_cursor
+from instance.services import conversations as threads
 from instance.services import messages as messaging
-from instance.services.messages import Summary
+from instance.services.conversations import Summary
 
 
 class MessageCreate(BaseModel):
@@ -150,7 +151,7 @@ async def list_messages() -> dict[str, Any]:
         assert person is not None
         structure = await acting_structure(session, person, request.args.get("actor"))
         assert structure.actor is not None
-        summaries = await messaging.conversations(
+        summaries = await threads.conversations(
             session, structure.actor, limit=limit + 1, after=after
         )
         items = [conversation_json(s) for s in summaries]
@@ -174,7 +175,7 @@ async def conversation_messages(conversation_id: int) -> dict[str, Any]:
         assert person is not None
         structure = await acting_structure(session, person, request.args.get("actor"))
         assert structure.actor is not None
-        rows, more = await messaging.messages_page(
+        rows, more = await threads.messages_page(
             session, structure.actor, conversation_id, limit=limit, after=after
         )
         items = [message_json(m) for m in rows]

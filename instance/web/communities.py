@@ -31,6 +31,7 @@ from instance.errors import ApiError
 from instance.i18n import gettext as _
 from instance.node import current_node
 from instance.services import communities as groups
+from instance.services import community_views as views
 from instance.services.communities import ModerationAction, animates
 from instance.services.listings import NotFound
 from instance.web import blueprint
@@ -53,7 +54,7 @@ MAX_LENGTH = groups.MAX_LENGTH
 async def communities() -> str:
     async with current_node().db.session() as session:
         person = await load_viewer(session)
-        seen = await groups.overview(session, person)
+        seen = await views.overview(session, person)
         structures = await acting_structures(session, person) if person else []
     return await render_template(
         "communities.html",
@@ -111,11 +112,11 @@ async def new_community_post() -> Any:
 async def _page_data(
     session: AsyncSession, person: Person | None, community: Community
 ) -> dict[str, Any]:
-    members = await groups.members(session, community)
+    members = await views.members(session, community)
     member_ids = {m.id for m in members}
     structures = await acting_structures(session, person) if person else []
     is_animator = person is not None and animates(person, community)
-    followers = await groups.followers(session, community) if is_animator else []
+    followers = await views.followers(session, community) if is_animator else []
     return {
         "community": community,
         "posts": await groups.posts(session, community.actor_id),
@@ -278,7 +279,7 @@ async def change_member(handle: str, action: str) -> Response:
 
 
 async def _remote_group(session: AsyncSession, address: str) -> Actor:
-    group = await groups.remote_group(session, address)
+    group = await views.remote_group(session, address)
     if group is None:
         deny(404)
     return group
@@ -286,7 +287,7 @@ async def _remote_group(session: AsyncSession, address: str) -> Actor:
 
 async def _remote_data(session: AsyncSession, person: Person, group: Actor) -> dict[str, Any]:
     structures = await acting_structures(session, person)
-    follows = await groups.follow_states(session, group, [s.actor_id for s in structures])
+    follows = await views.follow_states(session, group, [s.actor_id for s in structures])
     if not follows:
         # Only what the person's structures follow is shown as a community page.
         deny(404)

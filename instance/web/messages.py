@@ -27,6 +27,7 @@ from federation.models import Actor
 from instance.i18n import gettext as _
 from instance.ids import parse_id
 from instance.node import current_node
+from instance.services import conversations as threads
 from instance.services import messages as messaging
 from instance.services.messages import Reason, Refused
 from instance.web import blueprint
@@ -72,11 +73,11 @@ async def messages() -> str:
         unread = {}
         for structure in structures:
             assert structure.actor is not None
-            unread[structure.handle] = await messaging.unread_count(session, structure.actor)
+            unread[structure.handle] = await threads.unread_count(session, structure.actor)
         conversations: list[dict[str, Any]] = []
         if current is not None and current.actor is not None:
-            summaries = await messaging.conversations(session, current.actor)
-            titles = await messaging.listing_titles(
+            summaries = await threads.conversations(session, current.actor)
+            titles = await threads.listing_titles(
                 session, [s.conversation.listing_id for s in summaries]
             )
             conversations = [_summary(s, current.actor, titles) for s in summaries]
@@ -89,7 +90,7 @@ async def messages() -> str:
     )
 
 
-def _summary(summary: messaging.Summary, actor: Actor, titles: dict[int, str]) -> dict[str, Any]:
+def _summary(summary: threads.Summary, actor: Actor, titles: dict[int, str]) -> dict[str, Any]:
     """A conversation as the list shows it: the others, the last message, its preview."""
     conversation = summary.conversation
     last = summary.recent[-1] if summary.recent else None
@@ -119,9 +120,7 @@ async def _thread(
     session: AsyncSession, person: Person, conversation_id: int
 ) -> tuple[Conversation, list[Structure]]:
     """The conversation and the person's structures taking part in it (404 if none)."""
-    found = await messaging.thread(
-        session, conversation_id, await acting_structures(session, person)
-    )
+    found = await threads.thread(session, conversation_id, await acting_structures(session, person))
     if found is None:
         # Not a participant: the thread does not exist for this person.
         deny(404)
@@ -142,7 +141,7 @@ async def _thread_page(
     return await render_template(
         "message_thread.html",
         conversation=conversation,
-        messages=await messaging.all_messages(session, conversation),
+        messages=await threads.all_messages(session, conversation),
         mine=mine,
         mine_ids=mine_ids,
         current=current,
@@ -158,7 +157,7 @@ async def thread(conversation_id: int) -> str:
     async with current_node().transaction() as session:
         person = await require_person(session)
         conversation, mine = await _thread(session, person, conversation_id)
-        await messaging.mark_read(session, person, conversation, {s.actor_id for s in mine})
+        await threads.mark_read(session, person, conversation, {s.actor_id for s in mine})
         await remember_viewer(session, person)  # the badges count this thread as read
         return await _thread_page(session, conversation, mine)
 

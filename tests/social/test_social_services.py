@@ -13,6 +13,7 @@ from domain.social import Message
 from domain.validation import Invalid
 from instance.errors import ApiError
 from instance.services import communities as groups
+from instance.services import conversations as threads
 from instance.services import messages as messaging
 from instance.services import notifications as notices
 from instance.services import timeline as timelines
@@ -79,16 +80,16 @@ async def test_messages_send_then_read_and_a_stranger_sees_no_thread(node: TestN
         assert first.content_text == "Bonjour"
         assert second.conversation_id == first.conversation_id  # the same thread
         assert second.in_reply_to == first.ap_id
-        assert await messaging.unread_count(session, them) == 2
-        assert await messaging.unread_count(session, me) == 0
+        assert await threads.unread_count(session, them) == 2
+        assert await threads.unread_count(session, me) == 0
         with pytest.raises(messaging.Refused) as wrong:
             await messaging.send(session, node.settings, me, them, "Hors sujet", listing_id=999_999)
         assert (wrong.value.field, wrong.value.reason) == ("listing", "unknown_listing")
         outsider = await messaging.local_recipient(session, node.domain, "epicerie")
         assert outsider is not None
         with pytest.raises(NotFound):
-            await messaging.messages_page(session, outsider, first.conversation_id, limit=10)
-        page, more = await messaging.messages_page(session, them, first.conversation_id, limit=1)
+            await threads.messages_page(session, outsider, first.conversation_id, limit=10)
+        page, more = await threads.messages_page(session, them, first.conversation_id, limit=1)
         assert [m.id for m in page] == [first.id] and more
     assert await _message_count(node) == 2
 
