@@ -178,8 +178,7 @@ async def create_post(handle: str) -> tuple[dict[str, Any], int]:
         author = structure.actor
         assert author is not None
         if remote_group is not None:
-            group = await session.merge(remote_group)
-            post = await groups.post_remote(session, node.settings, group, author, content)
+            post = await groups.post_remote(session, node.settings, remote_group, author, content)
             return post_json(post), 202
         community = await groups.community_by_handle(session, handle)
         post = await groups.post_local(session, node.settings, community, author, content)

@@ -298,12 +298,15 @@ async def post_remote(
 ) -> Post:
     """A structure that follows a community of another node posts in it (sent to its
     group, which announces it if the structure is a member)."""
+    group = await session.merge(group)  # it may come from a lookup outside this session
     if not await _follows(session, author, group.id):
         raise Forbidden("follow this community before posting in it")
     _check_post(content)
-    return await community_activities.publish_remote(
+    post = await community_activities.publish_remote(
         session, settings, group, author, content.strip()
     )
+    post.group = group  # loaded: the post is shown after this session's lookups end
+    return post
 
 
 async def moderate_post(
