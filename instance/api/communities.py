@@ -1,28 +1,29 @@
-"""``/api/v1/communities``: communities (``Group`` actors) led by animators, and their posts."""
+"""``/api/v1/communities``: communities (``Group`` actors) led by animators, and their posts.
+
+The use cases are ``instance.services.communities``; this module reads
+requests and writes the JSON of INTERFACE.md.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import BaseModel, Field
+from quart import request
 from quart_schema import document_request, document_response
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.local import create_community_actor
-from domain.models import Person, Structure
-from domain.people import HANDLE_RE, RESERVED_HANDLES, can_act_for, find_person
-from domain.social import Community, CommunityAnimator, CommunityMember, Post
-from domain.visibility import post_shown
-from federation.models import Actor, Follow
+from domain.models import Person
+from domain.people import HANDLE_RE
+from domain.social import Community, Post
+from domain.validation import FieldError, Invalid
 from instance.api.blueprint import blueprint
 from instance.api.body import json_body
-from instance.api.follows import acting_structure
 from instance.auth import api_person
 from instance.errors import ApiError
-from instance.node import Node, current_node
-from instance.services.moderation import audit
-from outbox import communities as community_activities
+from instance.node import current_node
+from instance.services import communities as groups
+from instance.services.communities import animates_itself
+from instance.services.structures import acting_structure
 
 
 class CommunityCreate(BaseModel):
@@ -53,11 +54,6 @@ class CommunityOut(BaseModel):
         " to administrators only, null for everyone else"
     )
     members: int | None
-
-
-def animates_itself(person: Person | None, community: Community) -> bool:
-    """Whether ``person`` is one of the community's own animators (not by role)."""
-    return person is not None and any(a.person_id == person.id for a in community.animators)
 
 
 def community_json(
@@ -97,99 +93,6 @@ def post_json(post: Post) -> dict[str, Any]:
     }
 
 
-async def create(
-    session: AsyncSession, node: Node, creator: Person, data: dict[str, Any]
-) -> Community:
-    """A new community with its Group actor; the creator (and ``animator``) animate it."""
-    if not creator.is_animator:
-        raise ApiError(403, "only animators, moderators and administrators create communities")
-    import re
-
-    handle, name = data.get("handle"), data.get("name")
-    errors = {}
-    if not isinstance(handle, str) or not re.fullmatch(HANDLE_RE, handle):
-        errors["handle"] = "must be 2-64 lower-case letters, digits or _"
-    elif handle in RESERVED_HANDLES or handle == node.settings.instance.handle:
-        errors["handle"] = "is reserved"
-    if not isinstance(name, str) or not 2 <= len(name.strip()) <= 200:
-        errors["name"] = "must be 2-200 characters"
-    description = data.get("description") or ""
-    if not isinstance(description, str) or len(description) > 5000:
-        errors["description"] = "must be text of at most 5000 characters"
-    if errors:
-        raise ApiError(422, "some fields are invalid", fields=errors)
-    assert isinstance(handle, str) and isinstance(name, str)
-    taken = await session.scalar(
-        select(Actor.id).where(Actor.local.is_(True), Actor.handle == handle)
-    )
-    taken = taken or await session.scalar(select(Structure.id).where(Structure.handle == handle))
-    if taken:
-        raise ApiError(409, "this handle is already taken")
-    animators = [creator]
-    if data.get("animator"):
-        # Naming a person by e-mail would tell whoever tries whether that address has an
-        # account: administrators (who see people anyway) only, refused before looking.
-        if not creator.is_admin:
-            raise ApiError(403, "only administrators give a community to another animator")
-        other = await find_person(session, str(data["animator"]))
-        if other is None:
-            raise ApiError(422, "some fields are invalid", fields={"animator": "unknown person"})
-        animators.append(other)
-    actor = await create_community_actor(
-        session, node.settings, handle=handle, name=name.strip(), summary=description
-    )
-    community = Community(
-        actor_id=actor.id,
-        handle=handle,
-        name=name.strip(),
-        description=description,
-        created_by_id=creator.id,
-    )
-    community.actor = actor
-    for person in {p.id: p for p in animators}.values():
-        community.animators.append(CommunityAnimator(person_id=person.id, person=person))
-    session.add(community)
-    await session.flush()
-    audit(session, creator, "community.create", actor.uri)
-    return community
-
-
-async def community_by_handle(session: AsyncSession, handle: str) -> Community:
-    community = (
-        await session.execute(select(Community).where(Community.handle == handle))
-    ).scalar_one_or_none()
-    if community is None:
-        raise ApiError(404, "no such community")
-    return community
-
-
-async def admit(session: AsyncSession, person: Person, community: Community, actor: Actor) -> bool:
-    """Make ``actor`` a member (audited); False when it already was one."""
-    if await session.get(CommunityMember, (community.id, actor.id)) is not None:
-        return False
-    session.add(CommunityMember(community_id=community.id, actor_id=actor.id))
-    audit(session, person, "community.member.add", actor.uri, community.handle)
-    return True
-
-
-async def dismiss(
-    session: AsyncSession, person: Person, community: Community, actor: Actor
-) -> bool:
-    """End ``actor``'s membership (audited); False when it was not a member."""
-    member = await session.get(CommunityMember, (community.id, actor.id))
-    if member is None:
-        return False
-    await session.delete(member)
-    audit(session, person, "community.member.remove", actor.uri, community.handle)
-    return True
-
-
-def animates(person: Person, community: Community) -> bool:
-    """Whether ``person`` may animate ``community``: its animators, and moderators (who
-    moderate every community of the node; this is no membership of a structure)."""
-    return person.is_moderator or animates_itself(person, community)
-
-
 @blueprint.post("/communities")
 @document_request(CommunityCreate)
 @document_response(CommunityOut, 201)
@@ -200,7 +103,7 @@ async def create_community() -> tuple[dict[str, Any], int]:
     async with node.transaction() as session:
         person = await api_person(session)
         assert person is not None
-        community = await create(session, node, person, data)
+        community = await groups.create(session, node.settings, person, data)
         return community_json(community, person, 0), 201
 
 
@@ -209,44 +112,8 @@ async def list_communities() -> dict[str, Any]:
     node = current_node()
     async with node.db.session() as session:
         viewer = await api_person(session, required=False)
-        rows = await session.execute(select(Community).order_by(Community.name))
-        return {"items": [community_json(c, viewer) for c in rows.scalars().unique()]}
-
-
-async def _resolve_member(
-    session: AsyncSession, node: Node, ref: str, *, admitting: bool = True
-) -> Actor:
-    """The actor ``ref`` names: a remote actor we know, or a local structure's.
-
-    To admit, a local one must be an approved structure, by handle or by URL alike
-    (not a suspended structure, a community, the territory); any member may be removed.
-    """
-    if ref.startswith(("http://", "https://")):
-        actor = (await session.execute(select(Actor).where(Actor.uri == ref))).scalar_one_or_none()
-        if actor is None:
-            raise ApiError(
-                422,
-                "some fields are invalid",
-                fields={"actor": "unknown actor: it must follow the community first"},
-            )
-        if admitting and actor.local and not await _approved_structure(session, actor):
-            raise ApiError(422, "some fields are invalid", fields={"actor": "unknown structure"})
-        return actor
-    structure = (
-        await session.execute(select(Structure).where(Structure.handle == ref))
-    ).scalar_one_or_none()
-    if structure is None or structure.actor is None:
-        raise ApiError(422, "some fields are invalid", fields={"actor": "unknown structure"})
-    if admitting and not await _approved_structure(session, structure.actor):
-        raise ApiError(422, "some fields are invalid", fields={"actor": "unknown structure"})
-    return structure.actor
-
-
-async def _approved_structure(session: AsyncSession, actor: Actor) -> bool:
-    visible = await session.scalar(
-        select(Structure.is_visible).where(Structure.actor_id == actor.id)
-    )
-    return bool(visible) and actor.suspended_at is None
+        communities = await groups.all_communities(session)
+        return {"items": [community_json(c, viewer) for c in communities]}
 
 
 @blueprint.post("/communities/<handle>/members")
@@ -257,40 +124,24 @@ async def add_member(handle: str) -> tuple[dict[str, Any], int]:
     data = await json_body()
     ref = data.get("actor")
     if not isinstance(ref, str) or not ref:
-        raise ApiError(422, "some fields are invalid", fields={"actor": "is required"})
+        raise Invalid({"actor": FieldError("is required")})
     async with node.transaction() as session:
         person = await api_person(session)
         assert person is not None
-        community = await community_by_handle(session, handle)
-        actor = await _resolve_member(session, node, ref)
-        own = actor.local and any(
-            can_act_for(person, s)
-            for s in (
-                await session.execute(select(Structure).where(Structure.actor_id == actor.id))
-            ).scalars()
-        )
-        if not (animates(person, community) or (own and community.open)):
-            raise ApiError(403, "only the community's animators admit members")
-        await admit(session, person, community, actor)
+        community = await groups.community_by_handle(session, handle)
+        actor = await groups.admit_member(session, person, community, ref)
         return {"community": community.handle, "member": actor.uri}, 201
 
 
 @blueprint.delete("/communities/<handle>/members")
 async def remove_member(handle: str) -> tuple[str, int]:
     """Remove a member (``?actor=HANDLE or URL``); animators only."""
-    from quart import request
-
     node = current_node()
     async with node.transaction() as session:
         person = await api_person(session)
         assert person is not None
-        community = await community_by_handle(session, handle)
-        if not animates(person, community):
-            raise ApiError(403, "only the community's animators remove members")
-        ref = request.args.get("actor", "")
-        actor = await _resolve_member(session, node, ref, admitting=False)
-        if not await dismiss(session, person, community, actor):
-            raise ApiError(404, "not a member")
+        community = await groups.community_by_handle(session, handle)
+        await groups.remove_member(session, person, community, request.args.get("actor", ""))
     return "", 204
 
 
@@ -305,10 +156,11 @@ async def create_post(handle: str) -> tuple[dict[str, Any], int]:
     node = current_node()
     data = await json_body()
     content = data.get("content")
-    if not isinstance(content, str) or not content.strip():
-        raise ApiError(422, "some fields are invalid", fields={"content": "is required"})
-    if len(content) > community_activities.MAX_LENGTH:
-        raise ApiError(422, "some fields are invalid", fields={"content": "is too long"})
+    problem = groups.post_problem(content)
+    if problem is not None:
+        message = "is required" if problem == "missing" else "is too long"
+        raise Invalid({"content": FieldError(message)})
+    assert isinstance(content, str)
     # Who asks, and for which structure, before anything else: the remote community is
     # looked up (WebFinger, then a fetch) only for a member of the posting structure.
     async with node.db.session() as session:
@@ -327,26 +179,10 @@ async def create_post(handle: str) -> tuple[dict[str, Any], int]:
         author = structure.actor
         assert author is not None
         if remote_group is not None:
-            group = await session.merge(remote_group)
-            follows = await session.scalar(
-                select(Follow.id).where(
-                    Follow.follower_id == author.id,
-                    Follow.followed_id == group.id,
-                    Follow.state == "accepted",
-                )
-            )
-            if not follows:
-                raise ApiError(403, "follow this community before posting in it")
-            post = await community_activities.publish_remote(
-                session, node.settings, group, author, content.strip()
-            )
+            post = await groups.post_remote(session, node.settings, remote_group, author, content)
             return post_json(post), 202
-        community = await community_by_handle(session, handle)
-        if await session.get(CommunityMember, (community.id, author.id)) is None:
-            raise ApiError(403, "only members of the community may post in it")
-        post = await community_activities.publish_local(
-            session, node.settings, community, author, content.strip()
-        )
+        community = await groups.community_by_handle(session, handle)
+        post = await groups.post_local(session, node.settings, community, author, content)
         return post_json(post), 201
 
 
@@ -355,32 +191,21 @@ async def list_posts(handle: str) -> dict[str, Any]:
     node = current_node()
     async with node.db.session() as session:
         await api_person(session, required=False)
-        community = await community_by_handle(session, handle)
-        rows = await session.execute(
-            select(Post)
-            .where(Post.group_id == community.actor_id, post_shown())
-            .order_by(Post.pinned.desc(), Post.published_at.desc())
-            .limit(100)
-        )
-        return {"items": [post_json(p) for p in rows.scalars().unique()]}
+        community = await groups.community_by_handle(session, handle)
+        return {"items": [post_json(p) for p in await groups.posts(session, community.actor_id)]}
 
 
 @blueprint.post("/communities/<handle>/posts/<int:post_id>/<any(pin, unpin, remove):action>")
-async def moderate_post(handle: str, post_id: int, action: str) -> dict[str, Any]:
+async def moderate_post(
+    handle: str, post_id: int, action: groups.ModerationAction
+) -> dict[str, Any]:
     """Animators pin an announcement, or remove a post (federates an Undo/Delete)."""
     node = current_node()
     async with node.transaction() as session:
         person = await api_person(session)
         assert person is not None
-        community = await community_by_handle(session, handle)
-        if not animates(person, community):
-            raise ApiError(403, "only the community's animators moderate posts")
-        post = await session.get(Post, post_id)
-        if post is None or post.group_id != community.actor_id:
-            raise ApiError(404, "no such post in this community")
-        if action == "remove":
-            await community_activities.remove(session, node.settings, post)
-        else:
-            post.pinned = action == "pin"
-        audit(session, person, f"post.{action}", post.ap_id, community.handle)
+        community = await groups.community_by_handle(session, handle)
+        post = await groups.moderate_post(
+            session, node.settings, person, community, post_id, action
+        )
         return post_json(post)

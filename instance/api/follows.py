@@ -15,7 +15,7 @@ from instance.auth import api_person
 from instance.errors import ApiError
 from instance.node import current_node
 from instance.services import follows
-from instance.services.structures import acting_structure as acting_structure  # re-exported
+from instance.services.structures import acting_structure
 
 
 class FollowCreate(BaseModel):

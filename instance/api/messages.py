@@ -1,36 +1,37 @@
-"""``/api/v1/messages``: direct messages between structures, local or across nodes."""
+"""``/api/v1/messages``: direct messages between structures, local or across nodes.
+
+The use cases, and every refusal, are ``instance.services.messages``; this
+module reads requests and writes the JSON of INTERFACE.md.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 from quart import request
 from quart_schema import document_querystring, document_request, document_response
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.models import Listing, Structure
-from domain.social import Conversation, Message, Participant
+from domain.social import Message
+from domain.validation import FieldError, Invalid
 from federation.errors import PayloadError
-from federation.models import Actor
 from instance.api.blueprint import blueprint
 from instance.api.body import json_body
-from instance.api.follows import acting_structure
 from instance.api.paging import page_limit, time_cursor
 from instance.auth import api_person
-from instance.errors import ApiError
 from instance.ids import parse_id
 from instance.node import current_node
 from instance.search import encode_cursor
-from outbox import messages as message_activities
+from instance.services import conversations as threads
+from instance.services import messages as messaging
+from instance.services.conversations import Summary
+from instance.services.structures import acting_structure
 
 
 class MessageCreate(BaseModel):
     from_: str = Field(alias="from", description="Handle of the sending local structure")
     to: str = Field(description="acct:HANDLE@HOST, an actor URL, or a local structure handle")
-    content: str = Field(max_length=5000)
+    content: str = Field(max_length=messaging.MAX_LENGTH)
     listing: int | None = Field(default=None, description="Id of the listing it is about")
     conversation: int | None = Field(default=None, description="Id of the thread to reply in")
 
@@ -71,52 +72,26 @@ def message_json(message: Message) -> dict[str, Any]:
     }
 
 
-def _unknown_recipient() -> ApiError:
-    return ApiError(422, "some fields are invalid", fields={"to": "unknown recipient"})
-
-
-async def _recipient(session: AsyncSession, target: str) -> Actor | None:
-    """The local structure ``target`` names — by handle, ``acct:handle@our-host`` or its
-    actor's URL — or None when it names another server's actor.
-
-    Only approved structures receive messages: a suspended or pending one, the
-    territory actor and communities are refused (422), however they are named.
-    """
-    node = current_node()
-    handle = target
-    domain = node.settings.instance.domain.lower()
-    if target.startswith("acct:") or "@" in target:
-        user, _, host = target.removeprefix("acct:").lstrip("@").partition("@")
-        if host.lower() not in {domain, domain.split(":")[0]}:
-            return None
-        handle = user
-    elif target.startswith(("http://", "https://")):
-        actor = (
-            await session.execute(select(Actor).where(Actor.uri == target, Actor.local.is_(True)))
-        ).scalar_one_or_none()
-        if actor is None:
-            return None
-        if not await may_receive(session, actor):
-            raise _unknown_recipient()
-        return actor
-    structure = (
-        await session.execute(select(Structure).where(Structure.handle == handle))
-    ).scalar_one_or_none()
-    if structure is None or not structure.is_visible or structure.actor is None:
-        raise _unknown_recipient()
-    return structure.actor
-
-
-async def may_receive(session: AsyncSession, actor: Actor) -> bool:
-    """Whether ``actor`` may be written to: a remote actor, or an approved structure's."""
-    if not actor.local:
-        return True
-    if actor.suspended_at is not None:
-        return False
-    visible = await session.scalar(
-        select(Structure.is_visible).where(Structure.actor_id == actor.id)
-    )
-    return bool(visible)
+def conversation_json(summary: Summary) -> dict[str, Any]:
+    conversation = summary.conversation
+    return {
+        "id": conversation.id,
+        "context": conversation.context,
+        "subject": conversation.subject,
+        "listing": conversation.listing_id,
+        "participants": [
+            {
+                "id": p.actor.uri,
+                "handle": p.actor.handle,
+                "domain": p.actor.domain,
+                "name": p.actor.name,
+            }
+            for p in conversation.participants
+        ],
+        "unread": summary.unread,
+        "updated": conversation.updated_at.isoformat(),
+        "messages": [message_json(m) for m in summary.recent],
+    }
 
 
 @blueprint.post("/messages")
@@ -127,144 +102,41 @@ async def send_message() -> tuple[dict[str, Any], int]:
     node = current_node()
     data = await json_body()
     target, content = data.get("to"), data.get("content")
-    errors = {}
+    errors: dict[str, FieldError] = {}
     if not isinstance(target, str) or not target.strip():
-        errors["to"] = "is required"
-    if not isinstance(content, str) or not content.strip():
-        errors["content"] = "is required"
-    elif len(content) > message_activities.MAX_LENGTH:
-        errors["content"] = f"must be at most {message_activities.MAX_LENGTH} characters"
+        errors["to"] = FieldError("is required")
+    problem = messaging.content_problem(content)
+    if problem is not None:
+        errors["content"] = messaging.REFUSALS[problem]
     for name in ("listing", "conversation"):
         if data.get(name) is not None and parse_id(data[name]) is None:
-            errors[name] = f"must be the id of a {name}"
+            errors[name] = FieldError(f"must be the id of a {name}")
     if errors:
-        raise ApiError(422, "some fields are invalid", fields=errors)
+        raise Invalid(errors)
     assert isinstance(target, str) and isinstance(content, str)
+    domain = node.settings.instance.domain
     async with node.db.session() as session:
         person = await api_person(session)
         assert person is not None
         structure = await acting_structure(session, person, data.get("from"))
-        local_recipient = await _recipient(session, target.strip())
+        local_recipient = await messaging.local_recipient(session, domain, target.strip())
     try:
         recipient = local_recipient or await node.remote.resolve(target.strip())
     except PayloadError as exc:  # not an address (a host that cannot be one), or a bad answer
-        raise ApiError(422, "some fields are invalid", fields={"to": exc.message}) from None
+        raise Invalid({"to": FieldError(exc.message)}) from None
     async with node.transaction() as session:
         structure = await acting_structure(session, person, structure.handle)
-        sender = structure.actor
-        assert sender is not None
-        if recipient.uri == sender.uri:
-            raise ApiError(422, "some fields are invalid", fields={"to": "is yourself"})
-        recipient = await session.merge(recipient)
-        listing = None
-        if data.get("listing") is not None:
-            listing = await session.get(Listing, parse_id(data["listing"]))
-            if listing is None or listing.hidden:
-                raise ApiError(
-                    422, "some fields are invalid", fields={"listing": "unknown listing"}
-                )
-        conversation = None
-        if data.get("conversation") is not None:
-            conversation = await session.get(Conversation, parse_id(data["conversation"]))
-            ids = {p.actor_id for p in conversation.participants} if conversation else set()
-            if conversation is None or not {sender.id, recipient.id} <= ids:
-                raise ApiError(
-                    422,
-                    "some fields are invalid",
-                    fields={"conversation": "not a conversation of these two"},
-                )
-        message = await message_activities.send(
+        assert structure.actor is not None
+        message = await messaging.send(
             session,
             node.settings,
-            sender,
+            structure.actor,
             recipient,
-            content.strip(),
-            listing=listing,
-            conversation=conversation,
+            content,
+            listing_id=parse_id(data.get("listing")),
+            conversation_id=parse_id(data.get("conversation")),
         )
         return message_json(message), 201
-
-
-LATEST = 5  # messages of each conversation in GET /api/v1/messages
-
-
-async def conversations_of(
-    session: AsyncSession,
-    actor: Actor,
-    *,
-    limit: int = 50,
-    after: tuple[str, int] | None = None,
-    latest: int = LATEST,
-) -> list[dict[str, Any]]:
-    """The actor's conversations, newest first (after ``after``, the last (updated, id)
-    seen), each with its ``latest`` messages (oldest of them first) and unread count."""
-    me = select(Participant).where(Participant.actor_id == actor.id).subquery()
-    stmt = (
-        select(Conversation, me.c.last_read_at)
-        .join(me, me.c.conversation_id == Conversation.id)
-        .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
-        .limit(limit)
-    )
-    if after is not None:
-        when = datetime.fromisoformat(after[0])
-        stmt = stmt.where(
-            or_(
-                Conversation.updated_at < when,
-                and_(Conversation.updated_at == when, Conversation.id < after[1]),
-            )
-        )
-    out = []
-    for conversation, last_read in (await session.execute(stmt)).unique().all():
-        recent = list(
-            (
-                await session.execute(
-                    select(Message)
-                    .where(Message.conversation_id == conversation.id)
-                    .order_by(Message.published_at.desc(), Message.id.desc())
-                    .limit(latest)
-                )
-            ).scalars()
-        )
-        recent.reverse()
-        unread_q = select(func.count(Message.id)).where(
-            Message.conversation_id == conversation.id, Message.author_id != actor.id
-        )
-        if last_read is not None:
-            unread_q = unread_q.where(Message.published_at > last_read)
-        out.append(
-            {
-                "id": conversation.id,
-                "context": conversation.context,
-                "subject": conversation.subject,
-                "listing": conversation.listing_id,
-                "participants": [
-                    {
-                        "id": p.actor.uri,
-                        "handle": p.actor.handle,
-                        "domain": p.actor.domain,
-                        "name": p.actor.name,
-                    }
-                    for p in conversation.participants
-                ],
-                "unread": int(await session.scalar(unread_q) or 0),
-                "updated": conversation.updated_at.isoformat(),
-                "messages": [message_json(m) for m in recent],
-            }
-        )
-    return out
-
-
-async def unread_count(session: AsyncSession, actor: Actor) -> int:
-    mine = select(Participant).where(Participant.actor_id == actor.id).subquery()
-    count = await session.scalar(
-        select(func.count(Message.id))
-        .join(mine, mine.c.conversation_id == Message.conversation_id)
-        .where(
-            Message.author_id != actor.id,
-            (mine.c.last_read_at.is_(None)) | (Message.published_at > mine.c.last_read_at),
-        )
-    )
-    return int(count or 0)
 
 
 @blueprint.get("/messages")
@@ -280,7 +152,10 @@ async def list_messages() -> dict[str, Any]:
         assert person is not None
         structure = await acting_structure(session, person, request.args.get("actor"))
         assert structure.actor is not None
-        items = await conversations_of(session, structure.actor, limit=limit + 1, after=after)
+        summaries = await threads.conversations(
+            session, structure.actor, limit=limit + 1, after=after
+        )
+        items = [conversation_json(s) for s in summaries]
     following = None
     if len(items) > limit:
         items = items[:limit]
@@ -301,33 +176,11 @@ async def conversation_messages(conversation_id: int) -> dict[str, Any]:
         assert person is not None
         structure = await acting_structure(session, person, request.args.get("actor"))
         assert structure.actor is not None
-        taking_part = await session.scalar(
-            select(func.count())
-            .select_from(Participant)
-            .where(
-                Participant.conversation_id == conversation_id,
-                Participant.actor_id == structure.actor.id,
-            )
+        rows, more = await threads.messages_page(
+            session, structure.actor, conversation_id, limit=limit, after=after
         )
-        if not taking_part:
-            raise ApiError(404, "no such conversation")
-        stmt = (
-            select(Message)
-            .where(Message.conversation_id == conversation_id)
-            .order_by(Message.published_at, Message.id)
-            .limit(limit + 1)
-        )
-        if after is not None:
-            when = datetime.fromisoformat(after[0])
-            stmt = stmt.where(
-                or_(
-                    Message.published_at > when,
-                    and_(Message.published_at == when, Message.id > after[1]),
-                )
-            )
-        rows = list((await session.execute(stmt)).scalars().unique())
-        items = [message_json(m) for m in rows[:limit]]
+        items = [message_json(m) for m in rows]
     following = None
-    if len(rows) > limit:
+    if more:
         following = encode_cursor({"published": items[-1]["published"], "id": items[-1]["id"]})
     return {"items": items, "next": following}

@@ -15,11 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from quart import request
 from quart_schema import document_querystring, document_request, document_response
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from config.database import utcnow
-from domain.models import Membership, Person, Structure
 from domain.social import Notification
 from instance.api.blueprint import blueprint
 from instance.api.body import json_body
@@ -28,6 +24,7 @@ from instance.auth import api_person
 from instance.errors import ApiError
 from instance.node import current_node
 from instance.search import MAX_LIMIT, encode_cursor
+from instance.services import notifications as notices
 
 MAX_IDS = 500
 
@@ -70,24 +67,6 @@ def notification_json(notification: Notification) -> dict[str, Any]:
     }
 
 
-async def _member_structure(session: AsyncSession, person: Person, handle: Any) -> int | None:
-    """The id of the structure ``handle`` if ``person`` is one of its people (any status:
-    a rejected structure's people read why)."""
-    if handle is None:
-        return None
-    if not isinstance(handle, str) or not handle:
-        raise ApiError(422, "some fields are invalid", fields={"actor": "must be a handle"})
-    found = await session.execute(
-        select(Structure.id)
-        .join(Membership, Membership.structure_id == Structure.id)
-        .where(Structure.handle == handle, Membership.person_id == person.id)
-    )
-    structure_id = found.scalar_one_or_none()
-    if structure_id is None:
-        raise ApiError(403, "you do not act for this structure")
-    return int(structure_id)
-
-
 @blueprint.get("/notifications")
 @document_querystring(NotificationQuery)
 @document_response(NotificationPage)
@@ -99,19 +78,12 @@ async def list_notifications() -> dict[str, Any]:
     async with node.db.session() as session:
         person = await api_person(session)
         assert person is not None
-        structure_id = await _member_structure(session, person, request.args.get("actor"))
-        stmt = select(Notification).where(Notification.person_id == person.id)
-        if structure_id is not None:
-            stmt = stmt.where(Notification.structure_id == structure_id)
-        if before is not None:
-            stmt = stmt.where(Notification.id < before)
-        rows = list(
-            (await session.execute(stmt.order_by(Notification.id.desc()).limit(limit + 1)))
-            .scalars()
-            .unique()
+        structure_id = await notices.member_structure(session, person, request.args.get("actor"))
+        rows, more = await notices.page(
+            session, person, structure_id=structure_id, before=before, limit=limit
         )
-        following = encode_cursor({"id": rows[limit - 1].id}) if len(rows) > limit else None
-        return {"items": [notification_json(n) for n in rows[:limit]], "next": following}
+        following = encode_cursor({"id": rows[-1].id}) if more else None
+        return {"items": [notification_json(n) for n in rows], "next": following}
 
 
 @blueprint.post("/notifications/read")
@@ -135,13 +107,5 @@ async def mark_notifications_read() -> dict[str, Any]:
     async with node.transaction() as session:
         person = await api_person(session)
         assert person is not None
-        structure_id = await _member_structure(session, person, data.get("actor"))
-        stmt = update(Notification).where(
-            Notification.person_id == person.id,
-            Notification.id.in_(ids),
-            Notification.read_at.is_(None),
-        )
-        if structure_id is not None:
-            stmt = stmt.where(Notification.structure_id == structure_id)
-        result = await session.execute(stmt.values(read_at=utcnow()))
-        return {"read": int(result.rowcount or 0)}  # type: ignore[attr-defined]
+        structure_id = await notices.member_structure(session, person, data.get("actor"))
+        return {"read": await notices.mark_some_read(session, person, ids, structure_id)}

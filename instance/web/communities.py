@@ -12,9 +12,9 @@
   (``outbox.communities.publish_remote``; its group decides).
 * ``/communities/new`` — animators, moderators and administrators.
 
-Posting, removing and creating go through ``outbox.communities`` and
-``instance.api.communities``; membership changes are written to the audit
-log, as the API does.
+Every use case goes through ``instance.services.communities`` (which writes
+membership changes and moderation to the audit log, as for the API); this
+module shows its answers and refusals as pages.
 """
 
 from __future__ import annotations
@@ -22,17 +22,17 @@ from __future__ import annotations
 from typing import Any
 
 from quart import Response, flash, render_template, request
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import Person, Structure
-from domain.social import Community, CommunityMember, Post
-from federation.models import Actor, Follow
-from instance.api.communities import admit, animates, community_by_handle, create, dismiss
-from instance.errors import ApiError
+from domain.social import Community
+from federation.models import Actor
+from instance.errors import ApiError, NotFound
 from instance.i18n import gettext as _
 from instance.node import current_node
-from instance.services.moderation import audit
+from instance.services import communities as groups
+from instance.services import community_views as views
+from instance.services.communities import ModerationAction, animates
 from instance.web.blueprint import blueprint
 from instance.web.common import (
     acting_structures,
@@ -42,17 +42,8 @@ from instance.web.common import (
     require_person,
 )
 from instance.web.errors import api_message
-from instance.web.queries import (
-    community_followers,
-    community_members,
-    followed_remote_groups,
-    group_posts,
-    member_counts,
-    person_actor_ids,
-)
-from outbox import communities as community_activities
 
-MAX_LENGTH = community_activities.MAX_LENGTH
+MAX_LENGTH = groups.MAX_LENGTH
 
 
 # --- the list ---------------------------------------------------------------------------
@@ -62,30 +53,14 @@ MAX_LENGTH = community_activities.MAX_LENGTH
 async def communities() -> str:
     async with current_node().db.session() as session:
         person = await load_viewer(session)
-        rows = await session.execute(select(Community).order_by(Community.name))
-        local = list(rows.scalars().unique())
-        counts = await member_counts(session)
-        actor_ids = await person_actor_ids(session, person) if person else []
-        remote = await followed_remote_groups(session, actor_ids)
-        joined = set()
-        if actor_ids:
-            joined = {
-                community_id
-                for (community_id,) in (
-                    await session.execute(
-                        select(CommunityMember.community_id).where(
-                            CommunityMember.actor_id.in_(actor_ids)
-                        )
-                    )
-                ).all()
-            }
+        seen = await views.overview(session, person)
         structures = await acting_structures(session, person) if person else []
     return await render_template(
         "communities.html",
-        local=local,
-        counts=counts,
-        remote=remote,
-        joined=joined,
+        local=seen.local,
+        counts=seen.counts,
+        remote=seen.remote,
+        joined=seen.joined,
         structures=structures,
         may_create=person is not None and person.is_animator,
     )
@@ -117,7 +92,7 @@ async def new_community_post() -> Any:
     try:
         async with node.transaction() as session:
             person = await _animator(session)
-            community = await create(session, node, person, dict(values))
+            community = await groups.create(session, node.settings, person, values)
             handle = community.handle
     except ApiError as exc:
         errors = {k: api_message(v) for k, v in (exc.fields or {}).items()}
@@ -136,14 +111,14 @@ async def new_community_post() -> Any:
 async def _page_data(
     session: AsyncSession, person: Person | None, community: Community
 ) -> dict[str, Any]:
-    members = await community_members(session, community)
+    members = await views.members(session, community)
     member_ids = {m.id for m in members}
     structures = await acting_structures(session, person) if person else []
     is_animator = person is not None and animates(person, community)
-    followers = await community_followers(session, community) if is_animator else []
+    followers = await views.followers(session, community) if is_animator else []
     return {
         "community": community,
-        "posts": await group_posts(session, community.actor_id),
+        "posts": await groups.posts(session, community.actor_id),
         "members": members,
         "member_ids": member_ids,
         "followers": [f for f in followers if f.id not in member_ids],
@@ -168,8 +143,8 @@ async def community_page(handle: str) -> str:
 
 async def _community(session: AsyncSession, handle: str) -> Community:
     try:
-        return await community_by_handle(session, handle)
-    except ApiError:
+        return await groups.community_by_handle(session, handle)
+    except NotFound:
         deny(404)
 
 
@@ -182,9 +157,10 @@ async def _own(session: AsyncSession, person: Person, handle: str) -> Structure:
 
 
 def _check_post(content: str) -> str | None:
-    if not content:
+    problem = groups.post_problem(content)
+    if problem == "missing":
         return _("Write your post.")
-    if len(content) > MAX_LENGTH:
+    if problem == "too_long":
         return _("Your post is too long: at most %(max)d characters.", max=MAX_LENGTH)
     return None
 
@@ -201,7 +177,7 @@ async def community_post(handle: str) -> Any:
         community = await _community(session, handle)
         structure = await _own(session, person, form.get("structure", ""))
         assert structure.actor is not None
-        if await session.get(CommunityMember, (community.id, structure.actor.id)) is None:
+        if not await groups.is_member(session, community, structure.actor):
             deny(403, _("Only the member structures of this community may post in it."))
         error = _check_post(content)
         if error:
@@ -209,9 +185,7 @@ async def community_post(handle: str) -> Any:
             values = {"content": content, "structure": structure.handle}
             page = await render_template("community.html", values=values, error=error, **data)
             return page, 422
-        post = await community_activities.publish_local(
-            session, node.settings, community, structure.actor, content
-        )
+        post = await groups.post_local(session, node.settings, community, structure.actor, content)
         post_id = post.id
     await flash(_("Your post is published."), "success")
     return redirect_to(f"/communities/{handle}#post-{post_id}")
@@ -224,9 +198,9 @@ async def join(handle: str) -> Response:
         community = await _community(session, handle)
         structure = await _own(session, person, (await request.form).get("structure", ""))
         assert structure.actor is not None
-        if not (community.open or animates(person, community)):
+        if not groups.may_admit(person, community, own=True):
             deny(403, _("This community is closed: its animators admit the members."))
-        await admit(session, person, community, structure.actor)
+        await groups.admit(session, person, community, structure.actor)
         name = structure.name
     await flash(_("%(name)s is now a member of the community.", name=name), "success")
     return redirect_to(f"/communities/{handle}")
@@ -239,7 +213,7 @@ async def leave(handle: str) -> Response:
         community = await _community(session, handle)
         structure = await _own(session, person, (await request.form).get("structure", ""))
         assert structure.actor is not None
-        await dismiss(session, person, community, structure.actor)
+        await groups.dismiss(session, person, community, structure.actor)
         name = structure.name
     await flash(_("%(name)s left the community.", name=name), "success")
     return redirect_to(f"/communities/{handle}")
@@ -254,18 +228,14 @@ async def _animated(session: AsyncSession, handle: str) -> tuple[Person, Communi
 
 
 @blueprint.post("/communities/<handle>/posts/<int:post_id>/<any(pin, unpin, remove):action>")
-async def moderate_post(handle: str, post_id: int, action: str) -> Response:
+async def moderate_post(handle: str, post_id: int, action: ModerationAction) -> Response:
     node = current_node()
     async with node.transaction() as session:
         person, community = await _animated(session, handle)
-        post = await session.get(Post, post_id)
-        if post is None or post.group_id != community.actor_id:
+        try:
+            await groups.moderate_post(session, node.settings, person, community, post_id, action)
+        except NotFound:
             deny(404)
-        if action == "remove":
-            await community_activities.remove(session, node.settings, post)
-        else:
-            post.pinned = action == "pin"
-        audit(session, person, f"post.{action}", post.ap_id, community.handle)
     message = {
         "pin": _("The post is pinned as an announcement."),
         "unpin": _("The post is no longer pinned."),
@@ -281,27 +251,13 @@ async def change_member(handle: str, action: str) -> Response:
     """Animators admit a follower (or any approved local structure) or remove a member."""
     async with current_node().transaction() as session:
         person, community = await _animated(session, handle)
-        actor = (
-            await session.execute(
-                select(Actor).where(Actor.uri == (await request.form).get("actor", ""))
-            )
-        ).scalar_one_or_none()
+        actor = await groups.actor_by_uri(session, (await request.form).get("actor", ""))
         if actor is None:
             deny(404)
         if action == "add":
-            follows = await session.scalar(
-                select(Follow.id).where(
-                    Follow.follower_id == actor.id,
-                    Follow.followed_id == community.actor_id,
-                    Follow.state == "accepted",
-                )
-            )
-            local_structure = actor.local and await session.scalar(
-                select(Structure.id).where(Structure.actor_id == actor.id, Structure.is_visible)
-            )
             # A local actor is admitted as the approved structure it is, or not at all
             # (a suspended structure may still follow; a community or the territory too).
-            if not (local_structure or (follows and not actor.local)):
+            if not await groups.admissible(session, community, actor):
                 deny(
                     422,
                     _(
@@ -309,10 +265,10 @@ async def change_member(handle: str, action: str) -> Response:
                         " can be admitted."
                     ),
                 )
-            await admit(session, person, community, actor)
+            await groups.admit(session, person, community, actor)
             message = _("%(name)s is admitted as a member.", name=actor.name or actor.handle)
         else:
-            await dismiss(session, person, community, actor)
+            await groups.dismiss(session, person, community, actor)
             message = _("%(name)s is no longer a member.", name=actor.name or actor.handle)
     await flash(message, "success")
     return redirect_to(f"/communities/{handle}#members")
@@ -322,17 +278,7 @@ async def change_member(handle: str, action: str) -> Response:
 
 
 async def _remote_group(session: AsyncSession, address: str) -> Actor:
-    name, _sep, host = address.partition("@")
-    group = (
-        await session.execute(
-            select(Actor).where(
-                Actor.handle == name,
-                Actor.domain == host.lower(),
-                Actor.type == "Group",
-                Actor.local.is_(False),
-            )
-        )
-    ).scalar_one_or_none()
+    group = await views.remote_group(session, address)
     if group is None:
         deny(404)
     return group
@@ -340,24 +286,14 @@ async def _remote_group(session: AsyncSession, address: str) -> Actor:
 
 async def _remote_data(session: AsyncSession, person: Person, group: Actor) -> dict[str, Any]:
     structures = await acting_structures(session, person)
-    follows = {
-        row.follower_id: row.state
-        for row in (
-            await session.execute(
-                select(Follow).where(
-                    Follow.followed_id == group.id,
-                    Follow.follower_id.in_([s.actor_id for s in structures]),
-                )
-            )
-        ).scalars()
-    }
+    follows = await views.follow_states(session, group, [s.actor_id for s in structures])
     if not follows:
         # Only what the person's structures follow is shown as a community page.
         deny(404)
     return {
         "community": None,
         "remote": group,
-        "posts": await group_posts(session, group.id),
+        "posts": await groups.posts(session, group.id),
         "members": [],
         "member_ids": set(),
         "followers": [],
@@ -394,9 +330,7 @@ async def _remote_post(address: str) -> Any:
             values = {"content": content, "structure": structure.handle}
             page = await render_template("community.html", values=values, error=error, **data)
             return page, 422
-        await community_activities.publish_remote(
-            session, node.settings, group, structure.actor, content
-        )
+        await groups.post_remote(session, node.settings, group, structure.actor, content)
     await flash(
         _("Your post is sent to the community; its animators decide who may post in it."),
         "success",

@@ -11,15 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from quart import Response, flash, render_template
-from sqlalchemy import select
 
-from config.database import utcnow
 from domain.social import Notification
 from instance.i18n import gettext as _
 from instance.node import current_node
+from instance.services import notifications as notices
 from instance.web.blueprint import blueprint
 from instance.web.common import deny, redirect_to, require_person, safe_next
-from instance.web.queries import mark_notifications_read
 
 SHOWN = 100
 
@@ -130,12 +128,6 @@ def notification_link(notification: Notification) -> str:
 async def notifications() -> str:
     async with current_node().db.session() as session:
         person = await require_person(session)
-        rows = await session.execute(
-            select(Notification)
-            .where(Notification.person_id == person.id)
-            .order_by(Notification.created_at.desc(), Notification.id.desc())
-            .limit(SHOWN)
-        )
         items = [
             {
                 "id": n.id,
@@ -144,7 +136,7 @@ async def notifications() -> str:
                 "unread": n.read_at is None,
                 "at": n.created_at,
             }
-            for n in rows.scalars()
+            for n in await notices.latest(session, person, SHOWN)
         ]
     return await render_template("notifications.html", items=items)
 
@@ -154,11 +146,9 @@ async def open_notification(notification_id: int) -> Response:
     """Mark one notification read and go where it points."""
     async with current_node().transaction() as session:
         person = await require_person(session)
-        notification = await session.get(Notification, notification_id)
-        if notification is None or notification.person_id != person.id:
+        notification = await notices.open_one(session, person, notification_id)
+        if notification is None:
             deny(404)
-        if notification.read_at is None:
-            notification.read_at = utcnow()
         target = notification_link(notification)
     return redirect_to(target)
 
@@ -167,6 +157,6 @@ async def open_notification(notification_id: int) -> Response:
 async def read_all() -> Response:
     async with current_node().transaction() as session:
         person = await require_person(session)
-        await mark_notifications_read(session, person)
+        await notices.mark_read(session, person)
     await flash(_("All your notifications are marked as read."), "success")
     return redirect_to("/notifications")

@@ -2,11 +2,11 @@
 
 The timeline shows what the chosen structure receives from what it follows —
 listings, community posts, pinned announcements — through
-``instance.api.timeline.timeline_items``, with a cursor for the next page.
+``instance.services.timeline``, with a cursor for the next page.
 Beside it: a form to follow a structure, a community or a territory by its
 address, and what the structure follows, each with a button to stop.
 
-Following goes through ``outbox.follows.follow`` (pending until a remote
+Following goes through ``instance.services.timeline`` (pending until a remote
 server accepts). The address is resolved before the transaction opens
 (``instance.web.remote``): an unreachable, unsafe or unknown address is told
 to the person on the page they came from, never a 500.
@@ -18,16 +18,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from quart import Response, flash, render_template, request
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.models import Listing, Person, Structure
-from domain.social import Post
+from domain.models import Person, Structure
 from domain.validation import Invalid
 from federation.models import Actor, Follow
-from instance.api.timeline import _cursor, timeline_items
 from instance.i18n import gettext as _
 from instance.node import current_node
+from instance.services import timeline as timelines
 from instance.web.blueprint import blueprint
 from instance.web.common import (
     acting_structures,
@@ -36,9 +34,7 @@ from instance.web.common import (
     require_person,
     safe_next,
 )
-from instance.web.queries import follows_of
 from instance.web.remote import TargetError, resolve
-from outbox.follows import find_follow, follow, unfollow
 
 PAGE = 20
 
@@ -46,32 +42,13 @@ PAGE = 20
 async def _items(
     session: AsyncSession, actor: Actor, cursor_text: str | None
 ) -> tuple[list[dict[str, Any]], str | None, bool]:
-    """Timeline entries with their rows (listing or post) loaded for the templates."""
+    """Timeline entries (listing or post rows) for the templates, and the next cursor."""
     try:
-        cursor = _cursor(cursor_text)
+        cursor = timelines.parse_cursor(cursor_text)
     except Invalid:
         return [], None, True
-    items, next_cursor = await timeline_items(session, actor, PAGE, cursor)
-    listing_ids = [i["id"] for i in items if i["type"] == "listing"]
-    post_ids = [i["id"] for i in items if i["type"] != "listing"]
-    listings = {
-        row.id: row
-        for row in (
-            await session.execute(select(Listing).where(Listing.id.in_(listing_ids)))
-        ).scalars()
-    }
-    posts = {
-        row.id: row
-        for row in (await session.execute(select(Post).where(Post.id.in_(post_ids)))).scalars()
-    }
-    entries = []
-    for item in items:
-        row: Listing | Post | None = (
-            listings.get(item["id"]) if item["type"] == "listing" else posts.get(item["id"])
-        )
-        if row is not None:
-            entries.append({"type": item["type"], "row": row})
-    return entries, next_cursor, False
+    items, next_cursor = await timelines.page(session, actor, PAGE, cursor)
+    return [{"type": i.kind, "row": i.row} for i in items], next_cursor, False
 
 
 @blueprint.get("/timeline")
@@ -90,7 +67,7 @@ async def timeline() -> str:
             )
             if next_cursor:
                 next_url = "/timeline?" + urlencode({"as": current.handle, "cursor": next_cursor})
-            following = await follows_of(session, [current.actor.id])
+            following = await timelines.following(session, current.actor)
     return await render_template(
         "timeline.html",
         structures=structures,
@@ -137,11 +114,11 @@ async def follow_post() -> Response:
         person = await require_person(session)
         structure = await _acting(session, person, structure.handle)
         assert structure is not None and structure.actor is not None
-        if actor.uri == structure.actor.uri:
+        started = await timelines.start_following(session, node.settings, structure.actor, actor)
+        if started is None:
             await flash(_("A structure cannot follow itself."), "error")
             return redirect_to(back)
-        followed = await session.merge(actor)
-        row = await follow(session, node.settings, structure.actor, followed)
+        row, followed = started
         name = followed.name or followed.handle
         state = row.state
         who = structure.name
@@ -170,17 +147,14 @@ async def unfollow_post() -> Response:
     async with node.transaction() as session:
         person = await require_person(session)
         structure = await _acting(session, person, form.get("structure", "").strip())
-        target = (
-            await session.execute(select(Actor).where(Actor.uri == form.get("target", "")))
-        ).scalar_one_or_none()
-        if structure is None or structure.actor is None or target is None:
-            await flash(_("This follow does not exist."), "error")
-            return redirect_to(back)
-        row = await find_follow(session, structure.actor, target)
-        if row is None:
+        target = None
+        if structure is not None and structure.actor is not None:
+            target = await timelines.stop_following(
+                session, node.settings, structure.actor, form.get("target", "")
+            )
+        if structure is None or target is None:
             await flash(_("This follow does not exist."), "error")
             return redirect_to(back)
         name = target.name or target.handle
-        await unfollow(session, node.settings, row)
     await flash(_("%(who)s no longer follows %(name)s.", who=structure.name, name=name), "success")
     return redirect_to(back)
