@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 
 import httpx
-from quart import Quart, abort, request
+from quart import Quart, Response, abort, jsonify, request, send_from_directory
 from quart_auth import QuartAuth
 from quart_schema import Info, QuartSchema
 
@@ -98,8 +98,9 @@ def create_app(
     app.before_request(refuse_nul_characters)
     init_csrf(app)
     register_error_handlers(app)
-    init_security_headers(app)
+    init_security_headers(app, settings.map.tile_url)
     _register_blueprints(app)
+    _register_icons(app, settings)
 
     workers_on = settings.workers.run_in_serve if run_workers is None else run_workers
     if workers_on:
@@ -157,6 +158,41 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(opendata_blueprint)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(web_blueprint)
+
+
+def _register_icons(app: Quart, settings: Settings) -> None:
+    """``/favicon.ico`` (for clients that ask it without reading the page's ``<link>``)
+    and ``/manifest.webmanifest`` (the territory's name, the icons, the colours)."""
+
+    async def favicon() -> Response:
+        response = await send_from_directory(HERE / "static", "favicon-32.png")
+        response.cache_control.max_age = 86400
+        return response
+
+    async def manifest() -> Response:
+        icons = [
+            {"src": "/static/favicon.svg", "type": "image/svg+xml", "sizes": "any"},
+            {"src": "/static/icon-192.png", "type": "image/png", "sizes": "192x192"},
+            {"src": "/static/icon-512.png", "type": "image/png", "sizes": "512x512"},
+        ]
+        body = {
+            "name": settings.instance.name,
+            "short_name": settings.instance.name[:24],
+            "description": settings.instance.description,
+            "lang": settings.web.default_locale,
+            "start_url": "/",
+            "scope": "/",
+            "display": "standalone",
+            "background_color": "#f6f4ef",
+            "theme_color": "#1d6b5f",
+            "icons": icons,
+        }
+        response = jsonify(body)
+        response.mimetype = "application/manifest+json"
+        return response
+
+    app.add_url_rule("/favicon.ico", "favicon", favicon, methods=["GET"])
+    app.add_url_rule("/manifest.webmanifest", "manifest", manifest, methods=["GET"])
 
 
 def _register_loops(node: Node) -> None:
