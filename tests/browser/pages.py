@@ -10,6 +10,7 @@ on one node:
   protocol, which the page's policy does not govern);
 * axe-core (``vendor/axe-core-4.14.1``, the npm package's ``axe.min.js``, served to the
   test only) runs on the page: no ``serious`` or ``critical`` violation;
+* the page is no wider than the screen (nothing cut off or scrolling sideways on a phone);
 * a screenshot of the whole page lands in :data:`SCREENSHOTS`.
 """
 
@@ -73,6 +74,7 @@ class Tab:
     base_url: str
     name: str
     also: tuple[str, ...] = ()
+    javascript: bool = True
     foreign: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     shots: int = 0
@@ -114,9 +116,17 @@ class Tab:
         self.page.wait_for_load_state("load")
         assert not self.foreign, f"{label}: requests to other hosts: {self.foreign}"
         assert not self.errors, f"{label}: {self.errors}"
+        if not self.javascript:  # the same markup as with it: axe has checked it there
+            self.screenshot(label)
+            return
         self.page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
         violations = self.page.evaluate(_AXE_RUN)
         assert not violations, f"{label}: axe: {violations}"
+        # Nothing wider than the screen (a phone would scroll sideways, or cut it off).
+        overflow = self.page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{label}: {overflow} px wider than the screen"
         self.screenshot(label)
 
     def screenshot(self, label: str) -> Path:
@@ -129,7 +139,14 @@ class Tab:
 
 
 def new_tab(
-    browser: Any, base_url: str, *, lang: str, size: str, name: str = "", also: tuple[str, ...] = ()
+    browser: Any,
+    base_url: str,
+    *,
+    lang: str,
+    size: str,
+    name: str = "",
+    also: tuple[str, ...] = (),
+    javascript: bool = True,
 ) -> Tab:
     """A fresh context (no cookies) in ``lang`` at ``size`` (``desktop`` or ``phone``)."""
     context = browser.new_context(
@@ -139,9 +156,10 @@ def new_tab(
         is_mobile=size == "phone",
         has_touch=size == "phone",
         device_scale_factor=1,
+        java_script_enabled=javascript,
     )
     context.set_default_timeout(15_000)
-    return Tab(context.new_page(), base_url, name or f"{lang}-{size}", also)
+    return Tab(context.new_page(), base_url, name or f"{lang}-{size}", also, javascript)
 
 
 def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:

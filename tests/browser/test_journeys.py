@@ -46,7 +46,7 @@ class Site:
     tiles: TileServer
     browser: Any
 
-    def tab(self, lang: str, size: str, name: str) -> Tab:
+    def tab(self, lang: str, size: str, name: str, *, javascript: bool = True) -> Tab:
         return new_tab(
             self.browser,
             self.node.base_url,
@@ -54,6 +54,7 @@ class Site:
             size=size,
             name=f"{name}-{lang}-{size}",
             also=(self.tiles.base_url,),
+            javascript=javascript,
         )
 
     def logged_in(self, email: str, lang: str, size: str, name: str) -> Tab:
@@ -184,3 +185,42 @@ def test_member_journey(site: Site, lang: str, size: str) -> None:
     member.check("reply-read")
     for tab in (visitor, admin, member, publisher):
         tab.page.context.close()
+
+
+@pytest.mark.parametrize(
+    ("lang", "javascript"), [("fr", False), ("en", True)], ids=["fr-no-js", "en-js"]
+)
+def test_phone_menu_and_filters_fold(site: Site, lang: str, javascript: bool) -> None:
+    """On a phone, with or without JavaScript: the menu is one « Menu » button that opens
+    it; on the search page the results come first and the filters open from a button;
+    on a desktop both are simply shown."""
+    phone = site.tab(lang, "phone", "fold" + ("" if javascript else "-nojs"), javascript=javascript)
+    page = phone.page
+    phone.goto("/")
+    nav = page.locator("nav.main-nav a[href='/search']")
+    assert not nav.is_visible()
+    page.click("label.menu-button")
+    assert nav.is_visible()
+    phone.check("menu-open")
+    page.click("label.menu-button")
+    assert not nav.is_visible()
+
+    phone.goto("/search?q=ch%C3%AAne")
+    words = page.locator("#f-q")
+    assert not words.is_visible()
+    first_result = page.locator(".result-list li").first
+    assert first_result.is_visible()
+    assert first_result.bounding_box()["y"] < 844  # a result on the first screen
+    page.click("label.filters-button")
+    assert words.is_visible()
+    assert words.input_value() == "chêne"
+    phone.check("filters-open")
+    page.context.close()
+
+    desktop = site.tab(lang, "desktop", "fold", javascript=javascript)
+    desktop.goto("/search")
+    assert desktop.page.locator("nav.main-nav a[href='/search']").is_visible()
+    assert desktop.page.locator("#f-q").is_visible()
+    assert not desktop.page.locator("label.menu-button").is_visible()
+    assert not desktop.page.locator("label.filters-button").is_visible()
+    desktop.page.context.close()
