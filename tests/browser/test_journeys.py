@@ -38,6 +38,7 @@ pytestmark = pytest.mark.timeout(240)
 
 ADMIN = "admin@territoire.example"
 PUBLISHER = "owner@menuiserie.example"
+REPORTER = "owner@ressourcerie.example"
 
 
 @dataclass
@@ -78,6 +79,7 @@ def site(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Si
         with (node.data_dir / "entraide.toml").open("a", encoding="utf-8") as fh:
             fh.write(f'\n[map]\ntile_url = "{tiles.url}"\nattribution = "Tuiles de test"\n')
         node.cli("user", "create", "--email", ADMIN, "--password", PASSWORD, "--role", "admin")
+        node.add_publisher(email=REPORTER, handle="ressourcerie")
         node.add_publisher(email=PUBLISHER)
         node.start()
         node.create_listing()
@@ -224,3 +226,130 @@ def test_phone_menu_and_filters_fold(site: Site, lang: str, javascript: bool) ->
     assert not desktop.page.locator("label.menu-button").is_visible()
     assert not desktop.page.locator("label.filters-button").is_visible()
     desktop.page.context.close()
+
+
+def test_moderation_of_a_report(site: Site) -> None:
+    """A structure reports a listing; the administrator hides it from the report and
+    resolves the report; the listing is gone from the search (French, phone; English,
+    desktop)."""
+    title = "Lot de pneus usagés"
+    listing = site.node.create_listing(title=title, description="Des pneus, beaucoup.")
+    reporter = site.logged_in(REPORTER, "fr", "phone", "reporter")
+    reporter.goto(f"/listings/{listing['id']}")
+    reporter.page.click("p.report-link a")
+    reporter.page.wait_for_url(re.compile(r"/report\?"))
+    reporter.check("report-form")
+    reporter.page.fill("#f-reason", "Ce sont des déchets, pas une ressource.")
+    reporter.page.click("form[action='/report'] button[type=submit]")
+    reporter.page.wait_for_load_state("load")
+    reporter.check("report-sent")
+
+    admin = site.logged_in(ADMIN, "en", "desktop", "moderator")
+    admin.goto("/admin/reports")
+    report = admin.page.locator("li.report", has_text=title)
+    assert "Ce sont des déchets" in report.inner_text()
+    report.locator("button[formaction$='/hide']").click()
+    admin.page.wait_for_load_state("load")
+    admin.check("listing-hidden")
+    admin.page.locator("li.report", has_text=title).locator(
+        "form.decide-form button.button-ok"
+    ).click()
+    admin.page.wait_for_load_state("load")
+    admin.check("report-resolved")
+    resolved = admin.page.locator("section", has=admin.page.locator("#resolved-title"))
+    assert title in resolved.inner_text()
+
+    reporter.goto("/search?q=pneus")
+    assert reporter.page.locator(".result-list").count() == 0
+    for tab in (reporter, admin):
+        tab.page.context.close()
+
+
+def _focus(tab: Tab, selector: str, limit: int = 60) -> None:
+    """Press Tab until the focused element matches ``selector``; every element reached
+    shows where the focus is (an outline or a box shadow)."""
+    page = tab.page
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        state = page.evaluate(
+            """(selector) => {
+              const el = document.activeElement;
+              const style = getComputedStyle(el);
+              const visible = (style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0)
+                || style.boxShadow !== "none";
+              return {match: el.matches(selector), visible, what: el.outerHTML.slice(0, 80)};
+            }""",
+            selector,
+        )
+        assert state["visible"], f"no visible focus on {state['what']}"
+        if state["match"]:
+            return
+    raise AssertionError(f"{selector} not reached in {limit} presses of Tab")
+
+
+def _choose(tab: Tab, selector: str, value: str) -> None:
+    """On a focused select, ArrowDown until ``value`` is chosen (as a keyboard user does)."""
+    for _ in range(30):
+        if tab.page.eval_on_selector(selector, "el => el.value") == value:
+            return
+        tab.page.keyboard.press("ArrowDown")
+    raise AssertionError(f"{value} not reached in {selector}")
+
+
+def test_publishing_with_the_keyboard_only(site: Site) -> None:
+    """From the login page to a published listing with the keyboard alone: Tab, typing,
+    arrows, Space and Enter; the focus is visible on every element it reaches."""
+    tab = site.tab("fr", "desktop", "keyboard")
+    page = tab.page
+    keys = page.keyboard
+    tab.goto("/login")
+    _focus(tab, "#f-email")
+    keys.type(PUBLISHER)
+    _focus(tab, "#f-password")
+    keys.type(PASSWORD)
+    keys.press("Enter")
+    page.wait_for_url(re.compile(r"^(?!.*/login)"))
+    tab.check("logged-in")
+
+    _focus(tab, "nav.main-nav a[href='/listings/new']")
+    keys.press("Enter")
+    page.wait_for_url("**/listings/new")
+    tab.check("listing-form")
+    _focus(tab, "input[name=kind]")
+    keys.press("ArrowDown")  # from « Offre » to « Besoin »
+    keys.press("ArrowUp")  # and back: an offer
+    keys.press("Space")
+    _focus(tab, "#f-title")
+    keys.type("Établi à prêter, au clavier")
+    _focus(tab, "#f-description")
+    keys.type("Un établi solide, prêté à la semaine.")
+    _focus(tab, "#f-category")
+    _choose(tab, "#f-category", "equipment")
+    _focus(tab, "#f-modality")
+    _choose(tab, "#f-modality", "lend")
+    _focus(tab, "#f-commune")
+    keys.type("Orthez")
+    tab.screenshot("listing-form-typed")
+    _focus(tab, "form[action='/listings/new'] button[type=submit]")
+    keys.press("Enter")
+    page.wait_for_url(re.compile(r"/listings/\d+$"))
+    tab.check("listing-published")
+    main = page.inner_text("main")
+    assert "Établi à prêter, au clavier" in main
+    assert "Orthez" in main
+    assert page.locator("input[name=kind]:checked").count() == 0  # a page, not the form
+    page.context.close()
+
+
+def test_api_docs_served_by_the_node(site: Site) -> None:
+    """``/api/docs``: Swagger UI, from the node, shows the API's operations. Two axe rules
+    are left out for Swagger UI's own markup (an operation's summary is a button holding
+    other controls; its version stamp's contrast): upstream's, not ours to change."""
+    tab = site.tab("en", "desktop", "api-docs")
+    skip = ("nested-interactive", "color-contrast")
+    response = tab.page.goto(site.node.base_url + "/api/docs")
+    assert response is not None and response.status == 200
+    tab.page.wait_for_selector(".opblock")
+    assert tab.page.locator(".opblock").count() >= 10
+    tab.check("api-docs-rendered", axe_skip=skip)
+    tab.page.context.close()
