@@ -11,6 +11,7 @@ workers — are made in ``before_serving`` and closed in ``after_serving``, so
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import httpx
@@ -56,11 +57,11 @@ def create_app(
     app.secret_key = settings.web.secret_key or None
     app.config.update(
         QUART_AUTH_COOKIE_SECURE=settings.cookie_secure,
-        QUART_AUTH_COOKIE_NAME="entraide_auth",
+        QUART_AUTH_COOKIE_NAME=cookie_name("entraide_auth", settings.instance.domain),
         QUART_AUTH_DURATION=30 * 24 * 3600,
         SESSION_COOKIE_SECURE=settings.cookie_secure,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_NAME="entraide_session",
+        SESSION_COOKIE_NAME=cookie_name("entraide_session", settings.instance.domain),
         MAX_CONTENT_LENGTH=max(settings.web.max_body_bytes, settings.federation.max_body_bytes),
         # A client trickling its body (a byte a second) holds a request open until this
         # deadline, then gets 408. Quart's default is 60 s; we give an incoming body the
@@ -122,6 +123,20 @@ def create_app(
         await node.db.dispose()
 
     return app
+
+
+def cookie_name(base: str, domain: str) -> str:
+    """``entraide_auth`` for a node at ``territoire.example``, ``entraide_auth_8001`` for one
+    at ``127.0.0.1:8001``.
+
+    Browsers keep cookies per host, not per port: two nodes on one machine (the local demo,
+    ``demo --peered``, tests) would overwrite each other's session and log each other out.
+    The port, when the node's domain has one, makes the names distinct; the name depends
+    on the setting only, so logins survive a restart, and a node without a port keeps the
+    plain name (nobody is logged out by an upgrade).
+    """
+    port = re.search(r":(\d+)$", domain)
+    return f"{base}_{port.group(1)}" if port else base
 
 
 async def refuse_nul_characters() -> None:
