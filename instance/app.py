@@ -29,6 +29,7 @@ from instance.i18n import init_i18n
 from instance.ids import init_ids
 from instance.node import VERSION, Node
 from instance.observability import init_observability
+from instance.openapi import ApiOnly
 from instance.ratelimits import init_rate_limits
 from instance.security_headers import init_security_headers
 
@@ -92,6 +93,7 @@ def create_app(
         scalar_ui_path=None,
         info=Info(title="Entraide API", version=VERSION),
         security_schemes={"token": {"type": "http", "scheme": "bearer"}},
+        openapi_provider_class=ApiOnly,  # the /api/v1 routes only, grouped by tag
     )
     init_observability(app, node)
     init_i18n(app, settings.web.default_locale)
