@@ -173,6 +173,32 @@ class OpenDataSettings(_Section):
     licence_url: str = "https://www.etalab.gouv.fr/licence-ouverte-open-licence/"
 
 
+class MapSettings(_Section):
+    """The background of the maps: a tile server (``{z}/{x}/{y}`` address), or none."""
+
+    tile_url: str = Field(
+        default="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description=(
+            "Tile address with {z}, {x} and {y} (a self-hosted or national tile service); "
+            "empty: the map shows its markers without a background and asks no server"
+        ),
+    )
+    attribution: str = Field(default="© OpenStreetMap", description="Credit shown on the map")
+    attribution_url: str = "https://www.openstreetmap.org/copyright"
+
+    @field_validator("tile_url")
+    @classmethod
+    def _tile_address(cls, value: str) -> str:
+        if not value:
+            return value
+        if not value.startswith(("https://", "http://", "/")) or value.startswith("//"):
+            raise ValueError("must start with https://, http:// or a single / (or be empty)")
+        missing = [part for part in ("{z}", "{x}", "{y}") if part not in value]
+        if missing:
+            raise ValueError(f"must hold {', '.join(missing)}")
+        return value
+
+
 class Settings(_Section):
     """All the settings of a node, by section."""
 
@@ -187,6 +213,7 @@ class Settings(_Section):
     mail: MailSettings = MailSettings()
     log: LogSettings = LogSettings()
     opendata: OpenDataSettings = OpenDataSettings()
+    map: MapSettings = MapSettings()
 
     # Not a setting of the file: where the node's files live.
     data_dir: Path = Field(default=Path("."), exclude=True)

@@ -11,10 +11,11 @@ workers — are made in ``before_serving`` and closed in ``after_serving``, so
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import httpx
-from quart import Quart, abort, request
+from quart import Quart, Response, abort, jsonify, request, send_from_directory
 from quart_auth import QuartAuth
 from quart_schema import Info, QuartSchema
 
@@ -28,6 +29,7 @@ from instance.i18n import init_i18n
 from instance.ids import init_ids
 from instance.node import VERSION, Node
 from instance.observability import init_observability
+from instance.openapi import ApiOnly
 from instance.ratelimits import init_rate_limits
 from instance.security_headers import init_security_headers
 
@@ -56,11 +58,11 @@ def create_app(
     app.secret_key = settings.web.secret_key or None
     app.config.update(
         QUART_AUTH_COOKIE_SECURE=settings.cookie_secure,
-        QUART_AUTH_COOKIE_NAME="entraide_auth",
+        QUART_AUTH_COOKIE_NAME=cookie_name("entraide_auth", settings.instance.domain),
         QUART_AUTH_DURATION=30 * 24 * 3600,
         SESSION_COOKIE_SECURE=settings.cookie_secure,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_NAME="entraide_session",
+        SESSION_COOKIE_NAME=cookie_name("entraide_session", settings.instance.domain),
         MAX_CONTENT_LENGTH=max(settings.web.max_body_bytes, settings.federation.max_body_bytes),
         # A client trickling its body (a byte a second) holds a request open until this
         # deadline, then gets 408. Quart's default is 60 s; we give an incoming body the
@@ -91,6 +93,7 @@ def create_app(
         scalar_ui_path=None,
         info=Info(title="Entraide API", version=VERSION),
         security_schemes={"token": {"type": "http", "scheme": "bearer"}},
+        openapi_provider_class=ApiOnly,  # the /api/v1 routes only, grouped by tag
     )
     init_observability(app, node)
     init_i18n(app, settings.web.default_locale)
@@ -98,8 +101,9 @@ def create_app(
     app.before_request(refuse_nul_characters)
     init_csrf(app)
     register_error_handlers(app)
-    init_security_headers(app)
+    init_security_headers(app, settings.map.tile_url)
     _register_blueprints(app)
+    _register_icons(app, settings)
 
     workers_on = settings.workers.run_in_serve if run_workers is None else run_workers
     if workers_on:
@@ -118,6 +122,20 @@ def create_app(
         await node.db.dispose()
 
     return app
+
+
+def cookie_name(base: str, domain: str) -> str:
+    """``entraide_auth`` for a node at ``territoire.example``, ``entraide_auth_8001`` for one
+    at ``127.0.0.1:8001``.
+
+    Browsers keep cookies per host, not per port: two nodes on one machine (the local demo,
+    ``demo --peered``, tests) would overwrite each other's session and log each other out.
+    The port, when the node's domain has one, makes the names distinct; the name depends
+    on the setting only, so logins survive a restart, and a node without a port keeps the
+    plain name (nobody is logged out by an upgrade).
+    """
+    port = re.search(r":(\d+)$", domain)
+    return f"{base}_{port.group(1)}" if port else base
 
 
 async def refuse_nul_characters() -> None:
@@ -154,6 +172,41 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(opendata_blueprint)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(web_blueprint)
+
+
+def _register_icons(app: Quart, settings: Settings) -> None:
+    """``/favicon.ico`` (for clients that ask it without reading the page's ``<link>``)
+    and ``/manifest.webmanifest`` (the territory's name, the icons, the colours)."""
+
+    async def favicon() -> Response:
+        response = await send_from_directory(HERE / "static", "favicon-32.png")
+        response.cache_control.max_age = 86400
+        return response
+
+    async def manifest() -> Response:
+        icons = [
+            {"src": "/static/favicon.svg", "type": "image/svg+xml", "sizes": "any"},
+            {"src": "/static/icon-192.png", "type": "image/png", "sizes": "192x192"},
+            {"src": "/static/icon-512.png", "type": "image/png", "sizes": "512x512"},
+        ]
+        body = {
+            "name": settings.instance.name,
+            "short_name": settings.instance.name[:24],
+            "description": settings.instance.description,
+            "lang": settings.web.default_locale,
+            "start_url": "/",
+            "scope": "/",
+            "display": "standalone",
+            "background_color": "#f6f4ef",
+            "theme_color": "#1d6b5f",
+            "icons": icons,
+        }
+        response = jsonify(body)
+        response.mimetype = "application/manifest+json"
+        return response
+
+    app.add_url_rule("/favicon.ico", "favicon", favicon, methods=["GET"])
+    app.add_url_rule("/manifest.webmanifest", "manifest", manifest, methods=["GET"])
 
 
 def _register_loops(node: Node) -> None:

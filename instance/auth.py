@@ -2,7 +2,8 @@
 
 **Pages: server-side sessions.** Logging in makes a row of ``web_sessions``
 (:class:`domain.models.WebSession`) holding the SHA-256 of a random secret; the
-secret travels in quart-auth's signed cookie (``entraide_auth``, 30 days,
+secret travels in quart-auth's signed cookie (``entraide_auth``; ``entraide_auth_PORT``
+for a node whose domain has a port, :func:`instance.app.cookie_name`; 30 days,
 ``HttpOnly``, ``Secure``, ``SameSite=Lax``). Each request looks the row up (one
 indexed query joined to the person, which the page needed anyway): no row, or
 an expired one, or a disabled person, is anonymous. Logging out deletes the

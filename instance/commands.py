@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import re
 import secrets
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -247,6 +248,7 @@ DEMO_EMAIL = "admin@demo.entraide.local"
 
 def demo(args: argparse.Namespace) -> int:
     """Make a demo node on first run, print the admin's login, and serve it."""
+    _refuse_taken_port(args.host, args.port)
     ddir = data_dir(args, fallback="demo-data")
     login_file = ddir / "demo-login.txt"
     if not (ddir / CONFIG_FILE).exists():
@@ -273,6 +275,22 @@ def demo(args: argparse.Namespace) -> int:
     check_schema(settings)
     asyncio.run(serve_app(settings, args.host, args.port))
     return 0
+
+
+def _refuse_taken_port(host: str, port: int) -> None:
+    """Stop before anything is made or printed when another program listens on the port
+    (before: the demo said it listened, then failed with « Address already in use »)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CommandError(
+                f"port {port} on {host} is already in use ({exc.strerror}): "
+                f"stop what listens there or choose another port with --port, "
+                f"e.g. `entraide demo --port {port + 1}`"
+            ) from None
 
 
 # --- backup / restore -------------------------------------------------------

@@ -10,7 +10,7 @@
     deepLinking: true,
     dom_id: "#swagger-ui",
     layout: "BaseLayout",
-    presets: [window.SwaggerUIBundle.presets.apis, window.SwaggerUIBundle.SwaggerUIStandalonePreset],
+    presets: [window.SwaggerUIBundle.presets.apis],
     showExtensions: true,
     showCommonExtensions: true,
     // The public validator would receive our document's address: not asked.

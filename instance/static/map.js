@@ -20,10 +20,26 @@
   container.hidden = false;
   var L = window.L;
   var map = L.map(container, { scrollWheelZoom: false });
-  L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
-    maxZoom: 19,
-    attribution: '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
-  }).addTo(map);
+  // The tile server is the node's setting map.tile_url; empty: markers without a background.
+  var tiles = container.dataset.tileUrl;
+  if (tiles) {
+    // Leaflet reads the attribution as HTML: the setting's text is escaped first.
+    var credit = document.createElement("a");
+    credit.textContent = container.dataset.attribution || "";
+    var attribution = credit.innerHTML;
+    if (/^https?:\/\//.test(container.dataset.attributionUrl || "")) {
+      credit.href = container.dataset.attributionUrl;
+      attribution = credit.outerHTML;
+    }
+    L.tileLayer(tiles, { maxZoom: 19, attribution: attribution }).addTo(map);
+  } else {
+    container.classList.add("map-no-tiles");
+  }
+  // Nearby results gather into numbered clusters when the plugin has loaded.
+  var layer = typeof L.markerClusterGroup === "function"
+    ? L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 40 })
+    : L.layerGroup();
+  layer.addTo(map);
 
   var colours = { local: "#1d6b5f", remote: "#b4530b" };
   var bounds = [];
@@ -34,7 +50,8 @@
       color: "#ffffff",
       fillColor: p.local ? colours.local : colours.remote,
       fillOpacity: 0.95
-    }).addTo(map);
+    });
+    layer.addLayer(marker);
     // Built with DOM nodes and textContent: titles are user text.
     var popup = document.createElement("div");
     var link = document.createElement("a");

@@ -49,6 +49,7 @@ async def _layout_context() -> dict[str, Any]:
     return {
         "node_name": settings.instance.name,
         "node_description": settings.instance.description,
+        "map_settings": settings.map,
         # Templates rendered outside a request (e-mails, say) have no viewer.
         "viewer": await viewer_for_layout() if has_request_context() else None,
         "lang_url": lang_url,

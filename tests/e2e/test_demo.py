@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from pathlib import Path
 
@@ -61,3 +62,32 @@ def test_demo_starts_seeded_with_matching_listings(tmp_path: Path) -> None:
             process.wait(timeout=45)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def test_demo_names_a_taken_port_and_the_option_to_change_it(tmp_path: Path) -> None:
+    """Another program listens on the port: the demo says so and names ``--port`` before
+    making or printing anything. (Before: it printed that it listened at the address,
+    then failed with « Address already in use ».)"""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                *entraide_command(),
+                "--data-dir",
+                str(tmp_path / "demo"),
+                "demo",
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            timeout=60,
+        )
+    assert result.returncode != 0
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert "--port" in result.stderr
+    assert "Demo node" not in result.stdout
+    assert not (tmp_path / "demo").exists()

@@ -9,6 +9,7 @@ event handler, no script or style from a host the policy does not list).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from config.settings import SettingsError
 from instance.security_headers import content_security_policy
 from tests.support import make_settings, running_node
 from tests.web.browser import Browser
@@ -47,6 +49,8 @@ PAGES = [
     "/admin/reports",
     "/admin/audit",
     "/api/docs",
+    "/territoire",
+    "/structures",
     "/no-such-page",
 ]
 ANONYMOUS = ["/", "/search", "/login", "/signup", "/signup/done", "/@menuiserie", "/listings/1"]
@@ -128,5 +132,92 @@ async def test_every_page_fits_the_policy(admin: Browser) -> None:
         assert not HANDLER.search(page.text), (path, HANDLER.search(page.text))
         for host in EXTERNAL.findall(page.text):
             assert host in allowed, (path, host)
+        # Since Leaflet and Swagger UI are served by the node: no script or style sheet
+        # from any other host at all.
+        assert not EXTERNAL.findall(page.text), (path, EXTERNAL.findall(page.text))
     docs = await admin.get("/api/docs")
     assert "api-docs.js" in docs.text and "/api/openapi.json" in docs.text
+
+
+async def test_policy_names_no_host_but_the_tile_server(admin: Browser) -> None:
+    """The policy of a node with the default settings: scripts, styles, fonts, fetches and
+    the manifest from the node only; images from the node and OpenStreetMap's tile server
+    (``map.tile_url``), nowhere else. (Before: ``unpkg.com`` and ``cdnjs.cloudflare.com``
+    for Leaflet and Swagger UI.)"""
+    page = await admin.get("/search")
+    policy = _directives(page.headers["Content-Security-Policy"])
+    for directive in ("script-src", "style-src", "font-src", "connect-src", "manifest-src"):
+        assert policy[directive] == ["'self'"], directive
+    assert policy["img-src"] == ["'self'", "data:", "https://tile.openstreetmap.org"]
+    hosts = re.findall(r"https?://[^\s;]+", page.headers["Content-Security-Policy"])
+    assert hosts == ["https://tile.openstreetmap.org"]
+
+
+@pytest.mark.parametrize(
+    ("tile_url", "img_src"),
+    [
+        ("", ["'self'", "data:"]),
+        ("/tiles/{z}/{x}/{y}.png", ["'self'", "data:"]),
+        ("http://127.0.0.1:8099/osm/{z}/{x}/{y}.png", ["'self'", "data:", "http://127.0.0.1:8099"]),
+        (
+            "https://{s}.tiles.example.org/{z}/{x}/{y}.png",
+            ["'self'", "data:", "https://*.tiles.example.org"],
+        ),
+    ],
+)
+async def test_policy_follows_the_tile_setting(
+    sqlite_module_db: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+    tile_url: str,
+    img_src: list[str],
+) -> None:
+    """A public body sets its own tile server (or none): the policy's only other host is
+    that server's origin, and the search page hands the address to the map script."""
+    path = tmp_path_factory.mktemp("tiles")
+    settings = make_settings(path / "a", sqlite_module_db(), map={"tile_url": tile_url})
+    async with running_node(settings) as node:
+        page = await Browser(node).get("/search")
+        policy = _directives(page.headers["Content-Security-Policy"])
+        assert policy["img-src"] == img_src
+        assert policy["script-src"] == ["'self'"]
+        assert f'data-tile-url="{tile_url}"' in page.text
+
+
+@pytest.mark.parametrize(
+    "tile_url", ["//tiles.example.org/{z}/{x}/{y}.png", "https://tiles.example.org/{z}/{x}.png"]
+)
+async def test_tile_setting_is_checked(tmp_path: Any, tile_url: str) -> None:
+    """A protocol-relative address (another host in disguise) or one without ``{y}`` is
+    refused at startup, with the setting named."""
+    with pytest.raises(SettingsError, match=r"map\.tile_url"):
+        make_settings(tmp_path, "sqlite://", map={"tile_url": tile_url})
+
+
+async def test_favicon_and_manifest(admin: Browser) -> None:
+    """Browsers find an icon (the page's ``<link>``s and ``/favicon.ico``) and a web
+    manifest naming the territory, all served by the node."""
+    home = await admin.get("/")
+    for href in ("/static/favicon.svg", "/static/favicon-32.png", "/manifest.webmanifest"):
+        assert f'href="{href}"' in home.text
+    for path, kind in (
+        ("/favicon.ico", "image/png"),
+        ("/static/favicon.svg", "image/svg+xml"),
+        ("/static/favicon-32.png", "image/png"),
+        ("/static/icon-192.png", "image/png"),
+        ("/static/icon-512.png", "image/png"),
+    ):
+        response = await admin.client.get(path, scheme="https")
+        assert response.status_code == 200, path
+        assert response.headers["Content-Type"].startswith(kind), path
+        assert len(await response.get_data()) > 100, path
+    manifest = await admin.get("/manifest.webmanifest")
+    assert manifest.headers["Content-Type"].startswith("application/manifest+json")
+    body = json.loads(manifest.text)
+    assert body["name"] == "Territoire A"
+    assert body["start_url"] == "/"
+    assert {icon["src"] for icon in body["icons"]} >= {
+        "/static/icon-192.png",
+        "/static/icon-512.png",
+    }
+    for icon in body["icons"]:
+        assert (await admin.client.get(icon["src"], scheme="https")).status_code == 200, icon

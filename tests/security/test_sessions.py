@@ -192,3 +192,34 @@ async def test_signup_does_not_tell_whether_the_email_is_registered(node: TestNo
             )
         ).scalar_one()
     assert again == 1
+
+
+async def test_two_nodes_on_one_host_do_not_log_each_other_out(
+    module_db: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Two nodes on 127.0.0.1 (the local demo, ``demo --peered``): a browser keeps cookies
+    per host, not per port, so with one cookie name logging in to the second replaced the
+    first one's session. The names now carry the port (``entraide_auth_8001``); a node
+    without a port keeps ``entraide_auth``. (Before: the first node's page answered 302 to
+    /login once the second node's cookie was stored under the same name.)"""
+    path = tmp_path_factory.mktemp("two-ports")
+    settings = [
+        make_settings(path / name, module_db(), domain=f"127.0.0.1:{port}")
+        for name, port in (("a", 8001), ("b", 8002))
+    ]
+    async with running_node(settings[0]) as a, running_node(settings[1]) as b:
+        browsers = []
+        for node in (a, b):
+            await node.person("camille@example.org")
+            browser = Browser(node)
+            page = await browser.login("camille@example.org")
+            names = {h.split("=", 1)[0] for h in page.headers.getlist("Set-Cookie")}
+            port = node.domain.rsplit(":", 1)[1]
+            assert f"entraide_auth_{port}" in names, names
+            browsers.append((browser, page))
+        (browser_a, _), (_, page_b) = browsers
+        # What the browser does with B's answer: store its cookies for host 127.0.0.1.
+        for header in page_b.headers.getlist("Set-Cookie"):
+            name, _, rest = header.partition("=")
+            browser_a.client.set_cookie(a.domain, name, rest.split(";", 1)[0])
+        assert (await browser_a.get("/account")).status == 200

@@ -43,8 +43,8 @@ URL_ATTRIBUTES = {
     "cite",
 }
 BAD_SCHEMES = ("javascript:", "vbscript:", "data:")
-# Our own scripts: the map's data and files served by us or pinned by integrity.
-OUR_SCRIPT_SOURCES = ("/static/", "https://unpkg.com/leaflet@")
+# Our own scripts: the map's data and files served by us (Leaflet included).
+OUR_SCRIPT_SOURCES = ("/static/",)
 
 
 def _scheme_of(value: str) -> str:
