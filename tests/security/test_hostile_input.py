@@ -31,7 +31,10 @@ from tests.support import TestNode, make_settings, running_node
 from tests.web.browser import Browser
 from tests.web.data import LISTING_FORM
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.dialect,
+]  # 32-bit ids and NUL reach PostgreSQL
 
 ADMIN = "admin@example.org"
 LISTING = {
