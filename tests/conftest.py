@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import fastcrypto
 from tests.databases import DatabaseTemplates, PgCluster, pg_binaries
 from tests.fedinet import database_factory
 from tests.support import TestNode, make_settings, running_node
@@ -90,6 +91,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(
         key=lambda item: not (item.get_closest_marker("e2e") or item.get_closest_marker("slow"))
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_crypto() -> Iterator[None]:
+    """Cheap Argon2 and pooled RSA keys for the whole session (``tests/fastcrypto.py``)."""
+    with pytest.MonkeyPatch.context() as patch:
+        fastcrypto.install(patch)
+        yield
 
 
 @pytest.fixture(scope="session")
