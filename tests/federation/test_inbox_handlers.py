@@ -5,7 +5,8 @@ No signature, no HTTP inbox, no second node: the activity is parsed with
 handlers``), as the processor does after verification and storage. The remote
 actor is a :class:`~tests.fedinet.FakeActor` served by a hook, for the fetch
 the handler makes. Each test checks one handler's effect on the database and
-on the delivery queue; the multi-node flows (``test_federation_flows.py``,
+on the delivery queue (and, last, the outbox functions of follows the same
+way); the multi-node flows (``test_federation_flows.py``,
 ``test_follow_and_peering.py``, ``test_follower_approval.py``) prove the same
 end to end.
 """
@@ -24,6 +25,7 @@ from sqlalchemy import select
 from federation.models import Activity, Actor, Delivery, Follow
 from inbox.activity import Incoming
 from inbox.processor import Context, handlers
+from outbox import follows
 from tests.fastcrypto import POOL
 from tests.fedinet import FakeActor, FediNet
 from tests.support import TestNode, make_settings, running_node
@@ -175,3 +177,37 @@ async def test_undo_by_another_actor_changes_nothing(unit: Unit) -> None:
     undo = {"id": f"{mallory.uri}#undo/1", "type": "Undo", "actor": mallory.uri, "object": follow}
     await unit.handle(undo)
     assert await unit.follow_state() == "accepted"
+
+
+# --- the outbox side of follows, as units --------------------------------------------------
+
+
+async def test_outbox_remove_follower_rejects_and_forgets(by_hand: Unit) -> None:
+    """``outbox.follows.remove_follower``: alice's pending follow is removed and one Reject
+    embedding her Follow (its id, her as actor) is queued for her server only."""
+    follow = _follow()
+    await by_hand.handle(follow)
+    async with by_hand.ctx.transaction() as session:
+        row = (await session.execute(select(Follow))).scalar_one()
+        await follows.remove_follower(session, by_hand.node.settings, row)
+    assert await by_hand.follow_state() is None
+    rejects = await by_hand.sent("Reject")
+    assert len(rejects) == 1
+    assert rejects[0]["actor"] == STRUCTURE
+    assert rejects[0]["to"] == [REMOTE]
+    assert rejects[0]["object"] == {**follow, "object": STRUCTURE}
+
+
+async def test_outbox_follow_of_a_remote_actor_is_sent_and_pending(unit: Unit) -> None:
+    """``outbox.follows.follow``: a local structure following a remote actor keeps a pending
+    row whose activity id is the Follow queued for the remote server, addressed to it."""
+    remote = await unit.ctx.remote.actor(REMOTE)
+    async with unit.ctx.transaction() as session:
+        local = (await session.execute(select(Actor).where(Actor.uri == STRUCTURE))).scalar_one()
+        row = await follows.follow(session, unit.node.settings, local, await session.merge(remote))
+        assert row.state == "pending"
+        activity_uri = row.activity_uri
+    sent = await unit.sent("Follow")
+    assert [body["id"] for body in sent] == [activity_uri]
+    assert sent[0]["actor"] == STRUCTURE
+    assert sent[0]["object"] == REMOTE
