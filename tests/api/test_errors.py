@@ -13,6 +13,8 @@ import pytest
 from tests.api.helpers import OWNER, Api, assert_error, listing_body
 from tests.support import make_settings, running_node
 
+pytestmark = pytest.mark.dialect  # database errors; validation is marked sqlite_only
+
 # Refused requests leave nothing behind: those tests share one SQLite node (shared_api).
 shared = pytest.mark.asyncio(loop_scope="module")
 # Permission and validation logic does not depend on the backend: SQLite only.

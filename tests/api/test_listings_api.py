@@ -11,6 +11,8 @@ import pytest
 
 from tests.api.helpers import OWNER, Api, listing_body
 
+pytestmark = pytest.mark.dialect  # search; what does not touch it is marked sqlite_only
+
 # What does not depend on the backend runs on SQLite only; what changes nothing
 # runs on one node shared by the module (shared_api).
 sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

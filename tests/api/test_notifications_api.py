@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from domain.models import Structure
@@ -13,6 +14,8 @@ from domain.social import Notification
 from instance.search import encode_cursor
 from instance.services import structures
 from tests.api.helpers import OWNER, Api, assert_error
+
+pytestmark = pytest.mark.dialect  # time cursors
 
 
 async def _notify(api: Api, count: int) -> None:

@@ -13,6 +13,8 @@ import pytest
 from domain.places import name_key, parse_query
 from tests.api.helpers import OWNER, Api, assert_error, listing_body
 
+pytestmark = pytest.mark.dialect  # the gazetteer's text matching
+
 
 @pytest.mark.parametrize(
     ("typed", "key"),

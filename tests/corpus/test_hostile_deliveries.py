@@ -26,9 +26,10 @@ from federation.signatures import sign_request
 from inbox.processor import MAX_TRIES
 from tests.corpus.inputs import PUBLIC, listing_skeleton
 from tests.corpus.test_properties import KNOWN_LISTING_BUGS
-from tests.databases import DatabaseTemplates
-from tests.fedinet import FakeActor, FediNet, database_factory, network
+from tests.fedinet import FakeActor, FediNet, network
 from tests.support import TestNode
+
+pytestmark = pytest.mark.dialect  # hostile payloads stored
 
 TARGET = "a.test"
 SENDER = "https://hostile.test/actors/mallory"
@@ -57,15 +58,6 @@ def create(obj: dict[str, Any], name: str, actor: str = SENDER) -> dict[str, Any
         "to": [PUBLIC],
         "object": obj,
     }
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def module_db(
-    request: pytest.FixtureRequest,
-    templates: DatabaseTemplates,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Callable[[], str]:
-    return database_factory(str(request.param), templates, tmp_path_factory)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -38,6 +38,8 @@ from outbox import follows
 from tests.fedinet import FediNet, network
 from tests.support import TestNode
 
+pytestmark = pytest.mark.dialect  # queue claims (FOR UPDATE SKIP LOCKED), leases, upserts
+
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 RETRIED = [500, 502, 503, None, 401, 408, 429]
 FINAL = [400, 403, 404, 410, 422]

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select
 
 from federation.delivery import Outcome, claim, enqueue, record
 from federation.models import Activity, Actor, Delivery
 from tests.support import TestNode
+
+pytestmark = pytest.mark.dialect  # delivery queue
 
 BATCH = 20
 

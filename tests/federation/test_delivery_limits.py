@@ -8,6 +8,7 @@ import asyncio
 from collections import Counter
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from actors.local import territory_actor
@@ -15,6 +16,8 @@ from federation.delivery import DeliveryWorker, enqueue
 from federation.models import Activity, Delivery
 from federation.net import make_client
 from tests.support import TestNode
+
+pytestmark = pytest.mark.dialect  # delivery queue
 
 HOSTS = [f"r{n}.example" for n in range(4)]
 PER_HOST_INBOXES = 6

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from config.database import utcnow
@@ -22,6 +23,8 @@ from tests.federation.test_listings_federation import LISTING, peer
 from tests.federation.test_matching import get, publish, told_kind
 from tests.fedinet import network
 from tests.support import TestNode
+
+pytestmark = pytest.mark.dialect  # exchange queries
 
 OFFER = {**LISTING, "quantity": "300", "unit": "kg"}
 

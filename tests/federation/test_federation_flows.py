@@ -29,11 +29,13 @@ from federation.signatures import sign_request
 from instance.services import peering
 from instance.services.keys import rotate_keys
 from outbox import follows
-from tests.databases import DatabaseTemplates
-from tests.fedinet import FediNet, database_factory, network
+from tests.fedinet import FediNet, network
 from tests.support import TestNode, make_settings, running_node
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.dialect,
+]  # the whole flow: inbox and delivery claims, upserts
 
 AS = "https://www.w3.org/ns/activitystreams"
 AP_JSON = "application/activity+json"
@@ -285,15 +287,6 @@ async def _rsa_key(node: TestNode, handle: str, *, revoked: bool) -> SigningKey:
 
 DOMAIN = "a.test:8443"
 BASE = f"https://{DOMAIN}"
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def module_db(
-    request: pytest.FixtureRequest,
-    templates: DatabaseTemplates,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Callable[[], str]:
-    return database_factory(str(request.param), templates, tmp_path_factory)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from domain.matches import Match, MatchJob
@@ -18,6 +19,8 @@ from domain.social import Notification
 from tests.federation.test_listings_federation import LISTING, peer
 from tests.fedinet import network
 from tests.support import TestNode
+
+pytestmark = pytest.mark.dialect  # matching queries per dialect
 
 NEED = {
     "structure": "atelier",

@@ -8,10 +8,14 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from domain.models import Listing
 from tests.federation.test_listings_federation import LISTING, peer
 from tests.federation.test_matching import NEED, publish
 from tests.fedinet import network
+
+pytestmark = pytest.mark.dialect  # aggregates and exports
 
 SECRET_EMAIL = "secret-person@b.example"
 

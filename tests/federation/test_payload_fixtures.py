@@ -51,9 +51,10 @@ from federation.signatures import sign_request
 from inbox.activity import Incoming
 from inbox.from_ap import listing_from_ap
 from inbox.processor import MAX_TRIES
-from tests.databases import DatabaseTemplates
-from tests.fedinet import FakeActor, FediNet, database_factory, network
+from tests.fedinet import FakeActor, FediNet, network
 from tests.support import TestNode
+
+pytestmark = pytest.mark.dialect  # real payloads stored in JSON columns
 
 HERE = Path(__file__).parent.parent / "fixtures" / "payloads"
 FILES = sorted(HERE.glob("*.json"))
@@ -299,15 +300,6 @@ class Receiver:
     net: FediNet
     node: TestNode
     follower: Actor  # the local structure that follows every sender
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def module_db(
-    request: pytest.FixtureRequest,
-    templates: DatabaseTemplates,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Callable[[], str]:
-    return database_factory(str(request.param), templates, tmp_path_factory)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

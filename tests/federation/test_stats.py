@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.federation.test_listings_federation import LISTING, peer
 from tests.federation.test_matching import NEED, get, publish
 from tests.fedinet import network
+
+pytestmark = pytest.mark.dialect  # aggregates by month per dialect
 
 
 async def test_stats_count_what_the_territory_holds_and_nothing_private(

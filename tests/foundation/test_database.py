@@ -13,6 +13,8 @@ from sqlalchemy.exc import StatementError
 from config.database import Database, UTCDateTime
 from tests.databases import DatabaseTemplates
 
+pytestmark = pytest.mark.dialect  # engine settings per dialect
+
 
 @pytest.fixture
 def sqlite_url(templates: DatabaseTemplates, tmp_path: Path) -> str:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from config.database import utcnow
 from federation.models import Activity, Actor, Delivery, InboxItem
 from instance.housekeeping import prune
 from tests.support import TestNode
+
+pytestmark = pytest.mark.dialect  # time comparisons on queue rows
 
 
 async def test_finished_rows_are_pruned_pending_ones_never(node: TestNode) -> None:

@@ -18,6 +18,8 @@ from instance.migrate import (
 )
 from tests.databases import DatabaseTemplates
 
+pytestmark = pytest.mark.dialect  # migrations
+
 
 @pytest.fixture
 def empty_url(backend: str, templates: DatabaseTemplates, tmp_path: Path) -> str:

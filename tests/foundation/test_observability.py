@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from config.settings import settings_from_dict
 from instance import create_app
 from tests.support import TestNode, make_settings, running_node
+
+pytestmark = pytest.mark.dialect  # readiness names the database
 
 
 async def test_healthz_and_readyz(node: TestNode) -> None:

@@ -21,6 +21,8 @@ from instance.outage import LOG_EVERY, OutageLog, database_trouble
 from tests.databases import DatabaseTemplates, free_port
 from tests.support import make_settings, running_node
 
+pytestmark = pytest.mark.dialect  # driver errors
+
 
 def no_traceback(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     """The warnings logged; fails on any record with a traceback or above WARNING."""

@@ -16,6 +16,8 @@ from sqlalchemy import text
 from config.database import Database, StatementTimeout, bounded
 from tests.search.busy import database_busy
 
+pytestmark = pytest.mark.dialect  # interrupting a query differs per driver
+
 SLOW = text(
     "WITH RECURSIVE slow(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM slow WHERE x < 1000000000)"
     " SELECT count(*) FROM slow"

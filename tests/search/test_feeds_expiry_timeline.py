@@ -8,6 +8,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import feedparser
+import pytest
 from sqlalchemy import select, update
 
 from config.database import utcnow
@@ -18,6 +19,8 @@ from tests.federation.test_listings_federation import LISTING, peer, publish
 from tests.fedinet import network
 from tests.search.test_search import _post, _setup
 from tests.support import TestNode
+
+pytestmark = pytest.mark.dialect  # search and date arithmetic per dialect
 
 
 async def test_feeds_parse_and_filter(node: TestNode) -> None:

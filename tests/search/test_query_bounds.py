@@ -10,8 +10,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from domain.textsearch import MAX_QUERY_WORDS, fts5_query, query_words
 from tests.support import TestNode
+
+pytestmark = pytest.mark.dialect  # search plans and limits per dialect
 
 SEVENTY_TWO = " ".join(a + b for a in "pbcvtmlsdfgrnh" for b in "aeiou")
 

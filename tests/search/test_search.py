@@ -8,6 +8,8 @@ import pytest
 
 from tests.support import TestNode
 
+pytestmark = pytest.mark.dialect  # full-text search: FTS5 on SQLite, tsvector on PostgreSQL
+
 ORTHEZ = (43.4886, -0.7722)
 
 

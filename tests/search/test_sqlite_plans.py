@@ -25,6 +25,8 @@ from sqlalchemy import event
 from tests.databases import DatabaseTemplates
 from tests.support import TestNode, make_settings, running_node
 
+pytestmark = pytest.mark.dialect  # query plans
+
 PAU = "43.2951,-0.3708"
 FILTERS: list[dict[str, str]] = [
     {},

@@ -1,7 +1,8 @@
 """Fixtures of the attack suite: databases that live for a whole module.
 
-Most attack modules build one in-process network per database backend and
-run every attack against it (see ``test_inbox_attacks.py``): standing a node
+Most attack modules build one in-process network (``module_db`` of
+``tests/conftest.py``: SQLite, and PostgreSQL too for modules marked
+``dialect``) and run every attack against it (see ``test_inbox_attacks.py``): standing a node
 up is the slow part, and each test uses fresh activity ids, so they do not
 disturb each other.
 """
@@ -14,16 +15,6 @@ import pytest
 
 from tests.databases import DatabaseTemplates
 from tests.fedinet import database_factory
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def module_db(
-    request: pytest.FixtureRequest,
-    templates: DatabaseTemplates,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Callable[[], str]:
-    """Fresh migrated databases of one backend, for a network that lives for the module."""
-    return database_factory(str(request.param), templates, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

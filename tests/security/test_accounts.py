@@ -50,7 +50,7 @@ async def limited(
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def node(module_db: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestNode]:
-    """A node per database backend, for what is stored."""
+    """A node on the databases of ``module_db``, for what is stored."""
     path = tmp_path_factory.mktemp("tokens")
     async with running_node(make_settings(path / "a", module_db())) as running:
         yield running

@@ -1,6 +1,6 @@
 """Who may act for whom: roles never stand in for membership of a structure.
 
-One node, ``a.test``, for the whole module (one per database backend). Its
+One node, ``a.test``, for the whole module (on the databases of ``module_db``). Its
 structures: ``victime`` (owned by ``v@a.example``, which has written to
 ``voisine`` and is a member of the community ``reseau``), ``voisine``,
 ``suspendue`` (suspended by a moderator), ``attente`` (awaiting approval) and

@@ -8,6 +8,7 @@ PostgreSQL refuse the row. Such characters are now dropped from what we store
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import update
 
 from domain.models import Listing
@@ -15,6 +16,8 @@ from domain.sanitize import html_to_text, plain_text
 from inbox.from_ap import listing_from_ap
 from tests.search.test_search import _post, _setup
 from tests.support import TestNode
+
+pytestmark = pytest.mark.dialect  # PostgreSQL refuses NUL
 
 
 async def test_api_input_is_stored_without_control_characters(node: TestNode) -> None:

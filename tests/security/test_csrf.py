@@ -3,7 +3,8 @@ one is refused (400), logged in or not.
 
 The attack: a page on another site makes the visitor's browser post one of our forms
 (log in to the attacker's account, create a token, log out…) with the visitor's cookies.
-One node per database backend serves the whole module; the tests use their own people.
+One node (on the databases of ``module_db``) serves the whole module; the tests use
+their own people.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Forged changes of an exchange between two other structures.
 
-Three nodes for the module (one trio per database backend): ``menuiserie`` of
+Three nodes for the module (on the databases of ``module_db``): ``menuiserie`` of
 a.test has an offer; ``atelier`` of b.test (peered with a.test) proposes
 exchanges on it. ``intrus`` of c.test is a genuine structure of a genuine node:
 it signs correctly, but only as itself. Each attack is delivered correctly

@@ -41,7 +41,10 @@ from instance.search import Page, SearchQuery
 from tests.search.busy import database_busy
 from tests.support import TestNode, make_settings, running_node
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.dialect,
+]  # search plans per dialect
 
 LISTINGS = 5_000
 PAU = "43.2951,-0.3708"

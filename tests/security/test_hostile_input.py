@@ -31,7 +31,10 @@ from tests.support import TestNode, make_settings, running_node
 from tests.web.browser import Browser
 from tests.web.data import LISTING_FORM
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.dialect,
+]  # 32-bit ids and NUL reach PostgreSQL
 
 ADMIN = "admin@example.org"
 LISTING = {
@@ -459,12 +462,15 @@ async def test_no_form_answers_500_to_hostile_values(world: World) -> None:
     base = {**LISTING_FORM, "structure": "ferme", "from": "ferme", "to": "voisin"}
     sweep = Sweep()
     for path in paths:
-        for value in (str(2**64), str(2**31), "9999-12-31", "x" * 20_000, "-1"):
+        for value in (str(2**64), str(2**31), "9999-12-31", "x" * 20_000, "-1", "\x00"):
             form = {**base, **dict.fromkeys(FORM_NAMES, value), "csrf_token": csrf}
             response = await world.browser.client.post(path, form=form, scheme="https")
-            await sweep.check(response, f"POST {path} …={value[:20]}")
+            await sweep.check(response, f"POST {path} …={value[:20]!r}")
+        # One field at a time, so that none hides behind another's refusal. (NUL is not
+        # among them: any NUL in a form is refused before the view, whichever the field;
+        # the line above sends it in every field of every form.)
         for name in FORM_NAMES:
-            for value in (str(2**64), "9999-12-31", "\x00"):
+            for value in (str(2**64), "9999-12-31"):
                 form = {**base, name: value, "csrf_token": csrf}
                 response = await world.browser.client.post(path, form=form, scheme="https")
                 await sweep.check(response, f"POST {path} {name}={value[:20]!r}")

@@ -29,7 +29,10 @@ from tests.support import TestNode
 from tests.web.browser import MAP_DATA, Browser
 from tests.web.htmlcheck import executable_parts
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.dialect,
+]  # hostile text and numbers stored
 
 INBOX = "https://a.test/inbox"
 BODY_LIMIT = 1_048_576  # federation.max_body_bytes

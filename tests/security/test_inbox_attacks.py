@@ -460,6 +460,7 @@ async def test_attack_is_refused(
     assert await inbox_count(world.node) == before
 
 
+@pytest.mark.dialect  # the inbox's upsert (ON CONFLICT) per dialect
 async def test_honest_request_is_accepted(world: World) -> None:
     """The control experiment: Alice's correctly signed Create is stored (202), on both inboxes,
     in both signature schemes."""
@@ -475,6 +476,7 @@ async def test_honest_request_is_accepted(world: World) -> None:
     await world.net.settle()
 
 
+@pytest.mark.dialect  # the inbox's upsert (ON CONFLICT) per dialect
 async def test_replay_is_stored_and_processed_once(world: World) -> None:
     """Attack: the same Follow (same id) posted twice — a replay, or a retry after a lost 202.
     Both are answered 202, but one inbox item is stored and the Follow is handled once: one

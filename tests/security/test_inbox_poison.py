@@ -28,6 +28,8 @@ from tests.fedinet import FakeActor, FediNet, network
 from tests.security.helpers import create, deliver, inbox_count, note, rsa_key, signed_headers
 from tests.support import TestNode
 
+pytestmark = pytest.mark.dialect  # rows the database refuses
+
 TARGET = "a.test"
 INBOX = f"https://{TARGET}/inbox"
 

@@ -1,6 +1,6 @@
 """A third node against a private conversation between two others.
 
-Three nodes for the module (one trio per database backend): the structure
+Three nodes for the module (on the databases of ``module_db``): the structure
 ``menuiserie`` of a.test writes privately to ``ressourcerie`` of b.test, with a
 secret in the message. ``intrus`` of c.test is a genuine structure of a genuine
 node: it can sign, but only as itself. It tries to read the message, to slip a

@@ -1,6 +1,6 @@
 """Origin spoofing: speaking for objects, actors and hosts that are not the sender's.
 
-One node, ``a.test``, in the in-process network (one per database backend, for
+One node, ``a.test``, in the in-process network (on the databases of ``module_db``, for
 the whole module). Alice (``remote.test``) is honest; Mallory runs
 ``evil.test`` and controls everything it answers, redirects included;
 ``banned.test`` is blocked by ``a.test``. The forged requests of the inbox

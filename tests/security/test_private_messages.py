@@ -1,7 +1,7 @@
 """Leaks of private messages: nobody but the participants reads them, by any door.
 
-Two nodes, ``a.test`` and ``b.test``, for the whole module (one pair per
-database backend). On a.test, the structure ``menuiserie`` writes to
+Two nodes, ``a.test`` and ``b.test``, for the whole module (on the
+databases of ``module_db``). On a.test, the structure ``menuiserie`` writes to
 ``ressourcerie@b.test`` and to the local ``ferme``; each message carries a
 secret word. The outsiders: ``intrus``, a structure of a.test whose owner is
 logged in and holds an API token; b.test's territory actor, which signs its

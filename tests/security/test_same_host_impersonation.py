@@ -1,6 +1,6 @@
 """Impersonation by an actor of the same server: Mallory speaks for Victim.
 
-One node, ``a.test``, in the in-process network (one per database backend, for
+One node, ``a.test``, in the in-process network (on the databases of ``module_db``, for
 the whole module). ``social.test`` is a server with several users: Victim,
 Mallory, Mallory's second account and a community (a ``Group``). The tests
 hold Mallory's private key only, as someone who owns one account of a server

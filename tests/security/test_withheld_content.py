@@ -1,6 +1,6 @@
 """What was taken down stays down, at every door: activity ids, outboxes, the API, feeds.
 
-One node, ``a.test``, for the whole module (one per database backend). The
+One node, ``a.test``, for the whole module (on the databases of ``module_db``). The
 structure ``menuiserie`` publishes four listings: one stays open, one a
 moderator hides, one its owner edits and then withdraws; ``suspendue``
 publishes one and is then suspended. In the community ``reseau`` they post:

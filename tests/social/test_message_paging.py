@@ -7,8 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.fedinet import network
 from tests.support import TestNode
+
+pytestmark = pytest.mark.dialect  # cursors over ids and times
 
 
 async def _get(node: TestNode, token: str, path: str) -> dict[str, Any]:

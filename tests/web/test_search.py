@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from tests.support import TestNode
 from tests.web.browser import MAP_DATA, Browser, Page
 from tests.web.data import remote_listing
+
+pytestmark = pytest.mark.dialect  # full-text search
 
 
 async def _listings(node: TestNode) -> None:
