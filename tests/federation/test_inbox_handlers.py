@@ -24,7 +24,8 @@ from sqlalchemy import select
 
 from federation.models import Activity, Actor, Delivery, Follow
 from inbox.activity import Incoming
-from inbox.processor import Context, handlers
+from inbox.context import Context
+from inbox.dispatch import handlers
 from outbox import follows
 from tests.fastcrypto import POOL
 from tests.fedinet import FakeActor, FediNet
