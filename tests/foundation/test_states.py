@@ -196,7 +196,8 @@ MODELS = {"Follow", "Structure", "Listing", "Report", "Delivery"}
 # Writes of an attribute named state/status that are not one of the five aggregates'.
 OTHERS = {
     ("domain/exchanges.py", "self.state"),  # Exchange.apply, after domain.exchanges.transition
-    ("instance/errors.py", "self.status"),  # an HTTP status
+    ("instance/errors.py", "self.status"),
+    ("instance/api_errors.py", "self.status"),  # an HTTP status
     ("instance/search_query.py", "query.status"),  # a search filter
     ("domain/listings.py", "out.status"),  # validated input, applied by apply_listing
 }

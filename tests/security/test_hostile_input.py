@@ -327,7 +327,8 @@ class Sweep:
     async def check(self, response: Any, what: str) -> None:
         self.count += 1
         status = response.status_code
-        text = await response.get_data(as_text=True)
+        # An icon or an image answers bytes: read them as such, never as UTF-8 text.
+        text = (await response.get_data()).decode("utf-8", errors="replace")
         if status >= 500:
             self.failures.append(f"{what}: {status} {text[:200]}")
         elif status >= 400 and response.mimetype == "application/json":

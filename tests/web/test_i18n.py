@@ -135,3 +135,11 @@ async def test_talk_and_admin_pages_in_both_languages(node: TestNode) -> None:
         page = await browser.get(path + "?lang=en")
         assert english in page, (path, english)
         assert french not in page or french == english, (path, french)
+
+
+def test_catalogues_parse_without_a_warning() -> None:
+    """A merge that drops a ``msgstr`` line leaves a catalogue Babel still reads, printing
+    a warning at every start (a log line that is not JSON): refuse it here."""
+    for locale in ("fr", "en"):
+        with (CATALOGUES / locale / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+            read_po(fh, locale=locale, abort_invalid=True)  # raises PoFileError
