@@ -20,10 +20,15 @@ from config.database import utcnow
 from domain.social import Community, CommunityMember, Post
 from federation.keys import host_of
 from federation.models import Actor
-from federation.origin import object_id
 from inbox.activity import Incoming
 from inbox.context import Context
-from inbox.from_ap import MalformedObject, NoteData, post_from_ap
+from inbox.from_ap import (
+    MalformedObject,
+    NoteData,
+    UndoData,
+    announce_from_ap,
+    post_from_ap,
+)
 from inbox.from_ap.notes import POST_TEXT_MAX
 from outbox.communities import announce
 
@@ -63,11 +68,7 @@ async def handle_group_announce(ctx: Context, act: Incoming, announcer: Actor) -
     """Handle an Announce by a Group; False when the announcer is not a community."""
     if announcer.type != "Group":
         return False
-    inner = act.object
-    if inner is not None and inner.get("type") == "Create":
-        note_uri = object_id(inner.get("object"))
-    else:
-        note_uri = act.object_id
+    note_uri = announce_from_ap(act.raw).post
     if not note_uri:
         return "announce of nothing"
     async with ctx.db.session() as session:
@@ -103,15 +104,15 @@ def _is_local(ctx: Context, uri: str) -> bool:
     return host_of(uri) == ctx.settings.instance.domain.lower()
 
 
-async def undo_group_announce(ctx: Context, act: Incoming) -> str | None:
-    announce_uri = act.object_id
+async def undo_group_announce(ctx: Context, undo: UndoData) -> str | None:
+    announce_uri = undo.object_id
     async with ctx.transaction() as session:
         group = (
-            await session.execute(select(Actor).where(Actor.uri == act.actor))
+            await session.execute(select(Actor).where(Actor.uri == undo.actor))
         ).scalar_one_or_none()
         if group is None or group.type != "Group":
             return "undo of an announce by an unknown group"
-        inner_object = object_id(act.object.get("object")) if act.object else None
+        inner_object = undo.announced
         query = select(Post).where(Post.group_id == group.id)
         if inner_object:
             query = query.where(Post.ap_id == inner_object)

@@ -34,7 +34,7 @@ from domain.vocabulary import EXCHANGE_ACTION_OF
 from federation.models import Actor
 from inbox.activity import Incoming
 from inbox.context import Context
-from inbox.from_ap import MalformedObject, agreement_of_event, offer_from_ap
+from inbox.from_ap import MalformedObject, agreement_of_event, answer_from_ap, offer_from_ap
 from outbox.exchanges import after_change, refuse_offer
 
 log = logging.getLogger(__name__)
@@ -138,8 +138,8 @@ async def _change(ctx: Context, act: Incoming, exchange_id: int, action: Action)
         if exchange is None:
             return "the exchange is gone"
         if action == "accept":
-            result = act.raw.get("result")
-            if result is not None and result != exchange.ap_id:
+            answer = answer_from_ap(act.raw)
+            if answer.names_result and answer.result != exchange.ap_id:
                 return "an Accept naming another agreement"
         actor = await session.scalar(select(Actor).where(Actor.uri == act.actor))
         side = exchange.side_of(actor.id) if actor is not None and not actor.local else None

@@ -11,6 +11,9 @@ Handlers take the dataclass; nothing past this package reads the raw JSON.
 * ``notes`` — :func:`note_from_ap` (direct messages, posts sent to our
   communities), :func:`post_from_ap` (posts a remote community announces);
 * ``flags`` — :func:`flag_from_ap` (reports);
+* ``answers`` — :func:`answer_from_ap`, :func:`undo_from_ap` (what an Accept,
+  a Reject or an Undo is about: the embedded Follow's actor or object, an Accept's
+  ``result``), :func:`announce_from_ap` (the post a community announces);
 * ``exchanges`` — :func:`offer_from_ap` (FEP-0837 ``Offer{Agreement}``),
   :func:`agreement_of_event` (the Agreement an ``EconomicEvent`` realises).
 
@@ -20,6 +23,14 @@ are in ``values``.
 
 from __future__ import annotations
 
+from inbox.from_ap.answers import (
+    AnnounceData,
+    AnswerData,
+    UndoData,
+    announce_from_ap,
+    answer_from_ap,
+    undo_from_ap,
+)
 from inbox.from_ap.exchanges import OfferData, agreement_of_event, offer_from_ap
 from inbox.from_ap.flags import FlagData, flag_from_ap
 from inbox.from_ap.listings import ListingData, listing_from_ap
@@ -27,16 +38,22 @@ from inbox.from_ap.notes import NoteData, PostData, note_from_ap, post_from_ap
 from inbox.from_ap.values import MalformedObject
 
 __all__ = [
+    "AnnounceData",
+    "AnswerData",
     "FlagData",
     "ListingData",
     "MalformedObject",
     "NoteData",
     "OfferData",
     "PostData",
+    "UndoData",
     "agreement_of_event",
+    "announce_from_ap",
+    "answer_from_ap",
     "flag_from_ap",
     "listing_from_ap",
     "note_from_ap",
     "offer_from_ap",
     "post_from_ap",
+    "undo_from_ap",
 ]

@@ -14,6 +14,7 @@ from federation.policy import PEERING_REASON, policies, set_policy
 from inbox import exchanges
 from inbox.activity import Incoming
 from inbox.context import Context
+from inbox.from_ap import answer_from_ap
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +26,14 @@ async def find_our_follow(session: AsyncSession, act: Incoming) -> Follow | None
     ).scalar_one_or_none()
     if followed is None:
         return None
+    answer = answer_from_ap(act.raw)
     query = select(Follow).where(Follow.followed_id == followed.id)
-    if act.object is not None and isinstance(act.object.get("actor"), str):
-        follower_uri = act.object["actor"]
+    if answer.follower is not None:
         query = query.join(Actor, Follow.follower_id == Actor.id).where(
-            Actor.uri == follower_uri, Actor.local.is_(True)
+            Actor.uri == answer.follower, Actor.local.is_(True)
         )
-    elif act.object_id:
-        query = query.where(Follow.activity_uri == act.object_id)
+    elif answer.object_id:
+        query = query.where(Follow.activity_uri == answer.object_id)
     else:
         return None
     return (await session.execute(query)).scalar_one_or_none()
