@@ -7,13 +7,15 @@ Thin like the JSON API: the use cases are ``instance.services.exchanges``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from quart import Response, flash, render_template, request
 
-from domain.exchanges import ACTIONS, Exchange
+from domain.exchanges import ACTIONS, Action, Exchange, Side
 from domain.models import Structure
 from domain.validation import Invalid
+from federation.models import Actor
 from instance.errors import ApiError
 from instance.i18n import gettext as _
 from instance.node import current_node
@@ -56,19 +58,31 @@ async def propose_exchange(listing_id: int) -> Response:
     return redirect_to("/exchanges")
 
 
-def _row(exchange: Exchange, structure: Structure) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ExchangeRow:
+    """An exchange as ``/exchanges`` shows it, from the side of one of the person's structures."""
+
+    exchange: Exchange
+    structure: Structure
+    side: Side | None
+    other: Actor
+    actions: list[Action]
+    waiting: bool  # the structure marked it done and waits for the other side
+
+
+def _row(exchange: Exchange, structure: Structure) -> ExchangeRow:
     side = exchange.side_of(structure.actor_id)
     other = exchange.responder if side == "proposer" else exchange.proposer
-    return {
-        "exchange": exchange,
-        "structure": structure,
-        "side": side,
-        "other": other,
-        "actions": [a for a in ACTIONS if exchange.may(a, side)],
-        "waiting": exchange.state == "accepted"
+    return ExchangeRow(
+        exchange=exchange,
+        structure=structure,
+        side=side,
+        other=other,
+        actions=[a for a in ACTIONS if exchange.may(a, side)],
+        waiting=exchange.state == "accepted"
         and exchange.done_marked_by is not None
         and exchange.done_marked_by == side,
-    }
+    )
 
 
 @blueprint.get("/exchanges")
@@ -77,11 +91,11 @@ async def exchanges_page() -> str:
     async with current_node().db.session() as session:
         person = await require_person(session)
         structures = await acting_structures(session, person)
-        rows: list[dict[str, Any]] = []
+        rows: list[ExchangeRow] = []
         for structure in structures:
             found = await service.exchanges_of(session, structure, limit=SHOWN)
             rows.extend(_row(e, structure) for e in found[:SHOWN])
-    rows.sort(key=lambda r: r["exchange"].id, reverse=True)
+    rows.sort(key=lambda r: r.exchange.id, reverse=True)
     return await render_template("exchanges.html", rows=rows, structures=structures)
 
 

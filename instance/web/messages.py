@@ -16,6 +16,8 @@ service (:class:`~instance.services.messages.Refused`) is shown as a sentence.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from quart import flash, render_template, request
@@ -74,7 +76,7 @@ async def messages() -> str:
         for structure in structures:
             assert structure.actor is not None
             unread[structure.handle] = await threads.unread_count(session, structure.actor)
-        conversations: list[dict[str, Any]] = []
+        conversations: list[ConversationRow] = []
         if current is not None and current.actor is not None:
             summaries = await threads.conversations(session, current.actor)
             titles = await threads.listing_titles(
@@ -90,27 +92,57 @@ async def messages() -> str:
     )
 
 
-def _summary(summary: threads.Summary, actor: Actor, titles: dict[int, str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Participant:
+    """Another participant of a conversation, as the list names it."""
+
+    handle: str
+    domain: str
+    name: str
+
+
+@dataclass(frozen=True)
+class LastMessage:
+    """The last message of a conversation: its author's id and when (ISO 8601)."""
+
+    author: str
+    published: str
+
+
+@dataclass(frozen=True)
+class ConversationRow:
+    """A conversation as the list shows it: the others, the last message, its preview."""
+
+    id: int
+    unread: int
+    others: list[Participant]
+    last: LastMessage | None
+    preview: str
+    listing_title: str | None
+    last_at: datetime | None
+
+
+def _summary(summary: threads.Summary, actor: Actor, titles: dict[int, str]) -> ConversationRow:
     """A conversation as the list shows it: the others, the last message, its preview."""
     conversation = summary.conversation
     last = summary.recent[-1] if summary.recent else None
-    return {
-        "id": conversation.id,
-        "unread": summary.unread,
-        "others": [
-            {"handle": p.actor.handle, "domain": p.actor.domain, "name": p.actor.name}
+    return ConversationRow(
+        id=conversation.id,
+        unread=summary.unread,
+        others=[
+            Participant(handle=p.actor.handle, domain=p.actor.domain, name=p.actor.name)
             for p in conversation.participants
             if p.actor.uri != actor.uri
         ],
-        "last": (
-            {"author": last.author.uri, "published": last.published_at.isoformat()}
+        last=(
+            LastMessage(author=last.author.uri, published=last.published_at.isoformat())
             if last
             else None
         ),
-        "preview": MENTION.sub("", last.content_text) if last else "",
-        "listing_title": titles.get(conversation.listing_id or 0),
-        "last_at": last.published_at if last else None,
-    }
+        preview=MENTION.sub("", last.content_text) if last else "",
+        listing_title=titles.get(conversation.listing_id or 0),
+        last_at=last.published_at if last else None,
+    )
 
 
 # --- a thread -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ The results are a plain list; the map is an extra drawn by
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlencode
 
 from quart import render_template, request
@@ -42,7 +42,18 @@ PASSED_THROUGH = (
 FORM_FIELDS = (*PASSED_THROUGH, "commune", "lat", "lon")
 
 
-def map_points(hits: list[Any]) -> list[dict[str, Any]]:
+class MapPoint(TypedDict):
+    """A point of the map, as the page hands it to its script (JSON)."""
+
+    lat: float
+    lon: float
+    title: str
+    url: str
+    origin: str
+    local: bool
+
+
+def map_points(hits: list[Any]) -> list[MapPoint]:
     """What the map draws: one point per located result."""
     return [
         {

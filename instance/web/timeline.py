@@ -14,13 +14,14 @@ to the person on the page they came from, never a 500.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from quart import Response, flash, render_template, request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.models import Person, Structure
+from domain.models import Listing, Person, Structure
+from domain.social import Post
 from domain.validation import Invalid
 from federation.models import Actor, Follow
 from instance.i18n import gettext as _
@@ -39,16 +40,24 @@ from instance.web.remote import TargetError, resolve
 PAGE = 20
 
 
+@dataclass(frozen=True)
+class Entry:
+    """A timeline entry for the template: a listing or a community post."""
+
+    type: timelines.Kind
+    row: Listing | Post
+
+
 async def _items(
     session: AsyncSession, actor: Actor, cursor_text: str | None
-) -> tuple[list[dict[str, Any]], str | None, bool]:
+) -> tuple[list[Entry], str | None, bool]:
     """Timeline entries (listing or post rows) for the templates, and the next cursor."""
     try:
         cursor = timelines.parse_cursor(cursor_text)
     except Invalid:
         return [], None, True
     items, next_cursor = await timelines.page(session, actor, PAGE, cursor)
-    return [{"type": i.kind, "row": i.row} for i in items], next_cursor, False
+    return [Entry(type=i.kind, row=i.row) for i in items], next_cursor, False
 
 
 @blueprint.get("/timeline")
@@ -57,7 +66,7 @@ async def timeline() -> str:
         person = await require_person(session)
         structures = await acting_structures(session, person)
         current = pick_structure(structures, request.args.get("as"))
-        entries: list[dict[str, Any]] = []
+        entries: list[Entry] = []
         next_url = None
         bad_cursor = False
         following: list[Follow] = []
