@@ -19,13 +19,14 @@ module shows its answers and refusals as pages.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from typing import Any
 
 from quart import Response, flash, render_template, request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import Person, Structure
-from domain.social import Community
+from domain.social import Community, Post
 from federation.models import Actor
 from instance.errors import ApiError, NotFound
 from instance.i18n import gettext as _
@@ -108,26 +109,46 @@ async def new_community_post() -> Any:
 # --- a community of this node -------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CommunityPage:
+    """What ``community.html`` shows: a community of this node, or one followed elsewhere."""
+
+    community: Community | None  # None for a community of another node
+    remote: Actor | None  # its Group actor, for a community of another node
+    posts: list[Post]
+    members: list[Actor]
+    member_ids: set[int]
+    followers: list[Actor]  # who follows without being a member (animators see them)
+    animator: bool
+    posting: list[Structure]  # the person's structures that may post
+    joinable: list[Structure]
+    pending: list[Structure]  # the person's structures whose follow is not yet accepted
+
+    def context(self) -> dict[str, Any]:
+        """The template's variables (one per field)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
 async def _page_data(
     session: AsyncSession, person: Person | None, community: Community
-) -> dict[str, Any]:
+) -> CommunityPage:
     members = await views.members(session, community)
     member_ids = {m.id for m in members}
     structures = await acting_structures(session, person) if person else []
     is_animator = person is not None and animates(person, community)
     followers = await views.followers(session, community) if is_animator else []
-    return {
-        "community": community,
-        "posts": await groups.posts(session, community.actor_id),
-        "members": members,
-        "member_ids": member_ids,
-        "followers": [f for f in followers if f.id not in member_ids],
-        "animator": is_animator,
-        "posting": [s for s in structures if s.actor_id in member_ids],
-        "joinable": [s for s in structures if s.actor_id not in member_ids],
-        "remote": None,
-        "pending": [],
-    }
+    return CommunityPage(
+        community=community,
+        posts=await groups.posts(session, community.actor_id),
+        members=members,
+        member_ids=member_ids,
+        followers=[f for f in followers if f.id not in member_ids],
+        animator=is_animator,
+        posting=[s for s in structures if s.actor_id in member_ids],
+        joinable=[s for s in structures if s.actor_id not in member_ids],
+        remote=None,
+        pending=[],
+    )
 
 
 @blueprint.get("/communities/<handle>")
@@ -138,7 +159,7 @@ async def community_page(handle: str) -> str:
         person = await load_viewer(session)
         community = await _community(session, handle)
         data = await _page_data(session, person, community)
-    return await render_template("community.html", values={}, error=None, **data)
+    return await render_template("community.html", values={}, error=None, **data.context())
 
 
 async def _community(session: AsyncSession, handle: str) -> Community:
@@ -183,7 +204,9 @@ async def community_post(handle: str) -> Any:
         if error:
             data = await _page_data(session, person, community)
             values = {"content": content, "structure": structure.handle}
-            page = await render_template("community.html", values=values, error=error, **data)
+            page = await render_template(
+                "community.html", values=values, error=error, **data.context()
+            )
             return page, 422
         post = await groups.post_local(session, node.settings, community, structure.actor, content)
         post_id = post.id
@@ -284,24 +307,24 @@ async def _remote_group(session: AsyncSession, address: str) -> Actor:
     return group
 
 
-async def _remote_data(session: AsyncSession, person: Person, group: Actor) -> dict[str, Any]:
+async def _remote_data(session: AsyncSession, person: Person, group: Actor) -> CommunityPage:
     structures = await acting_structures(session, person)
     follows = await views.follow_states(session, group, [s.actor_id for s in structures])
     if not follows:
         # Only what the person's structures follow is shown as a community page.
         deny(404)
-    return {
-        "community": None,
-        "remote": group,
-        "posts": await groups.posts(session, group.id),
-        "members": [],
-        "member_ids": set(),
-        "followers": [],
-        "animator": False,
-        "posting": [s for s in structures if follows.get(s.actor_id or 0) == "accepted"],
-        "joinable": [],
-        "pending": [s for s in structures if follows.get(s.actor_id or 0) == "pending"],
-    }
+    return CommunityPage(
+        community=None,
+        remote=group,
+        posts=await groups.posts(session, group.id),
+        members=[],
+        member_ids=set(),
+        followers=[],
+        animator=False,
+        posting=[s for s in structures if follows.get(s.actor_id or 0) == "accepted"],
+        joinable=[],
+        pending=[s for s in structures if follows.get(s.actor_id or 0) == "pending"],
+    )
 
 
 async def _remote_page(address: str) -> str:
@@ -309,7 +332,7 @@ async def _remote_page(address: str) -> str:
         person = await require_person(session)
         group = await _remote_group(session, address)
         data = await _remote_data(session, person, group)
-    return await render_template("community.html", values={}, error=None, **data)
+    return await render_template("community.html", values={}, error=None, **data.context())
 
 
 async def _remote_post(address: str) -> Any:
@@ -320,15 +343,15 @@ async def _remote_post(address: str) -> Any:
         person = await require_person(session)
         group = await _remote_group(session, address)
         data = await _remote_data(session, person, group)
-        structure = next(
-            (s for s in data["posting"] if s.handle == form.get("structure", "")), None
-        )
+        structure = next((s for s in data.posting if s.handle == form.get("structure", "")), None)
         if structure is None or structure.actor is None:
             deny(403, _("Follow this community with your structure before posting in it."))
         error = _check_post(content)
         if error:
             values = {"content": content, "structure": structure.handle}
-            page = await render_template("community.html", values=values, error=error, **data)
+            page = await render_template(
+                "community.html", values=values, error=error, **data.context()
+            )
             return page, 422
         await groups.post_remote(session, node.settings, group, structure.actor, content)
     await flash(

@@ -8,6 +8,7 @@ month, by structure kind, and what each peered territory brings.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -39,30 +40,51 @@ def _day(name: str, errors: dict[str, str]) -> date | None:
     return day
 
 
-def bar_chart(rows: list[tuple[str, int, int]]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Bar:
+    """One row of a chart: its label, its two counts and their widths in pixels."""
+
+    label: str
+    y: int
+    offers: int
+    needs: int
+    offers_width: float
+    needs_width: float
+
+
+@dataclass(frozen=True)
+class BarChart:
+    """Geometry of a two-series horizontal bar chart (offers, needs) for the template."""
+
+    bars: list[Bar]
+    height: int
+    width: int
+    label_width: int
+    bar_height: int
+
+
+def bar_chart(rows: list[tuple[str, int, int]]) -> BarChart:
     """Geometry of a two-series horizontal bar chart (offers, needs) for the template."""
     top = max([offers + needs for _label, offers, needs in rows] or [1]) or 1
     scale = (CHART_WIDTH - LABEL_WIDTH - 50) / top
-    bars = []
-    for i, (label, offers, needs) in enumerate(rows):
-        y = i * (BAR_HEIGHT + 8)
-        bars.append(
-            {
-                "label": label,
-                "y": y,
-                "offers": offers,
-                "needs": needs,
-                "offers_width": round(offers * scale, 1),
-                "needs_width": round(needs * scale, 1),
-            }
+    bars = [
+        Bar(
+            label=label,
+            y=i * (BAR_HEIGHT + 8),
+            offers=offers,
+            needs=needs,
+            offers_width=round(offers * scale, 1),
+            needs_width=round(needs * scale, 1),
         )
-    return {
-        "bars": bars,
-        "height": max(1, len(rows)) * (BAR_HEIGHT + 8),
-        "width": CHART_WIDTH,
-        "label_width": LABEL_WIDTH,
-        "bar_height": BAR_HEIGHT,
-    }
+        for i, (label, offers, needs) in enumerate(rows)
+    ]
+    return BarChart(
+        bars=bars,
+        height=max(1, len(rows)) * (BAR_HEIGHT + 8),
+        width=CHART_WIDTH,
+        label_width=LABEL_WIDTH,
+        bar_height=BAR_HEIGHT,
+    )
 
 
 def _rows(groups: list[dict[str, Any]], label: Any) -> list[tuple[str, int, int]]:
