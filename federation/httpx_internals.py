@@ -13,7 +13,7 @@ httpx offers no public way to do two things this node needs:
 
 Both attributes have kept their names across httpx 0.2x, but they are private:
 an httpx upgrade that renames them breaks here, and
-``tests/security/test_ssrf.py`` pins both, so it breaks in the tests first.
+``tests/security/test_ssrf_resolution.py`` pins both, so it breaks in the tests first.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ message to a local structure, and merged into an Entraide listing (a FEP-0837
 ``Note``), so that every property variant also lands on the listing parser;
 each example merged into an actor document too; and every funfedi activity.
 Hosts are moved into the in-process test network the way
-``tests/federation/test_payload_fixtures.py`` does: pasture's
+``tests/federation/test_payload_fixture_deliveries.py`` does: pasture's
 ``http://pasture-one-actor`` becomes ``https://pasture-one-actor.test``, funfedi's
 sender lives at ``https://funfedi.test``, and the receiving actor is a local
 structure of ``a.test``.

@@ -1,0 +1,128 @@
+"""Process helpers of the end-to-end harness: the console script, a clean environment,
+polling, parallel calls, the kill of leftover servers at exit, and the peering of two
+serving nodes through the CLI (see ``harness``)."""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from tests.e2e.harness import Node
+
+T = TypeVar("T")
+
+HOST = "127.0.0.1"
+PASSWORD = "correct horse battery"
+SERVER_ENV = {
+    "ENTRAIDE_WORKERS__POLL_INTERVAL": "0.2",
+    "ENTRAIDE_RATELIMIT__ENABLED": "false",
+    "PYTHONUNBUFFERED": "1",
+}
+CLI_TIMEOUT = 90.0
+READY_TIMEOUT = 60.0  # a cold start takes 2-7 s; a loaded CI machine can take much longer
+STOP_TIMEOUT = 45.0  # Hypercorn's graceful timeout (15 s) plus the workers' grace (10 s)
+PAST = "2000-01-01 00:00:00.000000"  # a UTCDateTime as SQLite stores it: due long ago
+
+LISTING: dict[str, Any] = {
+    "structure": "menuiserie",
+    "kind": "offer",
+    "title": "Chutes de chêne",
+    "description": "Chutes de bois massif à donner, idéal pour un atelier.",
+    "category": "materials",
+    "modality": "give",
+    "quantity": "300",
+    "unit": "kg",
+    "location": {"commune": "Orthez", "lat": 43.4886, "lon": -0.7722},
+    "radius_km": 30,
+}
+
+_LIVE: set[subprocess.Popen[bytes]] = set()
+
+
+def _kill_leftovers() -> None:
+    for process in list(_LIVE):
+        if process.poll() is None:
+            process.kill()
+
+
+atexit.register(_kill_leftovers)
+
+
+def entraide_command() -> list[str]:
+    """The real console script of this interpreter's environment (the project's venv)."""
+    script = Path(sys.executable).with_name("entraide")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("entraide")
+    return [found] if found else [sys.executable, "-m", "instance.cli"]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without ``ENTRAIDE_*`` settings, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENTRAIDE_")}
+    env.update(extra)
+    return env
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGKILL it when its parent dies (Linux prctl(2))."""
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+def wait_for(predicate: Callable[[], T], timeout: float, *, what: str, interval: float = 0.1) -> T:
+    """Poll ``predicate`` until it returns something truthy, and return that; fail after
+    ``timeout`` seconds, naming ``what`` was awaited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}: {value!r}")
+        time.sleep(interval)
+
+
+def in_parallel(*calls: Callable[[], T]) -> list[T]:
+    """Run blocking calls (CLI commands: mostly imports, one core each) at the same time."""
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        futures = [pool.submit(call) for call in calls]
+        return [future.result() for future in futures]
+
+
+def peer_through_cli(a: Node, b: Node, timeout: float = 30.0) -> None:
+    """``peer request`` on A, ``peer approve`` on B, until both see the peering accepted.
+
+    Both nodes must be serving: the CLI queues the activities in the database
+    and each server delivers them within its poll interval.
+    """
+    requested = a.cli("peer", "request", f"acct:territory@{b.domain}").stdout.strip()
+    assert requested == f"{b.domain} outgoing pending", requested
+
+    deadline = time.monotonic() + timeout
+    while True:  # B's approve works once B has received and stored A's Follow
+        approved = b.cli("peer", "approve", a.domain, check=False)
+        if approved.returncode == 0:
+            assert approved.stdout.strip() == f"{a.domain} incoming accepted", approved.stdout
+            break
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"B never saw A's request: {approved.stderr.strip()}")
+        time.sleep(0.2)
+    # Accepted both ways once each has the other's Accept (counts.peers: accepted outgoing).
+    wait_for(
+        lambda: a.instance()["counts"]["peers"] == 1 and b.instance()["counts"]["peers"] == 1,
+        timeout,
+        what="both nodes to count the other as an accepted peer",
+    )
