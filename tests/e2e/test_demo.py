@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -63,20 +65,13 @@ def _check_logins_conversation_and_post(base: str, printed: str) -> None:
     assert "Communauté de communes de Lacq-Orthez" in community.text
 
 
-def test_demo_starts_seeded_with_matching_listings(tmp_path: Path) -> None:
-    port = free_port()
+@contextmanager
+def _demo(data: Path, port: int, log: Path) -> Iterator[str]:
+    """``entraide demo`` on ``data`` and ``port``, its output in ``log``, ready: its base URL."""
     base = f"http://127.0.0.1:{port}"
-    log = tmp_path / "demo.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [
-                *entraide_command(),
-                "--data-dir",
-                str(tmp_path / "demo"),
-                "demo",
-                "--port",
-                str(port),
-            ],
+            [*entraide_command(), "--data-dir", str(data), "demo", "--port", str(port)],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -94,7 +89,20 @@ def test_demo_starts_seeded_with_matching_listings(tmp_path: Path) -> None:
                 return False
 
         wait_for(ready, 90, what="the demo node")
-        assert "Demo administrator:" in log.read_text()
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_demo_starts_seeded_with_matching_listings(tmp_path: Path) -> None:
+    port = free_port()
+    first_log, again_log = tmp_path / "demo.log", tmp_path / "again.log"
+    with _demo(tmp_path / "demo", port, first_log) as base:
+        assert "Demo administrator:" in first_log.read_text()
         counts = httpx.get(f"{base}/api/v1/instance", timeout=10).json()["counts"]
         assert counts["structures"] == 3 and counts["local_listings"] == 7
         wait_for(
@@ -104,13 +112,13 @@ def test_demo_starts_seeded_with_matching_listings(tmp_path: Path) -> None:
         )
         for path in ("/", "/search", "/territoire", "/structures"):
             assert httpx.get(f"{base}{path}", timeout=10).status_code == 200, path
-        _check_logins_conversation_and_post(base, log.read_text())
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=45)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _check_logins_conversation_and_post(base, first_log.read_text())
+    # Started again, the demo reuses what it made: the same logins, nothing seeded twice.
+    with _demo(tmp_path / "demo", port, again_log) as base:
+        assert LOGIN_RE.findall(again_log.read_text()) == LOGIN_RE.findall(first_log.read_text())
+        counts = httpx.get(f"{base}/api/v1/instance", timeout=10).json()["counts"]
+        assert counts["structures"] == 3 and counts["local_listings"] == 7
+        _check_logins_conversation_and_post(base, again_log.read_text())
 
 
 def test_demo_names_a_taken_port_and_the_option_to_change_it(tmp_path: Path) -> None:
