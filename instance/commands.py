@@ -243,11 +243,9 @@ def token(args: argparse.Namespace) -> int:
 
 # --- demo -------------------------------------------------------------------
 
-DEMO_EMAIL = "admin@demo.entraide.local"
-
 
 def demo(args: argparse.Namespace) -> int:
-    """Make a demo node on first run, print the admin's login, and serve it."""
+    """Make a demo node on first run, print its logins, and serve it."""
     _refuse_taken_port(args.host, args.port)
     ddir = data_dir(args, fallback="demo-data")
     login_file = ddir / "demo-login.txt"
@@ -260,16 +258,25 @@ def demo(args: argparse.Namespace) -> int:
             allow_private=True,
         )
         initialise(settings)
-        password = secrets.token_urlsafe(9)
-        from instance.demo import seed_demo
+        from instance.demo import PEOPLE, seed_demo
 
-        asyncio.run(seed_demo(settings, DEMO_EMAIL, password))
-        login_file.write_text(f"{DEMO_EMAIL}\n{password}\n", encoding="utf-8")
+        passwords = {who["email"]: secrets.token_urlsafe(9) for who in PEOPLE}
+        asyncio.run(seed_demo(settings, passwords))
+        login_file.write_text(
+            "".join(f"{email} {password}\n" for email, password in passwords.items()),
+            encoding="utf-8",
+        )
         login_file.chmod(0o600)
     settings = settings_for(argparse.Namespace(data_dir=str(ddir)))
-    email, password = login_file.read_text(encoding="utf-8").split()[:2]
+    # One "e-mail password" pair per line, the administrator first (a file of an older
+    # demo holds the administrator's alone, on two lines: read the same way).
+    words = login_file.read_text(encoding="utf-8").split()
+    logins = list(zip(words[::2], words[1::2], strict=False))
     print(f"Demo node: {settings.base_url}/", flush=True)
+    email, password = logins[0]
     print(f"Demo administrator: {email} / password: {password}", flush=True)
+    for email, password in logins[1:]:
+        print(f"Demo structure login: {email} / password: {password}", flush=True)
     sys.stdout.flush()
     setup_logging(settings, args.debug)
     check_schema(settings)

@@ -1,12 +1,53 @@
-"""Seed data of the demo node: an administrator, three structures, some listings."""
+"""Seed data of the demo node: an administrator and one person per structure, each with
+their own login; three structures of the Béarn whose listings meet; a conversation between
+two of them; a post in the community « Gouvernance »."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from actors.local import approve_structure
 from config.settings import Settings
+from domain.models import Listing, Person
 from domain.people import create_person, create_structure
+
+ADMIN_EMAIL = "admin@demo.entraide.local"
+
+# Who logs in to the demo: the administrator, then one person per structure (its owner).
+PEOPLE: list[dict[str, str]] = [
+    {"email": ADMIN_EMAIL, "name": "Administratrice démo", "role": "admin", "structure": ""},
+    {
+        "email": "menuiserie@demo.entraide.local",
+        "name": "Jean Lasserre",
+        "role": "member",
+        "structure": "menuiserie_lasserre",
+    },
+    {
+        "email": "ressourcerie@demo.entraide.local",
+        "name": "Maïté Casenave",
+        "role": "member",
+        "structure": "ressourcerie_gave",
+    },
+    {
+        "email": "cc-lacq-orthez@demo.entraide.local",
+        "name": "Pierre Lanne",
+        "role": "member",
+        "structure": "cc_lacq_orthez",
+    },
+]
+
+# The conversation: the ressourcerie writes about the menuiserie's offer, which answers.
+MESSAGE = (
+    "Bonjour, vos chutes de bois nous intéressent pour l'atelier de réemploi. "
+    "Pouvons-nous passer les chercher mardi ?"
+)
+REPLY = "Bonjour, mardi matin nous va très bien : venez à l'atelier à partir de 8 h."
+GOVERNANCE_POST = (
+    "Bienvenue sur le territoire de démonstration ! Proposition : une réunion des "
+    "structures chaque trimestre pour faire le point sur les échanges."
+)
 
 STRUCTURES: list[dict[str, Any]] = [
     {
@@ -116,26 +157,66 @@ LISTINGS: list[dict[str, Any]] = [
 ]
 
 
-async def seed_demo(settings: Settings, email: str, password: str) -> None:
+async def seed_demo(settings: Settings, passwords: dict[str, str]) -> None:
+    """Seed a new demo node; ``passwords`` gives each of :data:`PEOPLE` its password."""
     from instance.app import create_app
+    from instance.bootstrap import GOVERNANCE_HANDLE
     from instance.node import current_node
+    from instance.services import communities, messages
     from instance.services.listings import create_listing
 
     app = create_app(settings, run_workers=False)
     async with app.app_context():
         node = current_node()
         async with node.db.session() as session:
-            admin = await create_person(
-                session, email, password, role="admin", display_name="Administratrice démo"
-            )
+            people: dict[str, Person] = {}
+            for who in PEOPLE:
+                people[who["structure"]] = await create_person(
+                    session,
+                    who["email"],
+                    passwords[who["email"]],
+                    role=who["role"],
+                    display_name=who["name"],
+                )
+            admin = people[""]
+            actors = {}
             for data in STRUCTURES:
                 structure = await create_structure(
-                    session, data, admin, territory_handle=settings.instance.handle
+                    session, data, people[data["handle"]], territory_handle=settings.instance.handle
                 )
-                await approve_structure(session, settings, structure, admin)
+                actors[data["handle"]] = await approve_structure(
+                    session, settings, structure, admin
+                )
             # The memberships made above, loaded (publishing checks them; no lazy load
             # may happen in an async session).
-            await session.refresh(admin, ["memberships"])
+            for person in people.values():
+                await session.refresh(person, ["memberships"])
             for data in LISTINGS:
-                await create_listing(session, node, admin, data)
+                await create_listing(session, node, people[data["structure"]], data)
+            wood = await session.scalar(
+                select(Listing.id).where(Listing.title == LISTINGS[0]["title"])
+            )
+            first = await messages.send(
+                session,
+                settings,
+                actors["ressourcerie_gave"],
+                actors["menuiserie_lasserre"],
+                MESSAGE,
+                listing_id=wood,
+            )
+            await messages.send(  # the reply, in the same conversation
+                session,
+                settings,
+                actors["menuiserie_lasserre"],
+                actors["ressourcerie_gave"],
+                REPLY,
+                conversation_id=first.conversation_id,
+            )
+            governance = await communities.community_by_handle(session, GOVERNANCE_HANDLE)
+            await communities.admit_member(
+                session, people["cc_lacq_orthez"], governance, "cc_lacq_orthez"
+            )
+            await communities.post_local(
+                session, settings, governance, actors["cc_lacq_orthez"], GOVERNANCE_POST
+            )
     await node.db.dispose()

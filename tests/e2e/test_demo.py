@@ -1,34 +1,77 @@
-"""The quick start's demo node starts, seeded, and its offers and needs meet."""
+"""The quick start's demo node starts, seeded: its offers and needs meet, each printed login
+opens its own structure, two structures talk and « Gouvernance » holds a post."""
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
+from instance.demo import PEOPLE, STRUCTURES
 from tests.databases import free_port
 from tests.e2e.harness import clean_env, entraide_command, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def test_demo_starts_seeded_with_matching_listings(tmp_path: Path) -> None:
-    port = free_port()
+LOGIN_RE = re.compile(r"^Demo (administrator|structure login): (\S+) / password: (\S+)$", re.M)
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _log_in(client: httpx.Client, email: str, password: str) -> None:
+    """Log ``client`` in through the ``/login`` form."""
+    found = CSRF_RE.search(client.get("/login").text)
+    assert found is not None
+    answer = client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": found[1]}
+    )
+    assert answer.status_code in (302, 303), (email, answer.status_code)
+
+
+def _check_logins_conversation_and_post(base: str, printed: str) -> None:
+    logins = LOGIN_RE.findall(printed)
+    assert [email for _, email, _ in logins] == [who["email"] for who in PEOPLE]
+    assert logins[0][0] == "administrator" and len({p for _, _, p in logins}) == len(logins)
+    names = {s["handle"]: s["name"] for s in STRUCTURES}
+    for (_, email, password), who in zip(logins, PEOPLE, strict=True):
+        with httpx.Client(base_url=base, timeout=10) as client:
+            _log_in(client, email, password)
+            account = client.get("/account")
+            assert account.status_code == 200 and email in account.text
+            for handle, name in names.items():  # its own structure, no other's
+                assert (name in account.text) == (handle == who["structure"]), (email, name)
+            assert (client.get("/admin").status_code == 200) == (who["role"] == "admin")
+            if who["structure"] == "ressourcerie_gave":
+                threads = client.get("/messages").text
+                link = re.search(r'href="(/messages/\d+)', threads)
+                assert link is not None, threads
+                thread = client.get(link[1]).text
+                assert "Pouvons-nous passer les chercher mardi" in thread
+                assert "mardi matin nous va très bien" in thread
+    with httpx.Client(base_url=base, timeout=10) as client:  # a wrong password opens nothing
+        found = CSRF_RE.search(client.get("/login").text)
+        assert found is not None
+        data = {"email": logins[1][1], "password": "wrong password", "csrf_token": found[1]}
+        assert client.post("/login", data=data).status_code not in (302, 303)
+        assert client.get("/account").status_code in (302, 303)
+    community = httpx.get(f"{base}/communities/gouvernance", timeout=10)
+    assert "une réunion des structures chaque trimestre" in community.text
+    assert "Communauté de communes de Lacq-Orthez" in community.text
+
+
+@contextmanager
+def _demo(data: Path, port: int, log: Path) -> Iterator[str]:
+    """``entraide demo`` on ``data`` and ``port``, its output in ``log``, ready: its base URL."""
     base = f"http://127.0.0.1:{port}"
-    log = tmp_path / "demo.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [
-                *entraide_command(),
-                "--data-dir",
-                str(tmp_path / "demo"),
-                "demo",
-                "--port",
-                str(port),
-            ],
+            [*entraide_command(), "--data-dir", str(data), "demo", "--port", str(port)],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -46,7 +89,20 @@ def test_demo_starts_seeded_with_matching_listings(tmp_path: Path) -> None:
                 return False
 
         wait_for(ready, 90, what="the demo node")
-        assert "Demo administrator:" in log.read_text()
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_demo_starts_seeded_with_matching_listings(tmp_path: Path) -> None:
+    port = free_port()
+    first_log, again_log = tmp_path / "demo.log", tmp_path / "again.log"
+    with _demo(tmp_path / "demo", port, first_log) as base:
+        assert "Demo administrator:" in first_log.read_text()
         counts = httpx.get(f"{base}/api/v1/instance", timeout=10).json()["counts"]
         assert counts["structures"] == 3 and counts["local_listings"] == 7
         wait_for(
@@ -56,12 +112,13 @@ def test_demo_starts_seeded_with_matching_listings(tmp_path: Path) -> None:
         )
         for path in ("/", "/search", "/territoire", "/structures"):
             assert httpx.get(f"{base}{path}", timeout=10).status_code == 200, path
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=45)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _check_logins_conversation_and_post(base, first_log.read_text())
+    # Started again, the demo reuses what it made: the same logins, nothing seeded twice.
+    with _demo(tmp_path / "demo", port, again_log) as base:
+        assert LOGIN_RE.findall(again_log.read_text()) == LOGIN_RE.findall(first_log.read_text())
+        counts = httpx.get(f"{base}/api/v1/instance", timeout=10).json()["counts"]
+        assert counts["structures"] == 3 and counts["local_listings"] == 7
+        _check_logins_conversation_and_post(base, again_log.read_text())
 
 
 def test_demo_names_a_taken_port_and_the_option_to_change_it(tmp_path: Path) -> None:
