@@ -89,6 +89,22 @@ async def notify_follow(
     return await notify_structure(session, structure_id, kind, data, url)
 
 
+async def notify_message(
+    session: AsyncSession, recipient_actor_id: int, sender: Actor, conversation_id: int
+) -> int:
+    """Tell the structure whose actor is ``recipient_actor_id`` that ``sender`` wrote to
+    it in conversation ``conversation_id`` (a local message or one received)."""
+    structure_id = await session.scalar(
+        select(Structure.id).where(Structure.actor_id == recipient_actor_id)
+    )
+    if structure_id is None:
+        return 0
+    data = {"from": sender.name or sender.handle, "domain": sender.domain}
+    return await notify_structure(
+        session, structure_id, "message", data, f"/messages/{conversation_id}"
+    )
+
+
 async def notify_roles(
     session: AsyncSession,
     roles: Iterable[str],

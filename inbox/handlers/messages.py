@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import utcnow
-from domain.models import Listing, Structure
-from domain.notify import notify_structure
+from domain.models import Listing
+from domain.notify import notify_message
 from domain.social import Conversation, Message, Participant, Post
 from federation.models import Actor
 from federation.vocab import PUBLIC_ALIASES
@@ -83,17 +83,7 @@ async def handle_note(ctx: Context, act: Incoming, note: NoteData) -> str | None
         )
         conversation.updated_at = now
         for recipient in recipients:
-            structure_id = await session.scalar(
-                select(Structure.id).where(Structure.actor_id == recipient.id)
-            )
-            if structure_id is not None:
-                await notify_structure(
-                    session,
-                    structure_id,
-                    "message",
-                    {"from": author.name or author.handle, "domain": author.domain},
-                    f"/messages/{conversation.id}",
-                )
+            await notify_message(session, recipient.id, author, conversation.id)
     return None
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from config.database import utcnow
 from config.settings import Settings
 from domain.models import Listing, Structure
-from domain.notify import notify_structure
+from domain.notify import notify_message
 from domain.social import Conversation, Message, Participant
 from domain.validation import FieldError, Invalid
 from federation.models import Actor
@@ -270,24 +270,7 @@ async def _write(
             participant.last_read_at = now
     await session.flush()
     if recipient.local:
-        await _notify(session, sender, recipient, conversation.id)
+        await notify_message(session, recipient.id, sender, conversation.id)
     else:
         await message_activities.deliver(session, settings, message, recipient, listing)
     return message
-
-
-async def _notify(
-    session: AsyncSession, sender: Actor, recipient: Actor, conversation_id: int
-) -> None:
-    """Tell the people of a local recipient structure (remote messages: see the inbox)."""
-    structure_id = await session.scalar(
-        select(Structure.id).where(Structure.actor_id == recipient.id)
-    )
-    if structure_id is not None:
-        await notify_structure(
-            session,
-            structure_id,
-            "message",
-            {"from": sender.name or sender.handle, "domain": sender.domain},
-            f"/messages/{conversation_id}",
-        )
