@@ -6,7 +6,6 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from config.database import utcnow
 from domain.models import Person
 from domain.social import Message, Notification, Participant
 from instance.services.structures import person_actor_ids
@@ -38,17 +37,3 @@ async def unread_notifications(session: AsyncSession, person: Person) -> int:
         )
     )
     return int(count or 0)
-
-
-async def mark_notifications_read(
-    session: AsyncSession, person: Person, url: str | None = None
-) -> None:
-    """Mark the person's notifications read (only those pointing at ``url``, if given)."""
-    query = select(Notification).where(
-        Notification.person_id == person.id, Notification.read_at.is_(None)
-    )
-    if url is not None:
-        query = query.where(Notification.url == url)
-    now = utcnow()
-    for notification in (await session.execute(query)).scalars():
-        notification.read_at = now

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from domain.people import find_person
 from domain.social import Notification
-from instance.services import people
+from instance.services import notifications, people
 from tests.support import TestNode
 
 
@@ -20,12 +20,12 @@ async def test_unread_notifications_and_marking_them_read(node: TestNode) -> Non
         assert person is not None
         assert await people.unread_notifications(session, person) == 3
         assert await people.unread_messages(session, person) == 0  # acts for no structure
-        await people.mark_notifications_read(session, person, "/a")
+        await notifications.mark_read(session, person, "/a")
     async with node.node.transaction() as session:
         person = await find_person(session, "someone@example.org")
         assert person is not None
         assert await people.unread_notifications(session, person) == 1
-        await people.mark_notifications_read(session, person)
+        await notifications.mark_read(session, person)
     async with node.node.db.session() as session:
         person = await find_person(session, "someone@example.org")
         assert person is not None
