@@ -40,10 +40,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sqlite3
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +64,7 @@ from bench.common import (
 )
 from bench.keys import MASTODON_KEY_PEM
 from bench.load import LoadResult, hammer, http_request
+from bench.procstats import cpu_ms
 
 CONNECTIONS = 32
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
@@ -165,11 +169,35 @@ def pool_of(requests: list[bytes]) -> Callable[[], bytes | None]:
     return lambda: next(it, None)
 
 
+@dataclass
+class Costs:
+    """The node's CPU (ms, from ``/proc``) over each phase, and what the database kept."""
+
+    trivial_ms: float = 0.0
+    accept_ms: float = 0.0  # during the accept window
+    drain_ms: float = 0.0  # after it, until every stored activity is processed
+    drain_seconds: float = 0.0
+    stored: int = 0  # rows of the load's activities in inbox_items
+    unprocessed: int = 0  # of them, still pending when the drain gave up
+
+
+def _pending(database: Path, base: str) -> tuple[int, int]:
+    """(rows of the load's activities, of them not processed yet), read with sqlite3."""
+    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)) as db:
+        row = db.execute(
+            "SELECT count(*), sum(CASE WHEN processed_at IS NULL THEN 1 ELSE 0 END) "
+            "FROM inbox_items WHERE activity_uri LIKE ?",
+            (f"{base}/activities/%",),
+        ).fetchone()
+    return int(row[0]), int(row[1] or 0)
+
+
 async def measure(
     actor: RemoteActor, actor_port: int, node_port: int, trivial: bytes, signed: list[bytes],
-    sizes: Sizes,
+    sizes: Sizes, cpu: Callable[[], float], database: Path, costs: Costs,
 ) -> tuple[LoadResult, LoadResult]:  # fmt: skip
-    """Serve the actor document, warm up, then the trivial run and the inbox run."""
+    """Serve the actor document, warm up, then the trivial run and the inbox run, and
+    the node's CPU over each (the inbox run's until what it stored is processed)."""
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
@@ -185,12 +213,28 @@ async def measure(
         if warm.statuses[202] != 1:
             raise RuntimeError(f"the node did not accept the first activity: {warm.statuses}")
         await hammer(node_port, pool_of([trivial] * 100), connections=4, duration=5)
+        while _pending(database, actor.base)[1]:  # the warm-up activity, processed
+            await asyncio.sleep(0.05)
+        before = cpu()
         trivial_run = await hammer(
             node_port, lambda: trivial, connections=CONNECTIONS, duration=sizes.trivial_seconds
         )
+        costs.trivial_ms = cpu() - before
+        before = cpu()
         accept_run = await hammer(
             node_port, pool_of(signed[1:]), connections=CONNECTIONS, duration=sizes.accept_seconds
         )
+        accepted = cpu()
+        costs.accept_ms = accepted - before
+        began = time.monotonic()
+        deadline = began + max(60.0, 4 * sizes.accept_seconds)
+        while True:
+            costs.stored, costs.unprocessed = _pending(database, actor.base)
+            if not costs.unprocessed or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        costs.drain_ms = cpu() - accepted
+        costs.drain_seconds = time.monotonic() - began
         return trivial_run, accept_run
     finally:
         stop.set()
@@ -226,9 +270,13 @@ def run(quick: bool) -> list[Row]:
             host = f"{HOST}:{node_port}"
             path = "/healthz" if answers(f"http://{host}/healthz") else "/api/v1/instance"
             trivial = http_request("GET", path, host, {"Accept": "application/json"})
+            costs = Costs()
             trivial_run, accept_run = asyncio.run(
-                measure(actor, actor_port, node_port, trivial, signed, sizes)
-            )
+                measure(
+                    actor, actor_port, node_port, trivial, signed, sizes,
+                    lambda: cpu_ms([node.process.pid]), data_dir / "entraide.db", costs,
+                )
+            )  # fmt: skip
             rss = node.rss_mb()
         finally:
             node.stop()
@@ -248,6 +296,9 @@ def run(quick: bool) -> list[Row]:
             file=sys.stderr,
         )
     window = f"{CONNECTIONS} connections, {accept_run.elapsed:.1f} s"
+    per_get = costs.trivial_ms / max(1, trivial_run.statuses[200])
+    per_activity = (costs.accept_ms + costs.drain_ms) / max(1, accept_run.statuses[202])
+    accept_only = costs.accept_ms / max(1, accept_run.statuses[202])
     return [
         (
             "inbox_accept_rate",
@@ -268,6 +319,26 @@ def run(quick: bool) -> list[Row]:
             "target >= 0.40; cost of verify + store",
         ),
         ("inbox_refused", float(refused + accept_run.errors), "requests", "expected 0"),
+        (
+            "inbox_cpu_per_activity",
+            per_activity,
+            "ms",
+            f"node CPU (/proc), accept + processing, {accept_only:.2f} ms accepting; "
+            f"drained in {costs.drain_seconds:.1f} s",
+        ),
+        ("inbox_cpu_per_get", per_get, "ms", f"node CPU per GET {path}, same run"),
+        (
+            "inbox_cpu_activity_over_get",
+            per_activity / per_get if per_get else float("nan"),
+            "x",
+            "target <= 2.5",
+        ),
+        (
+            "inbox_lost",
+            float(accept_run.statuses[202] + 1 - costs.stored + costs.unprocessed),
+            "activities",
+            "expected 0: accepted (with the warm-up) = stored and processed",
+        ),
         ("inbox_node_rss", rss, "MB", "target <= 300 MB loaded; after the run"),
     ]
 

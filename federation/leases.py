@@ -57,6 +57,9 @@ async def claim_rows(
         .where(model.id.in_(query.scalar_subquery()))
         .values(locked_by=worker_id, locked_until=now + timedelta(seconds=lease_seconds))
         .returning(model.id)
+        # The session holds none of these rows yet: nothing to bring up to date in Python
+        # (the default evaluated the WHERE clause against every object in the session).
+        .execution_options(synchronize_session=False)
     )
     return [row[0] for row in result]
 

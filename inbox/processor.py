@@ -21,6 +21,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -41,6 +42,7 @@ from inbox.dispatch import handlers
 log = logging.getLogger(__name__)
 
 MAX_TRIES = 8
+RECORD_EVERY = 1.0  # seconds an outcome may wait to be written with the rest of its batch
 
 
 class InboxProcessor:
@@ -114,9 +116,13 @@ class InboxProcessor:
             return state, f"internal error: {type(exc).__name__}: {exc}"[:1000]
         return ("ignored", note) if note else ("done", None)
 
-    async def record(self, item: InboxItem, state: str, error: str | None) -> None:
+    def outcome(self, item: InboxItem, state: str, error: str | None) -> dict[str, object]:
+        """The row's new values after its handler answered ``state``."""
         now = utcnow()
-        values: dict[str, object] = {"locked_by": None, "locked_until": None, "error": error}
+        values: dict[str, object] = {
+            "id": item.id, "locked_by": None, "locked_until": None, "error": error,
+            "next_attempt_at": item.next_attempt_at, "processed_at": None,
+        }  # fmt: skip
         tries = item.tries + 1
         if state == "retry":
             if tries >= MAX_TRIES:
@@ -127,20 +133,47 @@ class InboxProcessor:
         values.update(state=state, tries=tries)
         if state != "pending":
             values["processed_at"] = now
+        return values
+
+    async def record_all(self, items: list[InboxItem], outcomes: list[dict[str, object]]) -> None:
+        """Write the outcomes of processed items: one statement and one transaction for the
+        lot (an ``executemany`` by primary key), then log and count them."""
+        if not outcomes:
+            return
         async with self.ctx.db.session() as session:
-            await session.execute(update(InboxItem).where(InboxItem.id == item.id).values(**values))
-        if state == "failed":
-            log.warning(
-                "inbox item %s (%s) failed: %s", item.activity_uri, item.activity_type, error
-            )
-        if self.on_outcome:
-            self.on_outcome(item.activity_type, state)
+            await session.execute(update(InboxItem), outcomes)
+        for item, values in zip(items, outcomes, strict=True):
+            state = str(values["state"])
+            if state == "failed":
+                log.warning(
+                    "inbox item %s (%s) failed: %s",
+                    item.activity_uri, item.activity_type, values["error"],
+                )  # fmt: skip
+            if self.on_outcome:
+                self.on_outcome(item.activity_type, state)
+
+    async def record(self, item: InboxItem, state: str, error: str | None) -> None:
+        await self.record_all([item], [self.outcome(item, state, error)])
 
     async def run_once(self) -> int:
+        """Claim a batch and process it in order of arrival. Outcomes are written together
+        at the end of the batch, or sooner once :data:`RECORD_EVERY` seconds have passed
+        since the first unwritten one (a batch held up by slow fetches): a crash in
+        between replays those items, which handlers take (they are idempotent)."""
         items = await self.claim()
+        done: list[InboxItem] = []
+        outcomes: list[dict[str, object]] = []
+        since = 0.0
         for item in items:
             state, error = await self.process(item)
-            await self.record(item, state, error)
+            if not outcomes:
+                since = time.monotonic()
+            done.append(item)
+            outcomes.append(self.outcome(item, state, error))
+            if time.monotonic() - since > RECORD_EVERY:
+                await self.record_all(done, outcomes)
+                done, outcomes = [], []
+        await self.record_all(done, outcomes)
         return len(items)
 
     async def run(self, stopping: asyncio.Event, idle: Callable[[float], Awaitable[None]]) -> None:

@@ -45,8 +45,13 @@ async def handle_note(ctx: Context, act: Incoming, note: NoteData) -> str | None
     """Store a direct message or a community post; ignore other notes."""
     note_id = note.id
     addresses = [*note.addresses, *act.addressed]
-    async with ctx.db.session() as session:
-        local = await _local_actors(session, addresses)
+    # Every local id starts with the node's base URL: a note addressed only elsewhere (a
+    # public post to its author's followers) needs no query to know nobody here is named.
+    ours = [a for a in addresses if a.startswith(f"{ctx.settings.base_url}/")]
+    local: list[Actor] = []
+    if ours:
+        async with ctx.db.session() as session:
+            local = await _local_actors(session, ours)
     groups = [a for a in local if a.type == "Group"]
     if groups:
         from inbox.communities import receive_post
