@@ -46,7 +46,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +61,7 @@ from bench.common import (
     init_node,
     start_server,
 )
+from bench.inbox_listings import Costs, burst, listings_stored, pool_of, proposal_create
 from bench.keys import MASTODON_KEY_PEM
 from bench.load import LoadResult, hammer, http_request
 from bench.procstats import cpu_ms
@@ -80,6 +80,7 @@ class Sizes:
         # 500/s if the node is slow to start; full: 1,000/s over 15 s (15 s of signing).
         self.min_pool = 300 if quick else 15_000
         self.max_pool = 1_500 if quick else 20_000
+        self.listings = 200 if quick else 2_000  # the burst of listings, all sent
 
 
 class RemoteActor:
@@ -133,9 +134,21 @@ class RemoteActor:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
+    def signed_listing(self, i: int) -> bytes:
+        """The bytes of a signed POST of a listing (FEP-0837) to the node's shared inbox."""
+        return self.signed(proposal_create(self.base, self.uri, i))
+
+    def signed(self, activity: dict[str, Any]) -> bytes:
+        from federation.signatures import sign_request
+
+        body = json.dumps(activity).encode()
+        headers = {"Content-Type": ACTIVITY_JSON}
+        headers |= sign_request("POST", self.inbox_url, headers, body, self.key)
+        host = headers.pop("Host")
+        return http_request("POST", "/inbox", host, headers, body)
+
     def signed_create(self, i: int) -> bytes:
         """The bytes of a signed POST of a ``Create(Note)`` to the node's shared inbox."""
-        from federation.signatures import sign_request
 
         note = f"{self.base}/notes/{i}"
         activity = {
@@ -157,28 +170,7 @@ class RemoteActor:
                 "content": f"<p>Message de charge numéro {i} : qui a une remorque à prêter ?</p>",
             },
         }
-        body = json.dumps(activity).encode()
-        headers = {"Content-Type": ACTIVITY_JSON}
-        headers |= sign_request("POST", self.inbox_url, headers, body, self.key)
-        host = headers.pop("Host")
-        return http_request("POST", "/inbox", host, headers, body)
-
-
-def pool_of(requests: list[bytes]) -> Callable[[], bytes | None]:
-    it = iter(requests)
-    return lambda: next(it, None)
-
-
-@dataclass
-class Costs:
-    """The node's CPU (ms, from ``/proc``) over each phase, and what the database kept."""
-
-    trivial_ms: float = 0.0
-    accept_ms: float = 0.0  # during the accept window
-    drain_ms: float = 0.0  # after it, until every stored activity is processed
-    drain_seconds: float = 0.0
-    stored: int = 0  # rows of the load's activities in inbox_items
-    unprocessed: int = 0  # of them, still pending when the drain gave up
+        return self.signed(activity)
 
 
 def _pending(database: Path, base: str) -> tuple[int, int]:
@@ -194,7 +186,7 @@ def _pending(database: Path, base: str) -> tuple[int, int]:
 
 async def measure(
     actor: RemoteActor, actor_port: int, node_port: int, trivial: bytes, signed: list[bytes],
-    sizes: Sizes, cpu: Callable[[], float], database: Path, costs: Costs,
+    listings: list[bytes], sizes: Sizes, cpu: Callable[[], float], database: Path, costs: Costs,
 ) -> tuple[LoadResult, LoadResult]:  # fmt: skip
     """Serve the actor document, warm up, then the trivial run and the inbox run, and
     the node's CPU over each (the inbox run's until what it stored is processed)."""
@@ -235,6 +227,7 @@ async def measure(
             await asyncio.sleep(0.05)
         costs.drain_ms = cpu() - accepted
         costs.drain_seconds = time.monotonic() - began
+        await burst(actor, node_port, listings, cpu, database, costs)
         return trivial_run, accept_run
     finally:
         stop.set()
@@ -259,6 +252,7 @@ def run(quick: bool) -> list[Row]:
             while len(signed) < sizes.max_pool and not (ready and len(signed) >= sizes.min_pool):
                 signed += [actor.signed_create(len(signed) + i) for i in range(50)]
                 ready = ready or answers(f"{node.base_url}/api/v1/instance")
+            listings = [actor.signed_listing(i) for i in range(sizes.listings)]
             signing = time.monotonic() - started
             node.wait_ready()
             print(
@@ -273,11 +267,12 @@ def run(quick: bool) -> list[Row]:
             costs = Costs()
             trivial_run, accept_run = asyncio.run(
                 measure(
-                    actor, actor_port, node_port, trivial, signed, sizes,
+                    actor, actor_port, node_port, trivial, signed, listings, sizes,
                     lambda: cpu_ms([node.process.pid]), data_dir / "entraide.db", costs,
                 )
             )  # fmt: skip
             rss = node.rss_mb()
+            kept = listings_stored(data_dir / "entraide.db", actor.base)
         finally:
             node.stop()
     accepted = accept_run.rate(202)
@@ -334,10 +329,30 @@ def run(quick: bool) -> list[Row]:
             "target <= 2.5",
         ),
         (
+            "inbox_listing_cpu_per_activity",
+            costs.burst_ms / max(1, costs.burst_accepted),
+            "ms",
+            f"{costs.burst_accepted} listings from a followed actor, accepted, stored, "
+            f"indexed and matched in {costs.burst_seconds:.1f} s; {kept} kept",
+        ),
+        (
+            "inbox_listing_over_get",
+            costs.burst_ms / max(1, costs.burst_accepted) / per_get if per_get else float("nan"),
+            "x",
+            "the same against a trivial GET",
+        ),
+        (
             "inbox_lost",
-            float(accept_run.statuses[202] + 1 - costs.stored + costs.unprocessed),
+            float(
+                accept_run.statuses[202]
+                + 1
+                - costs.stored
+                + costs.unprocessed
+                + costs.burst_accepted
+                - kept
+            ),
             "activities",
-            "expected 0: accepted (with the warm-up) = stored and processed",
+            "expected 0: accepted (with the warm-up) = stored and processed; listings kept",
         ),
         ("inbox_node_rss", rss, "MB", "target <= 300 MB loaded; after the run"),
     ]
