@@ -284,6 +284,10 @@ class PolicySnapshot:
             self._generation == _generation and time.monotonic() - self._loaded_at < CACHE_SECONDS
         )
 
+    def current(self) -> bool:
+        """Whether no policy changed in this process since it was read (never read: no)."""
+        return self._generation == _generation
+
     async def load(self, session: AsyncSession) -> None:
         generation = _generation
         rows = await session.execute(select(DomainPolicy.domain, DomainPolicy.policy))

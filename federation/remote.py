@@ -153,6 +153,7 @@ class Remote:
         self._policy = PolicySnapshot()
         self._inflight: dict[str, asyncio.Future[Actor]] = {}
         self.key_slots = HostSlots(per_host=KEY_FETCHES_PER_HOST, total=KEY_FETCHES)
+        self._policy_loading: asyncio.Future[None] | None = None
         self.key_refresh_seconds = KEY_REFRESH_SECONDS
         self._refreshed: dict[str, float] = {}  # key id -> when we last refetched it
 
@@ -166,10 +167,30 @@ class Remote:
 
     async def policy(self) -> PolicySnapshot:
         """The federation policy as this process last read it (a few seconds old at most)."""
-        if not self._policy.fresh():
+        if self._policy.fresh():
+            return self._policy
+        if not self._policy.current():
+            # A policy changed in this process: read it now, whoever else is reading.
             async with self.db.read() as session:
                 await self._policy.load(session)
+            return self._policy
+        if self._policy_loading is not None:
+            # Only old by the clock, and another request is reading it again: the snapshot
+            # in hand is a few seconds old, as any answer here may be (before, the 32
+            # requests in flight each read it again).
+            return self._policy
+        self._policy_loading = loading = asyncio.ensure_future(self._load_policy())
+        # Its error, if any, is the caller's; retrieved even if the caller goes away.
+        loading.add_done_callback(lambda done: done.cancelled() or done.exception())
+        await asyncio.shield(loading)
         return self._policy
+
+    async def _load_policy(self) -> None:
+        try:
+            async with self.db.read() as session:
+                await self._policy.load(session)
+        finally:
+            self._policy_loading = None
 
     async def fetch(self, url: str, *, require_id: bool = True) -> dict[str, Any]:
         """A signed GET of an ActivityPub document on a permitted domain."""
