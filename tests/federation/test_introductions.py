@@ -80,6 +80,14 @@ async def test_an_animator_introduces_a_local_and_a_remote_structure(
             json={"message": text},
         )  # fmt: skip
         assert response.status_code == 403
+        for path, body, status in (
+            ("/api/v1/matches/999999/introduce", {}, 404),
+            (f"/api/v1/matches/{match['id']}/introduce", {"message": 5}, 422),
+            (f"/api/v1/matches/{match['id']}/introduce", {"actor": "nobody"}, 422),
+            (f"/api/v1/matches/{match['id']}/introduce", {"message": "x" * 5001}, 422),
+        ):
+            response = await a.api("POST", path, token=animator, json=body)
+            assert response.status_code == status, (body, await response.get_data())
         page = await browser.post(
             f"/territoire/correspondances/{match['id']}/introduce",
             {"message": text},
