@@ -49,6 +49,8 @@ class Match(Base):
     distance_km: Mapped[float | None] = mapped_column(Float, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When an animator introduced the two structures to each other (one message to both)
+    introduced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     need: Mapped[Listing] = relationship(foreign_keys=[need_id], lazy="joined")
     offer: Mapped[Listing] = relationship(foreign_keys=[offer_id], lazy="joined")

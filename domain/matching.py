@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 from domain.textsearch import stems_of, words
 
@@ -66,8 +67,10 @@ class Side:
     available_from: date | None = None
     available_until: date | None = None
 
-    @property
+    @cached_property
     def stems(self) -> frozenset[str]:
+        """Its French and English stems (computed once: a listing is scored against up to
+        200 candidates, each read several times)."""
         return frozenset(stem for word in words(self.text) for stem in stems_of(word))
 
     @property

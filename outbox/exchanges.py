@@ -29,7 +29,13 @@ from domain.notify import notify_structure
 from federation.models import Actor
 from outbox import listings as listing_activities
 from outbox.publish import emit
-from outbox.to_ap.exchanges import answer_body, offer_activity, refusal
+from outbox.to_ap.exchanges import (
+    answer_body,
+    offer_activity,
+    proposal_note,
+    refusal,
+    speaks_entraide,
+)
 
 
 def _other(exchange: Exchange, side: Side) -> Actor:
@@ -42,7 +48,11 @@ async def send_offer(
     exchange: Exchange,
     position: tuple[float | None, float | None],
 ) -> None:
-    """Deliver the proposal to the listing's structure when it lives on another node."""
+    """Deliver the proposal to the listing's structure when it lives on another node.
+
+    A recipient that is not on an Entraide node (Mastodon and the like drop the
+    ``Offer``) also gets the proposal in words, as a direct ``Note``; Entraide nodes
+    do not, so their structures are not told twice."""
     if exchange.responder.local:
         return
     body = offer_activity(settings, exchange, position)
@@ -55,6 +65,17 @@ async def send_offer(
         recipients=[exchange.responder],
         public=False,
     )
+    if not speaks_entraide(exchange.responder):
+        note = proposal_note(settings, exchange)
+        await emit(
+            session,
+            settings,
+            exchange.proposer,
+            note,
+            to_followers=False,
+            recipients=[exchange.responder],
+            public=False,
+        )
 
 
 async def send_answer(

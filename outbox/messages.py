@@ -26,7 +26,8 @@ from domain.models import Listing
 from domain.social import Message
 from federation.models import Actor
 from outbox.publish import emit
-from outbox.to_ap.notes import create_message
+from outbox.to_ap.notes import create_group_message, create_message
+from outbox.to_ap.notes import introduction_html as introduction_html
 from outbox.to_ap.notes import message_html as message_html
 from outbox.to_ap.notes import note_of as note_of
 
@@ -49,4 +50,22 @@ async def deliver(
         to_followers=False,
         recipients=[recipient],
         public=False,
+    )
+
+
+async def deliver_to_all(
+    session: AsyncSession,
+    settings: Settings,
+    message: Message,
+    recipients: list[Actor],
+    listing: Listing | None,
+) -> None:
+    """Queue the ``Create(Note)`` of a message to several actors (an introduction) for
+    those of them that are remote: one activity, addressed to all of them."""
+    remote = [r for r in recipients if not r.local]
+    if not remote:
+        return
+    body = create_group_message(settings, message, recipients, listing)
+    await emit(
+        session, settings, message.author, body, to_followers=False, recipients=remote, public=False
     )

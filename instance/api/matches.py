@@ -12,22 +12,25 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from quart import request
-from quart_schema import document_querystring, document_response
+from quart_schema import document_querystring, document_request, document_response, tag
 
 from domain.matches import Match
 from domain.models import Listing, Structure
 from instance.api.blueprint import blueprint
+from instance.api.body import json_body
 from instance.api.listings import listing_json, withdrawn_readable
 from instance.api.paging import id_cursor, page_limit
 from instance.api.schemas import ListingOut
+from instance.api_errors import ApiError, Forbidden
 from instance.auth import api_person
 from instance.node import current_node
 from instance.search import MAX_LIMIT, encode_cursor
-from instance.services import matching
+from instance.services import introductions, matching
 from instance.services.structures import acting_structure
 
 
 class MatchOut(BaseModel):
+    id: int = Field(description="the match (for an introduction)")
     listing: ListingOut = Field(description="the listing on the other side")
     score: float = Field(ge=0, le=1)
     reasons: list[str] = Field(
@@ -55,9 +58,47 @@ class MatchesQuery(BaseModel):
     cursor: str | None = None
 
 
+class TerritoryMatchOut(BaseModel):
+    id: int
+    need: ListingOut
+    offer: ListingOut
+    score: float = Field(ge=0, le=1)
+    reasons: list[str]
+    distance_km: float | None
+    created_at: str
+    introduced_at: str | None = Field(description="when an animator introduced the two sides")
+
+
+class TerritoryMatchPage(BaseModel):
+    items: list[TerritoryMatchOut]
+    next: str | None
+
+
+class TerritoryMatchesQuery(BaseModel):
+    category: str | None = None
+    limit: int | None = Field(default=None, ge=1, le=MAX_LIMIT)
+    cursor: str | None = None
+
+
+class IntroduceIn(BaseModel):
+    actor: str | None = Field(
+        default=None,
+        description="who writes: the territory's handle (the default) or a structure "
+        "the person acts for",
+    )
+    message: str | None = Field(default=None, description="the text; a short default names both")
+
+
+class IntroductionOut(BaseModel):
+    match: int
+    conversation: int
+    message: str = Field(description="the message's id (its URI)")
+
+
 def match_json(match: Match, mine: Listing) -> dict[str, Any]:
     other = match.other(mine.id)
     return {
+        "id": match.id,
         "listing": listing_json(other, match.distance_km),
         "score": match.score,
         "reasons": list(match.reasons),
@@ -96,3 +137,71 @@ async def structure_matches() -> dict[str, Any]:
             ],
             "next": encode_cursor({"id": more}) if more is not None else None,
         }
+
+
+def _iso(when: Any) -> str | None:
+    return None if when is None else when.isoformat().replace("+00:00", "Z")
+
+
+@blueprint.get("/territory/matches")
+@tag(["matches"])
+@document_querystring(TerritoryMatchesQuery)
+@document_response(TerritoryMatchPage)
+async def territory_matches() -> dict[str, Any]:
+    """Every match of the territory whose two listings are open, newest first, paged
+    (animators, moderators and administrators)."""
+    node = current_node()
+    limit = page_limit(request.args.get("limit"))
+    last = id_cursor(request.args.get("cursor"))
+    category = request.args.get("category") or None
+    async with node.db.session() as session:
+        person = await api_person(session)
+        if not introductions.may_see_territory_matches(person):
+            raise Forbidden("only the territory's animators, moderators and administrators")
+        items, more = await introductions.territory_matches(session, limit, last, category)
+        return {
+            "items": [
+                {
+                    "id": m.id,
+                    "need": listing_json(m.need, m.distance_km),
+                    "offer": listing_json(m.offer, m.distance_km),
+                    "score": m.score,
+                    "reasons": list(m.reasons),
+                    "distance_km": None if m.distance_km is None else round(m.distance_km, 3),
+                    "created_at": _iso(m.created_at),
+                    "introduced_at": _iso(m.introduced_at),
+                }
+                for m in items
+            ],
+            "next": encode_cursor({"id": more}) if more is not None else None,
+        }
+
+
+@blueprint.post("/matches/<int:match_id>/introduce")
+@document_request(IntroduceIn)
+@document_response(IntroductionOut, 201)
+async def introduce(match_id: int) -> tuple[dict[str, Any], int]:
+    """« Mettre en relation »: one message to both structures of a match, in one
+    conversation (animators, moderators and administrators). 409 when already done."""
+    node = current_node()
+    body = await json_body()
+    actor, message = body.get("actor"), body.get("message")
+    if actor is not None and not isinstance(actor, str):
+        raise ApiError(422, "some fields are invalid", fields={"actor": "must be a string"})
+    if message is not None and not isinstance(message, str):
+        raise ApiError(422, "some fields are invalid", fields={"message": "must be a string"})
+    async with node.transaction() as session:
+        person = await api_person(session)
+        assert person is not None
+        if not introductions.may_see_territory_matches(person):
+            raise Forbidden("only the territory's animators, moderators and administrators")
+        sender = await introductions.sender_for(session, person, actor)
+        done = await introductions.introduce(
+            session, node.settings, person, match_id, sender, message
+        )
+        answer = {
+            "match": done.match.id,
+            "conversation": done.conversation_id,
+            "message": done.message.ap_id,
+        }
+    return answer, 201

@@ -270,11 +270,19 @@ async def visible_listing(session: AsyncSession, listing_id: int) -> Listing:
 
 
 async def structure_matches(
-    session: AsyncSession, structure: Structure, limit: int, before: int | None = None
+    session: AsyncSession,
+    structure: Structure,
+    limit: int,
+    before: int | None = None,
+    *,
+    public: bool = False,
 ) -> tuple[list[tuple[Match, Listing]], int | None]:
     """The matches of the structure's open listings, newest first, with ids below
     ``before``: each with the structure's own listing, only those whose other side may
-    be shown; and the id to page on from when there are more (else None)."""
+    be shown; and the id to page on from when there are more (else None).
+
+    ``public`` (anyone but the structure's people, e.g. on its page): only the matches
+    whose own listing is shown to everyone as well (not hidden by the moderators)."""
     need = aliased(Listing)
     offer = aliased(Listing)
     own = or_(
@@ -295,6 +303,6 @@ async def structure_matches(
     items = []
     for match in found[:limit]:
         mine = match.need if match.need.structure_id == structure.id else match.offer
-        if shown(match.other(mine.id)):
+        if shown(match.other(mine.id)) and (not public or shown(mine)):
             items.append((match, mine))
     return items, found[limit - 1].id if len(found) > limit else None

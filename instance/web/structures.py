@@ -11,16 +11,20 @@ from __future__ import annotations
 from quart import render_template
 
 from domain.impact import actor_impact
+from domain.matches import Match
+from domain.models import Listing
 from domain.people import can_act_for
 from instance.node import current_node
 from instance.search import SearchQuery, search_listings
 from instance.services.follows import follow_states_by, follower_count, pending_count
+from instance.services.matching import structure_matches
 from instance.services.structures import structure_by_handle
 from instance.web.blueprint import blueprint
 from instance.web.common import acting_structures, deny, load_viewer
 from instance.web.remote_structures import remote_structure_page
 
 LISTINGS_SHOWN = 50
+MATCHES_SHOWN = 20
 
 
 @blueprint.get("/@<handle>")
@@ -45,6 +49,7 @@ async def structure_page(handle: str) -> str:
             if member:
                 requests = await pending_count(session, structure.actor.id)
         listings = []
+        matches: list[tuple[Match, Listing]] = []
         impact = None
         if structure.is_visible and structure.actor is not None:
             impact = await actor_impact(session, structure.actor.id)
@@ -55,6 +60,11 @@ async def structure_page(handle: str) -> str:
                 SearchQuery(structure=structure.handle, limit=LISTINGS_SHOWN),
             )
             listings = [hit.listing for hit in page.items]
+            # « Correspondances »: its people see all of its matches; others only those
+            # of its listings everyone may read.
+            matches, _more = await structure_matches(
+                session, structure, MATCHES_SHOWN, public=not member
+            )
     return await render_template(
         "structure.html",
         structure=structure,
@@ -65,5 +75,6 @@ async def structure_page(handle: str) -> str:
         followers=followers,
         requests=requests,
         impact=impact,
+        matches=matches,
         own_domain=node.settings.instance.domain.lower(),
     )

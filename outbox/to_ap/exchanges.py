@@ -27,6 +27,7 @@ to followers). The reverse is ``inbox/from_ap/exchanges.py``.
 
 from __future__ import annotations
 
+import html
 import uuid
 from typing import Any
 
@@ -142,6 +143,67 @@ def offer_activity(
     )
     body["id"] = exchange.offer_ap_id
     return body
+
+
+def speaks_entraide(actor: Actor) -> bool:
+    """Whether ``actor`` is served by an Entraide node, which reads the ``Offer`` itself:
+    its document (as fetched) declares our ``entraide`` namespace (every Entraide actor's
+    ``@context`` does: ``outbox/to_ap/actors.py``) or carries one of its terms."""
+    document = actor.document or {}
+    context = document.get("@context")
+    contexts = context if isinstance(context, list) else [context]
+    for entry in contexts:
+        if isinstance(entry, dict):
+            term = entry.get("entraide")
+            if isinstance(term, str) and term.endswith("/ns#"):
+                return True
+    return any(isinstance(key, str) and key.startswith("entraide:") for key in document)
+
+
+def _described(exchange: Exchange) -> list[str]:
+    """The proposal's terms, as lines of the readable message (in the node's language)."""
+    lines = []
+    if exchange.quantity is not None:
+        lines.append(f"Quantité : {number(exchange.quantity)} {exchange.unit}".rstrip())
+    if exchange.value_amount is not None:
+        lines.append(f"Valeur : {number(exchange.value_amount)} {exchange.value_currency}")
+    return lines
+
+
+def proposal_note(settings: Settings, exchange: Exchange) -> dict[str, Any]:
+    """A direct ``Create(Note)`` telling the proposal in words, for a recipient whose
+    software drops the ``Offer`` (Mastodon handles no ``Offer``: its
+    ``ActivityPub::Activity`` factory knows Create, Announce, Delete, Follow, Like,
+    Block, Update, Undo, Accept, Reject, Flag, Move, Add, Remove…). Addressed and
+    mentioned like a direct message; replying to it writes to the proposer."""
+    responder = exchange.responder
+    href = html.escape(responder.url or responder.uri, quote=True)
+    mention = (
+        f'<span class="h-card"><a href="{href}" class="u-url mention">'
+        f"@<span>{html.escape(responder.handle)}</span></a></span>"
+    )
+    listing = html.escape(exchange.listing_ap_id, quote=True)
+    title = html.escape(exchange.listing_title)
+    parts = [
+        f"{mention} {html.escape(exchange.proposer.name or exchange.proposer.handle)} vous "
+        f'propose un échange sur votre annonce « <a href="{listing}">{title}</a> ».',
+        *(html.escape(line) for line in _described(exchange)),
+    ]
+    content = "".join(f"<p>{p}</p>" for p in parts) + paragraphs(exchange.message)
+    content += "<p>Répondez à ce message pour lui écrire.</p>"
+    name = f"@{responder.handle}@{responder.domain}"
+    note: dict[str, Any] = {
+        "id": f"{exchange.ap_id}#note",
+        "type": "Note",
+        "attributedTo": exchange.proposer.uri,
+        "to": [responder.uri],
+        "cc": [],
+        "content": content,
+        "published": iso(exchange.created_at),
+        "tag": [{"type": "Mention", "href": responder.uri, "name": name}],
+        "context": exchange.ap_id,
+    }
+    return new_activity(settings, "Create", exchange.proposer, note, to=[responder.uri], cc=[])
 
 
 def refusal(settings: Settings, author: Actor, proposer: Actor, offer_id: str) -> dict[str, Any]:

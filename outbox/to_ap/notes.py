@@ -46,6 +46,19 @@ def message_html(recipient: Actor, text: str, listing: Listing | None) -> str:
     return "".join(f"<p>{p}</p>" for p in parts)
 
 
+def introduction_html(recipients: list[Actor], text: str, listings: list[Listing]) -> str:
+    """The HTML of an introduction: both mentions, the text, a link to each listing."""
+    blocks = [b.strip() for b in text.replace("\r\n", "\n").split("\n\n") if b.strip()]
+    parts = ["<br>".join(html.escape(line) for line in block.split("\n")) for block in blocks] or [
+        ""
+    ]
+    parts[0] = " ".join([*(_mention(r) for r in recipients), parts[0]])
+    for listing in listings:
+        href = html.escape(listing.url or listing.ap_id, quote=True)
+        parts.append(f'Annonce : <a href="{href}">{html.escape(listing.title)}</a>')
+    return "".join(f"<p>{p}</p>" for p in parts)
+
+
 def note_of(message: Message, recipients: list[Actor], listing: Listing | None) -> dict[str, Any]:
     """The ``Note`` of a direct message."""
     note: dict[str, Any] = {
@@ -74,6 +87,15 @@ def create_message(
 ) -> dict[str, Any]:
     """``Create`` of a direct message, addressed like its Note."""
     note = note_of(message, [recipient], listing)
+    return new_activity(settings, "Create", message.author, note, to=note["to"], cc=[])
+
+
+def create_group_message(
+    settings: Settings, message: Message, recipients: list[Actor], listing: Listing | None
+) -> dict[str, Any]:
+    """``Create`` of a message to several actors (an introduction): each addressed and
+    mentioned, so Mastodon shows it as a direct message to all of them."""
+    note = note_of(message, recipients, listing)
     return new_activity(settings, "Create", message.author, note, to=note["to"], cc=[])
 
 

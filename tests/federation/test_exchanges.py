@@ -137,6 +137,8 @@ async def test_an_exchange_across_two_nodes(tmp_path: Path, new_db_url: Callable
         offers = [x for x in net.activities_to("a.test") if x.get("type") == "Offer"]
         assert len(offers) == 1 and offers[0]["object"]["type"] == "Agreement"
         assert offers[0]["object"]["stipulates"]["satisfies"] == f"{offer['ap_id']}#primary"
+        # An Entraide node reads the Offer: no second, wordy Note (test_exchange_to_mastodon).
+        assert not [x for x in net.activities_to("a.test") if x.get("type") == "Create"]
 
         (on_a,) = await exchanges(a, offer_token, "menuiserie")
         assert on_a["ap_id"] == on_b["ap_id"]
