@@ -22,6 +22,7 @@ from config.database import utcnow
 from domain.models import Membership, Person, Structure
 from domain.notify import notify_structure
 from domain.people import can_act_for
+from domain.profiles import snapshot
 from domain.social import Notification
 from domain.validation import FieldError, Invalid
 from instance.errors import ApiError
@@ -121,6 +122,7 @@ async def approve(
 ) -> None:
     """An administrator approves a structure: it gets its actor and becomes visible."""
     await approve_structure(session, node.settings, structure, admin)
+    structure.rejected_profile = None
     await _decided(session, structure, "structure_approved", f"/@{structure.handle}")
 
 
@@ -129,6 +131,8 @@ async def reject(session: AsyncSession, admin: Person, structure: Structure, rea
     if not reason.strip():
         raise Invalid({"reason": FieldError("is required")})
     reject_structure(structure, admin, reason)
+    # What the administrators will compare with, once its people submit it again.
+    structure.rejected_profile = {**snapshot(structure), "reason": structure.rejection_reason}
     await _decided(session, structure, "structure_rejected", "/account")
 
 

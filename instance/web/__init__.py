@@ -1,7 +1,8 @@
 """Server-rendered pages (Jinja2), French by default and English.
 
 One module per area: ``home`` (home page), ``accounts`` (sign up, log in,
-account, API tokens), ``structures`` (profiles), ``followers`` (a
+account, API tokens), ``structures`` (public pages), ``profiles`` (a
+structure's profile edited by its people, its logo), ``followers`` (a
 structure's follow requests and followers), ``listings`` (view, create,
 edit, withdraw), ``search`` (filters and map), ``messages`` (direct
 messages), ``notifications``, ``communities``, ``timeline`` (and following),
@@ -34,6 +35,7 @@ from instance.web import (
     listings,
     messages,
     notifications,
+    profiles,
     reporting,
     reports,
     search,
@@ -57,6 +59,7 @@ __all__ = [
     "listings",
     "messages",
     "notifications",
+    "profiles",
     "reporting",
     "reports",
     "search",

@@ -56,6 +56,8 @@ def notification_sentence(notification: Notification) -> str:
     if kind == "peering_request":
         return _("The territory %(domain)s asks to peer with this one.", domain=domain)
     if kind == "structure_pending":
+        if data.get("again"):
+            return _("%(name)s was corrected and awaits approval again.", name=name)
         return _("%(name)s signed up and awaits approval.", name=name)
     if kind == "signup_attempt":
         return _(
