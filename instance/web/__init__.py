@@ -4,7 +4,8 @@ One module per area: ``home`` (home page), ``accounts`` (sign up, log in,
 account, API tokens), ``structures`` (public pages), ``profiles`` (a
 structure's profile edited by its people, its logo), ``followers`` (a
 structure's follow requests and followers), ``listings`` (view, create,
-edit, withdraw), ``search`` (filters and map), ``messages`` (direct
+edit, withdraw), ``my_listings`` (« Mes annonces »: renew, close, duplicate,
+withdraw), ``search`` (filters and map), ``messages`` (direct
 messages), ``notifications``, ``communities``, ``timeline`` (and following),
 ``admin`` (hub, approval queue), ``reports`` (reports, audit log),
 ``reporting`` (the « Report » form of the pages),
@@ -34,6 +35,7 @@ from instance.web import (
     home,
     listings,
     messages,
+    my_listings,
     notifications,
     profiles,
     reporting,
@@ -58,6 +60,7 @@ __all__ = [
     "lang_url",
     "listings",
     "messages",
+    "my_listings",
     "notifications",
     "profiles",
     "reporting",

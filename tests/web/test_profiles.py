@@ -100,6 +100,15 @@ async def test_its_people_edit_the_profile_and_the_logo_is_reencoded(node: TestN
     page = await post_profile(browser, "menuiserie", {**FORM, "accepts_messages": ""})
     assert page.status == 302
     assert "/messages/new?to=menuiserie" not in (await other.get("/@menuiserie")).text
+    token = await node.token("r@a.example")
+    refused = await node.api(
+        "POST",
+        "/api/v1/messages",
+        token=token,
+        json={"from": "ressourcerie", "to": "menuiserie", "content": "Bonjour"},
+    )
+    assert refused.status_code == 422
+    assert (await refused.get_json())["fields"] == {"to": "this structure does not take messages"}
 
 
 async def test_a_bad_logo_is_refused_with_its_reason(node: TestNode) -> None:
