@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any
+import struct
+import zlib
 
 from PIL import Image
 from werkzeug.datastructures import FileStorage
@@ -28,10 +29,26 @@ FORM = {
 }
 
 
-def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (800, 600), **save: Any) -> bytes:
+def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (800, 600), mode: str = "RGB") -> bytes:
     out = io.BytesIO()
-    Image.new("RGB", size, (200, 60, 20)).save(out, fmt, **save)
+    Image.new(mode, size, 1 if mode == "1" else (200, 60, 20)).save(out, fmt)
     return out.getvalue()
+
+
+def png_bomb(side: int = 8_000) -> bytes:
+    """A valid 1-bit PNG of ``side`` x ``side`` white pixels: a few KB that would decode to
+    ``side``² pixels (built by hand: Pillow takes seconds to encode it)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" + b"\xff" * ((side + 7) // 8)
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    pixels = zlib.compress(row * side, 1)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
 
 
 def jpeg_with_exif() -> bytes:
@@ -115,7 +132,7 @@ async def test_a_bad_logo_is_refused_with_its_reason(node: TestNode) -> None:
     await node.structure("menuiserie", owner="m@a.example")
     browser = Browser(node)
     await browser.login("m@a.example")
-    bomb = image_bytes("PNG", size=(12_000, 12_000))  # 144 Mpx, a few hundred KB
+    bomb = png_bomb()  # 64 Mpx in 45 KB
     assert len(bomb) < MAX_BYTES
     too_large = image_bytes("BMP", size=(1200, 1200))  # 4.3 MB
     assert len(too_large) > MAX_BYTES
