@@ -22,6 +22,10 @@ class Urls:
     def profile(self, handle: str) -> str:
         return f"{self.base}/@{handle}"
 
+    def logo(self, handle: str, version: int) -> str:
+        """A structure's logo; ``version`` (when it changed) makes a new logo a new URL."""
+        return f"{self.base}/@{handle}/logo?v={version}"
+
     def inbox(self, handle: str) -> str:
         return f"{self.actor(handle)}/inbox"
 

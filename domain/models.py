@@ -22,10 +22,12 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    LargeBinary,
     Numeric,
     String,
     Text,
     event,
+    true,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
@@ -99,6 +101,16 @@ class Structure(Base):
     placed: Mapped[str] = mapped_column(String(8), default="none", server_default="none")
     website: Mapped[str] = mapped_column(String(500), default="")
     contact_email: Mapped[str] = mapped_column(String(320), default="")
+    # How to be contacted: a public phone (optional), and whether messages are taken.
+    contact_phone: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    accepts_messages: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The logo (``domain.logos``): its type and when it changed (None: no logo); the
+    # image itself is a row of ``structure_logos``, loaded only to serve it.
+    logo_type: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    logo_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The profile as it was when an administrator rejected it, and the reason: what
+    # changed since is shown to the administrators when it is submitted again.
+    rejected_profile: Mapped[dict[str, object] | None] = mapped_column(JSON, default=None)
     status: Mapped[StructureStatus] = mapped_column(
         STRUCTURE.column_type(), default="pending", index=True
     )
@@ -140,6 +152,19 @@ class Membership(Base):
 
     person: Mapped[Person] = relationship(back_populates="memberships", lazy="joined")
     structure: Mapped[Structure] = relationship(back_populates="memberships", lazy="joined")
+
+
+class StructureLogo(Base):
+    """A structure's logo, as this node re-encoded it (never the bytes uploaded)."""
+
+    __tablename__ = "structure_logos"
+
+    structure_id: Mapped[int] = mapped_column(
+        ForeignKey("structures.id", ondelete="CASCADE"), primary_key=True
+    )
+    content_type: Mapped[str] = mapped_column(String(16))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ApiToken(Base):

@@ -33,6 +33,7 @@ KINDS = (
     "structure_approved",  # an administrator approved the structure
     "structure_rejected",  # an administrator rejected the structure (with a reason)
     "signup_attempt",  # someone signed up again with a person's e-mail address
+    "reply",  # a public reply to one of a structure's listings
 )
 
 

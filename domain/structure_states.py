@@ -2,7 +2,8 @@
 
 A structure signs up ``pending``; an administrator approves it (``approved``: it
 gets its actor, is visible and may publish) or rejects it with a reason
-(``rejected``; approving it later remains possible). A moderator suspends an
+(``rejected``; approving it later remains possible). Its people may correct a
+rejected structure and submit it again (``pending``). A moderator suspends an
 approved structure (``suspended``) and may lift the suspension (``approved`` again).
 
 ====================  =====================================================
@@ -10,7 +11,8 @@ from                  to
 ====================  =====================================================
 (new)                 pending (signed up)
 pending               approved, rejected (an administrator decides)
-rejected              approved (an administrator changes their mind)
+rejected              approved (an administrator changes their mind),
+                      pending (its people corrected it and submit it again)
 approved              suspended (a moderator suspends it)
 suspended             approved (the suspension is lifted)
 ====================  =====================================================
@@ -37,7 +39,7 @@ VISIBLE: StructureStatus = "approved"
 TRANSITIONS: dict[StructureStatus | None, set[StructureStatus]] = {
     None: {"pending"},
     "pending": {"approved", "rejected"},
-    "rejected": {"approved"},
+    "rejected": {"approved", "pending"},
     "approved": {"suspended"},
     "suspended": {"approved"},
 }

@@ -13,15 +13,18 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 from quart import Quart, Response, abort, jsonify, request, send_from_directory
+from quart.wrappers import Request as QuartRequest
 from quart_auth import QuartAuth
 from quart_schema import Info, QuartSchema
 
 from actors.urls import Urls
 from config.database import Database
 from config.settings import Settings
+from domain.logos import UPLOAD_BODY_MAX
 from instance.background import Background
 from instance.csrf import exempt_from_forms, init_csrf
 from instance.errors import register_error_handlers
@@ -55,6 +58,7 @@ def create_app(
         template_folder=str(HERE / "templates"),
         static_folder=str(HERE / "static"),
     )
+    app.request_class = Request  # a larger body for a logo upload only
     app.secret_key = settings.web.secret_key or None
     app.config.update(
         QUART_AUTH_COOKIE_SECURE=settings.cookie_secure,
@@ -136,6 +140,24 @@ def cookie_name(base: str, domain: str) -> str:
     """
     port = re.search(r":(\d+)$", domain)
     return f"{base}_{port.group(1)}" if port else base
+
+
+class Request(QuartRequest):
+    """Quart's request, with a larger body for the one form that carries a file: a
+    structure's profile with its logo (``instance.web.profiles``). The limit is fixed
+    when the request is made, before any byte is read; a logo over its own limit
+    (``domain.logos.MAX_BYTES``) is thus read whole and refused with its reason (422)
+    rather than cut off with a bare 413."""
+
+    def __init__(self, method: str, scheme: str, path: str, *args: Any, **kwargs: Any) -> None:
+        upload = method == "POST" and path.startswith("/@") and path.endswith("/profile")
+        if upload:
+            kwargs["max_content_length"] = max(
+                kwargs.get("max_content_length") or 0, UPLOAD_BODY_MAX
+            )
+        super().__init__(method, scheme, path, *args, **kwargs)
+        if upload:  # the body above, the form parser here
+            self.max_content_length = kwargs["max_content_length"]
 
 
 async def refuse_nul_characters() -> None:

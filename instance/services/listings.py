@@ -9,15 +9,18 @@ and its delivery rows are committed together or not at all.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import utcnow
 from domain import listing_states
-from domain.listings import apply_listing, location_given, validate_listing
-from domain.matches import queue_matching
-from domain.models import Listing, Person
+from domain.listings import apply_listing, compute_expiry, location_given, validate_listing
+from domain.matches import Match, queue_matching
+from domain.models import Listing, Person, Structure
 from domain.people import can_act_for
 from domain.places import place_of
 from domain.validation import FieldError, Invalid
@@ -148,3 +151,98 @@ async def withdraw_listing(
 
 async def listing_by_id(session: AsyncSession, listing_id: int) -> Listing | None:
     return await session.get(Listing, listing_id)
+
+
+# --- « Mes annonces »: a structure's own listings, and what its people do with them ----
+
+MINE_SHOWN = 200
+
+
+@dataclass(frozen=True)
+class OwnListing:
+    """One of a structure's listings, with how many matches it has."""
+
+    listing: Listing
+    matches: int
+
+
+async def structure_listings(
+    session: AsyncSession, structure: Structure, limit: int = MINE_SHOWN
+) -> list[OwnListing]:
+    """The structure's listings, whatever their status, newest first, with their matches."""
+    rows = await session.execute(
+        select(Listing)
+        .where(Listing.structure_id == structure.id, Listing.local.is_(True))
+        .order_by(Listing.published_at.desc(), Listing.id.desc())
+        .limit(limit)
+    )
+    listings = list(rows.scalars().unique())
+    ids = [listing.id for listing in listings]
+    counts: dict[int, int] = {}
+    if ids:
+        for column in (Match.need_id, Match.offer_id):
+            found = await session.execute(
+                select(column, func.count()).where(column.in_(ids)).group_by(column)
+            )
+            for listing_id, count in found.all():
+                counts[listing_id] = counts.get(listing_id, 0) + int(count)
+    return [OwnListing(listing, counts.get(listing.id, 0)) for listing in listings]
+
+
+def _check_changeable(person: Person, listing: Listing) -> None:
+    _check_structure_open(listing)
+    if not may_edit_listing(person, listing):
+        raise Forbidden("only the structure's members or a moderator may change this listing")
+    if listing.status == "withdrawn":
+        raise ApiError(409, "this listing was withdrawn and can no longer change")
+
+
+async def _changed(session: AsyncSession, node: Node, listing: Listing) -> None:
+    listing.updated_at = utcnow()
+    await session.flush()
+    await listing_activities.updated(session, node.settings, listing)
+    await queue_matching(session, listing.id)
+
+
+async def renew_listing(
+    session: AsyncSession, node: Node, person: Person, listing: Listing
+) -> Listing:
+    """Available for another lifetime (``listings.default_lifetime_days``) from today: an
+    expired or fulfilled listing opens again. Federates an Update."""
+    _check_changeable(person, listing)
+    now = utcnow()
+    # The new end of availability is written down, so that a later edit (which
+    # recomputes the expiry from it, ``domain.listings.compute_expiry``) keeps it.
+    listing.available_until = (
+        now + timedelta(days=node.settings.listings.default_lifetime_days)
+    ).date()
+    listing.expires_at = compute_expiry(listing.available_until, now, 0)
+    if listing.status != "open":
+        listing_states.transition(listing, "open")
+    await _changed(session, node, listing)
+    return listing
+
+
+async def close_listing(
+    session: AsyncSession, node: Node, person: Person, listing: Listing
+) -> Listing:
+    """Closed as fulfilled (it can be opened again by renewing it). Federates an Update."""
+    _check_changeable(person, listing)
+    if listing.status != "fulfilled":
+        listing_states.transition(listing, "fulfilled")
+        await _changed(session, node, listing)
+    return listing
+
+
+async def duplicable_listing(session: AsyncSession, person: Person, listing_id: int) -> Listing:
+    """A listing of one of the person's structures, to copy into a new one (404 for any
+    other: a person copies only what their structures published)."""
+    listing = await session.get(Listing, listing_id)
+    if (
+        listing is None
+        or not listing.local
+        or listing.structure is None
+        or not can_act_for(person, listing.structure)
+    ):
+        raise NotFound("no such listing")
+    return listing

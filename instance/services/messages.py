@@ -44,6 +44,7 @@ Reason = Literal[
     "unknown_listing",
     "not_in_conversation",
     "nobody_else",
+    "no_messages",
 ]
 
 REFUSALS: Mapping[Reason, FieldError] = {
@@ -54,6 +55,7 @@ REFUSALS: Mapping[Reason, FieldError] = {
     "unknown_listing": FieldError("unknown listing"),
     "not_in_conversation": FieldError("not a conversation of these two"),
     "nobody_else": FieldError("there is nobody else in this conversation"),
+    "no_messages": FieldError("this structure does not take messages"),
 }
 
 
@@ -177,7 +179,8 @@ async def send(
     """Write a message from a local actor; deliver it when the recipient is remote.
 
     Refused (before anything is written): writing to oneself, to an actor that may
-    not receive messages, about an unknown or hidden listing (unless
+    not receive messages (or a local structure that takes none, for a new
+    conversation), about an unknown or hidden listing (unless
     ``strict_listing`` is False: the message is then about no listing), in a
     conversation the two do not both take part in, and blank or too long text.
     """
@@ -198,7 +201,24 @@ async def send(
     problem = content_problem(text)
     if problem is not None:
         raise Refused("content", problem)
+    if conversation is None and not await _takes_messages(session, sender, recipient, listing):
+        raise Refused("to", "no_messages")
     return await _write(session, settings, sender, recipient, text.strip(), listing, conversation)
+
+
+async def _takes_messages(
+    session: AsyncSession, sender: Actor, recipient: Actor, listing: Listing | None
+) -> bool:
+    """Whether a local structure takes a new conversation (its profile's contact
+    preference); a conversation already under way goes on either way."""
+    if not recipient.local:
+        return True
+    accepts = await session.scalar(
+        select(Structure.accepts_messages).where(Structure.actor_id == recipient.id)
+    )
+    if accepts is not False:
+        return True
+    return await conversation_between(session, sender, recipient, listing) is not None
 
 
 def reply_recipient(conversation: Conversation, sender: Actor) -> Actor | None:

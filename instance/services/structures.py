@@ -22,6 +22,7 @@ from config.database import utcnow
 from domain.models import Membership, Person, Structure
 from domain.notify import notify_structure
 from domain.people import can_act_for
+from domain.profiles import snapshot
 from domain.social import Notification
 from domain.validation import FieldError, Invalid
 from instance.errors import ApiError
@@ -121,6 +122,7 @@ async def approve(
 ) -> None:
     """An administrator approves a structure: it gets its actor and becomes visible."""
     await approve_structure(session, node.settings, structure, admin)
+    structure.rejected_profile = None
     await _decided(session, structure, "structure_approved", f"/@{structure.handle}")
 
 
@@ -129,21 +131,29 @@ async def reject(session: AsyncSession, admin: Person, structure: Structure, rea
     if not reason.strip():
         raise Invalid({"reason": FieldError("is required")})
     reject_structure(structure, admin, reason)
-    await _decided(session, structure, "structure_rejected", "/account")
+    # What the administrators will compare with, once its people submit it again.
+    structure.rejected_profile = {**snapshot(structure), "reason": structure.rejection_reason}
+    await _decided(session, structure, "structure_rejected", f"/@{structure.handle}/profile")
 
 
 async def _decided(session: AsyncSession, structure: Structure, kind: str, url: str) -> None:
     """Tell the structure's people, and mark every administrator's « awaiting approval »
-    notification of it handled, whoever decided."""
+    notification of it handled (read, and what was decided), whoever decided."""
     data = {"name": structure.name, "handle": structure.handle}
     if kind == "structure_rejected":
         data["reason"] = structure.rejection_reason
     await notify_structure(session, structure.id, kind, data, url)
-    pending = await session.execute(
+    waiting = await session.execute(
         select(Notification).where(
-            Notification.kind == "structure_pending", Notification.read_at.is_(None)
+            Notification.kind == "structure_pending",
+            Notification.created_at >= structure.created_at,
         )
     )
-    for notification in pending.scalars():
-        if (notification.data or {}).get("handle") == structure.handle:
-            notification.read_at = utcnow()
+    now = utcnow()
+    for notification in waiting.scalars():
+        told = notification.data or {}
+        if told.get("handle") != structure.handle or told.get("decided"):
+            continue
+        notification.data = {**told, "decided": structure.status}
+        if notification.read_at is None:
+            notification.read_at = now

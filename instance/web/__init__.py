@@ -1,9 +1,11 @@
 """Server-rendered pages (Jinja2), French by default and English.
 
 One module per area: ``home`` (home page), ``accounts`` (sign up, log in,
-account, API tokens), ``structures`` (profiles), ``followers`` (a
+account, API tokens), ``structures`` (public pages), ``profiles`` (a
+structure's profile edited by its people, its logo), ``followers`` (a
 structure's follow requests and followers), ``listings`` (view, create,
-edit, withdraw), ``search`` (filters and map), ``messages`` (direct
+edit, withdraw), ``my_listings`` (« Mes annonces »: renew, close, duplicate,
+withdraw), ``search`` (filters and map), ``messages`` (direct
 messages), ``notifications``, ``communities``, ``timeline`` (and following),
 ``admin`` (hub, approval queue), ``reports`` (reports, audit log),
 ``reporting`` (the « Report » form of the pages),
@@ -34,7 +36,9 @@ from instance.web import (
     listings,
     matches,
     messages,
+    my_listings,
     notifications,
+    profiles,
     reporting,
     reports,
     search,
@@ -58,7 +62,9 @@ __all__ = [
     "listings",
     "matches",
     "messages",
+    "my_listings",
     "notifications",
+    "profiles",
     "reporting",
     "reports",
     "search",

@@ -8,7 +8,8 @@ peerings and federation health (``instance.web.federation``,
 
 No anonymous free riders: a structure is invisible and cannot publish until
 an administrator approves it. A rejection needs a reason, which the owner
-reads on their account page and on the structure's page.
+reads on their account page and on the structure's page. A structure submitted
+again after a rejection shows what its people changed since (before/after).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from quart import Response, flash, render_template, request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import Structure
+from domain.profiles import changes as profile_changes
 from domain.validation import Invalid
 from instance.i18n import gettext as _
 from instance.node import current_node
@@ -38,6 +40,7 @@ async def _queue_page(
     return await render_template(
         "admin_structures.html",
         pending=queue.pending,
+        changes={s.id: profile_changes(s) for s in queue.pending},
         decided=queue.decided,
         errors=errors or {},
         reasons=reasons or {},

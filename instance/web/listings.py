@@ -19,6 +19,7 @@ from domain.people import can_act_for, structures_of
 from domain.validation import Invalid
 from instance.errors import ApiError
 from instance.i18n import gettext as _
+from instance.ids import parse_id
 from instance.node import current_node
 from instance.services import listings
 from instance.services.follows import follow_states, territory_address
@@ -164,8 +165,17 @@ async def new_listing() -> str:
     values = {"kind": "offer", "price_currency": "EUR"}
     if request.args.get("structure"):
         values["structure"] = request.args["structure"]
+    copied = parse_id(request.args.get("from"))
     async with current_node().db.session() as session:
         person = await require_person(session)
+        if copied is not None:  # « duplicate »: the same offer or need, new dates
+            try:
+                original = await listings.duplicable_listing(session, person, copied)
+            except ApiError as exc:
+                deny(exc.status, _(exc.message))
+            values = listing_values(original)
+            for stale in ("status", "available_from", "available_until"):
+                values.pop(stale, None)
         return await _new_form(session, person, values, {})
 
 

@@ -3,7 +3,8 @@
 Each kind (``domain.notify.KINDS``) has its sentence, filled from the data
 the event recorded; names that came from other servers are escaped like any
 text. Opening one marks it read and follows its link; a button marks them all
-read. The header shows the unread count.
+read. The header shows the unread count. An administrator's « awaiting
+approval » notice says once it is handled, whoever decided.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ def notification_sentence(notification: Notification) -> str:
     if kind == "peering_request":
         return _("The territory %(domain)s asks to peer with this one.", domain=domain)
     if kind == "structure_pending":
+        if data.get("again"):
+            return _("%(name)s was corrected and awaits approval again.", name=name)
         return _("%(name)s signed up and awaits approval.", name=name)
     if kind == "signup_attempt":
         return _(
@@ -80,13 +83,36 @@ def notification_sentence(notification: Notification) -> str:
         )
     if kind == "exchange":
         return exchange_sentence(data, name, domain)
+    if kind == "reply":
+        title = _text(data, "listing_title")
+        if domain:
+            return _(
+                "%(name)s (%(domain)s) replied to your listing « %(title)s ».",
+                name=name,
+                domain=domain,
+                title=title,
+            )
+        return _("%(name)s replied to your listing « %(title)s ».", name=name, title=title)
     if kind == "match":
         return _(
             "« %(other)s » may answer your listing « %(mine)s ».",
             other=_text(data, "match_title"),
             mine=_text(data, "listing_title"),
         )
-    return kind
+    return _("Something new concerns you (%(kind)s).", kind=kind)
+
+
+def handled(notification: Notification) -> str:
+    """For an administrator's « awaiting approval » notice: what was decided since, by
+    whoever decided (empty while nobody did)."""
+    if notification.kind != "structure_pending":
+        return ""
+    decided = _text(notification.data or {}, "decided")
+    if decided == "approved":
+        return _("Handled: approved")
+    if decided == "rejected":
+        return _("Handled: rejected")
+    return ""
 
 
 def exchange_sentence(data: Mapping[str, object], name: str, domain: str) -> str:
@@ -134,6 +160,7 @@ async def notifications() -> str:
                 "kind": n.kind,
                 "text": notification_sentence(n),
                 "unread": n.read_at is None,
+                "handled": handled(n),
                 "at": n.created_at,
             }
             for n in await notices.latest(session, person, SHOWN)

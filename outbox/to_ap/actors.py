@@ -5,7 +5,8 @@ Every local actor publishes an RSA ``publicKey`` (Mastodon verifies only
 RSA) and an Ed25519 ``Multikey`` in ``assertionMethod`` (FEP-521a), the
 shared inbox in ``endpoints``, and ``manuallyApprovesFollowers``. Structures
 (``Organization``) carry their commune, website and contact as
-``PropertyValue`` attachments, which Mastodon shows as profile fields. The
+``PropertyValue`` attachments, which Mastodon shows as profile fields, and
+their logo as ``icon`` (served by this node, re-encoded: ``domain.logos``). The
 territory (``Application``) says ``"territory": true`` under the ``entraide``
 namespace, which is how another Entraide node knows that a follow from it is
 a peering request.
@@ -107,8 +108,18 @@ def actor_document(
             fields.append(_field("Site web", _link(structure.website)))
         if structure.contact_email:
             fields.append(_field("Contact", html.escape(structure.contact_email)))
+        if structure.contact_phone:
+            fields.append(_field("Téléphone", html.escape(structure.contact_phone)))
         if fields:
             doc["attachment"] = fields
+        if structure.logo_updated_at is not None and structure.logo_type:
+            doc["icon"] = {
+                "type": "Image",
+                "mediaType": structure.logo_type,
+                "url": Urls(settings.base_url).logo(
+                    structure.handle, int(structure.logo_updated_at.timestamp())
+                ),
+            }
         if structure.lat is not None and structure.lon is not None:
             doc["location"] = {
                 "type": "Place",

@@ -50,6 +50,7 @@ EXPECTED: dict[str, set[tuple[str | None, str]]] = {
         ("pending", "approved"),
         ("pending", "rejected"),
         ("rejected", "approved"),
+        ("rejected", "pending"),
         ("approved", "suspended"),
         ("suspended", "approved"),
     },
