@@ -25,6 +25,7 @@ from instance.cli_common import (
     setup_logging,
 )
 from instance.cli_federation import FEDERATION_HANDLERS, add_federation_commands
+from instance.cli_structures import add_structure_commands
 from instance.version import VERSION
 
 # The shared names stay importable from here (the tests and scripts use them).
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--commune", default="")
     sc.add_argument("--lat", type=float)
     sc.add_argument("--lon", type=float)
+    add_structure_commands(structures)
 
     p = sub("token", "API tokens")
     tokens = p.add_subparsers(dest="token_command", metavar="ACTION", parser_class=Parser)
@@ -135,6 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _structure(args: argparse.Namespace) -> int:
+    from instance import cli_structures, commands
+
+    if args.structure_command == "create":
+        return commands.structure(args)
+    return cli_structures.structure_action(args)
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     # Imported here: a usage error or --help need not load the database layer.
     from instance import cli_serve, commands
@@ -145,7 +155,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "worker": cli_serve.worker,
         "db": commands.db,
         "user": commands.user,
-        "structure": commands.structure,
+        "structure": _structure,
         "token": commands.token,
         "demo": commands.demo,
         "backup": commands.backup,
