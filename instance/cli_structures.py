@@ -1,8 +1,9 @@
-"""``entraide structure alias|move``: a structure that moves to another node.
+"""``entraide structure alias|move|delete`` and ``entraide user delete``: a structure that
+moves to another node, and leaving for good (an administrator acting on a request).
 
-``structure create`` is in :mod:`instance.commands`; the actions here need the node
-running in this process (they fetch other servers' actors and queue activities, which
-the running ``serve`` or ``worker`` delivers).
+``structure create`` and ``user create`` are in :mod:`instance.commands`; the actions
+here need the node running in this process (they fetch other servers' actors and queue
+activities, which the running ``serve`` or ``worker`` delivers).
 """
 
 from __future__ import annotations
@@ -31,6 +32,20 @@ def add_structure_commands(structures: Any) -> None:
     common_options(move, top=False)
     move.add_argument("handle")
     move.add_argument("--to", required=True, metavar="acct:H@HOST", dest="target")
+    gone = structures.add_parser(
+        "delete", help="delete a structure for good (its actor, listings and messages)"
+    )
+    common_options(gone, top=False)
+    gone.add_argument("handle")
+
+
+def add_user_commands(users: Any) -> None:
+    """The actions of ``entraide user`` beyond ``create``."""
+    gone = users.add_parser(
+        "delete", help="delete a person's account (and structures left without members)"
+    )
+    common_options(gone, top=False)
+    gone.add_argument("--email", required=True)
 
 
 def _run(args: argparse.Namespace, work: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -47,10 +62,42 @@ def _run(args: argparse.Namespace, work: Callable[[Any], Awaitable[Any]]) -> Any
 def structure_action(args: argparse.Namespace) -> int:
     from instance.services import moving
 
+    if args.structure_command == "delete":
+        _run(args, lambda node: _delete_structure(node, args.handle))
+        print(f"deleted structure {args.handle}")
+        return 0
     if args.structure_command == "alias":
         aliases = _run(args, lambda node: moving.add_alias(node, args.handle, args.old))
         print(f"{args.handle} also known as {' '.join(aliases)}")
         return 0
     new = _run(args, lambda node: moving.move(node, args.handle, args.target))
     print(f"{args.handle} moved to {new}")
+    return 0
+
+
+async def _delete_structure(node: Any, handle: str) -> None:
+    from instance.services.leaving import delete_structure
+    from instance.services.structures import structure_by_handle
+
+    async with node.transaction() as session:
+        structure = await structure_by_handle(session, handle)
+        if structure is None:
+            raise CommandError(f"no structure {handle}")
+        await delete_structure(session, node.settings, structure, None, "entraide structure delete")
+
+
+def user_delete(args: argparse.Namespace) -> int:
+    from domain.people import find_person
+    from instance.services.leaving import delete_person
+
+    async def work(node: Any) -> list[str]:
+        async with node.transaction() as session:
+            person = await find_person(session, args.email)
+            if person is None:
+                raise CommandError(f"no person with e-mail {args.email}")
+            return await delete_person(session, node.settings, person, None)
+
+    handles = _run(args, work)
+    also = f" and structure {', '.join(handles)}" if handles else ""
+    print(f"deleted {args.email}{also}")
     return 0

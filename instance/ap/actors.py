@@ -22,13 +22,15 @@ PAGE_SIZE = 50
 
 
 async def local_actor(session: AsyncSession, handle: str) -> tuple[Actor, Structure | None]:
-    """A visible local actor by handle (404 otherwise; 410 when suspended)."""
+    """A visible local actor by handle (404 otherwise; 410 when suspended or deleted)."""
     result = await session.execute(
         select(Actor).where(Actor.local.is_(True), Actor.handle == handle)
     )
     actor = result.scalar_one_or_none()
     if actor is None:
         raise ApiError(404, "no such actor")
+    if actor.deleted_at is not None:
+        raise ApiError(410, "this actor has been deleted", code="gone")
     structure = None
     if actor.type == "Organization":
         found = await session.execute(select(Structure).where(Structure.actor_id == actor.id))
