@@ -1,4 +1,4 @@
-"""``entraide structure alias|move|delete`` and ``entraide user delete``: a structure that
+"""``entraide structure alias|move|export|delete`` and ``entraide user delete``: a structure that
 moves to another node, and leaving for good (an administrator acting on a request).
 
 ``structure create`` and ``user create`` are in :mod:`instance.commands`; the actions
@@ -32,6 +32,12 @@ def add_structure_commands(structures: Any) -> None:
     common_options(move, top=False)
     move.add_argument("handle")
     move.add_argument("--to", required=True, metavar="acct:H@HOST", dest="target")
+    export = structures.add_parser(
+        "export", help="write one archive of what the structure published and received"
+    )
+    common_options(export, top=False)
+    export.add_argument("handle")
+    export.add_argument("--to", required=True, metavar="FILE", dest="target")
     gone = structures.add_parser(
         "delete", help="delete a structure for good (its actor, listings and messages)"
     )
@@ -62,6 +68,8 @@ def _run(args: argparse.Namespace, work: Callable[[Any], Awaitable[Any]]) -> Any
 def structure_action(args: argparse.Namespace) -> int:
     from instance.services import moving
 
+    if args.structure_command == "export":
+        return _export(args)
     if args.structure_command == "delete":
         _run(args, lambda node: _delete_structure(node, args.handle))
         print(f"deleted structure {args.handle}")
@@ -100,4 +108,31 @@ def user_delete(args: argparse.Namespace) -> int:
     handles = _run(args, work)
     also = f" and structure {', '.join(handles)}" if handles else ""
     print(f"deleted {args.email}{also}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from instance.services.export import export_structure
+    from instance.services.structures import structure_by_handle
+
+    target = Path(args.target).expanduser()
+    if target.exists():
+        raise CommandError(f"{target} already exists")
+
+    async def work(node: Any) -> bytes:
+        async with node.db.read() as session:
+            structure = await structure_by_handle(session, args.handle)
+            if structure is None:
+                raise CommandError(f"no structure {args.handle}")
+            return await export_structure(session, node.settings, structure)
+
+    data = _run(args, work)
+    # Its messages are in it: readable by the owner of the file only.
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    print(f"exported {args.handle} to {target}")
     return 0

@@ -4,6 +4,9 @@ one is refused."""
 
 from __future__ import annotations
 
+import io
+import json
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +15,7 @@ from sqlalchemy import select
 
 from federation.models import Actor, Follow, InboxItem
 from instance.services import moving
+from instance.services.export import FILES
 from instance.services.structures import structure_by_handle
 from outbox.actors import moved
 from tests.fedinet import network
@@ -66,6 +70,23 @@ async def test_structure_moves_and_its_follower_follows(
         # The button of the structure's page, for its people.
         browser = Browser(a, headers={"Accept-Language": "fr"})
         await browser.login("m@a.example")
+        # Its archive first, to take along.
+        response = await browser.client.get("/@menuiserie/export", scheme="https")
+        assert response.status_code == 200
+        assert "attachment" in response.headers["Content-Disposition"]
+        with tarfile.open(fileobj=io.BytesIO(await response.get_data()), mode="r:gz") as archive:
+            names = archive.getnames()
+            follows = archive.extractfile("menuiserie-export/follows.csv")
+            actor_json = archive.extractfile("menuiserie-export/actor.json")
+            assert follows is not None and actor_json is not None
+            follows_csv = follows.read().decode()
+            assert json.load(actor_json)["id"] == OLD
+        assert names == [f"menuiserie-export/{name}" for name in FILES]
+        assert follows_csv.splitlines() == [
+            "direction,actor,state,since",
+            f"follower,{follower},accepted,{follows_csv.splitlines()[1].rsplit(',', 1)[1]}",
+        ]
+        assert (await b.client().get("/@menuiserie/export")).status_code in (302, 401)
         page = await browser.post(
             "/@menuiserie/move", {"target": "acct:menuiserie@b.test"}, csrf_from="/@menuiserie"
         )
