@@ -11,17 +11,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import select, update
 
 from federation.models import Actor, Follow, InboxItem
+from federation.signatures import sign_request
 from instance.services import moving
 from instance.services.export import FILES
 from instance.services.structures import structure_by_handle
 from outbox.actors import moved
-from tests.fedinet import network
+from tests.fedinet import FakeActor, network
 from tests.web.browser import Browser
 
 AP = {"Accept": "application/activity+json"}
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "payloads"
 OLD = "https://a.test/actors/menuiserie"
 NEW = "https://b.test/actors/menuiserie"
 
@@ -168,3 +171,43 @@ async def test_move_to_an_actor_that_does_not_name_the_old_is_refused(
         assert "alsoKnownAs" in (item.error or "")
         # Nothing was sent to B in the follower's name.
         assert not [x for x in net.activities_to("b.test") if x["type"] == "Follow"]
+
+
+async def test_mastodon_move_of_a_followed_account(
+    tmp_path: Path, new_db_url: Callable[[], str]
+) -> None:
+    """The Mastodon ``Move`` fixture (tests/fixtures/payloads/mastodon_move.json), signed by
+    a followed Mastodon account: the new account, fetched, names the old one, so the local
+    follow becomes a ``Follow`` of the new account and the old one gets an ``Undo``."""
+    text = (FIXTURES / "mastodon_move.json").read_text()
+    text = text.replace("https://autre-mastodon.example", "https://autre-mastodon.test")
+    move = json.loads(text.replace("https://mastodon.example", "https://mastodon.test"))
+    old = FakeActor(move["actor"], rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    new = FakeActor(
+        move["target"], old.private_key, key_id=f"{move['target']}#main-key",
+        extra={"alsoKnownAs": [old.uri]},
+    )  # fmt: skip
+    async with network(tmp_path, new_db_url, ["a.test"]) as (net, (a,)):
+        net.hooks += [old, new]
+        await a.structure("ressourcerie", owner="r@a.example")
+        follower = "https://a.test/actors/ressourcerie"
+        response = await a.api(
+            "POST",
+            "/api/v1/follows",
+            token=await a.token("r@a.example"),
+            json={"actor": "ressourcerie", "target": old.uri},
+        )
+        assert response.status_code == 202, await response.get_data()
+        await net.settle()
+        async with a.node.db.session() as session:
+            await session.execute(update(Follow).values(state="accepted"))  # old accepted it
+        body = json.dumps(move).encode()
+        headers = {"Content-Type": "application/activity+json"}
+        headers.update(sign_request("POST", "https://a.test/inbox", headers, body, old.signing_key))
+        assert (await net.post("https://a.test/inbox", body, headers)).status_code == 202
+        await net.settle()
+        assert await _followed(a, follower) == [(new.uri, "pending")]
+        sent = [json.loads(r.content) for r in new.received]
+        assert [(x["type"], x["object"]) for x in sent] == [("Follow", new.uri)]
+        undone = [json.loads(r.content) for r in old.received][-1]
+        assert (undone["type"], undone["object"]["type"]) == ("Undo", "Follow")
