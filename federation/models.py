@@ -84,6 +84,9 @@ class Actor(Base):
     document: Mapped[dict[str, object] | None] = mapped_column(JSON, default=None)
     fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     moved_to: Mapped[str | None] = mapped_column(URI, default=None)
+    # A local actor's former accounts on other nodes (FEP-7628 ``alsoKnownAs``), set by
+    # ``entraide structure alias`` before the old node moves it here.
+    also_known_as: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     # Moderators' word on a remote actor: "" (none), "silenced" (kept out of search
     # and public pages) or "blocked" (its deliveries refused, its content hidden).
     moderation: Mapped[str] = mapped_column(String(16), default="", server_default="")

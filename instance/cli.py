@@ -25,6 +25,7 @@ from instance.cli_common import (
     setup_logging,
 )
 from instance.cli_federation import FEDERATION_HANDLERS, add_federation_commands
+from instance.cli_structures import add_structure_commands, add_user_commands
 from instance.version import VERSION
 
 # The shared names stay importable from here (the tests and scripts use them).
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     uc.add_argument(
         "--role", choices=["admin", "moderator", "animator", "member"], default="member"
     )
+    add_user_commands(users)
 
     p = sub("structure", "local structures")
     structures = p.add_subparsers(dest="structure_command", metavar="ACTION", parser_class=Parser)
@@ -108,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--commune", default="")
     sc.add_argument("--lat", type=float)
     sc.add_argument("--lon", type=float)
+    add_structure_commands(structures)
 
     p = sub("token", "API tokens")
     tokens = p.add_subparsers(dest="token_command", metavar="ACTION", parser_class=Parser)
@@ -135,6 +138,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _structure(args: argparse.Namespace) -> int:
+    from instance import cli_structures, commands
+
+    if args.structure_command == "create":
+        return commands.structure(args)
+    return cli_structures.structure_action(args)
+
+
+def _user(args: argparse.Namespace) -> int:
+    from instance import cli_structures, commands
+
+    if args.user_command == "create":
+        return commands.user(args)
+    return cli_structures.user_delete(args)
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     # Imported here: a usage error or --help need not load the database layer.
     from instance import cli_serve, commands
@@ -144,8 +163,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         "serve": cli_serve.serve,
         "worker": cli_serve.worker,
         "db": commands.db,
-        "user": commands.user,
-        "structure": commands.structure,
+        "user": _user,
+        "structure": _structure,
         "token": commands.token,
         "demo": commands.demo,
         "backup": commands.backup,

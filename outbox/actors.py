@@ -1,4 +1,5 @@
-"""Federating changes of a local actor: profile edits and key rotation (``Update``)."""
+"""Federating changes of a local actor: profile edits and key rotation (``Update``), and its
+move to another node (``Move``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from config.settings import Settings
 from domain.models import Structure
 from federation.models import Actor
 from outbox.publish import emit
-from outbox.to_ap.actors import update_actor
+from outbox.to_ap.actors import move_actor, update_actor
 
 
 async def updated(
@@ -32,3 +33,13 @@ async def rotate(
     rotate_keys(actor)
     await session.flush()
     await updated(session, settings, actor, structure)
+
+
+async def moved(
+    session: AsyncSession, settings: Settings, actor: Actor, structure: Structure | None = None
+) -> None:
+    """Tell the followers that ``actor`` moved to ``actor.moved_to``: an ``Update`` (its
+    document now carries ``movedTo``), then the ``Move`` itself (FEP-7628)."""
+    assert actor.moved_to
+    await updated(session, settings, actor, structure)
+    await emit(session, settings, actor, move_actor(settings, actor, actor.moved_to))

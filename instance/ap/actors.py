@@ -12,23 +12,26 @@ from domain.models import Structure
 from domain.visibility import activity_shown
 from federation.models import Activity, Actor, Follow
 from instance.ap.blueprint import ap_response, blueprint
+from instance.ap.paging import page_document, read_cursor
 from instance.errors import ApiError
 from instance.negotiation import wants_activity_json
 from instance.node import current_node
 from outbox.to_ap import tombstone
-from outbox.to_ap.actors import actor_document, collection_page, ordered_collection
+from outbox.to_ap.actors import actor_document, ordered_collection
 
 PAGE_SIZE = 50
 
 
 async def local_actor(session: AsyncSession, handle: str) -> tuple[Actor, Structure | None]:
-    """A visible local actor by handle (404 otherwise; 410 when suspended)."""
+    """A visible local actor by handle (404 otherwise; 410 when suspended or deleted)."""
     result = await session.execute(
         select(Actor).where(Actor.local.is_(True), Actor.handle == handle)
     )
     actor = result.scalar_one_or_none()
     if actor is None:
         raise ApiError(404, "no such actor")
+    if actor.deleted_at is not None:
+        raise ApiError(410, "this actor has been deleted", code="gone")
     structure = None
     if actor.type == "Organization":
         found = await session.execute(select(Structure).where(Structure.actor_id == actor.id))
@@ -69,50 +72,25 @@ async def actor(handle: str) -> Any:
     return await render_page(f"/@{handle}")
 
 
-async def _follow_uris(
-    session: AsyncSession, actor: Actor, *, followers: bool, page: int
-) -> tuple[int, list[str]]:
+def _follow_rows(actor: Actor, *, followers: bool) -> tuple[Any, tuple[Any, ...]]:
     me = Follow.followed_id if followers else Follow.follower_id
     other = Follow.follower_id if followers else Follow.followed_id
     condition = (me == actor.id, Follow.state == "accepted")
-    total = await session.scalar(select(func.count()).select_from(Follow).where(*condition))
-    rows = await session.execute(
-        select(Actor.uri)
-        .join(Follow, other == Actor.id)
-        .where(*condition)
-        .order_by(Follow.id.desc())
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    )
-    return int(total or 0), [uri for (uri,) in rows.all()]
-
-
-def _page_number() -> int | None:
-    raw = request.args.get("page")
-    if raw is None:
-        return None
-    if raw == "true":
-        return 1
-    if not raw.isdigit() or not 0 < int(raw) < 100_000:
-        raise ApiError(400, "page must be a positive integer")
-    return int(raw)
+    return select(Follow.id, Actor.uri).join(Follow, other == Actor.id).where(*condition), condition
 
 
 async def _follow_collection(handle: str, *, followers: bool) -> Any:
     node = current_node()
-    page = _page_number()
+    cursor = read_cursor()
     async with node.db.read() as session:
         found, _ = await local_actor(session, handle)
         uri = node.urls.followers(handle) if followers else node.urls.following(handle)
-        total, items = await _follow_uris(session, found, followers=followers, page=page or 1)
-    if page is None:
-        return ap_response(ordered_collection(uri, total, first=f"{uri}?page=1"))
-    more = page * PAGE_SIZE < total
-    return ap_response(
-        collection_page(
-            f"{uri}?page={page}", uri, items, f"{uri}?page={page + 1}" if more else None
-        )
-    )
+        rows, condition = _follow_rows(found, followers=followers)
+        if cursor is None:
+            total = await session.scalar(select(func.count()).select_from(Follow).where(*condition))
+            return ap_response(ordered_collection(uri, int(total or 0), first=f"{uri}?page=1"))
+        page = await page_document(session, rows, Follow.id, uri, cursor, PAGE_SIZE)
+    return ap_response(page)
 
 
 @blueprint.get("/actors/<handle>/followers")
@@ -130,27 +108,16 @@ async def outbox(handle: str) -> Any:
     """The actor's public activities, newest first, without those of content taken down
     (``domain.visibility.activity_shown``)."""
     node = current_node()
-    page = _page_number()
+    cursor = read_cursor()
     uri = node.urls.outbox(handle)
     async with node.db.read() as session:
         found, _ = await local_actor(session, handle)
         condition = (Activity.actor_id == found.id, Activity.public.is_(True), activity_shown())
-        total = int(
-            await session.scalar(select(func.count()).select_from(Activity).where(*condition)) or 0
-        )
-        if page is None:
-            return ap_response(ordered_collection(uri, total, first=f"{uri}?page=1"))
-        rows = await session.execute(
-            select(Activity.body)
-            .where(*condition)
-            .order_by(Activity.id.desc())
-            .offset((page - 1) * PAGE_SIZE)
-            .limit(PAGE_SIZE)
-        )
-        items = [body for (body,) in rows.all()]
-    more = page * PAGE_SIZE < total
-    return ap_response(
-        collection_page(
-            f"{uri}?page={page}", uri, items, f"{uri}?page={page + 1}" if more else None
-        )
-    )
+        if cursor is None:
+            total = await session.scalar(
+                select(func.count()).select_from(Activity).where(*condition)
+            )
+            return ap_response(ordered_collection(uri, int(total or 0), first=f"{uri}?page=1"))
+        rows = select(Activity.id, Activity.body).where(*condition)
+        page = await page_document(session, rows, Activity.id, uri, cursor, PAGE_SIZE)
+    return ap_response(page)

@@ -25,14 +25,15 @@ async def listing_document(listing_id: int) -> Any:
     node = current_node()
     async with node.db.read() as session:
         listing = await session.get(Listing, listing_id)
-        if listing is None or not listing.local or listing.structure is None:
+        if listing is None or not listing.local:
             raise ApiError(404, "no such listing")
         gone = await session.get(Tombstone, listing.ap_id)
         if gone is not None or listing.status == "withdrawn" or listing.hidden:
+            # (a listing of a deleted structure too: it has no structure any more)
             return ap_response(
                 tombstone(listing.ap_id, "Note", gone.deleted_at if gone else None), 410
             )
-        if not listing.structure.is_visible:
+        if listing.structure is None or not listing.structure.is_visible:
             raise ApiError(404, "no such listing")
         return ap_response(listing_object(listing, node.settings, with_context=True))
 

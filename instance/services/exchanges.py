@@ -53,6 +53,8 @@ async def acting_for(session: AsyncSession, person: Person, handle: Any, field: 
         raise ApiError(403, "you do not act for this structure")
     if not structure.is_visible or structure.actor is None:
         raise ApiError(403, "this structure is awaiting approval by an administrator")
+    if structure.actor.moved_to:
+        raise ApiError(403, f"this structure has moved to {structure.actor.moved_to}")
     return structure
 
 

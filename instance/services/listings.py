@@ -79,6 +79,8 @@ async def create_listing(
         raise Forbidden("this structure is suspended by the moderators")
     if not structure.is_visible or structure.actor is None:
         raise Forbidden("this structure is awaiting approval by an administrator")
+    if structure.actor.moved_to:
+        raise Forbidden(f"this structure has moved to {structure.actor.moved_to}")
     fields = validate_listing(data)
     now = utcnow()
     listing = Listing(
@@ -121,6 +123,9 @@ async def update_listing(
     fields = validate_listing(data, partial=True, current=listing)
     if not fields.present():
         return listing  # nothing changed: nothing to federate
+    if listing.author.moved_to and fields.status != "withdrawn":
+        # A structure that moved publishes from its new node; here it may only withdraw.
+        raise Forbidden(f"this structure has moved to {listing.author.moved_to}")
     apply_listing(listing, fields, lifetime_days=node.settings.listings.default_lifetime_days)
     if location_given(fields):
         await _place(session, listing)

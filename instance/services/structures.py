@@ -65,6 +65,8 @@ async def acting_structure(session: AsyncSession, person: Person, handle: Any) -
         raise ApiError(403, "this structure is suspended by the moderators")
     if not structure.is_visible or structure.actor is None:
         raise ApiError(403, "this structure is awaiting approval by an administrator")
+    if structure.actor.moved_to:
+        raise ApiError(403, f"this structure has moved to {structure.actor.moved_to}")
     return structure
 
 

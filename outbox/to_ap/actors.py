@@ -99,6 +99,8 @@ def actor_document(
         doc["territory"] = True
     if actor.moved_to:
         doc["movedTo"] = actor.moved_to
+    if actor.also_known_as:
+        doc["alsoKnownAs"] = list(actor.also_known_as)
     if structure is not None:
         doc["entraide:kind"] = structure.kind  # business, association, public, other
         fields = []
@@ -185,12 +187,21 @@ def delete_actor(settings: Settings, actor: Actor) -> dict[str, Any]:
     )
 
 
+def move_actor(settings: Settings, actor: Actor, target: str) -> dict[str, Any]:
+    """``Move`` of a local actor to its new account (FEP-7628, as Mastodon sends it):
+    ``object`` is the actor itself, ``target`` the new actor, to its followers."""
+    return new_activity(
+        settings, "Move", actor, actor.uri, to=[actor.followers_url or ""], target=target
+    )
+
+
 __all__ = [
     "Urls",
     "actor_context",
     "actor_document",
     "collection_page",
     "delete_actor",
+    "move_actor",
     "ordered_collection",
     "update_actor",
 ]

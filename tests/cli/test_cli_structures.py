@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import tarfile
+
+import pytest
+
 from config.settings import load_settings
 from instance import create_app
+from instance.cli import main
+from instance.services.export import FILES
 from tests.cli import cli_support
 from tests.cli.cli_support import Made, fails, succeeds
+from tests.support import PASSWORD
 
 made = cli_support.made
 
@@ -96,3 +103,44 @@ def test_token_for_unknown_person(made: Made) -> None:
     result = made.run("token", "create", "--email", "ghost@example.org")
     fails(result, 1, "ghost@example.org")
     assert result.stdout == ""
+
+
+# --- structure export / alias / move / delete, user delete ----------------------
+
+
+def test_export_then_delete_and_errors(made: Made, capsys: pytest.CaptureFixture[str]) -> None:
+    """``structure export`` writes the archive (mode 0600, never over a file); ``user
+    delete`` removes the person and the structure only they were a member of; unknown
+    names fail in one line. Run in this process (``main``): a process each costs seconds."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(["--data-dir", str(made.data_dir), *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    archive = made.root / "menuiserie.tar.gz"
+    code, out, _ = run("structure", "export", "menuiserie", "--to", str(archive))
+    assert (code, out.strip()) == (0, f"exported menuiserie to {archive}")
+    assert archive.stat().st_mode & 0o777 == 0o600
+    with tarfile.open(archive) as opened:
+        assert [n.split("/", 1)[1] for n in opened.getnames()] == list(FILES)
+    assert run("structure", "export", "menuiserie", "--to", str(archive))[::2] == (
+        1, f"entraide: error: {archive} already exists\n"
+    )  # fmt: skip
+    for args in (
+        ("structure", "export", "nosuch", "--to", str(made.root / "x.tar.gz")),
+        ("structure", "move", "nosuch", "--to", "acct:x@b.example"),
+        ("structure", "alias", "nosuch", "acct:x@b.example"),
+        ("structure", "delete", "nosuch"),
+    ):
+        code, out, err = run(*args)
+        assert (code, out) == (1, "") and "nosuch" in err and len(err.splitlines()) == 1, args
+
+    assert run("user", "create", "--email", "leaving@example.org", "--password", PASSWORD)[0] == 0
+    code, _, err = run("structure", "create", "--handle", "partante", "--name", "Partante",
+                       "--owner", "leaving@example.org")  # fmt: skip
+    assert code == 0, err
+    code, out, _ = run("user", "delete", "--email", "leaving@example.org")
+    assert (code, out.strip()) == (0, "deleted leaving@example.org and structure partante")
+    code, _, err = run("user", "delete", "--email", "leaving@example.org")
+    assert code == 1 and "leaving@example.org" in err
