@@ -36,12 +36,14 @@ from domain.outgoing_mail import OutgoingMail
 __all__ = [
     "MAX_AGE",
     "MAX_TRIES",
+    "MailStatus",
     "Outcome",
     "backoff",
     "enqueue",
     "expire_old",
     "person_lang",
     "record",
+    "status",
     "waiting",
 ]
 
@@ -109,6 +111,38 @@ async def waiting(session: AsyncSession) -> int:
         select(func.count(OutgoingMail.id)).where(OutgoingMail.state == "pending")
     )
     return int(count or 0)
+
+
+@dataclass(frozen=True)
+class MailStatus:
+    """What the administration hub says about e-mail."""
+
+    configured: bool  # mail.smtp_host is set
+    waiting: int
+    failed: int  # given up (kept ``workers.keep_days`` days)
+    last_error: str  # of the mails waiting, the latest error ("" when none)
+
+
+async def status(session: AsyncSession, configured: bool) -> MailStatus:
+    counts = dict(
+        (
+            await session.execute(
+                select(OutgoingMail.state, func.count(OutgoingMail.id)).group_by(OutgoingMail.state)
+            )
+        ).all()
+    )
+    last_error = await session.scalar(
+        select(OutgoingMail.last_error)
+        .where(OutgoingMail.state == "pending", OutgoingMail.last_error.is_not(None))
+        .order_by(OutgoingMail.next_attempt_at.desc())
+        .limit(1)
+    )
+    return MailStatus(
+        configured=configured,
+        waiting=int(counts.get("pending", 0)),
+        failed=int(counts.get("failed", 0)),
+        last_error=last_error or "",
+    )
 
 
 @dataclass(frozen=True)
