@@ -9,8 +9,8 @@ notification e-mail, and password-reset links.
   notification).
 * :class:`MailChoice` — how a structure wants its notifications by e-mail: ``now`` (at
   once, the default when it has no row), ``digest`` (once a day) or ``never``.
-* :class:`PasswordReset` — a reset link: the SHA-256 of its secret, its expiry, when it
-  was used (single use).
+* :class:`PasswordReset` — a reset request: the SHA-256 of its link's secret, its
+  expiry, when it was used (single use).
 """
 
 from __future__ import annotations
@@ -66,12 +66,18 @@ class MailChoice(Base):
 
 
 class PasswordReset(Base):
-    """A password-reset link sent to a person: single use, short-lived."""
+    """A password-reset request: for a known address, the link sent (single use,
+    short-lived); for any address, a row that counts the requests made for it (the
+    rate limit per address, the same whether or not it has an account)."""
 
     __tablename__ = "password_resets"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    # HMAC of the normalised address (the node's secret key): counts, reveals nothing
+    address_hash: Mapped[str] = mapped_column(String(64), index=True)
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), index=True, default=None
+    )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -34,6 +34,7 @@ from domain.mail_states import FINISHED as MAIL_FINISHED
 from domain.outgoing_mail import OutgoingMail
 from federation.models import Delivery, InboxItem
 from instance.node import Node
+from instance.services import password_reset
 
 log = logging.getLogger(__name__)
 BATCH = 1000
@@ -66,8 +67,11 @@ async def prune(node: Node) -> dict[str, int]:
 
 
 async def prune_mail(node: Node) -> int:
-    """Delete the e-mails sent or given up more than ``workers.keep_days`` days ago."""
+    """Delete the e-mails sent or given up more than ``workers.keep_days`` days ago (and
+    the password-reset requests of more than a day: their links expired long ago)."""
     cutoff = utcnow() - timedelta(days=node.settings.workers.keep_days)
+    async with node.db.session() as session:
+        await password_reset.prune(session)
     return await _prune(
         node, OutgoingMail, OutgoingMail.state.in_(MAIL_FINISHED), OutgoingMail.created_at < cutoff
     )

@@ -60,7 +60,8 @@ def upgrade() -> None:
     op.create_table(
         "password_resets",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("address_hash", sa.String(length=64), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=True),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", config.database.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", config.database.UTCDateTime(timezone=True), nullable=False),
@@ -75,6 +76,9 @@ def upgrade() -> None:
     with op.batch_alter_table("password_resets", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_password_resets_person_id"), ["person_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_password_resets_address_hash"), ["address_hash"], unique=False
         )
 
 
