@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 import domain.exchanges
 import domain.matches
 import domain.models
+import domain.outgoing_mail
 import domain.places
 import domain.social
 import federation.models
@@ -38,6 +39,7 @@ _MODEL_MODULES = (
     domain.social,
     domain.matches,
     domain.exchanges,
+    domain.outgoing_mail,
 )
 target_metadata: MetaData = Base.metadata
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"

@@ -9,7 +9,8 @@ withdraw), ``search`` (filters and map), ``messages`` (direct
 messages), ``notifications``, ``communities``, ``timeline`` (and following),
 ``admin`` (hub, approval queue), ``reports`` (reports, audit log),
 ``reporting`` (the « Report » form of the pages),
-``federation`` (peerings, domain health and policy).
+``federation`` (peerings, domain health and policy),
+``mail_settings`` (a structure's choice of e-mail), ``password_reset``.
 ``blueprint`` holds the blueprint and the hooks every page shares;
 ``forms`` turns posted fields into the API's shape and back; ``common``
 knows who is looking; ``labels`` names codes in the reader's language;
@@ -35,11 +36,13 @@ from instance.web import (
     home,
     leaving,
     listings,
+    mail_settings,
     matches,
     messages,
     moving,
     my_listings,
     notifications,
+    password_reset,
     profiles,
     reporting,
     reports,
@@ -63,11 +66,13 @@ __all__ = [
     "lang_url",
     "leaving",
     "listings",
+    "mail_settings",
     "matches",
     "messages",
     "moving",
     "my_listings",
     "notifications",
+    "password_reset",
     "profiles",
     "reporting",
     "reports",
