@@ -27,6 +27,7 @@ import domain.matches
 import domain.models
 import domain.places
 import domain.social
+import domain.team
 import federation.models
 from config.database import Base
 
@@ -38,6 +39,7 @@ _MODEL_MODULES = (
     domain.social,
     domain.matches,
     domain.exchanges,
+    domain.team,
 )
 target_metadata: MetaData = Base.metadata
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"

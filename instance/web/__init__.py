@@ -39,6 +39,7 @@ from instance.web import (
     search,
     security,
     structures,
+    team,
     territory,
     timeline,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "search",
     "security",
     "structures",
+    "team",
     "territory",
     "timeline",
 ]

@@ -185,6 +185,7 @@ async def account() -> str:
         structures=structures,
         tokens=tokens,
         sessions=sessions,
+        roles={m.structure_id: m.role for m in person.memberships},
         errors={},
     )
 
@@ -206,6 +207,7 @@ async def create_api_token() -> Any:
                 structures=structures,
                 tokens=tokens,
                 sessions=await count_sessions(session, person),
+                roles={m.structure_id: m.role for m in person.memberships},
                 errors=errors,
             )
             return page, 422
