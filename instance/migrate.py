@@ -26,6 +26,7 @@ import domain.exchanges
 import domain.matches
 import domain.models
 import domain.places
+import domain.second_factor
 import domain.social
 import domain.team
 import federation.models
@@ -40,6 +41,7 @@ _MODEL_MODULES = (
     domain.matches,
     domain.exchanges,
     domain.team,
+    domain.second_factor,
 )
 target_metadata: MetaData = Base.metadata
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"

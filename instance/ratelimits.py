@@ -6,7 +6,8 @@ endpoints written in other modules are covered without touching them:
 
 * ``api``: every route under ``/api/v1/``, counted per API token (per client
   IP without one), ``ratelimit.api_per_minute`` a minute;
-* ``login``: ``POST /login``, per client IP, ``ratelimit.login_per_minute``;
+* ``login``: ``POST /login`` and ``POST /login/code`` (the second factor), per client
+  IP, ``ratelimit.login_per_minute``;
 * ``signup``: ``POST /signup``, per client IP, ``ratelimit.signup_per_hour``;
 * ``inbox``: ``POST /inbox`` and ``POST /actors/<handle>/inbox``, per client
   IP, ``ratelimit.inbox_per_minute``;
@@ -178,6 +179,11 @@ def _is_post(path: str) -> bool:
     return request.method == "POST" and request.path == path
 
 
+def _is_login_post() -> bool:
+    """The password step and the second-factor step share the login budget."""
+    return _is_post("/login") or _is_post("/login/code")
+
+
 def _is_inbox_post() -> bool:
     if request.method != "POST":
         return False
@@ -210,7 +216,7 @@ def init_rate_limits(app: Quart, settings: Settings) -> None:
     minute, hour = timedelta(minutes=1), timedelta(hours=1)
     rules: list[tuple[Rule, Any]] = [
         (Rule(limits.api_per_minute, minute, by_token_or_ip, name="api"), _is_api),
-        (Rule(limits.login_per_minute, minute, by_ip, name="login"), lambda: _is_post("/login")),
+        (Rule(limits.login_per_minute, minute, by_ip, name="login"), _is_login_post),
         (Rule(limits.signup_per_hour, hour, by_ip, name="signup"), lambda: _is_post("/signup")),
         (Rule(limits.inbox_per_minute, minute, by_ip, name="inbox"), _is_inbox_post),
     ]

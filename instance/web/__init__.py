@@ -42,6 +42,7 @@ from instance.web import (
     team,
     territory,
     timeline,
+    two_factor,
 )
 from instance.web.blueprint import blueprint, lang_url
 
@@ -67,4 +68,5 @@ __all__ = [
     "team",
     "territory",
     "timeline",
+    "two_factor",
 ]

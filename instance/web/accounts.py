@@ -42,6 +42,7 @@ from domain.validation import Collector, Invalid
 from instance.auth import count_sessions, end_all_sessions, log_in, log_out
 from instance.i18n import gettext as _
 from instance.node import current_node
+from instance.services import second_factor
 from instance.web.blueprint import blueprint
 from instance.web.common import load_viewer, redirect_to, require_person, safe_next
 from instance.web.forms import (
@@ -51,6 +52,7 @@ from instance.web.forms import (
     form_values,
     sentence,
 )
+from instance.web.two_factor import await_code
 
 TOKEN_NAME_MAX = 100
 
@@ -137,11 +139,18 @@ async def login_post() -> Any:
     email = form.get("email", "").strip()
     password = form.get("password", "")
     next_url = safe_next(form.get("next"), "")
+    second_step = False
     async with current_node().transaction() as session:
         await load_viewer(session)
         person = await authenticate(session, email, password) if email and password else None
         if person is not None:
-            await log_in(session, person)
+            second_step = await second_factor.is_enabled(session, person)
+            if second_step:
+                await_code(person, next_url)
+            else:
+                await log_in(session, person)
+    if second_step:
+        return redirect_to("/login/code")
     if person is None:
         # One message whatever was wrong, so that the form does not tell who has an account.
         page = await render_template("login.html", email=email, next_url=next_url, failed=True)
