@@ -6,7 +6,8 @@ endpoints written in other modules are covered without touching them:
 
 * ``api``: every route under ``/api/v1/``, counted per API token (per client
   IP without one), ``ratelimit.api_per_minute`` a minute;
-* ``login``: ``POST /login`` and ``POST /login/code`` (the second factor), per client
+* ``login``: ``POST /login``, and the other forms that check a password or a code
+  (``/login/code``, ``/account/password``, ``/account/two-factor/disable``), per client
   IP, ``ratelimit.login_per_minute``;
 * ``signup``: ``POST /signup``, per client IP, ``ratelimit.signup_per_hour``;
 * ``inbox``: ``POST /inbox`` and ``POST /actors/<handle>/inbox``, per client
@@ -179,9 +180,14 @@ def _is_post(path: str) -> bool:
     return request.method == "POST" and request.path == path
 
 
+_PASSWORD_CHECKS = frozenset(
+    {"/login", "/login/code", "/account/password", "/account/two-factor/disable"}
+)
+
+
 def _is_login_post() -> bool:
-    """The password step and the second-factor step share the login budget."""
-    return _is_post("/login") or _is_post("/login/code")
+    """Every form that checks a password or a code shares the login budget."""
+    return request.method == "POST" and request.path in _PASSWORD_CHECKS
 
 
 def _is_inbox_post() -> bool:
