@@ -46,8 +46,9 @@ async def _settings_page(errors: dict[str, str] | None = None, status: int = 200
     node = current_node()
     async with node.transaction() as db:
         person = await require_person(db)
-        _moderator(person)
         factor = await second_factor.factor_of(db, person)
+        if factor is None or factor.confirmed_at is None:
+            _moderator(person)  # one whose role was taken away may still turn it off
         enrolment = None
         left = 0
         if factor is not None and factor.confirmed_at is None:

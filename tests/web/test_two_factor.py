@@ -7,7 +7,9 @@ import re
 from datetime import datetime
 
 import pyotp
+from sqlalchemy import update
 
+from domain.models import Person
 from tests.support import PASSWORD, TestNode
 from tests.web.browser import Browser, Page
 
@@ -107,6 +109,11 @@ async def test_wrong_codes_lock_the_step(node: TestNode) -> None:
 
 async def test_disable_needs_password_and_code(node: TestNode) -> None:
     browser, _secret_key, codes = await _enrol(node)
+    # One whose role is taken away keeps the page, to turn the second factor off.
+    async with node.node.db.session() as session:
+        await session.execute(update(Person).values(role="member"))
+        await session.commit()
+    assert (await browser.get("/account/two-factor")).status == 200
     no_password = await browser.post(
         "/account/two-factor/disable",
         {"password": "pas le mot de passe", "code": codes[1]},
@@ -126,7 +133,8 @@ async def test_disable_needs_password_and_code(node: TestNode) -> None:
         csrf_from="/account/two-factor",
     )
     assert off.status == 302
-    assert "Votre mot de passe seul ouvre votre compte." in await browser.get("/account/two-factor")
+    # Off; and, no longer a moderator, the person cannot set it up again.
+    assert (await browser.get("/account/two-factor")).status == 403
     await Browser(node).login("admin@example.org")  # one step again
 
 
