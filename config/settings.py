@@ -149,7 +149,8 @@ class MetricsSettings(_Section):
 
 
 class MailSettings(_Section):
-    """Optional e-mail notifications; empty ``smtp_host`` disables them."""
+    """E-mail through an SMTP server; with an empty ``smtp_host`` nothing is sent (mails
+    wait in the queue, see ``instance.services.outgoing_mail``)."""
 
     smtp_host: str = ""
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -157,6 +158,9 @@ class MailSettings(_Section):
     smtp_password: str = ""
     from_address: str = ""
     starttls: bool = True
+    digest_hour: int = Field(
+        default=7, ge=0, le=23, description="Hour (UTC) from which the daily digests are sent"
+    )
 
 
 class LogSettings(_Section):

@@ -25,7 +25,9 @@ from federation.models import Delivery, InboxItem
 
 __all__ = ["claim_rows", "release_leases"]
 
-Queue = type[Delivery] | type[InboxItem]
+# A queue table: ``deliveries``, ``inbox_items``, or one above this layer with the same
+# ``id``, ``locked_by`` and ``locked_until`` columns (``outgoing_mail``).
+Queue = type[Delivery] | type[InboxItem] | Any
 
 
 async def claim_rows(

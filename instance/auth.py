@@ -46,6 +46,7 @@ from domain.models import Person, WebSession
 from domain.people import person_for_token
 from instance.csrf import rotate_csrf
 from instance.errors import ApiError
+from instance.i18n import select_locale
 
 SESSION_DAYS = 30  # as QUART_AUTH_DURATION (instance.app)
 
@@ -79,8 +80,10 @@ async def load_current_person(session: AsyncSession) -> Person | None:
 
 async def log_in(session: AsyncSession, person: Person) -> None:
     """Open a session for ``person`` in this browser (a new row, a new cookie, a new
-    CSRF nonce), and delete the person's expired sessions."""
+    CSRF nonce), and delete the person's expired sessions. The page's language becomes
+    the person's (``Person.locale``: the language of their e-mails)."""
     now = utcnow()
+    person.locale = select_locale()
     await session.execute(
         delete(WebSession).where(WebSession.person_id == person.id, WebSession.expires_at <= now)
     )

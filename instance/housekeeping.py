@@ -14,7 +14,8 @@ whose ``Date`` is refused after ``federation.signature_window_seconds`` (one
 hour); an honest sender retrying with a fresh signature gives up after about
 two days (Mastodon's schedule, and ours). Both are far inside the window.
 Published activities (``activities``) are not pruned: they are the actors'
-outboxes.
+outboxes. Sent or failed e-mails (``outgoing_mail``, which hold reset links and
+notification texts) go after the same number of days (:func:`prune_mail`).
 
 It runs with the expiry loop (every ten minutes); ``entraide`` processes on
 PostgreSQL may run it at once, which only means deleting the same rows twice.
@@ -29,8 +30,11 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from config.database import utcnow
+from domain.mail_states import FINISHED as MAIL_FINISHED
+from domain.outgoing_mail import OutgoingMail
 from federation.models import Delivery, InboxItem
 from instance.node import Node
+from instance.services import password_reset
 
 log = logging.getLogger(__name__)
 BATCH = 1000
@@ -62,7 +66,20 @@ async def prune(node: Node) -> dict[str, int]:
     return removed
 
 
-async def _prune(node: Node, model: type[InboxItem] | type[Delivery], *finished: Any) -> int:
+async def prune_mail(node: Node) -> int:
+    """Delete the e-mails sent or given up more than ``workers.keep_days`` days ago (and
+    the password-reset requests of more than a day: their links expired long ago)."""
+    cutoff = utcnow() - timedelta(days=node.settings.workers.keep_days)
+    async with node.db.session() as session:
+        await password_reset.prune(session)
+    return await _prune(
+        node, OutgoingMail, OutgoingMail.state.in_(MAIL_FINISHED), OutgoingMail.created_at < cutoff
+    )
+
+
+async def _prune(
+    node: Node, model: type[InboxItem] | type[Delivery] | type[OutgoingMail], *finished: Any
+) -> int:
     """Delete the rows of ``model`` matching ``finished``, ``BATCH`` per transaction."""
     removed = 0
     while True:

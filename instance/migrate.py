@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 import domain.exchanges
 import domain.matches
 import domain.models
+import domain.outgoing_mail
 import domain.places
 import domain.second_factor
 import domain.social
@@ -40,6 +41,7 @@ _MODEL_MODULES = (
     domain.social,
     domain.matches,
     domain.exchanges,
+    domain.outgoing_mail,
     domain.team,
     domain.second_factor,
 )

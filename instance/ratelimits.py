@@ -10,6 +10,8 @@ endpoints written in other modules are covered without touching them:
   (``/login/code``, ``/account/password``, ``/account/two-factor/disable``), per client
   IP, ``ratelimit.login_per_minute``;
 * ``signup``: ``POST /signup``, per client IP, ``ratelimit.signup_per_hour``;
+* ``password_reset``: ``POST /password/reset``, per client IP, the same number an hour
+  (and per address: ``instance.services.password_reset``);
 * ``inbox``: ``POST /inbox`` and ``POST /actors/<handle>/inbox``, per client
   IP, ``ratelimit.inbox_per_minute``;
 * ``inbox_domain``: the same deliveries counted per remote domain,
@@ -224,6 +226,10 @@ def init_rate_limits(app: Quart, settings: Settings) -> None:
         (Rule(limits.api_per_minute, minute, by_token_or_ip, name="api"), _is_api),
         (Rule(limits.login_per_minute, minute, by_ip, name="login"), _is_login_post),
         (Rule(limits.signup_per_hour, hour, by_ip, name="signup"), lambda: _is_post("/signup")),
+        (
+            Rule(limits.signup_per_hour, hour, by_ip, name="password_reset"),
+            lambda: _is_post("/password/reset"),
+        ),
         (Rule(limits.inbox_per_minute, minute, by_ip, name="inbox"), _is_inbox_post),
     ]
     store = ExpiringMemoryStore()

@@ -90,21 +90,26 @@ def register_loops(node: Node) -> None:
 
     async def expiry_loop(bg: Background) -> None:
         from instance.expiry import expire_due
-        from instance.housekeeping import prune
+        from instance.housekeeping import prune, prune_mail
 
         while not bg.stopping.is_set():
             await expire_due(node)
             await prune(node)
+            await prune_mail(node)
             await bg.sleep("expiry", EXPIRY_INTERVAL)
 
     async def mail_loop(bg: Background) -> None:
-        from instance.mail import send_pending
+        from instance.mail import release_stale, send_pending
 
+        if node.db.is_sqlite:
+            released = await release_stale(node)
+            if released:
+                log.info("released %d mails claimed before a restart", released)
         while not bg.stopping.is_set():
             try:
                 sent = await send_pending(node)
-            except OSError as exc:  # smtplib's errors are OSErrors: the server is unreachable
-                log.warning("could not send notification e-mails: %s", exc)
+            except OSError as exc:  # the SMTP server is unreachable: the mails wait for it
+                log.warning("could not send e-mail (it waits in the queue): %s", exc)
                 sent = 0
             if not sent:
                 await bg.sleep("mail", MAIL_INTERVAL)
@@ -120,5 +125,5 @@ def register_loops(node: Node) -> None:
     node.background.register("matching", matching_loop)
     node.background.register("inbox", inbox_loop)
     node.background.register("expiry", expiry_loop)
-    if node.settings.mail.smtp_host:
-        node.background.register("mail", mail_loop)
+    # Also without an SMTP server: notifications are queued and old mails given up.
+    node.background.register("mail", mail_loop)

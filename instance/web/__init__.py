@@ -7,7 +7,8 @@ edit, withdraw), ``search`` (filters and map), ``messages`` (direct
 messages), ``notifications``, ``communities``, ``timeline`` (and following),
 ``admin`` (hub, approval queue), ``reports`` (reports, audit log),
 ``reporting`` (the « Report » form of the pages),
-``federation`` (peerings, domain health and policy).
+``federation`` (peerings, domain health and policy),
+``mail_settings`` (a structure's choice of e-mail), ``password_reset``.
 ``blueprint`` holds the blueprint and the hooks every page shares;
 ``forms`` turns posted fields into the API's shape and back; ``common``
 knows who is looking; ``labels`` names codes in the reader's language;
@@ -32,8 +33,10 @@ from instance.web import (
     followers,
     home,
     listings,
+    mail_settings,
     messages,
     notifications,
+    password_reset,
     reporting,
     reports,
     search,
@@ -58,8 +61,10 @@ __all__ = [
     "home",
     "lang_url",
     "listings",
+    "mail_settings",
     "messages",
     "notifications",
+    "password_reset",
     "reporting",
     "reports",
     "search",

@@ -41,8 +41,9 @@ from domain.people import (
 from domain.validation import Collector, Invalid
 from instance.auth import count_sessions, end_all_sessions, log_in, log_out
 from instance.i18n import gettext as _
+from instance.i18n import select_locale
 from instance.node import current_node
-from instance.services import second_factor
+from instance.services import account_mail, second_factor
 from instance.web.blueprint import blueprint
 from instance.web.common import load_viewer, redirect_to, require_person, safe_next
 from instance.web.forms import (
@@ -100,9 +101,11 @@ async def signup_post() -> Any:
                     values["password"],
                     display_name=values["display_name"],
                 )
+                person.locale = select_locale()  # the language of its e-mails
                 structure = await create_structure(
                     session, values, person, territory_handle=node.settings.instance.handle
                 )
+                await account_mail.signup_received(session, node.settings, person, structure)
                 await notify_roles(
                     session,
                     ("admin",),

@@ -22,7 +22,7 @@ from domain.models import Structure
 from domain.validation import Invalid
 from instance.i18n import gettext as _
 from instance.node import current_node
-from instance.services import structures
+from instance.services import outgoing_mail, structures
 from instance.services.stats import open_counts
 from instance.web.blueprint import blueprint
 from instance.web.common import deny, redirect_to, require_admin, require_moderator
@@ -57,8 +57,9 @@ async def admin_hub() -> str:
     async with node.db.session() as session:
         await require_moderator(session)
         counts = await open_counts(session)
+        mail = await outgoing_mail.status(session, bool(node.settings.mail.smtp_host))
     return await render_template(
-        "admin_hub.html", counts=counts, mode=node.settings.federation.mode
+        "admin_hub.html", counts=counts, mode=node.settings.federation.mode, mail=mail
     )
 
 
@@ -80,6 +81,7 @@ async def admin_approve(structure_id: int) -> Response:
     await flash(
         _("%(name)s is approved: it is now visible and can publish.") % {"name": name}, "success"
     )
+    await _flash_if_no_mail()
     return redirect_to("/admin/structures")
 
 
@@ -98,4 +100,17 @@ async def admin_reject(structure_id: int) -> Any:
             return page, 422
         name = structure.name
     await flash(_("%(name)s is rejected; its owner will read your reason.", name=name), "success")
+    await _flash_if_no_mail()
     return redirect_to("/admin/structures")
+
+
+async def _flash_if_no_mail() -> None:
+    """Say that the decision's e-mail waits, when this node sends none."""
+    if not current_node().settings.mail.smtp_host:
+        await flash(
+            _(
+                "E-mail is not configured: no e-mail was sent. Its people will see the "
+                "decision when they log in."
+            ),
+            "warning",
+        )

@@ -15,9 +15,11 @@ from sqlalchemy import update
 from sqlalchemy.dialects import sqlite
 
 from config.states import StateError, StateMachine, StateType
-from domain import listing_states, report_states, structure_states
+from domain import listing_states, mail_states, report_states, structure_states
 from domain.listing_states import LISTING
+from domain.mail_states import MAIL
 from domain.models import Listing, Structure
+from domain.outgoing_mail import OutgoingMail
 from domain.report_states import REPORT
 from domain.social import Report
 from domain.structure_states import STRUCTURE
@@ -32,6 +34,7 @@ MACHINES: dict[str, StateMachine[Any]] = {
     "listing": LISTING,
     "report": REPORT,
     "delivery": DELIVERY,
+    "mail": MAIL,
 }
 
 # The tables as the modules document them, written out again: a change to a table is
@@ -67,6 +70,7 @@ EXPECTED: dict[str, set[tuple[str | None, str]]] = {
     },
     "report": {(None, "open"), ("open", "resolved")},
     "delivery": {(None, "pending"), ("pending", "done"), ("pending", "dead")},
+    "mail": {(None, "pending"), ("pending", "sent"), ("pending", "failed")},
 }
 
 
@@ -155,6 +159,13 @@ def test_each_module_transition_works_on_its_model() -> None:
         delivery_states.transition(delivery, "done")
     assert delivery.state == "dead"
 
+    mail = OutgoingMail()
+    mail_states.transition(mail, "pending")
+    mail_states.transition(mail, "sent")
+    with pytest.raises(StateError):
+        mail_states.transition(mail, "failed")
+    assert mail.state == "sent"
+
 
 def test_the_column_type_stores_the_same_strings_and_refuses_others() -> None:
     column = StateType(("pending", "accepted", "rejected"))
@@ -192,7 +203,7 @@ def test_visible_is_one_predicate_in_python_and_sql() -> None:
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("config", "federation", "domain", "actors", "outbox", "inbox", "instance")
-MODELS = {"Follow", "Structure", "Listing", "Report", "Delivery"}
+MODELS = {"Follow", "Structure", "Listing", "Report", "Delivery", "OutgoingMail"}
 # Writes of an attribute named state/status that are not one of the five aggregates'.
 OTHERS = {
     ("domain/exchanges.py", "self.state"),  # Exchange.apply, after domain.exchanges.transition
@@ -235,6 +246,7 @@ def test_nothing_but_the_transition_functions_writes_a_state() -> None:
         "domain/structure_states.py",
         "domain/listing_states.py",
         "domain/report_states.py",
+        "domain/mail_states.py",
     }
     bad = []
     for package in PACKAGES:

@@ -4,7 +4,7 @@ Every existing membership becomes an owner's (until now each structure had only 
 person who signed it up).
 
 Revision ID: 0015_structure_roles
-Revises: 0014_exchanges
+Revises: 0015_outgoing_mail
 Create Date: 2026-12-06 23:00:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import config.database
 
 revision: str = "0015_structure_roles"
-down_revision: str | Sequence[str] | None = "0014_exchanges"
+down_revision: str | Sequence[str] | None = "0015_outgoing_mail"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
