@@ -17,8 +17,9 @@ from domain.validation import Invalid
 from instance.api_errors import ApiError
 from instance.auth import log_in
 from instance.i18n import gettext as _
+from instance.i18n import select_locale
 from instance.node import current_node
-from instance.services import teams
+from instance.services import team_mail, teams
 from instance.web.blueprint import blueprint
 from instance.web.common import deny, load_viewer, redirect_to, require_person
 from instance.web.errors import api_message
@@ -45,6 +46,7 @@ async def _team_page(
         errors=errors or {},
         email=email,
         link=link,
+        mails=bool(current_node().settings.mail.smtp_host),
     )
     return page, 422 if errors else 200
 
@@ -65,10 +67,15 @@ async def team_invite(handle: str) -> Any:
                 session, person, handle, email, key=_key(), base_url=node.settings.base_url
             )
             address = sent.invitation.email
+            await team_mail.invitation_sent(session, node.settings, sent, select_locale())
     except Invalid as exc:
         return await _team_page(handle, errors=field_errors(exc), email=email)
     except ApiError as exc:
         deny(exc.status, api_message(exc.message))
+    if node.settings.mail.smtp_host:
+        await flash(_("An invitation is sent to %(email)s.", email=address), "success")
+        return redirect_to(f"/@{handle}/team")
+    # Without e-mail, the owner passes the link on themselves.
     await flash(_("An invitation is ready for %(email)s.", email=address), "success")
     return await _team_page(handle, link=sent.link)
 
