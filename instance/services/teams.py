@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Literal
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.database import utcnow
@@ -208,11 +208,18 @@ async def accept(session: AsyncSession, token: str, person: Person, *, key: str)
     """``person`` joins the structure of the invitation (which is used up)."""
     invitation = await open_invitation(session, token, key=key)
     structure = invitation.structure
+    # Used up by a conditional write: of two acceptances at once, one finds it taken.
+    taken = await session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None))
+        .values(accepted_at=utcnow(), accepted_by_id=person.id)
+        .execution_options(synchronize_session=False)
+    )
+    if not taken.rowcount:  # type: ignore[attr-defined]
+        raise InvitationRefused("used")
     if await _membership(session, structure.id, person.id) is None:
         role = invitation.role if invitation.role in MEMBER_ROLES else "member"
         session.add(Membership(person_id=person.id, structure_id=structure.id, role=role))
-    invitation.accepted_at = utcnow()
-    invitation.accepted_by_id = person.id
     await session.flush()
     await session.refresh(person, ["memberships"])
     return structure
