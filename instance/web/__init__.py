@@ -6,7 +6,8 @@ structure's follow requests and followers), ``listings`` (view, create,
 edit, withdraw), ``search`` (filters and map), ``messages`` (direct
 messages), ``notifications``, ``communities``, ``timeline`` (and following),
 ``admin`` (hub, approval queue), ``reports`` (reports, audit log),
-``reporting`` (the « Report » form of the pages),
+``reporting`` (the « Report » form of the pages), ``team`` (a structure's people and
+the invitation links), ``security`` (password change), ``two_factor`` (two-step login),
 ``federation`` (peerings, domain health and policy),
 ``mail_settings`` (a structure's choice of e-mail), ``password_reset``.
 ``blueprint`` holds the blueprint and the hooks every page shares;
