@@ -3,8 +3,9 @@
 Each notification is a row per person (members of a structure all see its
 messages and followers; every administrator sees a structure awaiting
 approval; every moderator sees a report). Pages show them with an unread
-count; when an SMTP server is configured, a background loop also sends them
-by e-mail (``emailed_at``), so a mail server that is down loses nothing.
+count; the mail worker also turns them into e-mail (``emailed_at``), as each
+structure chose (``instance.services.mail_notifications``), through the durable
+mail queue, so a mail server that is down loses nothing.
 """
 
 from __future__ import annotations

@@ -46,57 +46,51 @@ async def _structure_id(admin: Browser) -> str:
     return found.group(1)
 
 
-async def test_signup_then_approval_by_email_in_english(
+async def test_signup_then_decision_by_email_in_each_language(
     mailing: TestNode, smtp: SmtpServer
 ) -> None:
+    """One applicant signs up in English and is approved; another in French is rejected,
+    with the reason."""
     admin = await _admin(mailing)
-    applicant = Browser(mailing, headers={"Accept-Language": "en"})
-    assert (await applicant.post("/signup", SIGNUP, csrf_from="/signup")).status == 302
+    english = Browser(mailing, headers={"Accept-Language": "en"})
+    assert (await english.post("/signup", SIGNUP, csrf_from="/signup")).status == 302
+    french = Browser(mailing, headers={"Accept-Language": "fr"})
+    other = {**SIGNUP, "email": "paul@ferme.fr", "handle": "ferme_paul", "name": "Ferme Paul"}
+    assert (await french.post("/signup", other, csrf_from="/signup")).status == 302
     await send_pending(mailing.node)
     [received] = smtp.to(SIGNUP["email"])
     assert received["Subject"] == "Territoire A — Sign-up received"
     assert received["Content-Language"] == "en"
     assert "We received the sign-up of « Menuiserie Lasserre »" in text(received)
-    [pending] = smtp.to("admin@example.org")  # the administrator is told, in French
-    assert pending["Subject"] == "Territoire A — Structure à valider"
-    assert "Menuiserie Lasserre" in text(pending)
-    assert "https://a.test/admin/structures" in text(pending)
+    [received_fr] = smtp.to("paul@ferme.fr")
+    assert received_fr["Subject"] == "Territoire A — Inscription reçue"
+    pending = smtp.to("admin@example.org")  # the administrator is told, in French
+    assert [m["Subject"] for m in pending] == ["Territoire A — Structure à valider"] * 2
+    assert "https://a.test/admin/structures" in text(pending[0])
 
-    structure_id = await _structure_id(admin)
+    queue = (await admin.get("/admin/structures")).text
+    ids = re.findall(r'action="/admin/structures/(\d+)/approve"', queue)
+    assert len(ids) == 2
+    approve, reject = ids  # oldest first: Menuiserie Lasserre, then Ferme Paul
+    page = await admin.post(f"/admin/structures/{approve}/approve", csrf_from="/admin/structures")
+    assert page.status == 302
+    reason = "Le SIRET ne correspond pas à une entreprise du territoire."
     page = await admin.post(
-        f"/admin/structures/{structure_id}/approve", csrf_from="/admin/structures"
+        f"/admin/structures/{reject}/reject", {"reason": reason}, csrf_from="/admin/structures"
     )
     assert page.status == 302
-    assert await send_pending(mailing.node) == 1
+    assert await send_pending(mailing.node) == 2
     [_, approved] = smtp.to(SIGNUP["email"])
     assert approved["Subject"] == "Territoire A — Your structure is approved"
     body = text(approved)
     assert "Menuiserie Lasserre is approved: it is visible and can publish." in body
     assert "https://a.test/@menuiserie_lasserre" in body
-    assert await send_pending(mailing.node) == 0  # once
-
-
-async def test_rejection_email_in_french_with_the_reason(
-    mailing: TestNode, smtp: SmtpServer
-) -> None:
-    applicant = Browser(mailing, headers={"Accept-Language": "fr"})
-    assert (await applicant.post("/signup", SIGNUP, csrf_from="/signup")).status == 302
-    admin = await _admin(mailing)
-    structure_id = await _structure_id(admin)
-    reason = "Le SIRET ne correspond pas à une entreprise du territoire."
-    page = await admin.post(
-        f"/admin/structures/{structure_id}/reject",
-        {"reason": reason},
-        csrf_from="/admin/structures",
-    )
-    assert page.status == 302
-    await send_pending(mailing.node)
-    received, rejected = smtp.to(SIGNUP["email"])
-    assert received["Subject"] == "Territoire A — Inscription reçue"
+    [_, rejected] = smtp.to("paul@ferme.fr")
     assert rejected["Subject"] == "Territoire A — Votre structure n’a pas été validée"
     assert rejected["Content-Language"] == "fr"
     assert reason in text(rejected)
-    assert "Menuiserie Lasserre n’a pas été validée" in text(rejected)
+    assert "Ferme Paul n’a pas été validée" in text(rejected)
+    assert await send_pending(mailing.node) == 0  # once
 
 
 async def test_login_sets_the_language_of_the_mails(mailing: TestNode, smtp: SmtpServer) -> None:
@@ -144,15 +138,18 @@ async def test_mail_choice_page(mailing: TestNode) -> None:
 
 async def test_without_smtp_the_pages_say_what_was_not_sent(node: TestNode) -> None:
     admin = await _admin(node)
-    applicant = Browser(node)
-    assert (await applicant.post("/signup", SIGNUP, csrf_from="/signup")).status == 302
-    await send_pending(node.node)  # notifications queued; nothing can be sent
-    hub = await admin.get("/admin?lang=en")
-    assert "E-mail is not configured (mail.smtp_host): 2 mails waiting, not sent." in hub
+    await node.structure("ferme", owner="ana@example.org", approved=False)
     structure_id = await _structure_id(admin)
-    await admin.post(f"/admin/structures/{structure_id}/approve", csrf_from="/admin/structures")
-    page = await admin.get("/admin/structures?lang=en")
-    assert "E-mail is not configured: no e-mail was sent." in page
-    await applicant.login(SIGNUP["email"], SIGNUP["password"])
-    choice = await applicant.get("/@menuiserie_lasserre/notifications/settings")
+    done = await admin.post(
+        f"/admin/structures/{structure_id}/approve", csrf_from="/admin/structures"
+    )
+    assert done.status == 302, done.text[-3000:]
+    page = await admin.get("/admin/structures")
+    assert "Le courriel n’est pas configuré : aucun courriel n’a été envoyé." in page, page.text
+    await send_pending(node.node)  # the decision's mail is queued; nothing can be sent
+    hub = await admin.get("/admin?lang=en")
+    assert "E-mail is not configured (mail.smtp_host): 1 mail waiting, not sent." in hub
+    ana = Browser(node)
+    await ana.login("ana@example.org")
+    choice = await ana.get("/@ferme/notifications/settings")
     assert "Ce site n’envoie pas encore de courriel" in choice

@@ -5,7 +5,6 @@ expires in an hour, attempts limited per address and per IP, every session ended
 from __future__ import annotations
 
 import re
-import statistics
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -88,11 +87,16 @@ async def test_reset_end_to_end(mailing: TestNode, smtp: SmtpServer) -> None:
     await Browser(mailing).login("ana@example.org", "a brand new passphrase")
 
 
+def _typical(seconds: list[float]) -> float:
+    """The first quartile: what a request costs, without the stalls of a busy machine."""
+    return sorted(seconds)[len(seconds) // 4]
+
+
 async def test_same_answer_and_cost_known_or_not(mailing: TestNode, smtp: SmtpServer) -> None:
-    known = [f"p{i}@example.org" for i in range(6)]
+    known = [f"p{i}@example.org" for i in range(8)]
     for email in known:
         await mailing.person(email)
-    unknown = [f"nobody{i}@example.org" for i in range(6)]
+    unknown = [f"nobody{i}@example.org" for i in range(8)]
     browser = Browser(mailing)
     answers = set()
     times: dict[str, list[float]] = {"known": [], "unknown": []}
@@ -105,10 +109,11 @@ async def test_same_answer_and_cost_known_or_not(mailing: TestNode, smtp: SmtpSe
             following = await browser.get(page.location)
             answers.add((page.status, page.location, following.text))
     assert len(answers) == 1  # the same status, redirect and page, byte for byte
-    known_time = statistics.median(times["known"])
-    unknown_time = statistics.median(times["unknown"])
-    assert known_time < 2 * unknown_time + 0.02, times
-    assert unknown_time < 2 * known_time + 0.02, times
+    # About the same work: one more row written for an account (its mail), no hash, no
+    # network. Measured about 5.5 ms against 4 ms.
+    known_time, unknown_time = _typical(times["known"]), _typical(times["unknown"])
+    assert known_time < 2 * unknown_time + 0.005, times
+    assert unknown_time < 2 * known_time + 0.005, times
     await send_pending(mailing.node)
     assert sorted(m["To"] for m in smtp.messages) == sorted(known)  # mail only for accounts
 
