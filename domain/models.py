@@ -1,7 +1,7 @@
 """Tables of the node's own data: people, structures, API tokens, listings.
 
 A :class:`Person` has a login and acts for one or more :class:`Structure`
-through :class:`Membership` (owner or editor). A structure is published as an
+through :class:`Membership` (owner or member). A structure is published as an
 ``Organization`` actor (``federation.models.Actor``) once an administrator has
 approved it; before that it is ``pending`` and invisible. A
 :class:`Listing` is an offer or a need: local ones belong to a structure,
@@ -45,7 +45,8 @@ Role = Literal["admin", "moderator", "animator", "member"]
 ROLES: tuple[Role, ...] = ("admin", "moderator", "animator", "member")
 StructureKind = Literal["business", "association", "public", "other"]
 STRUCTURE_KINDS: tuple[StructureKind, ...] = ("business", "association", "public", "other")
-MemberRole = Literal["owner", "editor"]
+MemberRole = Literal["owner", "member"]
+MEMBER_ROLES: tuple[MemberRole, ...] = ("owner", "member")
 ListingKind = Literal["offer", "need"]
 LISTING_KINDS: tuple[ListingKind, ...] = ("offer", "need")
 Modality = Literal["lend", "mutualise", "give", "sell", "barter"]
@@ -137,7 +138,12 @@ class Structure(Base):
 
 
 class Membership(Base):
-    """A person acts for a structure, as its owner or an editor."""
+    """A person acts for a structure, as an owner or a member.
+
+    Both publish, write and answer in its name; owners also manage its people
+    (invite, remove, hand the ownership over: ``instance.services.teams``). A
+    structure always keeps at least one owner.
+    """
 
     __tablename__ = "memberships"
 

@@ -102,13 +102,34 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> Pers
     return person
 
 
+def check_password(person: Person, password: str) -> bool:
+    """Whether ``password`` is the person's (for confirming a sensitive change)."""
+    try:
+        return bool(_hasher.verify(person.password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _validate_password(password: object, c: Collector, field: str = "password") -> None:
+    if not isinstance(password, str) or len(password) < PASSWORD_MIN:
+        c.add(field, "must be at least %(min)d characters", min=PASSWORD_MIN)
+    elif len(password) > 1024:
+        c.add(field, "must be at most %(max)d characters", max=1024)
+
+
+def change_password(person: Person, current: str, new: str) -> None:
+    """Set a new password, given the current one. Raises ``Invalid``."""
+    c = Collector()
+    if not check_password(person, current):
+        c.add("current_password", "is not your current password")
+    _validate_password(new, c)
+    c.raise_if_any()
+    person.password_hash = hash_password(new)
+
+
 def validate_person(data: Mapping[str, Any], c: Collector) -> None:
     c.text(data, "email", required=True, max_length=320, pattern=EMAIL_RE)
-    password = data.get("password")
-    if not isinstance(password, str) or len(password) < PASSWORD_MIN:
-        c.add("password", "must be at least %(min)d characters", min=PASSWORD_MIN)
-    elif len(password) > 1024:
-        c.add("password", "must be at most %(max)d characters", max=1024)
+    _validate_password(data.get("password"), c)
 
 
 async def create_person(

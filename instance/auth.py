@@ -116,6 +116,16 @@ async def end_all_sessions(session: AsyncSession, person: Person) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+async def end_other_sessions(session: AsyncSession, person: Person) -> int:
+    """End every session of ``person`` but this browser's (after a password change)."""
+    secret = login_cookie()
+    query = delete(WebSession).where(WebSession.person_id == person.id)
+    if secret is not None:
+        query = query.where(WebSession.token_hash != _hash(secret))
+    result = await session.execute(query)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def count_sessions(session: AsyncSession, person: Person) -> int:
     """How many browsers ``person`` is logged in on."""
     result = await session.execute(

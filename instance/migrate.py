@@ -27,7 +27,9 @@ import domain.matches
 import domain.models
 import domain.outgoing_mail
 import domain.places
+import domain.second_factor
 import domain.social
+import domain.team
 import federation.models
 from config.database import Base
 
@@ -40,6 +42,8 @@ _MODEL_MODULES = (
     domain.matches,
     domain.exchanges,
     domain.outgoing_mail,
+    domain.team,
+    domain.second_factor,
 )
 target_metadata: MetaData = Base.metadata
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"

@@ -6,7 +6,9 @@ endpoints written in other modules are covered without touching them:
 
 * ``api``: every route under ``/api/v1/``, counted per API token (per client
   IP without one), ``ratelimit.api_per_minute`` a minute;
-* ``login``: ``POST /login``, per client IP, ``ratelimit.login_per_minute``;
+* ``login``: ``POST /login``, and the other forms that check a password or a code
+  (``/login/code``, ``/account/password``, ``/account/two-factor/disable``), per client
+  IP, ``ratelimit.login_per_minute``;
 * ``signup``: ``POST /signup``, per client IP, ``ratelimit.signup_per_hour``;
 * ``password_reset``: ``POST /password/reset``, per client IP, the same number an hour
   (and per address: ``instance.services.password_reset``);
@@ -180,6 +182,16 @@ def _is_post(path: str) -> bool:
     return request.method == "POST" and request.path == path
 
 
+_PASSWORD_CHECKS = frozenset(
+    {"/login", "/login/code", "/account/password", "/account/two-factor/disable"}
+)
+
+
+def _is_login_post() -> bool:
+    """Every form that checks a password or a code shares the login budget."""
+    return request.method == "POST" and request.path in _PASSWORD_CHECKS
+
+
 def _is_inbox_post() -> bool:
     if request.method != "POST":
         return False
@@ -212,7 +224,7 @@ def init_rate_limits(app: Quart, settings: Settings) -> None:
     minute, hour = timedelta(minutes=1), timedelta(hours=1)
     rules: list[tuple[Rule, Any]] = [
         (Rule(limits.api_per_minute, minute, by_token_or_ip, name="api"), _is_api),
-        (Rule(limits.login_per_minute, minute, by_ip, name="login"), lambda: _is_post("/login")),
+        (Rule(limits.login_per_minute, minute, by_ip, name="login"), _is_login_post),
         (Rule(limits.signup_per_hour, hour, by_ip, name="signup"), lambda: _is_post("/signup")),
         (
             Rule(limits.signup_per_hour, hour, by_ip, name="password_reset"),

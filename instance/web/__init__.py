@@ -8,7 +8,8 @@ edit, withdraw), ``my_listings`` (« Mes annonces »: renew, close, duplicate,
 withdraw), ``search`` (filters and map), ``messages`` (direct
 messages), ``notifications``, ``communities``, ``timeline`` (and following),
 ``admin`` (hub, approval queue), ``reports`` (reports, audit log),
-``reporting`` (the « Report » form of the pages),
+``reporting`` (the « Report » form of the pages), ``team`` (a structure's people and
+the invitation links), ``security`` (password change), ``two_factor`` (two-step login),
 ``federation`` (peerings, domain health and policy),
 ``mail_settings`` (a structure's choice of e-mail), ``password_reset``.
 ``blueprint`` holds the blueprint and the hooks every page shares;
@@ -47,9 +48,12 @@ from instance.web import (
     reporting,
     reports,
     search,
+    security,
     structures,
+    team,
     territory,
     timeline,
+    two_factor,
 )
 from instance.web.blueprint import blueprint, lang_url
 
@@ -77,7 +81,10 @@ __all__ = [
     "reporting",
     "reports",
     "search",
+    "security",
     "structures",
+    "team",
     "territory",
     "timeline",
+    "two_factor",
 ]

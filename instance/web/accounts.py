@@ -43,7 +43,7 @@ from instance.auth import count_sessions, end_all_sessions, log_in, log_out
 from instance.i18n import gettext as _
 from instance.i18n import select_locale
 from instance.node import current_node
-from instance.services import account_mail
+from instance.services import account_mail, second_factor
 from instance.web.blueprint import blueprint
 from instance.web.common import load_viewer, redirect_to, require_person, safe_next
 from instance.web.forms import (
@@ -53,6 +53,7 @@ from instance.web.forms import (
     form_values,
     sentence,
 )
+from instance.web.two_factor import await_code
 
 TOKEN_NAME_MAX = 100
 
@@ -141,11 +142,18 @@ async def login_post() -> Any:
     email = form.get("email", "").strip()
     password = form.get("password", "")
     next_url = safe_next(form.get("next"), "")
+    second_step = False
     async with current_node().transaction() as session:
         await load_viewer(session)
         person = await authenticate(session, email, password) if email and password else None
         if person is not None:
-            await log_in(session, person)
+            second_step = await second_factor.is_enabled(session, person)
+            if second_step:
+                await_code(person, next_url)
+            else:
+                await log_in(session, person)
+    if second_step:
+        return redirect_to("/login/code")
     if person is None:
         # One message whatever was wrong, so that the form does not tell who has an account.
         page = await render_template("login.html", email=email, next_url=next_url, failed=True)
@@ -189,6 +197,7 @@ async def account() -> str:
         structures=structures,
         tokens=tokens,
         sessions=sessions,
+        roles={m.structure_id: m.role for m in person.memberships},
         errors={},
     )
 
@@ -210,6 +219,7 @@ async def create_api_token() -> Any:
                 structures=structures,
                 tokens=tokens,
                 sessions=await count_sessions(session, person),
+                roles={m.structure_id: m.role for m in person.memberships},
                 errors=errors,
             )
             return page, 422

@@ -71,6 +71,11 @@ def role_label(role: str) -> str:
     }.get(role, role)
 
 
+def member_role_label(role: str) -> str:
+    """A person's role within a structure's team."""
+    return {"owner": _("Owner"), "member": _("Member")}.get(role, role)
+
+
 def audit_action_label(action: str) -> str:
     """What a line of the audit log records, in words."""
     return {
@@ -201,6 +206,7 @@ TEMPLATE_HELPERS: dict[str, Callable[..., object]] = {
     "structure_kind_label": structure_kind_label,
     "structure_status_label": structure_status_label,
     "role_label": role_label,
+    "member_role_label": member_role_label,
     "audit_action_label": audit_action_label,
     "policy_label": policy_label,
     "domain_state_label": domain_state_label,

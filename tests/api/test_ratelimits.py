@@ -161,6 +161,18 @@ async def test_login_limit_per_ip(limited: TestNode) -> None:
     assert status != 429
 
 
+async def test_code_and_password_forms_share_the_login_budget(limited: TestNode) -> None:
+    """Guessing a second-factor code or a current password spends the same budget as
+    guessing a login's password: two tries in all, then 429."""
+    status, _, _ = await _get(limited, "/login/code", method="POST", form={"code": "1"})
+    assert status != 429
+    status, _, _ = await _get(limited, "/account/password", method="POST", form={})
+    assert status != 429
+    for path in ("/login", "/login/code", "/account/password", "/account/two-factor/disable"):
+        status, body, _ = await _get(limited, path, method="POST", form={"code": "1"})
+        assert_error(status, body, 429, "rate_limited")
+
+
 async def test_login_limit_answers_browsers_with_a_page(limited: TestNode) -> None:
     """A browser (Accept: text/html first) gets a page, still 429 with Retry-After."""
     form = {"email": OWNER, "password": "wrong password"}
