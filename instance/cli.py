@@ -133,6 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub("demo", "start a demo node on SQLite at http://127.0.0.1:PORT (made on first run)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--host", default="127.0.0.1")
+    p.add_argument(
+        "--peered",
+        action="store_true",
+        help="also start a second territory, peered with the first (in DATA_DIR-b)",
+    )
+    p.add_argument(
+        "--peer-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="port of the second territory (default: PORT + 1)",
+    )
 
     add_federation_commands(sub)
     return parser
@@ -156,7 +168,7 @@ def _user(args: argparse.Namespace) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     # Imported here: a usage error or --help need not load the database layer.
-    from instance import cli_serve, commands
+    from instance import cli_demo, cli_serve, commands
 
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "init": commands.init,
@@ -166,7 +178,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "user": _user,
         "structure": _structure,
         "token": commands.token,
-        "demo": commands.demo,
+        "demo": cli_demo.demo,
         "backup": commands.backup,
         "restore": commands.restore,
     }

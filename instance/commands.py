@@ -9,9 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import secrets
-import socket
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +32,6 @@ from instance.cli_common import (
     settings_for,
     setup_logging,
 )
-from instance.cli_serve import check_schema, serve_app
 
 if TYPE_CHECKING:
     from domain.models import Person
@@ -239,65 +235,6 @@ def token(args: argparse.Namespace) -> int:
 
     print(asyncio.run(_in_session(settings, work)))
     return 0
-
-
-# --- demo -------------------------------------------------------------------
-
-
-def demo(args: argparse.Namespace) -> int:
-    """Make a demo node on first run, print its logins, and serve it."""
-    _refuse_taken_port(args.host, args.port)
-    ddir = data_dir(args, fallback="demo-data")
-    login_file = ddir / "demo-login.txt"
-    if not (ddir / CONFIG_FILE).exists():
-        settings = new_settings(
-            ddir,
-            domain=f"{args.host}:{args.port}",
-            name="Territoire de démonstration",
-            scheme="http",
-            allow_private=True,
-        )
-        initialise(settings)
-        from instance.demo import PEOPLE, seed_demo
-
-        passwords = {who["email"]: secrets.token_urlsafe(9) for who in PEOPLE}
-        asyncio.run(seed_demo(settings, passwords))
-        login_file.write_text(
-            "".join(f"{email} {password}\n" for email, password in passwords.items()),
-            encoding="utf-8",
-        )
-        login_file.chmod(0o600)
-    settings = settings_for(argparse.Namespace(data_dir=str(ddir)))
-    # One "e-mail password" pair per line, the administrator first (a file of an older
-    # demo holds the administrator's alone, on two lines: read the same way).
-    words = login_file.read_text(encoding="utf-8").split()
-    logins = list(zip(words[::2], words[1::2], strict=False))
-    print(f"Demo node: {settings.base_url}/", flush=True)
-    email, password = logins[0]
-    print(f"Demo administrator: {email} / password: {password}", flush=True)
-    for email, password in logins[1:]:
-        print(f"Demo structure login: {email} / password: {password}", flush=True)
-    sys.stdout.flush()
-    setup_logging(settings, args.debug)
-    check_schema(settings)
-    asyncio.run(serve_app(settings, args.host, args.port))
-    return 0
-
-
-def _refuse_taken_port(host: str, port: int) -> None:
-    """Stop before anything is made or printed when another program listens on the port
-    (before: the demo said it listened, then failed with « Address already in use »)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise CommandError(
-                f"port {port} on {host} is already in use ({exc.strerror}): "
-                f"stop what listens there or choose another port with --port, "
-                f"e.g. `entraide demo --port {port + 1}`"
-            ) from None
 
 
 # --- backup / restore -------------------------------------------------------

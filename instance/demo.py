@@ -7,11 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.local import approve_structure
 from config.settings import Settings
 from domain.models import Listing, Person
 from domain.people import create_person, create_structure
+from federation.models import Actor
 
 ADMIN_EMAIL = "admin@demo.entraide.local"
 
@@ -157,6 +159,38 @@ LISTINGS: list[dict[str, Any]] = [
 ]
 
 
+async def seed_people(
+    session: AsyncSession,
+    settings: Settings,
+    passwords: dict[str, str],
+    people_data: list[dict[str, str]],
+    structures: list[dict[str, Any]],
+) -> tuple[dict[str, Person], dict[str, Actor]]:
+    """The people of ``people_data`` (keyed by the handle of their structure, ``""`` for
+    the administrator, who comes first) and their approved ``structures`` (their actors,
+    keyed by handle), the memberships loaded."""
+    people: dict[str, Person] = {}
+    for who in people_data:
+        people[who["structure"]] = await create_person(
+            session,
+            who["email"],
+            passwords[who["email"]],
+            role=who["role"],
+            display_name=who["name"],
+        )
+    actors = {}
+    for data in structures:
+        structure = await create_structure(
+            session, data, people[data["handle"]], territory_handle=settings.instance.handle
+        )
+        actors[data["handle"]] = await approve_structure(session, settings, structure, people[""])
+    # The memberships made above, loaded (publishing checks them; no lazy load may
+    # happen in an async session).
+    for person in people.values():
+        await session.refresh(person, ["memberships"])
+    return people, actors
+
+
 async def seed_demo(settings: Settings, passwords: dict[str, str]) -> None:
     """Seed a new demo node; ``passwords`` gives each of :data:`PEOPLE` its password."""
     from instance.app import create_app
@@ -169,28 +203,7 @@ async def seed_demo(settings: Settings, passwords: dict[str, str]) -> None:
     async with app.app_context():
         node = current_node()
         async with node.db.session() as session:
-            people: dict[str, Person] = {}
-            for who in PEOPLE:
-                people[who["structure"]] = await create_person(
-                    session,
-                    who["email"],
-                    passwords[who["email"]],
-                    role=who["role"],
-                    display_name=who["name"],
-                )
-            admin = people[""]
-            actors = {}
-            for data in STRUCTURES:
-                structure = await create_structure(
-                    session, data, people[data["handle"]], territory_handle=settings.instance.handle
-                )
-                actors[data["handle"]] = await approve_structure(
-                    session, settings, structure, admin
-                )
-            # The memberships made above, loaded (publishing checks them; no lazy load
-            # may happen in an async session).
-            for person in people.values():
-                await session.refresh(person, ["memberships"])
+            people, actors = await seed_people(session, settings, passwords, PEOPLE, STRUCTURES)
             for data in LISTINGS:
                 await create_listing(session, node, people[data["structure"]], data)
             wood = await session.scalar(

@@ -19,7 +19,8 @@
   }
   container.hidden = false;
   var L = window.L;
-  var map = L.map(container, { scrollWheelZoom: false });
+  // maxZoom on the map itself: without a tile layer, the marker clusters need it.
+  var map = L.map(container, { scrollWheelZoom: false, maxZoom: 19 });
   // The tile server is the node's setting map.tile_url; empty: markers without a background.
   var tiles = container.dataset.tileUrl;
   if (tiles) {

@@ -1,9 +1,13 @@
 """The quick start's demo node starts, seeded: its offers and needs meet, each printed login
-opens its own structure, two structures talk and « Gouvernance » holds a post."""
+opens its own structure, two structures talk and « Gouvernance » holds a post. Started
+again with ``--peered``, it reuses what it made and starts a second territory beside it
+(its own logins printed), peers the two, and the second's listings reach the first and
+meet its listings there; SIGINT (Ctrl-C) stops both and the command exits 0."""
 
 from __future__ import annotations
 
 import re
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -13,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from instance import demo_peer
 from instance.demo import PEOPLE, STRUCTURES
 from tests.databases import free_port
 from tests.e2e.harness import clean_env, entraide_command, wait_for
@@ -66,12 +71,13 @@ def _check_logins_conversation_and_post(base: str, printed: str) -> None:
 
 
 @contextmanager
-def _demo(data: Path, port: int, log: Path) -> Iterator[str]:
-    """``entraide demo`` on ``data`` and ``port``, its output in ``log``, ready: its base URL."""
+def _demo(data: Path, port: int, log: Path, *more: str) -> Iterator[str]:
+    """``entraide demo`` on ``data`` and ``port`` (and ``more`` options), its output in
+    ``log``, ready: its base URL. With ``--peered``, SIGINT stops it, which must exit 0."""
     base = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [*entraide_command(), "--data-dir", str(data), "demo", "--port", str(port)],
+            [*entraide_command(), "--data-dir", str(data), "demo", "--port", str(port), *more],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -91,11 +97,52 @@ def _demo(data: Path, port: int, log: Path) -> Iterator[str]:
         wait_for(ready, 90, what="the demo node")
         yield base
     finally:
-        process.terminate()
+        process.send_signal(signal.SIGINT if more else signal.SIGTERM)
         try:
-            process.wait(timeout=45)
+            status = process.wait(timeout=45)
         except subprocess.TimeoutExpired:
             process.kill()
+            raise
+    if more:
+        assert status == 0, log.read_text(errors="replace")
+
+
+def _counts(base: str) -> dict[str, int]:
+    counts: dict[str, int] = httpx.get(f"{base}/api/v1/instance", timeout=10).json()["counts"]
+    return counts
+
+
+def _check_peered(a: str, b: str, printed: str) -> None:
+    """B answers with its own logins printed, A and B peered, B's listings on A and
+    meeting A's there."""
+    assert f"Peered demo node: {b}/" in printed
+    peer_logins = LOGIN_RE.findall(printed.split("Peered demo node")[1])
+    assert [email for _, email, _ in peer_logins] == [who["email"] for who in demo_peer.PEOPLE]
+
+    def peered_with_listings() -> bool:
+        ours, theirs = _counts(a), _counts(b)
+        return ours["peers"] == theirs["peers"] == 1 and ours["remote_listings"] == len(
+            demo_peer.LISTINGS
+        )
+
+    wait_for(peered_with_listings, 60, what="the demo nodes peered, B's listings on A")
+    assert _counts(b)["local_listings"] == len(demo_peer.LISTINGS)
+    found = httpx.get(f"{a}/api/v1/listings", params={"q": "camion"}, timeout=10).json()
+    remote = [item for item in found["items"] if not item["local"]]
+    assert [item["author"]["name"] for item in remote] == ["Transports Marsan"]
+    assert remote[0]["origin"] == b.removeprefix("http://")
+    assert (
+        "Camion benne 3,5 t à prêter le week-end"
+        in httpx.get(f"{a}/search", params={"q": "camion"}, timeout=10).text
+    )
+    with httpx.Client(base_url=b, timeout=10) as client:  # B's own administrator logs in
+        _log_in(client, peer_logins[0][1], peer_logins[0][2])
+        assert client.get("/admin").status_code == 200
+    wait_for(  # A's 3 matches of its own, and B's offer meets A's need for a lorry (and more)
+        lambda: httpx.get(f"{a}/api/v1/stats", timeout=10).json()["matches"] >= 4,
+        30,
+        what="B's listings to meet A's",
+    )
 
 
 def test_demo_starts_seeded_with_matching_listings(tmp_path: Path) -> None:
@@ -113,12 +160,22 @@ def test_demo_starts_seeded_with_matching_listings(tmp_path: Path) -> None:
         for path in ("/", "/search", "/territoire", "/structures"):
             assert httpx.get(f"{base}{path}", timeout=10).status_code == 200, path
         _check_logins_conversation_and_post(base, first_log.read_text())
-    # Started again, the demo reuses what it made: the same logins, nothing seeded twice.
-    with _demo(tmp_path / "demo", port, again_log) as base:
-        assert LOGIN_RE.findall(again_log.read_text()) == LOGIN_RE.findall(first_log.read_text())
+    # Started again (with the second territory), the demo reuses what it made: the same
+    # logins, nothing seeded twice.
+    peer_port = free_port()
+    peered = ("--peered", "--peer-port", str(peer_port))
+    with _demo(tmp_path / "demo", port, again_log, *peered) as base:
+        again = again_log.read_text().split("Peered demo node")[0]
+        assert LOGIN_RE.findall(again) == LOGIN_RE.findall(first_log.read_text())
         counts = httpx.get(f"{base}/api/v1/instance", timeout=10).json()["counts"]
         assert counts["structures"] == 3 and counts["local_listings"] == 7
-        _check_logins_conversation_and_post(base, again_log.read_text())
+        _check_logins_conversation_and_post(base, again)
+        peer = f"http://127.0.0.1:{peer_port}"
+        _check_peered(base, peer, again_log.read_text())
+    for stopped in (base, peer):  # Ctrl-C stopped both
+        with pytest.raises(httpx.TransportError):
+            httpx.get(stopped, timeout=2)
+    assert (tmp_path / "demo-b" / "demo-login.txt").exists()
 
 
 def test_demo_names_a_taken_port_and_the_option_to_change_it(tmp_path: Path) -> None:
@@ -148,3 +205,22 @@ def test_demo_names_a_taken_port_and_the_option_to_change_it(tmp_path: Path) -> 
     assert "--port" in result.stderr
     assert "Demo node" not in result.stdout
     assert not (tmp_path / "demo").exists()
+
+
+def test_demo_peered_names_a_taken_peer_port_and_its_option(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        command = [*entraide_command(), "--data-dir", str(tmp_path / "demo"), "demo"]
+        result = subprocess.run(
+            [*command, "--peered", "--port", str(free_port()), "--peer-port", str(busy)],
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            timeout=60,
+        )
+    assert result.returncode != 0
+    assert f"port {busy} on 127.0.0.1 is already in use" in result.stderr
+    assert "--peer-port" in result.stderr
+    assert not (tmp_path / "demo").exists() and not (tmp_path / "demo-b").exists()
