@@ -175,12 +175,8 @@ class Remote:
                 await self._policy.load(session)
             return self._policy
         if self._policy_loading is not None:
-            # Only old by the clock, and another request is reading it again: the snapshot
-            # in hand is a few seconds old, as any answer here may be (before, the 32
-            # requests in flight each read it again).
-            return self._policy
+            return self._policy  # old by the clock only, and being read again by another
         self._policy_loading = loading = asyncio.ensure_future(self._load_policy())
-        # Its error, if any, is the caller's; retrieved even if the caller goes away.
         loading.add_done_callback(lambda done: done.cancelled() or done.exception())
         await asyncio.shield(loading)
         return self._policy
