@@ -26,6 +26,7 @@ import domain.exchanges
 import domain.matches
 import domain.models
 import domain.places
+import domain.replies
 import domain.social
 import federation.models
 from config.database import Base
@@ -38,6 +39,7 @@ _MODEL_MODULES = (
     domain.social,
     domain.matches,
     domain.exchanges,
+    domain.replies,
 )
 target_metadata: MetaData = Base.metadata
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"

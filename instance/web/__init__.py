@@ -3,8 +3,9 @@
 One module per area: ``home`` (home page), ``accounts`` (sign up, log in,
 account, API tokens), ``structures`` (profiles), ``followers`` (a
 structure's follow requests and followers), ``listings`` (view, create,
-edit, withdraw), ``search`` (filters and map), ``messages`` (direct
-messages), ``notifications``, ``communities``, ``timeline`` (and following),
+edit, withdraw), ``replies`` (answering under a listing), ``search``
+(filters and map), ``messages`` (direct messages), ``notifications``,
+``communities``, ``timeline`` (and following),
 ``admin`` (hub, approval queue), ``reports`` (reports, audit log),
 ``reporting`` (the « Report » form of the pages),
 ``federation`` (peerings, domain health and policy).
@@ -34,6 +35,7 @@ from instance.web import (
     listings,
     messages,
     notifications,
+    replies,
     reporting,
     reports,
     search,
@@ -57,6 +59,7 @@ __all__ = [
     "listings",
     "messages",
     "notifications",
+    "replies",
     "reporting",
     "reports",
     "search",

@@ -80,6 +80,16 @@ def notification_sentence(notification: Notification) -> str:
         )
     if kind == "exchange":
         return exchange_sentence(data, name, domain)
+    if kind == "reply":
+        who = _("%(name)s (%(domain)s)", name=name, domain=domain) if domain else name
+        return _(
+            "%(who)s replied publicly under your listing « %(title)s ».",
+            who=who,
+            title=_text(data, "listing_title"),
+        )
+    if kind == "mention":
+        who = _("%(name)s (%(domain)s)", name=name, domain=domain) if domain else name
+        return _("%(who)s mentioned your structure in a public post.", who=who)
     if kind == "match":
         return _(
             "« %(other)s » may answer your listing « %(mine)s ».",
