@@ -216,3 +216,55 @@ async def test_blocked_refused_silenced_hidden(
         for bad in ("limit=0", "limit=abc", "cursor=nope"):
             response = await a.api("GET", f"/api/v1/listings/{listing['id']}/replies?{bad}")
             assert response.status_code == 422, bad
+
+
+async def test_reply_reported_and_hidden_by_moderators(
+    tmp_path: Path, new_db_url: Callable[[], str]
+) -> None:
+    """A reply is reportable (the report names its author) and a moderator hides it like a
+    community post: it leaves the API, the page and the replies collection."""
+    async with network(tmp_path, new_db_url, ["a.test"]) as (net, (a,)):
+        _, listing = await listing_on(a)
+        await a.structure("voisin", owner="v@a.example")
+        neighbour = await a.token("v@a.example")
+        moderator = await a.token("mod@a.example", role="moderator")
+        alice = FakeActor(ALICE, key())
+        net.hooks.append(alice)
+        create = fixture(
+            "mastodon_create_note_reply.json", a, listing, **{"mastodon.example": "mastodon.test"}
+        )
+        await deliver(a, alice, create)
+        await net.settle()
+        _, page = await replies(a, listing["id"])
+        [reply] = page["items"]
+
+        response = await a.api(
+            "POST",
+            "/api/v1/reports",
+            token=neighbour,
+            json={"actor": "voisin", "target": create["object"]["id"], "reason": "spam"},
+        )
+        assert response.status_code in (200, 201), await response.get_data()
+        response = await a.api("GET", "/api/v1/reports", token=moderator)
+        [report] = (await response.get_json())["items"]
+        assert report["target"] == ALICE or ALICE in json.dumps(report)
+
+        refused = await a.api(
+            "POST", f"/api/v1/moderation/replies/{reply['id']}/hide", token=neighbour, json={}
+        )
+        assert refused.status_code == 403
+        hidden = await a.api(
+            "POST",
+            f"/api/v1/moderation/replies/{reply['id']}/hide",
+            token=moderator,
+            json={"reason": "spam"},
+        )
+        assert hidden.status_code == 200, await hidden.get_data()
+        _, page = await replies(a, listing["id"])
+        assert page["items"] == []
+        html = (await (await a.client().get(f"/listings/{listing['id']}")).get_data()).decode()
+        assert "encore disponible" not in html
+        collection = await a.client().get(
+            f"/listings/{listing['id']}/replies", headers={"Accept": "application/activity+json"}
+        )
+        assert (await collection.get_json())["totalItems"] == 0
