@@ -93,15 +93,7 @@ async def test_followed_account_posts_in_timeline(
         await net.settle()
         assert [i["content"] for i in await _timeline(a, token)] == ["Quatre, corrigé"]
 
-
-async def test_mention_of_a_structure_notifies_it(
-    tmp_path: Path, new_db_url: Callable[[], str]
-) -> None:
-    async with network(tmp_path, new_db_url, ["a.test"]) as (net, (a,)):
-        await a.structure("ferme", owner="f@a.example")
-        token = await a.token("f@a.example")
-        alice = FakeActor(ALICE, key())
-        net.hooks.append(alice)
+        # A mention of the structure in a public post notifies it, once.
         note = _note(
             7, '<p><a href="https://a.test/@ferme" class="u-url mention">@ferme</a> bravo</p>'
         )
