@@ -55,7 +55,7 @@ def reply_note(reply: Reply, answered: Actor | None) -> dict[str, Any]:
         "cc": cc,
         "content": reply.content_html,
         "published": iso(reply.published_at),
-        "url": reply.listing.url or reply.listing.ap_id,
+        "url": f"{reply.listing.url or reply.listing.ap_id}#reply-{reply.id}",
         "context": reply.context,
         "conversation": reply.context,
         "tag": [],
