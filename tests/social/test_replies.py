@@ -30,8 +30,19 @@ async def test_mastodon_reply_is_shown_notified_and_answered(
 ) -> None:
     """Done when: a reply from a signed Mastodon-shaped actor shows under the listing and
     notifies the structure, whose answer reaches the replier's inbox as a reply."""
-    async with network(tmp_path, new_db_url, ["a.test"]) as (net, (a,)):
+    async with network(tmp_path, new_db_url, ["a.test", "b.test"]) as (net, (a, b)):
         token, listing = await listing_on(a)
+        # A structure of another Entraide node follows the listing's structure.
+        await b.structure("atelier", owner="at@b.example")
+        token_b = await b.token("at@b.example")
+        followed = await b.api(
+            "POST",
+            "/api/v1/follows",
+            token=token_b,
+            json={"actor": "atelier", "target": "acct:ferme@a.test"},
+        )
+        assert followed.status_code == 202, await followed.get_data()
+        await net.settle()
         alice = FakeActor(ALICE, key())
         net.hooks.append(alice)
         create = fixture(
@@ -49,8 +60,9 @@ async def test_mastodon_reply_is_shown_notified_and_answered(
         assert "<script" not in reply["content"] and "onerror" not in reply["content"]
         assert reply["in_reply_to"] is None  # it answers the listing itself
         assert page["next"] is None
-        [notice] = await notifications(a, token, "ferme")
-        assert notice["type"] == "reply"
+        notices = await notifications(a, token, "ferme")
+        assert [n["type"] for n in notices] == ["reply", "follower"]
+        notice = notices[0]
         assert notice["subject"]["listing"] == listing["id"]
         assert notice["subject"]["url"] == f"/listings/{listing['id']}#reply-{reply['id']}"
 
@@ -78,6 +90,12 @@ async def test_mastodon_reply_is_shown_notified_and_answered(
         assert ALICE in note["cc"]
         assert note["tag"] == [{"type": "Mention", "href": ALICE, "name": "@alice@mastodon.test"}]
         assert 'class="u-url mention"' in note["content"] and "Oui, samedi 10 h." in note["content"]
+
+        # The other node's follower gets the answer too, as a public post: not a message.
+        to_b = [act for act in net.activities_to("b.test") if act.get("type") == "Create"]
+        assert [act["object"]["id"] for act in to_b] == [answer["ap_id"]]
+        response = await b.api("GET", "/api/v1/messages?actor=atelier", token=token_b)
+        assert (await response.get_json())["items"] == []
 
         # The answer joins the thread; the listing's replies collection lists both.
         status, page = await replies(a, listing["id"])
