@@ -53,6 +53,7 @@ async def shown_listing(session: AsyncSession, listing_id: int) -> Listing:
         or listing.hidden
         or listing.structure is None
         or not listing.structure.is_visible
+        or listing.status == "withdrawn"
     ):
         raise ApiError(404, "no such listing")
     return listing
@@ -107,8 +108,6 @@ async def answer(
     """A public answer under the listing, written by one of its structure's people, and
     federated as a reply mentioning the author it answers."""
     listing = await shown_listing(session, listing_id)
-    if listing.status == "withdrawn":
-        raise ApiError(404, "no such listing")
     structure = await acting_structure(session, person, data.get("from"))
     if structure.id != listing.structure_id:
         raise ApiError(403, "only the listing's structure answers under it")
@@ -130,7 +129,8 @@ async def answer(
             )
     author = structure.actor
     assert author is not None
-    answered = parent.author if parent is not None else None
+    # Whom the answer mentions: the reply's author, unless it answers one of its own.
+    answered = parent.author if parent is not None and parent.author_id != author.id else None
     now = utcnow()
     reply = Reply(
         ap_id=f"{settings.base_url}/replies/{uuid.uuid4()}",

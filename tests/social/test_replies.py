@@ -242,7 +242,7 @@ async def test_reply_reported_and_hidden_by_moderators(
     """A reply is reportable (the report names its author) and a moderator hides it like a
     community post: it leaves the API, the page and the replies collection."""
     async with network(tmp_path, new_db_url, ["a.test"]) as (net, (a,)):
-        _, listing = await listing_on(a)
+        token, listing = await listing_on(a)
         await a.structure("voisin", owner="v@a.example")
         neighbour = await a.token("v@a.example")
         moderator = await a.token("mod@a.example", role="moderator")
@@ -267,6 +267,16 @@ async def test_reply_reported_and_hidden_by_moderators(
         [report] = (await response.get_json())["items"]
         assert report["target"] == ALICE or ALICE in json.dumps(report)
 
+        answers = f"/api/v1/listings/{listing['id']}/replies"
+        for who, body, status in (
+            (neighbour, {"from": "voisin", "content": "Moi aussi"}, 403),  # not its listing
+            (neighbour, {"from": "ferme", "content": "Usurpé"}, 403),  # not its structure
+            (token, {"from": "ferme", "content": "  "}, 422),
+            (token, {"from": "ferme", "content": "x" * 5001}, 422),
+            (token, {"from": "ferme", "content": "Oui", "in_reply_to": 999999}, 422),
+        ):
+            response = await a.api("POST", answers, token=who, json=body)
+            assert response.status_code == status, (body, await response.get_data())
         refused = await a.api(
             "POST", f"/api/v1/moderation/replies/{reply['id']}/hide", token=neighbour, json={}
         )
