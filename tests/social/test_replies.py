@@ -277,6 +277,27 @@ async def test_reply_reported_and_hidden_by_moderators(
         ):
             response = await a.api("POST", answers, token=who, json=body)
             assert response.status_code == status, (body, await response.get_data())
+        # Paging beyond one page: the cursor of each page leads to the next, oldest first.
+        for n in range(3):
+            response = await a.api(
+                "POST", answers, token=token, json={"from": "ferme", "content": f"Note {n}"}
+            )
+            assert response.status_code == 201, await response.get_data()
+        seen: list[int] = []
+        status, page = await replies(a, listing["id"], limit=2)
+        while True:
+            assert status == 200 and len(page["items"]) <= 2
+            seen += [r["id"] for r in page["items"]]
+            if page["next"] is None:
+                break
+            status, page = await replies(a, listing["id"], limit=2, cursor=page["next"])
+        assert len(seen) == 4 and seen == sorted(seen) and seen[0] == reply["id"]
+        await net.settle()
+        collection = await a.client().get(
+            f"/listings/{listing['id']}/replies", headers={"Accept": "application/activity+json"}
+        )
+        assert (await collection.get_json())["totalItems"] == 4
+
         refused = await a.api(
             "POST", f"/api/v1/moderation/replies/{reply['id']}/hide", token=neighbour, json={}
         )
@@ -289,10 +310,10 @@ async def test_reply_reported_and_hidden_by_moderators(
         )
         assert hidden.status_code == 200, await hidden.get_data()
         _, page = await replies(a, listing["id"])
-        assert page["items"] == []
+        assert [r["content"] for r in page["items"]] == [f"<p>Note {n}</p>" for n in range(3)]
         html = (await (await a.client().get(f"/listings/{listing['id']}")).get_data()).decode()
         assert "encore disponible" not in html
         collection = await a.client().get(
             f"/listings/{listing['id']}/replies", headers={"Accept": "application/activity+json"}
         )
-        assert (await collection.get_json())["totalItems"] == 0
+        assert (await collection.get_json())["totalItems"] == 3
