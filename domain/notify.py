@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.wake import Queue, wake_after_commit
-from domain.models import Membership, Person, Structure
+from domain.models import Listing, Membership, Person, Structure
 from domain.social import Notification
 from federation.models import Actor
 
@@ -34,7 +34,8 @@ KINDS = (
     "structure_approved",  # an administrator approved the structure
     "structure_rejected",  # an administrator rejected the structure (with a reason)
     "signup_attempt",  # someone signed up again with a person's e-mail address
-    "reply",  # a public reply to one of a structure's listings
+    "reply",  # a public reply under one of a structure's listings
+    "mention",  # a public post mentions a structure
 )
 
 
@@ -105,6 +106,43 @@ async def notify_message(
     return await notify_structure(
         session, structure_id, "message", data, f"/messages/{conversation_id}"
     )
+
+
+async def notify_reply(
+    session: AsyncSession, structure_id: int, author: Actor, listing: Listing, reply_id: int
+) -> int:
+    """Tell the listing's structure that ``author`` replied publicly under it."""
+    data = {
+        "name": author.name or author.handle,
+        "domain": author.domain,
+        "listing": listing.id,
+        "listing_title": listing.title,
+    }
+    url = f"/listings/{listing.id}#reply-{reply_id}"
+    return await notify_structure(session, structure_id, "reply", data, url)
+
+
+async def notify_mention(
+    session: AsyncSession, local_actor_id: int, author: Actor, note_uri: str
+) -> int:
+    """Tell the structure whose actor is ``local_actor_id`` that ``author`` mentioned it in
+    the public note ``note_uri``; once per note (a replayed note tells nothing more)."""
+    structure_id = await session.scalar(
+        select(Structure.id).where(Structure.actor_id == local_actor_id)
+    )
+    if structure_id is None:
+        return 0
+    told = await session.scalar(
+        select(Notification.id).where(
+            Notification.structure_id == structure_id,
+            Notification.kind == "mention",
+            Notification.url == note_uri,
+        )
+    )
+    if told is not None:
+        return 0
+    data = {"name": author.name or author.handle, "domain": author.domain, "note": note_uri}
+    return await notify_structure(session, structure_id, "mention", data, note_uri)
 
 
 async def notify_roles(

@@ -8,7 +8,9 @@ the moderation and notification records that keep the network trustworthy.
   (:class:`CommunityAnimator`, people) with members (:class:`CommunityMember`,
   actors — local structures or remote ones an animator admitted).
 * :class:`Post` — a post in a community, local or remote (``group_id`` is
-  the Group actor, ours or another node's).
+  the Group actor, ours or another node's); or the public post of a remote
+  account one of our actors follows (``group_id`` is then its author itself),
+  kept for timelines (``inbox.replies``).
 * :class:`Notification` — something a person should know.
 * :class:`Report` — a report about an actor or object, made here or received
   as a ``Flag``; :class:`AuditEntry` — every moderation action.

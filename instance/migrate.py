@@ -27,6 +27,7 @@ import domain.matches
 import domain.models
 import domain.outgoing_mail
 import domain.places
+import domain.replies
 import domain.second_factor
 import domain.social
 import domain.team
@@ -44,6 +45,7 @@ _MODEL_MODULES = (
     domain.outgoing_mail,
     domain.team,
     domain.second_factor,
+    domain.replies,
 )
 target_metadata: MetaData = Base.metadata
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"

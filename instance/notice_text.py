@@ -91,15 +91,15 @@ def sentence(notification: Notification, *, lang: str, local_domain: str) -> str
     if kind == "exchange":
         return exchange_sentence(data, name, domain, _)
     if kind == "reply":
-        title = _text(data, "listing_title")
-        if domain:
-            return _(
-                "%(name)s (%(domain)s) replied to your listing « %(title)s ».",
-                name=name,
-                domain=domain,
-                title=title,
-            )
-        return _("%(name)s replied to your listing « %(title)s ».", name=name, title=title)
+        who = _("%(name)s (%(domain)s)", name=name, domain=domain) if domain else name
+        return _(
+            "%(who)s replied publicly under your listing « %(title)s ».",
+            who=who,
+            title=_text(data, "listing_title"),
+        )
+    if kind == "mention":
+        who = _("%(name)s (%(domain)s)", name=name, domain=domain) if domain else name
+        return _("%(who)s mentioned your structure in a public post.", who=who)
     if kind == "match":
         return _(
             "« %(other)s » may answer your listing « %(mine)s ».",

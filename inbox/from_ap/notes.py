@@ -14,7 +14,7 @@ The HTML is cleaned (``domain.sanitize.clean_html``) before anything reads it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from domain.sanitize import clean_html, html_to_text
@@ -45,6 +45,7 @@ class NoteData:
     in_reply_to: str | None = None
     context: str | None = None  # the thread: ``context``, else ``conversation``
     listing: str | None = None  # our ``entraide:listing`` (a message about a listing)
+    mentions: tuple[str, ...] = field(default=(), compare=False)  # ``Mention`` tags' ``href``
 
     def text(self, max_length: int) -> str:
         """The content as plain text, at most ``max_length`` characters."""
@@ -67,7 +68,23 @@ def note_from_ap(obj: dict[str, Any], actor: str) -> NoteData:
         in_reply_to=object_id(obj.get("inReplyTo")),
         context=object_id(obj.get("context")) or object_id(obj.get("conversation")),
         listing=listing if isinstance(listing, str) else None,
+        mentions=_mentions(obj),
     )
+
+
+def _mentions(obj: dict[str, Any]) -> tuple[str, ...]:
+    tags = obj.get("tag")
+    if isinstance(tags, dict):
+        tags = [tags]
+    if not isinstance(tags, list):
+        return ()
+    found = []
+    for tag in tags[:50]:
+        if isinstance(tag, dict) and tag.get("type") == "Mention":
+            href = object_id(tag.get("href"))
+            if href:
+                found.append(href)
+    return tuple(found)
 
 
 @dataclass(frozen=True)

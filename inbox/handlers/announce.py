@@ -22,7 +22,11 @@ async def handle(ctx: Context, act: Incoming) -> str | None:
     if not uri:
         return "announce of nothing"
     if host_of(uri) == ctx.settings.instance.domain.lower():
-        return "announce of one of our own objects"  # a boost of a listing of ours
+        # A boost of a listing of ours: counted (``inbox.reactions``), never stored.
+        from inbox.reactions import receive_reaction
+
+        counted = await receive_reaction(ctx, act, "Announce")
+        return "announce of one of our own objects" if counted else None
     announcer = await ctx.remote.actor(act.actor)
     async with ctx.db.session() as session:
         announcer = await session.merge(announcer)

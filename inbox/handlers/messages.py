@@ -9,7 +9,8 @@
   a conversation between others; otherwise it continues the latest
   conversation of exactly the same participants, or starts a new one. Its HTML
   is sanitised before it is stored.
-* Anything else (a public Note mentioning us, a reply to a listing) is ignored.
+* A public Note (a reply to a listing, a mention, a followed actor's post) is
+  ``inbox.replies``'.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from config.database import utcnow
 from domain.models import Listing
 from domain.notify import notify_message
+from domain.replies import Reply
 from domain.social import Conversation, Message, Participant, Post
 from federation.models import Actor
 from federation.vocab import PUBLIC_ALIASES
@@ -58,7 +60,9 @@ async def handle_note(ctx: Context, act: Incoming, note: NoteData) -> str | None
 
         return await receive_post(ctx, act, note, groups[0])
     if PUBLIC_ALIASES & set(addresses):
-        return "a public note"
+        from inbox.replies import receive_public_note
+
+        return await receive_public_note(ctx, act, note)
     recipients = [a for a in local if a.type == "Organization"]
     if not recipients:
         return "a note addressed to nobody here"
@@ -170,6 +174,12 @@ async def remove_note(session: AsyncSession, author_uri: str, uri: str) -> bool:
     ).scalar_one_or_none()
     if message is not None:
         await session.delete(message)
+        return True
+    reply = (
+        await session.execute(select(Reply).where(Reply.ap_id == uri, Reply.author_id == author_id))
+    ).scalar_one_or_none()
+    if reply is not None:
+        await session.delete(reply)
         return True
     post = (
         await session.execute(select(Post).where(Post.ap_id == uri, Post.author_id == author_id))

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from config.database import utcnow
 from domain.models import Listing
 from domain.notify import notify_roles
+from domain.replies import Reply
 from domain.social import Message, Post, Report
 from federation.keys import host_of
 from federation.models import Actor
@@ -76,6 +77,7 @@ async def receive_flag(ctx: Context, act: Incoming) -> str | None:
             author_ids = select(Listing.author_id).where(Listing.ap_id.in_(ours))
             post_authors = select(Post.author_id).where(Post.ap_id.in_(ours))
             message_authors = select(Message.author_id).where(Message.ap_id.in_(ours))
+            reply_authors = select(Reply.author_id).where(Reply.ap_id.in_(ours))
             target_actor = (
                 (
                     await session.execute(
@@ -84,6 +86,7 @@ async def receive_flag(ctx: Context, act: Incoming) -> str | None:
                                 Actor.id.in_(author_ids),
                                 Actor.id.in_(post_authors),
                                 Actor.id.in_(message_authors),
+                                Actor.id.in_(reply_authors),
                             )
                         )
                     )

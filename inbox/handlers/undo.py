@@ -1,4 +1,5 @@
-"""Undo: a remote actor takes back a Follow, or a community its Announce of a post."""
+"""Undo: a remote actor takes back a Follow, a Like or Announce of a listing of ours
+(``inbox.reactions``), or a community its Announce of a post."""
 
 from __future__ import annotations
 
@@ -17,6 +18,13 @@ async def handle(ctx: Context, act: Incoming) -> str | None:
         return note
     undo = undo_from_ap(act.raw)
     inner_type = undo.object_type
+    if inner_type in (None, "Like", "Announce"):
+        from inbox.reactions import undo_reaction
+
+        if await undo_reaction(ctx, undo):
+            return None
+        if inner_type == "Like":
+            return "undo of an unknown like"
     if inner_type == "Announce":
         from inbox.communities import undo_group_announce
 

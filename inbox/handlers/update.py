@@ -10,7 +10,7 @@ from __future__ import annotations
 from federation.actor_doc import ACTOR_TYPES
 from inbox.activity import Incoming
 from inbox.context import Context
-from inbox.from_ap import listing_from_ap
+from inbox.from_ap import MalformedObject, listing_from_ap, note_from_ap
 from inbox.handlers.create import object_of
 from inbox.listings import is_followed, upsert
 
@@ -27,7 +27,14 @@ async def handle(ctx: Context, act: Incoming) -> str | None:
         return "update of nothing"
     data = listing_from_ap(obj)
     if data is None:
-        return "update of an object that is not a listing"
+        if obj.get("type") != "Note":
+            return "update of an object that is not a listing"
+        from inbox.replies import update_note
+
+        try:
+            return await update_note(ctx, note_from_ap(obj, act.actor))
+        except MalformedObject as exc:
+            return str(exc)
     if data.author != act.actor:
         return "listing attributed to another actor"
     author = await ctx.remote.actor(act.actor)

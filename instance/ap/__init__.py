@@ -11,7 +11,7 @@ is a route of the web UI (``/listings/<id>``) are answered by a
 from __future__ import annotations
 
 # Importing the modules registers their routes on the blueprint.
-from instance.ap import actors, discovery, inbox, objects
+from instance.ap import actors, discovery, inbox, objects, replies
 from instance.ap.blueprint import AP_CONTENT_TYPE, ap_response, blueprint
 from instance.negotiation import AP_TYPES, wants_activity_json
 
@@ -24,5 +24,6 @@ __all__ = [
     "discovery",
     "inbox",
     "objects",
+    "replies",
     "wants_activity_json",
 ]

@@ -13,6 +13,7 @@ from instance.auth import api_person
 from instance.errors import ApiError
 from instance.node import current_node
 from instance.services import listings, moderation, reports
+from instance.services import replies as replying
 from instance.services.structures import acting_structure, structure_by_handle
 
 
@@ -110,6 +111,22 @@ async def hide_post(post_id: int) -> dict[str, Any]:
             raise ApiError(404, "no such post")
         await moderation.hide_post(session, person, post, str(data.get("reason", "")))
         return {"post": post.id, "hidden": True}
+
+
+@blueprint.post("/moderation/replies/<int:reply_id>/hide")
+async def hide_reply(reply_id: int) -> dict[str, Any]:
+    """Hide a public reply under a listing (moderators)."""
+    node = current_node()
+    data = await json_body()
+    async with node.transaction() as session:
+        person = await api_person(session)
+        assert person is not None
+        moderation.require_moderator(person)
+        reply = await replying.reply_by_id(session, reply_id)
+        if reply is None:
+            raise ApiError(404, "no such reply")
+        await moderation.hide_reply(session, person, reply, str(data.get("reason", "")))
+        return {"reply": reply.id, "hidden": True}
 
 
 @blueprint.post("/moderation/structures/<handle>/<any(suspend, unsuspend):action>")

@@ -4,7 +4,8 @@ Items, newest first, each with its ``type``:
 
 * ``listing`` — listings of the actors it follows, and every listing of the
   territories it follows (a peered territory announces all of its node's);
-* ``post`` — posts in the communities it follows or is a member of;
+* ``post`` — posts in the communities it follows or is a member of, and the public
+  posts of the accounts it follows (a Mastodon account: ``community`` null);
 * ``announcement`` — such a post that the community's animators pinned.
 
 Paging is by cursor over (published, type, id), like ``/api/v1/listings``, so
@@ -40,7 +41,10 @@ class TimelineQuery(BaseModel):
 def item_json(item: Item) -> dict[str, Any]:
     if isinstance(item.row, Listing):
         return {"type": item.kind, **listing_json(item.row)}
-    return {"type": item.kind, **post_json(item.row)}
+    answer = {"type": item.kind, **post_json(item.row)}
+    if item.row.group_id == item.row.author_id:
+        answer["community"] = None  # a followed account's own post, in no community
+    return answer
 
 
 @blueprint.get("/timeline")

@@ -30,6 +30,7 @@ from domain import listing_states, report_states, structure_states
 from domain.matches import queue_matching
 from domain.models import Listing, Person, Structure
 from domain.notify import notify_roles
+from domain.replies import Reply
 from domain.social import AuditEntry, Message, Post, Report
 from federation.errors import PayloadError
 from federation.keys import host_of
@@ -79,6 +80,9 @@ async def _target_actor(session: AsyncSession, uri: str) -> tuple[Actor | None, 
     message = (await session.execute(select(Message).where(Message.ap_id == uri))).scalar()
     if message is not None:
         return message.author, [uri]
+    reply = (await session.execute(select(Reply).where(Reply.ap_id == uri))).scalar()
+    if reply is not None:
+        return reply.author, [uri]
     if uri.startswith("http") and "/@" in uri:
         handle = uri.rsplit("/@", 1)[1].strip("/")
         local = (
@@ -197,6 +201,14 @@ async def hide_listing(
 async def hide_post(session: AsyncSession, moderator: Person, post: Post, reason: str = "") -> None:
     post.hidden = True
     audit(session, moderator, "post.hide", post.ap_id, reason)
+
+
+async def hide_reply(
+    session: AsyncSession, moderator: Person, reply: Reply, reason: str = ""
+) -> None:
+    """Hide a public reply under a listing (here; a reply of ours leaves the collection)."""
+    reply.hidden = True
+    audit(session, moderator, "reply.hide", reply.ap_id, reason)
 
 
 async def suspend_structure(

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import Listing, Structure
+from domain.replies import Reply
 from domain.sanitize import html_to_text
 from domain.social import AuditEntry, Message, Participant, Post, Report
 from federation.models import Actor
@@ -73,6 +74,7 @@ class ReportView:
     report: Report
     listing: Listing | None = None
     post: Post | None = None
+    reply: Reply | None = None
     community_handle: str | None = None
     structure: Structure | None = None
 
@@ -93,6 +95,9 @@ async def report_views(session: AsyncSession, state: str, limit: int = 100) -> l
         view.post = (
             (await session.execute(select(Post).where(Post.ap_id.in_(uris)))).scalars().first()
         )
+        view.reply = (
+            (await session.execute(select(Reply).where(Reply.ap_id.in_(uris)))).scalars().first()
+        )
         if view.post is not None and view.post.group.local:
             view.community_handle = view.post.group.handle
         if report.target_actor is not None and report.target_actor.local:
@@ -104,7 +109,7 @@ async def report_views(session: AsyncSession, state: str, limit: int = 100) -> l
 # --- what a person reports ------------------------------------------------------------
 
 
-Kind = Literal["listing", "post", "message", "actor"]
+Kind = Literal["listing", "post", "reply", "message", "actor"]
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,7 @@ class Reported:
         return not self.author.local
 
 
-def _excerpt(row: Post | Message) -> str:
+def _excerpt(row: Post | Message | Reply) -> str:
     text = row.content_text or html_to_text(row.content_html)
     text = " ".join(text.split())
     return text if len(text) <= EXCERPT else text[: EXCERPT - 1].rstrip() + "…"
@@ -145,6 +150,14 @@ async def _visible_post(session: AsyncSession, target: str) -> Reported | None:
     address = group.handle if group.local else f"{group.handle}@{group.domain}"
     page = f"/communities/{address}#post-{post.id}"
     return Reported("post", target, _excerpt(post), post.author, page)
+
+
+async def _visible_reply(session: AsyncSession, target: str) -> Reported | None:
+    reply = (await session.execute(select(Reply).where(Reply.ap_id == target))).scalar()
+    if reply is None or reply.hidden or reply.author.suspended_at is not None:
+        return None
+    page = f"/listings/{reply.listing_id}#reply-{reply.id}"
+    return Reported("reply", target, _excerpt(reply), reply.author, page)
 
 
 async def _visible_message(
@@ -193,5 +206,6 @@ async def find_reported(
         await _visible_actor(session, target)
         or await _visible_listing(session, target)
         or await _visible_post(session, target)
+        or await _visible_reply(session, target)
         or await _visible_message(session, target, structures)
     )

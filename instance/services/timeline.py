@@ -4,7 +4,9 @@ Items, newest first, each with its kind:
 
 * ``listing`` — listings of the actors it follows, and every listing of the
   territories it follows (a peered territory announces all of its node's);
-* ``post`` — posts in the communities it follows or is a member of;
+* ``post`` — posts in the communities it follows or is a member of, and the public
+  posts of the other actors it follows (a Mastodon account): ``inbox.replies``
+  keeps them as posts whose "group" is their author;
 * ``announcement`` — such a post that the community's animators pinned.
 
 Paging is by cursor over (published, type, id), like ``/api/v1/listings``, so

@@ -7,6 +7,9 @@ structure's follow requests and followers), ``listings`` (view, create,
 edit, withdraw), ``my_listings`` (« Mes annonces »: renew, close, duplicate,
 withdraw), ``search`` (filters and map), ``messages`` (direct
 messages), ``notifications``, ``communities``, ``timeline`` (and following),
+edit, withdraw), ``replies`` (answering under a listing), ``search``
+(filters and map), ``messages`` (direct messages), ``notifications``,
+``communities``, ``timeline`` (and following),
 ``admin`` (hub, approval queue), ``reports`` (reports, audit log),
 ``reporting`` (the « Report » form of the pages), ``team`` (a structure's people and
 the invitation links), ``security`` (password change), ``two_factor`` (two-step login),
@@ -45,6 +48,7 @@ from instance.web import (
     notifications,
     password_reset,
     profiles,
+    replies,
     reporting,
     reports,
     search,
@@ -78,6 +82,7 @@ __all__ = [
     "notifications",
     "password_reset",
     "profiles",
+    "replies",
     "reporting",
     "reports",
     "search",

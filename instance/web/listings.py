@@ -22,6 +22,7 @@ from instance.i18n import gettext as _
 from instance.ids import parse_id
 from instance.node import current_node
 from instance.services import listings
+from instance.services import replies as replying
 from instance.services.follows import follow_states, territory_address
 from instance.services.matching import matches_of
 from instance.services.placing import check_commune
@@ -104,6 +105,7 @@ async def listing_page(listing_id: int) -> str:
         )
         structures = await acting_structures(session, person) if person else []
         matches = await matches_of(session, listing) if listing.status == "open" else []
+        thread = await replying.thread_view(session, listing)
         territory = None
         follows: dict[str, str] = {}
         if not listing.local:
@@ -125,6 +127,7 @@ async def listing_page(listing_id: int) -> str:
         follows=follows,
         matches=matches,
         proposers=[s for s in structures if s.actor_id != listing.author_id],
+        thread=thread,
     )
 
 

@@ -15,6 +15,7 @@ from instance.errors import ApiError
 from instance.i18n import gettext as _
 from instance.node import current_node
 from instance.services import listings, moderation, reports
+from instance.services import replies as replying
 from instance.services.structures import structure_by_handle
 from instance.web.blueprint import blueprint
 from instance.web.common import deny, redirect_to, require_moderator
@@ -79,6 +80,19 @@ async def hide_post(post_id: int) -> Response:
             deny(404)
         await moderation.hide_post(session, person, post, reason)
     await flash(_("The post is hidden."), "success")
+    return redirect_to("/admin/reports")
+
+
+@blueprint.post("/admin/moderation/replies/<int:reply_id>/hide")
+async def hide_reply(reply_id: int) -> Response:
+    reason = await _reason()
+    async with current_node().transaction() as session:
+        person = await require_moderator(session)
+        reply = await replying.reply_by_id(session, reply_id)
+        if reply is None:
+            deny(404)
+        await moderation.hide_reply(session, person, reply, reason)
+    await flash(_("The reply is hidden."), "success")
     return redirect_to("/admin/reports")
 
 

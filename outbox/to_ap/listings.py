@@ -198,6 +198,7 @@ def listing_object(
         "contentMap": {"fr": listing_content(listing, urls)},
         "mediaType": "text/html",
         "tag": tags,
+        "replies": f"{listing.ap_id}/replies",
         "purpose": PURPOSES.get(listing.kind, "request"),
         "publishes": intent,
         "unitBased": False,

@@ -208,7 +208,8 @@ OUTCOMES: dict[str, tuple[str, str | None]] = {
     "mastodon_delete_actor": ("done", None),
     "mastodon_follow": ("done", None),
     "gotosocial_follow": ("done", None),
-    "mastodon_create_note_public": ("ignored", "a public note"),
+    # A followed actor's public post is kept for its followers' timelines (issue 17).
+    "mastodon_create_note_public": ("done", None),
     "mastodon_announce": ("ignored", "announce of one of our own objects"),
     "mitra_follow": ("done", None),
     "mitra_delete_note": ("done", None),
@@ -217,7 +218,7 @@ OUTCOMES: dict[str, tuple[str, str | None]] = {
     "lemmy_delete_page": ("done", None),
     "lemmy_update_page": ("ignored", "update of an object that is not a listing"),
     # Signed with a key its actor publishes as PKCS#1, as Mobilizon does.
-    "mobilizon_create_event": ("ignored", "a public note"),
+    "mobilizon_create_event": ("done", None),  # a followed actor's public post
     "mobilizon_create_event_group": ("ignored", "note attributed to another actor"),
 }
 
