@@ -23,6 +23,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
 import domain.exchanges
+import domain.figures
 import domain.matches
 import domain.models
 import domain.places

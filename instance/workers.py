@@ -1,4 +1,5 @@
-"""The background loops of a node: delivery, inbox processing, expiry.
+"""The background loops of a node: delivery, inbox processing, expiry, matching, and the
+dashboard's figures (``instance.services.stats_cells.refresh``).
 
 ``register_loops`` is called by ``create_app`` (for ``serve`` and the
 ``worker`` command). Each loop sleeps on its wake-up event (set after a
@@ -23,6 +24,7 @@ from instance.node import Node
 log = logging.getLogger(__name__)
 EXPIRY_INTERVAL = 600.0  # seconds between two expiry passes
 MAIL_INTERVAL = 30.0
+STATS_INTERVAL = 10.0  # seconds between two refreshes of the dashboard's days
 
 
 def make_delivery_worker(node: Node) -> DeliveryWorker:
@@ -116,7 +118,23 @@ def register_loops(node: Node) -> None:
             if not await run_queue(node.db, node.transaction):
                 await bg.sleep("matching", node.settings.workers.poll_interval)
 
+    async def stats_loop(bg: Background) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from instance.services.stats_cells import refresh
+
+        while not bg.stopping.is_set():
+            try:
+                async with node.transaction() as session:
+                    done = await refresh(session, node.db.dialect)
+            except SQLAlchemyError as exc:  # busy or gone: the next pass tries again
+                log.warning("could not refresh the dashboard's figures: %s", exc)
+                done = 0
+            if not done:
+                await bg.sleep("stats", STATS_INTERVAL)
+
     node.background.register("delivery", delivery_loop)
+    node.background.register("stats", stats_loop)
     node.background.register("matching", matching_loop)
     node.background.register("inbox", inbox_loop)
     node.background.register("expiry", expiry_loop)

@@ -16,7 +16,7 @@ from quart import render_template, request
 
 from instance.i18n import gettext as _
 from instance.node import current_node
-from instance.services.stats import Period, territory_stats
+from instance.services.stats import Period, territory_figures
 from instance.web.blueprint import blueprint
 from instance.web.common import load_viewer
 from instance.web.labels import category_label, structure_kind_label
@@ -102,11 +102,9 @@ async def territory_dashboard() -> tuple[str, int] | str:
     dialect = node.db.dialect
     async with node.db.session() as session:
         await load_viewer(session)
-        totals = await territory_stats(session, dialect, own, period, None)
-        by = {
-            name: (await territory_stats(session, dialect, own, period, name))["groups"]
-            for name in ("category", "month", "kind", "origin")
-        }
+        totals, by = await territory_figures(
+            session, dialect, own, period, ["category", "month", "kind", "origin"]
+        )
     charts = {
         "category": bar_chart(_rows(by["category"], category_label)),
         "month": bar_chart(_rows(by["month"], str)),
