@@ -28,6 +28,7 @@ import domain.matches
 import domain.models
 import domain.places
 import domain.social
+import federation.backfill
 import federation.models
 from config.database import Base
 

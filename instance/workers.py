@@ -57,6 +57,7 @@ def make_inbox_processor(node: Node) -> InboxProcessor:
 async def drain(node: Node) -> int:
     """Process the inbox, match queued listings and send due deliveries until all are
     empty (tests, tools)."""
+    from instance.services.backfill import run_due
     from instance.services.matching import run_queue
 
     inbox = make_inbox_processor(node)
@@ -66,6 +67,8 @@ async def drain(node: Node) -> int:
         done = await inbox.drain() + await sender.drain()
         while matched := await run_queue(node.db, node.transaction):
             done += matched
+        while await run_due(node):
+            done += 1
         total += done
         if done == 0:
             return total
@@ -133,7 +136,15 @@ def register_loops(node: Node) -> None:
             if not done:
                 await bg.sleep("stats", STATS_INTERVAL)
 
+    async def backfill_loop(bg: Background) -> None:
+        from instance.services.backfill import run_due
+
+        while not bg.stopping.is_set():
+            if not await run_due(node):
+                await bg.sleep("backfill", node.settings.workers.poll_interval)
+
     node.background.register("delivery", delivery_loop)
+    node.background.register("backfill", backfill_loop)
     node.background.register("stats", stats_loop)
     node.background.register("matching", matching_loop)
     node.background.register("inbox", inbox_loop)
