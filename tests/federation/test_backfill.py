@@ -16,7 +16,7 @@ from federation import backfill
 from federation.backfill import Bounds, walk_outbox
 from federation.models import Follow
 from instance.services.backfill import keep_listing, run_due
-from tests.federation.test_listings_federation import LISTING, remote_listings
+from tests.federation.test_listings_federation import LISTING, peer, remote_listings
 from tests.fedinet import network
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -200,3 +200,20 @@ async def test_b_follows_a_after_a_published_and_sees_its_listings_at_once(
         async with b.node.db.session() as session:
             left = await session.scalar(select(func.count(backfill.BackfillJob.id)))
         assert left == 0
+
+
+async def test_a_peering_accepted_reads_back_the_peer_territorys_listings(
+    tmp_path: Path, new_db_url: Callable[[], str]
+) -> None:
+    async with network(tmp_path, new_db_url, ["a.test", "b.test"]) as (net, (a, b)):
+        await a.structure("menuiserie", owner="m@a.example")
+        token_a = await a.token("m@a.example")
+        for title in ("Chutes de chêne", "Tasseaux"):
+            response = await a.api(
+                "POST", "/api/v1/listings", token=token_a, json={**LISTING, "title": title}
+            )
+            assert response.status_code == 201
+        await net.settle()
+        await peer(net, b, a)  # B's territory follows A's, A approves
+        titles = sorted(item["title"] for item in await remote_listings(b))
+        assert titles == ["Chutes de chêne", "Tasseaux"]
