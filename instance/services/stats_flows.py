@@ -110,21 +110,31 @@ async def _exchanges_with(session: AsyncSession, host: str, period: Period) -> i
 async def needs_answered(session: AsyncSession, period: Period, needs: int) -> NeedsAnswered:
     """Of this territory's ``needs`` visible needs of the period (the dashboard's total),
     those matched, and the median delay to their first match."""
-    visible = [
-        Listing.local.is_(True),
-        Listing.hidden.is_(False),
-        Listing.kind == "need",
-        Structure.status == VISIBLE,
-        *period.bound(Listing.published_at),
-    ]
-    firsts = await session.execute(
-        select(Listing.published_at, func.min(Match.created_at))
-        .join(Structure, Structure.id == Listing.structure_id)
-        .join(Match, Match.need_id == Listing.id)
-        .where(*visible)
-        .group_by(Listing.id, Listing.published_at)
+    # From the matches (a few per need), then their needs by id: joining the structures
+    # first would read every listing once per structure on SQLite.
+    firsts = dict(
+        (
+            await session.execute(
+                select(Match.need_id, func.min(Match.created_at)).group_by(Match.need_id)
+            )
+        ).all()
     )
-    delays = [_hours(published, first) for published, first in firsts.all()]
+    approved = select(Structure.id).where(Structure.status == VISIBLE)
+    ids = sorted(firsts)
+    published: list[tuple[int, datetime]] = []
+    for start in range(0, len(ids), 2_000):
+        rows = await session.execute(
+            select(Listing.id, Listing.published_at).where(
+                Listing.id.in_(ids[start : start + 2_000]),
+                Listing.local.is_(True),
+                Listing.hidden.is_(False),
+                Listing.kind == "need",
+                Listing.structure_id.in_(approved),
+                *period.bound(Listing.published_at),
+            )
+        )
+        published.extend((int(i), at) for i, at in rows.all())
+    delays = [_hours(at, firsts[i]) for i, at in published]
     return NeedsAnswered(
         needs=needs,
         answered=len(delays),
