@@ -297,6 +297,7 @@ class Prepared:
     load_seconds: float = 0.0
     cleanup: list[Callable[[], None]] = field(default_factory=list)
     postmaster_pid_file: Path | None = None  # PostgreSQL: whose backends' CPU to count
+    database_url: str = ""
 
     def close(self) -> None:
         for step in self.cleanup:
@@ -316,6 +317,7 @@ def prepare(backend: str, count: int, run_dir: Path, database_url: str | None = 
         args = ["init", "--domain", domain, "--name", "Banc d'essai", "--scheme", "http"]
         cli(data_dir, *args, *(["--database-url", database_url] if database_url else []))
         url = database_url or f"sqlite+aiosqlite:///{data_dir / 'entraide.db'}"
+        prepared.database_url = url
         asyncio.run(_create_owner(url))
         cli(
             data_dir, "structure", "create", "--handle", STRUCTURE_HANDLE,

@@ -236,3 +236,23 @@ def _fail(batch: list[tuple[VerifiedActivity, asyncio.Future[bool]]], exc: BaseE
     for _, future in batch:
         if not future.done():
             future.set_exception(exc)
+
+
+async def store_fetched(session: AsyncSession, items: list[VerifiedActivity]) -> list[bool]:
+    """Store activities read from a peer's outbox (``federation.backfill``) in this
+    transaction, as received ones, to be processed like them; for each, whether it was
+    new (one already received, pushed or fetched, is not stored twice)."""
+    now = utcnow()
+    rows = [
+        _row(
+            item.activity,
+            actor_uri=item.actor_uri,
+            domain=item.domain,
+            key_id=item.key_id,
+            recipient=item.recipient,
+            received_at=item.received_at,
+            now=now,
+        )
+        for item in items
+    ]
+    return await _insert(session, rows) if rows else []

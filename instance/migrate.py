@@ -23,6 +23,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
 import domain.exchanges
+import domain.figures
 import domain.matches
 import domain.models
 import domain.outgoing_mail
@@ -31,6 +32,7 @@ import domain.replies
 import domain.second_factor
 import domain.social
 import domain.team
+import federation.backfill
 import federation.models
 from config.database import Base
 

@@ -1,4 +1,5 @@
-"""The background loops of a node: delivery, inbox processing, expiry.
+"""The background loops of a node: delivery, inbox processing, expiry, matching, and the
+dashboard's figures (``instance.services.stats_cells.refresh``).
 
 ``register_loops`` is called by ``create_app`` (for ``serve`` and the
 ``worker`` command). Each loop sleeps on its wake-up event (set after a
@@ -23,6 +24,7 @@ from instance.node import Node
 log = logging.getLogger(__name__)
 EXPIRY_INTERVAL = 600.0  # seconds between two expiry passes
 MAIL_INTERVAL = 30.0
+STATS_INTERVAL = 10.0  # seconds between two refreshes of the dashboard's days
 
 
 def make_delivery_worker(node: Node) -> DeliveryWorker:
@@ -55,6 +57,7 @@ def make_inbox_processor(node: Node) -> InboxProcessor:
 async def drain(node: Node) -> int:
     """Process the inbox, match queued listings and send due deliveries until all are
     empty (tests, tools)."""
+    from instance.services.backfill import run_due
     from instance.services.matching import run_queue
 
     inbox = make_inbox_processor(node)
@@ -64,6 +67,8 @@ async def drain(node: Node) -> int:
         done = await inbox.drain() + await sender.drain()
         while matched := await run_queue(node.db, node.transaction):
             done += matched
+        while await run_due(node):
+            done += 1
         total += done
         if done == 0:
             return total
@@ -121,7 +126,31 @@ def register_loops(node: Node) -> None:
             if not await run_queue(node.db, node.transaction):
                 await bg.sleep("matching", node.settings.workers.poll_interval)
 
+    async def stats_loop(bg: Background) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from instance.services.stats_cells import refresh
+
+        while not bg.stopping.is_set():
+            try:
+                async with node.transaction() as session:
+                    done = await refresh(session, node.db.dialect)
+            except SQLAlchemyError as exc:  # busy or gone: the next pass tries again
+                log.warning("could not refresh the dashboard's figures: %s", exc)
+                done = 0
+            if not done:
+                await bg.sleep("stats", STATS_INTERVAL)
+
+    async def backfill_loop(bg: Background) -> None:
+        from instance.services.backfill import run_due
+
+        while not bg.stopping.is_set():
+            if not await run_due(node):
+                await bg.sleep("backfill", node.settings.workers.poll_interval)
+
     node.background.register("delivery", delivery_loop)
+    node.background.register("backfill", backfill_loop)
+    node.background.register("stats", stats_loop)
     node.background.register("matching", matching_loop)
     node.background.register("inbox", inbox_loop)
     node.background.register("expiry", expiry_loop)

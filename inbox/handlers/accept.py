@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.notify import notify_follow
+from federation import backfill
 from federation.follow_states import StateError, transition
 from federation.models import Actor, Follow
 from federation.policy import PEERING_REASON, policies, set_policy
@@ -58,6 +59,8 @@ async def handle(ctx: Context, act: Incoming) -> str | None:
             )
             return f"accept of a follow that is {row.state}"
         await notify_follow(session, row.follower_id, "follow_accepted", row.followed)
+        if not row.followed.local:  # what it published before appears at once
+            backfill.queue(session, row.id)
         if row.follower.is_territory and row.followed.is_territory:
             domain = row.followed.domain
             current = (await policies(session, [domain])).get(domain)

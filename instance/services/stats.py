@@ -12,6 +12,10 @@ peers count only under ``group_by=origin``, one group per territory.
 kind —, ``origin``) adds ``groups``, each with the same figures that apply.
 Never counted: people, e-mails, messages, pending, rejected or suspended
 structures, hidden listings.
+
+The listings, structures and matches are not counted per view: they are kept per day and
+group (``domain.figures``, ``instance.services.stats_cells``), and a view sums the days of
+its period. Exchanges done, a few per day, are summed from their own table.
 """
 
 from __future__ import annotations
@@ -20,17 +24,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.local import territory_actor
 from domain.exchanges import Exchange
 from domain.impact import exchange_totals
-from domain.matches import Match
 from domain.models import Listing, Structure
 from domain.social import Community, Report
 from federation.models import Actor, DomainHealth, Follow
 from instance.services.peering import list_peerings
+from instance.services.stats_cells import Cell, read_cells
 
 GROUPS = ("month", "category", "commune", "kind", "origin")
 
@@ -77,58 +81,38 @@ class Figures:
         }
 
 
-def _month(dialect: str, column: Any) -> Any:
-    if dialect == "sqlite":
-        return func.strftime("%Y-%m", column)
-    return func.to_char(column, "YYYY-MM")
-
-
-def _visible_local_listings() -> list[ColumnElement[bool]]:
-    approved = select(Structure.id).where(Structure.is_visible)
-    return [Listing.local.is_(True), Listing.hidden.is_(False), Listing.structure_id.in_(approved)]
-
-
-async def _listing_counts(
-    session: AsyncSession, conditions: list[ColumnElement[bool]], key: Any | None
-) -> dict[Any, Figures]:
-    columns = [
-        func.sum(case((Listing.kind == "offer", 1), else_=0)),
-        func.sum(case((Listing.kind == "need", 1), else_=0)),
-        func.sum(case((Listing.status == "open", 1), else_=0)),
-    ]
-    stmt = select(*([key] if key is not None else []), *columns).where(*conditions)
-    if key is not None:
-        stmt = stmt.group_by(key)
-    out: dict[Any, Figures] = {}
-    for row in (await session.execute(stmt)).all():
-        group = row[0] if key is not None else None
-        offers, needs, still_open = row[-3:]
-        out[group] = Figures(
-            offers=int(offers or 0), needs=int(needs or 0), open=int(still_open or 0)
-        )
-    return out
+def _figures(cell: Cell) -> Figures:
+    return Figures(
+        structures=cell.structures,
+        offers=cell.offers,
+        needs=cell.needs,
+        open=cell.open,
+        matches=cell.matches,
+    )
 
 
 async def territory_stats(
     session: AsyncSession, dialect: str, own_domain: str, period: Period, group_by: str | None
 ) -> dict[str, Any]:
     """The figures of ``GET /api/v1/stats`` (see the module docstring)."""
-    structures_q = select(func.count(Structure.id)).where(
-        Structure.is_visible, *period.bound(Structure.decided_at)
+    body, groups = await territory_figures(
+        session, dialect, own_domain, period, [group_by] if group_by else []
     )
-    listing_conditions = [*_visible_local_listings(), *period.bound(Listing.published_at)]
-    total = (await _listing_counts(session, listing_conditions, None)).get(None, Figures())
-    total.structures = int(await session.scalar(structures_q) or 0)
-    local_ids = select(Listing.id).where(*_visible_local_listings())
-    total.matches = int(
-        await session.scalar(
-            select(func.count(Match.id)).where(
-                or_(Match.need_id.in_(local_ids), Match.offer_id.in_(local_ids)),
-                *period.bound(Match.created_at),
-            )
-        )
-        or 0
-    )
+    if group_by:
+        body["groups"] = groups[group_by]
+    return body
+
+
+async def territory_figures(
+    session: AsyncSession, dialect: str, own_domain: str, period: Period, group_by: list[str]
+) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """The totals and the groups of each of ``group_by``, read once from the figures kept
+    per day (``instance.services.stats_cells``)."""
+    cells, months = await read_cells(
+        session, dialect, period.start, period.end, [g for g in group_by if g != "month"],
+        months="month" in group_by,
+    )  # fmt: skip
+    total = _figures(cells.get(("total", ""), Cell()))
     await _add_exchanges(session, total, period)
     territory = select(Actor.id).where(Actor.local.is_(True), Actor.is_territory.is_(True))
     peers = await session.scalar(
@@ -140,9 +124,14 @@ async def territory_stats(
     )
     body = total.as_json()
     body["peers"] = int(peers or 0)
-    if group_by:
-        body["groups"] = await _groups(session, dialect, own_domain, period, group_by)
-    return body
+    groups = {}
+    for name in group_by:
+        if name == "month":
+            found = {key: cell for key, cell in months.items()}
+        else:
+            found = {key: cell for (dim, key), cell in cells.items() if dim == name}
+        groups[name] = _groups(found, name, own_domain)
+    return body, groups
 
 
 async def _add_exchanges(session: AsyncSession, figures: Figures, period: Period) -> None:
@@ -158,49 +147,22 @@ async def _add_exchanges(session: AsyncSession, figures: Figures, period: Period
     figures.co2e_kg = totals.co2e_kg
 
 
-async def _groups(
-    session: AsyncSession, dialect: str, own_domain: str, period: Period, group_by: str
-) -> list[dict[str, Any]]:
-    bounded = period.bound(Listing.published_at)
+def _groups(cells: dict[str, Cell], group_by: str, own_domain: str) -> list[dict[str, Any]]:
+    """One group per key holding listings (or, but for categories and origins, structures):
+    listings only by origin, structures and listings otherwise."""
     if group_by == "origin":
-        visible_remote = and_(Listing.local.is_(False), Listing.hidden.is_(False))
-        conditions = [or_(and_(*_visible_local_listings()), visible_remote), *bounded]
-        counts = await _listing_counts(session, conditions, Listing.origin)
-        ordered = sorted(counts.items(), key=lambda kv: (kv[0] != own_domain, kv[0]))
-        groups = []
-        for origin, figures in ordered:
-            body = figures.as_json()
-            del body["structures"], body["matches"], body["exchanges"]  # listings only
-            groups.append({"key": origin, **body})
-        return groups
-    conditions = [*_visible_local_listings(), *bounded]
-    structure_counts: dict[Any, int] = {}
-    if group_by == "month":
-        key = _month(dialect, Listing.published_at)
-        structure_key: Any = _month(dialect, Structure.decided_at)
-    elif group_by == "category":
-        key, structure_key = Listing.category, None
-    elif group_by == "commune":
-        key, structure_key = Listing.commune, Structure.commune
-    else:  # kind: the structures' kind
-        key, structure_key = Structure.kind, Structure.kind
-        conditions.append(Structure.id == Listing.structure_id)
-    counts = await _listing_counts(session, conditions, key)
-    if structure_key is not None:
-        rows = await session.execute(
-            select(structure_key, func.count(Structure.id))
-            .where(Structure.is_visible, *period.bound(Structure.decided_at))
-            .group_by(structure_key)
+        keys = sorted(
+            (k for k, c in cells.items() if c.listings), key=lambda k: (k != own_domain, k)
         )
-        structure_counts = {k: int(n) for k, n in rows.all()}
-    keys = sorted({*counts, *structure_counts} - {None}, key=str)
+    else:
+        keys = sorted((k for k, c in cells.items() if c.listings or c.structures), key=str)
     groups = []
-    for group in keys:
-        figures = counts.get(group, Figures())
-        figures.structures = structure_counts.get(group, 0)
-        body = figures.as_json()
+    for key in keys:
+        body = _figures(cells[key]).as_json()
         del body["matches"], body["exchanges"]  # not split by group
-        groups.append({"key": group, **body})
+        if group_by == "origin":
+            del body["structures"]  # listings only
+        groups.append({"key": key, **body})
     return groups
 
 

@@ -3,7 +3,9 @@
 The figures of ``GET /api/v1/stats`` (``instance.services.stats``), for a period
 (``from``/``to``), with bar charts drawn on the server as SVG — readable without
 JavaScript, printable, each with its figures as a table too — by category, by
-month, by structure kind, and what each peered territory brings.
+month, by structure kind, and what each peered territory brings; the structures by kind
+and commune; what flows with each peered territory (``instance.services.stats_flows``);
+how many needs found an offer, and how fast.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from quart import render_template, request
 
 from instance.i18n import gettext as _
 from instance.node import current_node
-from instance.services.stats import Period, territory_stats
+from instance.services.stats import Period, territory_figures
+from instance.services.stats_flows import needs_answered, peer_flows
 from instance.web.blueprint import blueprint
 from instance.web.common import load_viewer
 from instance.web.labels import category_label, structure_kind_label
@@ -93,6 +96,20 @@ def _rows(groups: list[dict[str, Any]], label: Any) -> list[tuple[str, int, int]
     ]
 
 
+TOP_COMMUNES = 15
+
+
+def _structures(
+    groups: list[dict[str, Any]], label: Any, top: int | None = None
+) -> list[tuple[str, int]]:
+    """Structures per group, the largest first; past ``top`` rows, the rest in one."""
+    rows = [(label(g["key"]), int(g["structures"])) for g in groups if g["structures"]]
+    rows.sort(key=lambda row: (-row[1], row[0]))
+    if top is not None and len(rows) > top:
+        rows = [*rows[:top], (_("Other communes"), sum(n for _label, n in rows[top:]))]
+    return rows
+
+
 @blueprint.get("/territoire")
 async def territory_dashboard() -> tuple[str, int] | str:
     node = current_node()
@@ -102,11 +119,14 @@ async def territory_dashboard() -> tuple[str, int] | str:
     dialect = node.db.dialect
     async with node.db.session() as session:
         await load_viewer(session)
-        totals = await territory_stats(session, dialect, own, period, None)
-        by = {
-            name: (await territory_stats(session, dialect, own, period, name))["groups"]
-            for name in ("category", "month", "kind", "origin")
+        totals, by = await territory_figures(
+            session, dialect, own, period, ["category", "month", "kind", "origin", "commune"]
+        )
+        received = {
+            g["key"]: g["listings"]["offers"] + g["listings"]["needs"] for g in by["origin"]
         }
+        flows = await peer_flows(session, dialect, period, received)
+        answered = await needs_answered(session, period, totals["listings"]["needs"])
     charts = {
         "category": bar_chart(_rows(by["category"], category_label)),
         "month": bar_chart(_rows(by["month"], str)),
@@ -123,5 +143,13 @@ async def territory_dashboard() -> tuple[str, int] | str:
         errors=errors,
         values={"from": request.args.get("from", ""), "to": request.args.get("to", "")},
         own_domain=own,
+        structures={
+            "kind": _structures(by["kind"], structure_kind_label),
+            "commune": _structures(
+                by["commune"], lambda key: key or _("No commune given"), TOP_COMMUNES
+            ),
+        },
+        flows=flows,
+        answered=answered,
     )
     return (page, 422) if errors else page

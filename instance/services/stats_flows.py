@@ -1,0 +1,148 @@
+"""What the dashboard adds to ``GET /api/v1/stats``: what flows with each peered territory,
+and how many needs found an offer, and how fast.
+
+* **Per peered territory** (an accepted peering either way): the listings received from it
+  (its visible listings here, by publication date — ``group_by=origin``), the listings
+  sent to it (this territory's visible listings published since the day it followed this
+  territory: peered territories receive every public listing), and the exchanges done
+  across the border (one of this territory's structures with one of its actors).
+* **Needs answered**: of this territory's visible needs published in the period, those an
+  offer was found for (a match, ``domain.matching``), and the median time from the need's
+  publication to its first match.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from actors.local import territory_actor
+from domain.exchanges import Exchange
+from domain.matches import Match
+from domain.models import Listing, Structure
+from domain.structure_states import VISIBLE
+from federation.models import Actor, Follow
+from instance.services.stats import Period
+from instance.services.stats_cells import read_cells
+
+
+@dataclass(frozen=True)
+class PeerFlow:
+    host: str
+    name: str
+    received: int
+    sent: int
+    exchanges: int
+
+
+@dataclass(frozen=True)
+class NeedsAnswered:
+    needs: int
+    answered: int
+    median_hours: float | None
+
+
+async def peer_flows(
+    session: AsyncSession, dialect: str, period: Period, received: dict[str, int]
+) -> list[PeerFlow]:
+    """One row per peered territory, by name. ``received``: visible listings by origin."""
+    territory = await territory_actor(session)
+    rows = await session.scalars(
+        select(Follow).where(
+            Follow.state == "accepted",
+            or_(Follow.follower_id == territory.id, Follow.followed_id == territory.id),
+        )
+    )
+    peers: dict[str, tuple[Actor, date | None]] = {}
+    for follow in rows.unique():
+        other = follow.followed if follow.follower_id == territory.id else follow.follower
+        if other.local or not other.is_territory:
+            continue
+        host = other.domain.lower()
+        since = peers.get(host, (other, None))[1]
+        if follow.followed_id == territory.id:  # it follows us: our listings go to it
+            since = follow.created_at.date()
+        peers[host] = (other, since)
+    flows = []
+    for host, (actor, since) in peers.items():
+        sent = 0
+        if since is not None:
+            start = max(since, period.start) if period.start else since
+            if period.end is None or start <= period.end:
+                cells, _ = await read_cells(session, dialect, start, period.end, [])
+                total = cells.get(("total", ""))
+                sent = total.listings if total else 0
+        flows.append(
+            PeerFlow(
+                host=host,
+                name=actor.name or host,
+                received=received.get(host, 0),
+                sent=sent,
+                exchanges=await _exchanges_with(session, host, period),
+            )
+        )
+    return sorted(flows, key=lambda f: (f.name.lower(), f.host))
+
+
+async def _exchanges_with(session: AsyncSession, host: str, period: Period) -> int:
+    proposer, responder = aliased(Actor), aliased(Actor)
+    count = await session.scalar(
+        select(func.count(Exchange.id))
+        .join(proposer, proposer.id == Exchange.proposer_id)
+        .join(responder, responder.id == Exchange.responder_id)
+        .where(
+            Exchange.state == "done",
+            or_(
+                and_(proposer.local.is_(True), func.lower(responder.domain) == host),
+                and_(responder.local.is_(True), func.lower(proposer.domain) == host),
+            ),
+            *period.bound(Exchange.done_at),
+        )
+    )
+    return int(count or 0)
+
+
+async def needs_answered(session: AsyncSession, period: Period, needs: int) -> NeedsAnswered:
+    """Of this territory's ``needs`` visible needs of the period (the dashboard's total),
+    those matched, and the median delay to their first match."""
+    # From the matches (a few per need), then their needs by id: joining the structures
+    # first would read every listing once per structure on SQLite.
+    firsts = dict(
+        (
+            await session.execute(
+                select(Match.need_id, func.min(Match.created_at)).group_by(Match.need_id)
+            )
+        ).all()
+    )
+    approved = select(Structure.id).where(Structure.status == VISIBLE)
+    ids = sorted(firsts)
+    published: list[tuple[int, datetime]] = []
+    for start in range(0, len(ids), 2_000):
+        rows = await session.execute(
+            select(Listing.id, Listing.published_at).where(
+                Listing.id.in_(ids[start : start + 2_000]),
+                Listing.local.is_(True),
+                Listing.hidden.is_(False),
+                Listing.kind == "need",
+                Listing.structure_id.in_(approved),
+                *period.bound(Listing.published_at),
+            )
+        )
+        published.extend((int(i), at) for i, at in rows.all())
+    delays = [_hours(at, firsts[i]) for i, at in published]
+    return NeedsAnswered(
+        needs=needs,
+        answered=len(delays),
+        median_hours=round(statistics.median(delays), 1) if delays else None,
+    )
+
+
+def _hours(published: datetime, first: datetime | str) -> float:
+    if isinstance(first, str):  # SQLite returns min() of a timestamp as its text
+        first = datetime.fromisoformat(first).replace(tzinfo=published.tzinfo)
+    return max(0.0, (first - published).total_seconds() / 3600)
