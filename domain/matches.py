@@ -12,6 +12,7 @@ with either listing: the foreign keys cascade).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import (
     JSON,
@@ -19,11 +20,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     String,
+    Table,
     UniqueConstraint,
     delete,
     or_,
     select,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -107,11 +110,15 @@ async def queue_matching(session: AsyncSession, listing_id: int) -> None:
     if it is still the one it read, so a change made while it was matching is
     matched again.
     """
-    job = await session.get(MatchJob, listing_id)
-    if job is None:
-        session.add(MatchJob(listing_id=listing_id, queued_at=utcnow()))
-    else:
-        job.queued_at = utcnow()
+    # One upsert: read then written, the job could be removed meanwhile by a worker of
+    # another process (the UPDATE then matched no row and the whole change failed).
+    now = utcnow()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(cast(Table, MatchJob.__table__)).values(listing_id=listing_id, queued_at=now)
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["listing_id"], set_={"queued_at": now})
+    )
     wake_after_commit(session, Queue.MATCHING)
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 
 from config.database import utcnow
 from domain.models import Listing
-from domain.social import Message
+from domain.social import Message, Post
 from federation.models import Actor, Follow, InboxItem
 from federation.signatures import sign_request
 from inbox.processor import MAX_TRIES
@@ -227,6 +227,9 @@ async def test_every_variant_delivered_is_understood_or_refused_cleanly(run: Run
                 select(Message.ap_id, func.count()).group_by(Message.ap_id)
             )
         }
+        # A public note of a followed sender that is neither a listing nor a message is
+        # kept once for the timeline of the structure that follows it (``done`` too).
+        posts = set(await session.scalars(select(Post.ap_id)))
     states = Counter(item.state for item in items)
     unfinished = [(i.activity_uri, i.state) for i in items if i.state not in FINAL]
     no_reason = [i.activity_uri for i in items if i.state != "done" and not i.error]
@@ -244,6 +247,8 @@ async def test_every_variant_delivered_is_understood_or_refused_cleanly(run: Run
             missing.append(f"{variant.name}: a public note stored as a message")
         if item is None or item.state != "done" or not isinstance(obj, dict):
             continue
+        if obj.get("id") in posts and obj.get("id") not in listings | messages:
+            continue  # kept as a followed account's post
         if variant.name.endswith("/listing/create") and listings.get(obj["id"]) != 1:
             missing.append(f"{variant.name}: listing {listings.get(obj['id'])} times")
         if variant.name.endswith("/direct/create") and messages.get(obj["id"]) != 1:

@@ -72,8 +72,8 @@ KINDS = [
         "reply",
         {"name": "Léa", "domain": "mastodon.test", "listing_title": "Planches"},
         "/listings/4",
-        "Léa (mastodon.test) a répondu à votre annonce « Planches ».",
-        "Léa (mastodon.test) replied to your listing « Planches ».",
+        "Léa (mastodon.test) a répondu publiquement sous votre annonce « Planches ».",
+        "Léa (mastodon.test) replied publicly under your listing « Planches ».",
     ),
 ]
 
