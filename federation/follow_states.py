@@ -44,9 +44,33 @@ TRANSITIONS: dict[FollowState | None, set[FollowState]] = {
 FOLLOW = StateMachine[FollowState]("follow", FOLLOW_STATES, TRANSITIONS)
 
 
+_generation = 0
+
+
+def changed() -> None:
+    """A follow was made, changed or ended in this process (``federation.models`` calls it
+    after every ORM insert, update and delete of a follow): caches of who follows whom
+    read again at once. Other processes' changes are seen within their caches' age."""
+    global _generation
+    _generation += 1
+
+
+def generation() -> int:
+    return _generation
+
+
 def transition(follow: Follow, to: FollowState) -> None:
     """Change ``follow``'s state to ``to``; raises :class:`StateError` on a refused change."""
     FOLLOW.transition(follow, to)
 
 
-__all__ = ["FOLLOW", "FOLLOW_STATES", "TRANSITIONS", "FollowState", "StateError", "transition"]
+__all__ = [
+    "FOLLOW",
+    "FOLLOW_STATES",
+    "TRANSITIONS",
+    "FollowState",
+    "StateError",
+    "changed",
+    "generation",
+    "transition",
+]

@@ -42,10 +42,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from config.database import Base, UTCDateTime, utcnow
+from federation import follow_states
 from federation.delivery_states import DELIVERY
 from federation.delivery_states import DeliveryState as DeliveryState
 from federation.follow_states import FOLLOW
@@ -143,6 +145,14 @@ class Follow(Base):
     followed: Mapped[Actor] = relationship(foreign_keys=[followed_id], lazy="joined")
 
     __table_args__ = (UniqueConstraint("follower_id", "followed_id"),)
+
+
+def _follows_changed(*_args: object) -> None:
+    follow_states.changed()
+
+
+for _event in ("after_insert", "after_update", "after_delete"):
+    event.listen(Follow, _event, _follows_changed)
 
 
 class InboxItem(Base):

@@ -52,7 +52,7 @@ async def handle_note(ctx: Context, act: Incoming, note: NoteData) -> str | None
     ours = [a for a in addresses if a.startswith(f"{ctx.settings.base_url}/")]
     local: list[Actor] = []
     if ours:
-        async with ctx.db.session() as session:
+        async with ctx.db.read() as session:
             local = await _local_actors(session, ours)
     groups = [a for a in local if a.type == "Group"]
     if groups:
