@@ -24,7 +24,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -304,3 +304,19 @@ def machine() -> str:
         f"{cpu_model()}, {cores} cores ({usable} usable), {ram_gb():.1f} GB RAM, "
         f"Python {platform.python_version()}, {os_name()}; load average {load}"
     )
+
+
+def main_of(name: str, doc: str, run: Callable[[bool], list[Row]], quick_help: str) -> int:
+    """The command line of a benchmark module: ``[--quick]``, its rows, then how long it
+    took and the machine on stderr."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    args = parser.parse_args()
+    started = time.monotonic()
+    for row in run(args.quick):
+        print(format_row(row), flush=True)
+    print(f"# {name}: {time.monotonic() - started:.1f} s", file=sys.stderr)
+    print(f"# machine: {machine()}", file=sys.stderr)
+    return 0

@@ -18,7 +18,6 @@ machine's load), and the mean number of matches stored per listing.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import shutil
@@ -34,7 +33,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench.common import Row, format_row, machine  # noqa: E402
+from bench.common import Row, main_of  # noqa: E402
 from bench.search_data import (  # noqa: E402
     Prepared,
     fast_search_columns,
@@ -184,13 +183,7 @@ def run(quick: bool) -> list[Row]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help=f"{QUICK_LISTINGS:,} listings")
-    args = parser.parse_args()
-    for row in run(args.quick):
-        print(format_row(row), flush=True)
-    print(f"# machine: {machine()}", file=sys.stderr)
-    return 0
+    return main_of("matching", __doc__ or "", run, f"{QUICK_LISTINGS:,} listings")
 
 
 if __name__ == "__main__":

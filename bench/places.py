@@ -12,7 +12,6 @@ accents and hyphens, and postcode prefixes (2 to 5 digits). Each is answered wit
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import csv
 import gzip
@@ -30,7 +29,7 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench.common import Row, cli, format_row, free_port, init_node, machine, serving  # noqa: E402
+from bench.common import Row, cli, free_port, init_node, main_of, serving  # noqa: E402
 
 QUICK_COMMUNES, FULL_COMMUNES = 40, 400
 TARGET = "target <= 20 ms"
@@ -115,13 +114,7 @@ def run(quick: bool) -> list[Row]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help=f"{QUICK_COMMUNES} communes typed")
-    args = parser.parse_args()
-    for row in run(args.quick):
-        print(format_row(row), flush=True)
-    print(f"# machine: {machine()}", file=sys.stderr)
-    return 0
+    return main_of("places", __doc__ or "", run, f"{QUICK_COMMUNES} communes typed")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,6 @@ are missing.
 
 from __future__ import annotations
 
-import argparse
 import random
 import shutil
 import sqlite3
@@ -65,7 +64,7 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
-from bench.common import Row, format_row, machine, serving  # noqa: E402
+from bench.common import Row, main_of, serving  # noqa: E402
 from bench.data_fr import COMMUNES, SEARCH_WORDS  # noqa: E402
 from bench.procstats import cpu_ms, database_backends, memory_mb, percentile  # noqa: E402
 from bench.search_data import Prepared, prepare, prepare_postgres, watchdog  # noqa: E402
@@ -344,15 +343,7 @@ def run(quick: bool) -> list[Row]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="600 listings, fewer requests")
-    args = parser.parse_args()
-    started = time.monotonic()
-    for row in run(args.quick):
-        print(format_row(row), flush=True)
-    print(f"# search: {time.monotonic() - started:.1f} s", file=sys.stderr)
-    print(f"# machine: {machine()}", file=sys.stderr)
-    return 0
+    return main_of("search", __doc__ or "", run, "600 listings, fewer requests")
 
 
 if __name__ == "__main__":

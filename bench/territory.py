@@ -19,7 +19,6 @@ without ``initdb`` and ``pg_ctl``).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import shutil
@@ -40,7 +39,7 @@ if str(ROOT) not in sys.path:
 import httpx  # noqa: E402
 from sqlalchemy import insert, select, text  # noqa: E402
 
-from bench.common import Row, format_row, machine, serving  # noqa: E402
+from bench.common import Row, main_of, serving  # noqa: E402
 from bench.data_fr import COMMUNES  # noqa: E402
 from bench.procstats import memory_mb, percentile  # noqa: E402
 from bench.search_data import Prepared, prepare, prepare_postgres, watchdog  # noqa: E402
@@ -231,15 +230,7 @@ def run(quick: bool) -> list[Row]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="600 listings, 60 structures")
-    args = parser.parse_args()
-    started = time.monotonic()
-    for row in run(args.quick):
-        print(format_row(row), flush=True)
-    print(f"# territory: {time.monotonic() - started:.1f} s", file=sys.stderr)
-    print(f"# machine: {machine()}", file=sys.stderr)
-    return 0
+    return main_of("territory", __doc__ or "", run, "600 listings, 60 structures")
 
 
 if __name__ == "__main__":
