@@ -183,8 +183,11 @@ async def test_forged_keys_on_a_hanging_server_do_not_delay_an_honest_one(
         for task in pending:
             task.cancel()
         assert (status, pending) == (202, set())
-        # Bounded at 2 of the client's 100 connections, as the kernel saw them.
-        assert hanging.most <= KEY_FETCHES_PER_HOST
+        # Bounded at 2 fetches of the client's 100 connections. A fetch given up closes its
+        # socket a moment after its slot passes to the next (the close is scheduled on the
+        # event loop), so the kernel may briefly see both: hence 2 x 2, counted as the
+        # kernel sees them (handlers see a close later still: they once counted 5).
+        assert hanging.most <= 2 * KEY_FETCHES_PER_HOST
         assert {task.result() for task in done} == {401}
         assert await inbox_count(node) == 1
 
