@@ -20,6 +20,7 @@ from instance.web.common import (
     LoginRequired,
     login_url_for_here,
     redirect_to,
+    territory_names_for_pages,
     viewer_for_layout,
 )
 
@@ -53,5 +54,7 @@ async def _layout_context() -> dict[str, Any]:
         # Templates rendered outside a request (e-mails, say) have no viewer.
         "viewer": await viewer_for_layout() if has_request_context() else None,
         "lang_url": lang_url,
+        # A peer is named by its territory, not its host (a host stays a fallback).
+        "territory_names": await territory_names_for_pages() if has_request_context() else {},
         "LOCALES": LOCALES,
     }

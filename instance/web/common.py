@@ -11,19 +11,23 @@ IMMEDIATE``), which is waiting for the page.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import NoReturn
 from urllib.parse import urlencode, urlsplit
+from weakref import WeakKeyDictionary
 
 from quart import Response, g, redirect, request
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from werkzeug.exceptions import default_exceptions
 
+from config.database import Database
 from domain.models import Person, Structure
 from domain.people import structures_of
 from instance.auth import load_current_person, login_cookie
 from instance.node import current_node
+from instance.services.directory import territory_names
 from instance.services.people import unread_messages, unread_notifications
 
 log = logging.getLogger(__name__)
@@ -123,6 +127,33 @@ async def viewer_for_layout() -> Viewer | None:
         g.viewer = None
     result: Viewer | None = g.viewer
     return result
+
+
+TERRITORY_NAMES_FOR = 30.0
+_territory_names: WeakKeyDictionary[Database, tuple[float, dict[str, str]]] = WeakKeyDictionary()
+
+
+async def territory_names_for_pages() -> dict[str, str]:
+    """The names of the other territories this node knows, by domain, for the layout.
+
+    Pages name a peer by its territory's name rather than its host. Read with the
+    read-only session (a view's own session may hold SQLite's writer) and kept
+    :data:`TERRITORY_NAMES_FOR` seconds per database: a peer's name changes rarely, and a
+    page must not pay a query for it. A database that does not answer leaves hosts.
+    """
+    db = current_node().db
+    kept = _territory_names.get(db)
+    now = time.monotonic()
+    if kept is not None and now - kept[0] < TERRITORY_NAMES_FOR:
+        return kept[1]
+    try:
+        async with db.read() as session:
+            names = await territory_names(session)
+    except SQLAlchemyError:
+        log.warning("could not read the names of the other territories", exc_info=True)
+        return kept[1] if kept is not None else {}
+    _territory_names[db] = (now, names)
+    return names
 
 
 def deny(status: int, message: str | None = None) -> NoReturn:

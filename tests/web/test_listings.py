@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from domain.models import Actor
 from tests.support import TestNode
 from tests.web.browser import Browser
 from tests.web.data import listing_form, remote_listing
@@ -192,3 +193,25 @@ async def test_remote_listing_shows_its_origin(node: TestNode) -> None:
     assert 'href="https://b.test/listings/7"' in page
     # Contact writes to the remote author through the fediverse, about this listing.
     assert f'href="/messages/new?to=acct%3Aferme%40b.test&amp;listing={listing_id}"' in page
+
+
+async def test_a_peer_is_named_by_its_territory_not_its_host(node: TestNode) -> None:
+    """Pages name the territory a listing comes from once this node knows its actor."""
+    listing_id = await remote_listing(node)
+    async with node.node.db.session() as session:
+        session.add(
+            Actor(
+                uri="https://b.test/actors/territory",
+                local=False,
+                type="Organization",
+                handle="territory",
+                domain="b.test",
+                name="Pays du Gave",
+                is_territory=True,
+                inbox_url="https://b.test/actors/territory/inbox",
+            )
+        )
+    assert "Depuis Pays du Gave" in await Browser(node).get("/")
+    page = await Browser(node).get(f"/listings/{listing_id}")
+    assert "Territoire : Pays du Gave" in page
+    assert "Territoire : b.test" not in page
