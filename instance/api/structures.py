@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from quart import request
 from quart_schema import document_querystring, document_request, document_response
 
+from domain.categories import CATEGORY_IDS
 from domain.models import STRUCTURE_KINDS
 from instance.api.blueprint import blueprint
 from instance.api.body import json_body
@@ -46,6 +47,9 @@ class StructureQuery(BaseModel):
     kind: str | None = None
     commune: str | None = None
     origin: str | None = Field(default=None, description="local, remote, or a domain")
+    category: str | None = Field(
+        default=None, description="those with an open listing of this category"
+    )
     limit: int | None = Field(default=None, ge=1, le=MAX_LIMIT)
     cursor: str | None = None
 
@@ -65,6 +69,9 @@ async def directory() -> dict[str, Any]:
     kind = args.get("kind") or None
     if kind is not None and kind not in STRUCTURE_KINDS:
         raise _invalid("kind", "must be one of " + ", ".join(STRUCTURE_KINDS))
+    category = args.get("category") or None
+    if category is not None and category not in CATEGORY_IDS:
+        raise _invalid("category", "must be one of " + ", ".join(CATEGORY_IDS))
     limit = page_limit(args.get("limit"))
     after = None
     if args.get("cursor"):
@@ -86,6 +93,7 @@ async def directory() -> dict[str, Any]:
             kind=kind,
             commune=args.get("commune") or None,
             origin=(args.get("origin") or "").lower() or None,
+            category=category,
             limit=limit,
             after=after,
         )

@@ -142,10 +142,15 @@ async def list_structures(
     kind: str | None = None,
     commune: str | None = None,
     origin: str | None = None,
+    category: str | None = None,
     limit: int = DEFAULT_LIMIT,
     after: tuple[str, int] | None = None,
 ) -> tuple[list[Entry], tuple[str, int] | None]:
-    """A page of the directory sorted by name; ``after`` is the last (name, id) seen."""
+    """A page of the directory sorted by name; ``after`` is the last (name, id) seen.
+
+    ``category`` keeps the structures with at least one open, visible listing of that
+    category known here (what a structure offers or needs is what its listings say).
+    """
     structure = aliased(Structure)
     count = _open_listings()
     name = func.lower(func.coalesce(structure.name, Actor.name))
@@ -177,6 +182,18 @@ async def list_structures(
                 func.lower(structure.commune).like(pattern),
                 func.lower(remote_commune).like(pattern),
             )
+        )
+    if category:
+        stmt = stmt.where(
+            select(Listing.id)
+            .where(
+                Listing.author_id == Actor.id,
+                Listing.category == category,
+                Listing.status == "open",
+                Listing.hidden.is_(False),
+            )
+            .correlate(Actor)
+            .exists()
         )
     if q:
         pattern = f"%{q.lower()}%"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,13 +53,16 @@ async def test_the_directory_lists_local_and_known_remote_structures(
         assert await handles("kind=association") == ["atelier"]
         assert await handles("commune=orth") == ["menuiserie@a.test"]
         assert await handles("q=MENUI") == ["menuiserie@a.test"]
+        # By what their open listings are about (menuiserie's one need is "materials").
+        assert await handles("category=materials") == ["menuiserie@a.test"]
+        assert await handles("category=equipment") == []
         first = await get(b, "/api/v1/structures?limit=1")
         second = await get(b, f"/api/v1/structures?limit=1&cursor={first['next']}")
         assert [e["handle"] for e in first["items"] + second["items"]] == [
             "atelier", "menuiserie@a.test",
         ]  # fmt: skip
         assert second["next"] is None
-        for bad in ("kind=castle", "limit=0", "cursor=abc"):
+        for bad in ("kind=castle", "category=castles", "limit=0", "cursor=abc"):
             response = await b.api("GET", f"/api/v1/structures?{bad}")
             assert response.status_code == 422, bad
 
@@ -85,3 +89,18 @@ async def test_the_directory_lists_local_and_known_remote_structures(
         page = await b.app.test_client().get("/structures?origin=remote")
         html = (await page.get_data()).decode()
         assert 'href="/@menuiserie@a.test"' in html and 'href="/@atelier"' not in html
+        page = await b.app.test_client().get("/structures?category=materials")
+        html = (await page.get_data()).decode()
+        assert 'href="/@menuiserie@a.test"' in html and 'href="/@atelier"' not in html
+        # The placed structures of the page go on its map, named by their territory.
+        page = await b.app.test_client().get("/structures", headers={"Accept-Language": "en"})
+        html = (await page.get_data()).decode()
+        points = json.loads(html.split('id="map-data">', 1)[1].split("</script>", 1)[0])
+        placed = {p["url"]: p for p in points}
+        assert placed["/@menuiserie@a.test"]["local"] is False
+        assert (placed["/@menuiserie@a.test"]["lat"], placed["/@menuiserie@a.test"]["lon"]) == (
+            remote["lat"],
+            remote["lon"],
+        )
+        assert placed["/@atelier"]["local"] is True and placed["/@atelier"]["lat"] is not None
+        assert "Map of the structures" in html
