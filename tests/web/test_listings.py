@@ -215,3 +215,22 @@ async def test_a_peer_is_named_by_its_territory_not_its_host(node: TestNode) -> 
     page = await Browser(node).get(f"/listings/{listing_id}")
     assert "Territoire : Pays du Gave" in page
     assert "Territoire : b.test" not in page
+
+
+async def test_the_open_data_page_explains_the_datasets(node: TestNode) -> None:
+    """``/data``, linked from every page's footer: each dataset, what none ever holds,
+    ``since=``, the licence of the setting; a dataset's catalogue id leads to its part."""
+    for language, title, never in (
+        ("fr", "Données ouvertes", "Ce qu’ils ne contiennent jamais"),
+        ("en", "Open data", "What they never contain"),
+    ):
+        page = await Browser(node).get("/data", headers={"Accept-Language": language})
+        assert page.status == 200
+        assert title in page and never in page
+        for dataset in ("listings.csv", "listings.geojson", "structures.csv", "structures.geojson"):
+            assert f'href="/data/{dataset}"' in page
+        assert 'href="/data/catalog.jsonld"' in page and "since=" in page
+        assert "Licence Ouverte / Etalab 2.0" in page
+    assert 'href="/data"' in await Browser(node).get("/")
+    moved = await Browser(node).get("/data/structures")
+    assert (moved.status, moved.headers["Location"]) == (303, "/data#structures")
