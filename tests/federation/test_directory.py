@@ -10,6 +10,7 @@ from typing import Any
 from tests.federation.test_listings_federation import peer
 from tests.federation.test_matching import NEED, get, publish
 from tests.fedinet import network
+from tests.web.browser import Browser
 
 
 async def test_the_directory_lists_local_and_known_remote_structures(
@@ -104,3 +105,10 @@ async def test_the_directory_lists_local_and_known_remote_structures(
         )
         assert placed["/@atelier"]["local"] is True and placed["/@atelier"]["lat"] is not None
         assert "Map of the structures" in html
+        # A structure's person writes to any of them from the directory.
+        owner = Browser(b)
+        await owner.login("at@b.example")
+        page = await owner.get("/structures", headers={"Accept-Language": "en"})
+        assert 'href="/messages/new?to=acct%3Amenuiserie%40a.test"' in page
+        assert 'href="/messages/new?to=acct%3Aatelier%40b.test"' in page
+        assert 'href="/structures"' in await owner.get("/messages/new")
