@@ -16,6 +16,7 @@ from quart import render_template, request
 
 from domain.categories import CATEGORY_IDS
 from domain.models import STRUCTURE_KINDS
+from domain.people import structures_of
 from instance.node import current_node
 from instance.search import decode_cursor, encode_cursor
 from instance.services.directory import Entry, list_structures, territory_names
@@ -41,7 +42,8 @@ async def directory_page() -> str:
         after = (cursor["name"], cursor["id"])
     own = node.settings.instance.domain.lower()
     async with node.db.session() as session:
-        await load_viewer(session)
+        person = await load_viewer(session)
+        mine = {s.handle for s in await structures_of(session, person)} if person else set()
         entries, following = await list_structures(
             session,
             own,
@@ -68,6 +70,7 @@ async def directory_page() -> str:
         own_domain=own,
         next_url=next_url,
         points=_map_points(entries, own, names),
+        mine=mine,
     )
 
 
