@@ -212,6 +212,8 @@ async def test_a_peer_is_named_by_its_territory_not_its_host(node: TestNode) -> 
             )
         )
     assert "Depuis Pays du Gave" in await Browser(node).get("/")
+    search = await Browser(node).get("/search")
+    assert '<option value="b.test">Pays du Gave</option>' in search
     page = await Browser(node).get(f"/listings/{listing_id}")
     assert "Territoire : Pays du Gave" in page
     assert "Territoire : b.test" not in page
