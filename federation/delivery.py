@@ -95,13 +95,16 @@ async def post(poster: Poster, job: Job, time_limit: float = 30.0) -> Outcome:
     headers = {"Content-Type": ACTIVITY_JSON, "Accept": ACTIVITY_JSON}
     try:
         async with asyncio.timeout(time_limit):
-            signed = sign_request("POST", job.inbox_url, headers, job.body, job.key)
+            url = httpx.URL(job.inbox_url)
+            signed = sign_request("POST", url, headers, job.body, job.key)
             del signed["Host"]  # the poster writes it, from the same URL
-            answer = await poster.post(job.inbox_url, job.body, headers | signed)
+            answer = await poster.post(url, job.body, headers | signed)
     except TimeoutError:
         return Outcome(job, None, f"no answer within {time_limit:g} s")
     except FederationError as exc:  # refused by the SSRF guard: will not get better
         return Outcome(job, 0, exc.message)
+    except httpx.InvalidURL as exc:
+        return Outcome(job, 0, f"invalid inbox URL: {exc}"[:500])
     except (httpx.HTTPError, OSError) as exc:
         return Outcome(job, None, f"{type(exc).__name__}: {exc}"[:500])
     return _outcome(job, answer.status, answer.retry_after)

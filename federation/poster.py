@@ -110,10 +110,10 @@ class Poster:
         self._idle_count = 0
         self.connections_opened = 0  # for tests and benchmarks: reuse shows here
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Answer:
+    async def post(self, url: str | httpx.URL, body: bytes, headers: dict[str, str]) -> Answer:
         """POST ``body`` to ``url`` with ``headers`` (``Host``, ``Content-Length``,
         ``User-Agent`` and ``Connection`` are added here); returns the answer's status."""
-        parsed = httpx.URL(url)
+        parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
         check_url(parsed, allow_private=self.allow_private, allow_http=self.allow_http)
         host = parsed.raw_host.decode("ascii")
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
