@@ -143,13 +143,17 @@ class Poster:
     def _take(self, origin: Origin) -> _Connection | None:
         idle = self._idle.get(origin)
         now = time.monotonic()
-        while idle:
+        found = None
+        while idle and found is None:
             connection = idle.pop()
             self._idle_count -= 1
             if connection.usable(now, self.keepalive):
-                return connection
-            connection.close()
-        return None
+                found = connection
+            else:
+                connection.close()
+        if idle is not None and not idle:
+            del self._idle[origin]
+        return found
 
     def _give_back(self, origin: Origin, connection: _Connection) -> None:
         connection.idle_since = time.monotonic()

@@ -175,3 +175,18 @@ async def test_a_server_that_never_answers_is_a_timeout() -> None:
     finally:
         server.close()
     assert outcome.status is None and outcome.error == "no answer within 0.2 s"
+
+
+async def test_idle_connections_are_bounded_overall() -> None:
+    """Kept connections to three servers with room for two: the least recently used
+    server's connection is closed, so the next POST to it opens a new one."""
+    async with (
+        receiver(lambda n: ACCEPTED) as (a, _),
+        receiver(lambda n: ACCEPTED) as (b, _),
+        receiver(lambda n: ACCEPTED) as (c, _),
+    ):
+        sender = poster(max_idle=2)
+        for port in (a, b, c, a):
+            assert (await post(sender, job(port))).status == 202
+        await sender.aclose()
+    assert sender.connections_opened == 4  # a's connection was evicted by c's
