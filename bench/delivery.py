@@ -269,7 +269,7 @@ def run(quick: bool) -> list[Row]:
             "delivery_rate",
             rate,
             "deliveries/s",
-            f"target >= 500; {shape}; one process, 32 in flight, 4 per host",
+            f"target >= 1000; {shape}; one process, 32 in flight, 4 per host",
         ),
         (
             "delivery_cpu_per_post",

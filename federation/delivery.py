@@ -30,6 +30,7 @@ from federation.delivery_queue import (
 )
 from federation.errors import FederationError
 from federation.httpx_internals import transport_of
+from federation.poster import Poster
 from federation.signatures import sign_request
 
 ACTIVITY_JSON = "application/activity+json"
@@ -85,8 +86,33 @@ async def send(client: httpx.AsyncClient, job: Job, time_limit: float = 30.0) ->
         return Outcome(job, 0, exc.message)
     except (httpx.HTTPError, OSError) as exc:
         return Outcome(job, None, f"{type(exc).__name__}: {exc}"[:500])
-    error = None if response.is_success else f"HTTP {response.status_code}"
-    return Outcome(job, response.status_code, error, response.headers.get("Retry-After"))
+    return _outcome(job, response.status_code, response.headers.get("Retry-After"))
+
+
+async def post(poster: Poster, job: Job, time_limit: float = 30.0) -> Outcome:
+    """:func:`send` through the lean client of ``federation.poster`` (same signature
+    headers, same guards, same outcomes); never raises."""
+    headers = {"Content-Type": ACTIVITY_JSON, "Accept": ACTIVITY_JSON}
+    try:
+        async with asyncio.timeout(time_limit):
+            url = httpx.URL(job.inbox_url)
+            signed = sign_request("POST", url, headers, job.body, job.key)
+            del signed["Host"]  # the poster writes it, from the same URL
+            answer = await poster.post(url, job.body, headers | signed)
+    except TimeoutError:
+        return Outcome(job, None, f"no answer within {time_limit:g} s")
+    except FederationError as exc:  # refused by the SSRF guard: will not get better
+        return Outcome(job, 0, exc.message)
+    except httpx.InvalidURL as exc:
+        return Outcome(job, 0, f"invalid inbox URL: {exc}"[:500])
+    except (httpx.HTTPError, OSError) as exc:
+        return Outcome(job, None, f"{type(exc).__name__}: {exc}"[:500])
+    return _outcome(job, answer.status, answer.retry_after)
+
+
+def _outcome(job: Job, status: int, retry_after: str | None) -> Outcome:
+    error = None if 200 <= status < 300 else f"HTTP {status}"
+    return Outcome(job, status, error, retry_after)
 
 
 class DeliveryWorker:
@@ -98,6 +124,7 @@ class DeliveryWorker:
         client_factory: Callable[[], httpx.AsyncClient],
         *,
         client_for: Callable[[str], httpx.AsyncClient] | None = None,
+        poster: Poster | None = None,
         concurrency: int = 32,
         per_host: int = 4,
         batch: int = 50,
@@ -109,6 +136,7 @@ class DeliveryWorker:
         self.db = db
         self.client_factory = client_factory
         self.client_for = client_for
+        self.poster = poster
         self.concurrency = concurrency
         self.per_host = per_host
         self.batch = batch
@@ -121,6 +149,9 @@ class DeliveryWorker:
         )
 
     async def _send(self, client: httpx.AsyncClient, job: Job) -> Outcome:
+        if self.poster is not None:
+            async with self._hosts[job.domain]:
+                return await post(self.poster, job)
         if self.client_for is not None:
             client = self.client_for(job.domain)
         async with self._hosts[job.domain]:
@@ -200,6 +231,7 @@ __all__ = [
     "claim",
     "enqueue",
     "ensure_health",
+    "post",
     "record",
     "release_stale_leases",
     "revive",

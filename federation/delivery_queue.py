@@ -168,26 +168,44 @@ async def claim(db: Database, worker_id: str, *, batch: int, lease_seconds: int)
         )
         if not ids:
             return []
-        rows = await session.execute(
-            select(Delivery, Activity, Actor)
-            .join(Activity, Delivery.activity_id == Activity.id)
+        # The rows' own columns, then each activity (its body serialised once) and the
+        # signing key of its actor once: a claim spans few activities and many inboxes.
+        rows = (
+            await session.execute(
+                select(
+                    Delivery.id,
+                    Delivery.inbox_url,
+                    Delivery.domain,
+                    Delivery.tries,
+                    Delivery.activity_id,
+                ).where(Delivery.id.in_(ids))
+            )
+        ).all()
+        senders = await session.execute(
+            select(Activity, Actor)
             .join(Actor, Activity.actor_id == Actor.id)
-            .where(Delivery.id.in_(ids))
+            .where(Activity.id.in_({row.activity_id for row in rows}))
         )
+        prepared = {
+            activity.id: (
+                json.dumps(activity.body).encode(),
+                actor_signing_key(actor),
+                activity.uri,
+            )
+            for activity, actor in senders.all()
+        }
         jobs = []
-        bodies: dict[int, bytes] = {}
-        for delivery, activity, actor in rows.all():
-            if activity.id not in bodies:
-                bodies[activity.id] = json.dumps(activity.body).encode()
+        for row in rows:
+            body, key, activity_uri = prepared[row.activity_id]
             jobs.append(
                 Job(
-                    id=delivery.id,
-                    inbox_url=delivery.inbox_url,
-                    domain=delivery.domain,
-                    tries=delivery.tries,
-                    body=bodies[activity.id],
-                    key=actor_signing_key(actor),
-                    activity_uri=activity.uri,
+                    id=row.id,
+                    inbox_url=row.inbox_url,
+                    domain=row.domain,
+                    tries=row.tries,
+                    body=body,
+                    key=key,
+                    activity_uri=activity_uri,
                 )
             )
         return jobs
@@ -204,6 +222,11 @@ def _recording(to: DeliveryState | None) -> Update:
     )
 
 
+async def _healths(session: AsyncSession, domains: set[str]) -> dict[str, DomainHealth]:
+    found = await session.execute(select(DomainHealth).where(DomainHealth.domain.in_(domains)))
+    return {health.domain: health for health in found.scalars()}
+
+
 async def record(db: Database, outcomes: list[Outcome]) -> None:
     """Write a batch of outcomes: done, rescheduled, or dead.
 
@@ -215,17 +238,11 @@ async def record(db: Database, outcomes: list[Outcome]) -> None:
         return
     now = utcnow()
     async with db.session() as session:
-        await ensure_health(session, (o.job.domain for o in outcomes))
-        healths = {
-            h.domain: h
-            for h in (
-                await session.execute(
-                    select(DomainHealth).where(
-                        DomainHealth.domain.in_({o.job.domain for o in outcomes})
-                    )
-                )
-            ).scalars()
-        }
+        domains = {o.job.domain for o in outcomes}
+        healths = await _healths(session, domains)
+        if missing := domains - healths.keys():  # a server's first outcome
+            await ensure_health(session, missing)
+            healths |= await _healths(session, missing)
         # (columns, new state or None) -> rows: one executemany each.
         changes: dict[tuple[tuple[str, ...], DeliveryState | None], list[dict[str, Any]]] = (
             defaultdict(list)

@@ -99,7 +99,7 @@ def _sign(key: PrivateKey, data: bytes) -> bytes:
 
 def sign_request(
     method: str,
-    url: str,
+    url: str | httpx.URL,
     headers: Mapping[str, str],
     body: bytes | None,
     key: SigningKey,
@@ -116,7 +116,7 @@ def sign_request(
     ``headers`` is kept, so the signature covers the value that is sent;
     ``Content-Type`` is signed when ``headers`` has one and there is a body.
     """
-    parsed = httpx.URL(url)
+    parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
     given = {name.lower(): value for name, value in headers.items()}
     added = {
         "Host": given.get("host") or parsed.netloc.decode("ascii"),

@@ -29,6 +29,7 @@ from federation.inbox_store import GroupCommit
 from federation.keys import SigningKey
 from federation.keystore import actor_signing_key
 from federation.net import make_client
+from federation.poster import Poster
 from federation.remote import Remote
 from instance.version import VERSION
 
@@ -60,6 +61,7 @@ class Node:
         default_factory=OrderedDict, init=False, repr=False
     )
     _closing: set[asyncio.Future[None]] = field(default_factory=set, init=False, repr=False)
+    _poster: Poster | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.remote = Remote(
@@ -123,7 +125,25 @@ class Node:
             clients.move_to_end(domain)
         return client
 
+    def delivery_poster(self) -> Poster | None:
+        """The lean client that delivers (``federation.poster``), with the guards and
+        timeouts of :meth:`make_http_client`; None when a test transport is given (then
+        deliveries go through ``httpx`` and that transport)."""
+        if self.http_transport is not None:
+            return None
+        if self._poster is None:
+            federation = self.settings.federation
+            self._poster = Poster(
+                allow_private=federation.allow_private_addresses,
+                user_agent=self.user_agent,
+                connect_timeout=federation.connect_timeout,
+            )
+        return self._poster
+
     async def close_delivery_clients(self) -> None:
+        if self._poster is not None:
+            poster, self._poster = self._poster, None
+            await poster.aclose()
         clients, self._delivery_clients = self._delivery_clients, OrderedDict()
         for client in clients.values():
             await client.aclose()

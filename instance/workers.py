@@ -33,6 +33,7 @@ def make_delivery_worker(node: Node) -> DeliveryWorker:
         node.db,
         lambda: node.http,
         client_for=node.delivery_client,
+        poster=node.delivery_poster(),
         concurrency=settings.federation.delivery_concurrency,
         per_host=settings.federation.per_host_concurrency,
         batch=settings.workers.batch_size,

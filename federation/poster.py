@@ -1,0 +1,298 @@
+"""A lean HTTP/1.1 client for one job only: POSTing signed activities to inboxes.
+
+A delivery is always the same exchange: one POST with a small body on a kept-alive
+connection to a server we post to again and again, of whose answer only the status
+and ``Retry-After`` matter. Through ``httpx`` (request and response objects, header
+normalisation, ``httpcore``'s pool bookkeeping, ``h11``, ``anyio``'s cancel scopes
+around every read and write) that exchange cost the sender more CPU than its RSA
+signature; here it is a few writes and reads on an ``asyncio`` stream.
+
+The guards are the shared client's (``federation.net``), not copies of them:
+
+* the URL goes through :func:`~federation.net.check_url` (scheme, credentials,
+  forbidden IP literals, ``localhost``) before anything else;
+* the host is resolved and every address checked by
+  :meth:`~federation.net.GuardedBackend.resolve` (a name with any forbidden address
+  is refused), and the connection goes to a checked IP — no second lookup, so no
+  DNS rebinding; TLS verifies the certificate against the host name with the
+  process's one context (:func:`~federation.net.default_ssl_context`);
+* the answer is read as it came, never decompressed, and no further than
+  ``max_reply`` bytes (headers bounded too): a hostile inbox's gzip bomb or endless
+  body costs nothing. A connection whose answer was not read to its end is closed,
+  never reused.
+
+Connections are kept per origin (scheme, host, port) while idle for at most
+``keepalive`` seconds, ``max_idle`` of them at most overall; the worker's per-host
+limit bounds how many are open to one server. A kept connection that the server
+closed meanwhile is replaced once, before any byte of an answer was read.
+
+Errors are :class:`PostError` (an ``OSError``), :class:`~federation.errors.UnsafeAddress`
+from the guard, or ``TimeoutError``: what ``federation.delivery.send`` maps to an
+outcome. ``federation.delivery`` uses this client when the node has no test
+transport; tests that inject an ``httpx`` transport go through ``httpx``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import httpx
+
+from federation.net import GuardedBackend, Resolver, check_url, default_ssl_context, system_resolver
+
+__all__ = ["Answer", "PostError", "Poster"]
+
+HEADER_BYTES = 64 * 1024  # of an answer's status line and headers, at most
+
+
+class PostError(OSError):
+    """The exchange failed: connection refused or lost, or a malformed answer."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    retry_after: str | None
+
+
+@dataclass
+class _Connection:
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    idle_since: float = 0.0
+
+    def usable(self, now: float, keepalive: float) -> bool:
+        return (
+            now - self.idle_since < keepalive
+            and not self.reader.at_eof()
+            and not self.writer.is_closing()
+        )
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+
+Origin = tuple[str, str, int]
+
+
+class Poster:
+    """POSTs bodies to URLs over kept-alive HTTP/1.1 connections (see the module doc)."""
+
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        allow_http: bool | None = None,
+        user_agent: str,
+        connect_timeout: float = 5.0,
+        resolver: Resolver = system_resolver,
+        ssl_context: ssl.SSLContext | None = None,
+        max_reply: int = 64 * 1024,
+        keepalive: float = 5.0,
+        max_idle: int = 256,
+    ) -> None:
+        self.allow_private = allow_private
+        self.allow_http = allow_private if allow_http is None else allow_http
+        self.user_agent = user_agent
+        self.connect_timeout = connect_timeout
+        self.backend = GuardedBackend(allow_private=allow_private, resolver=resolver)
+        self.ssl_context = ssl_context
+        self.max_reply = max_reply
+        self.keepalive = keepalive
+        self.max_idle = max_idle
+        self._idle: OrderedDict[Origin, list[_Connection]] = OrderedDict()
+        self._idle_count = 0
+        self.connections_opened = 0  # for tests and benchmarks: reuse shows here
+
+    async def post(self, url: str | httpx.URL, body: bytes, headers: dict[str, str]) -> Answer:
+        """POST ``body`` to ``url`` with ``headers`` (``Host``, ``Content-Length``,
+        ``User-Agent`` and ``Connection`` are added here); returns the answer's status."""
+        parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
+        check_url(parsed, allow_private=self.allow_private, allow_http=self.allow_http)
+        host = parsed.raw_host.decode("ascii")
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        origin: Origin = (parsed.scheme, host, port)
+        lines = [f"POST {parsed.raw_path.decode('ascii')} HTTP/1.1", f"Host: {netloc(parsed)}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        lines += [
+            f"User-Agent: {self.user_agent}",
+            f"Content-Length: {len(body)}",
+            "Connection: keep-alive",
+            "",
+            "",
+        ]
+        request = "\r\n".join(lines).encode("latin-1") + body
+        connection = self._take(origin)
+        if connection is not None:
+            try:
+                return await self._exchange(origin, connection, request)
+            except _Stale:
+                pass  # the server closed it while idle: once more on a new connection
+        connection = await self._connect(origin)
+        try:
+            return await self._exchange(origin, connection, request)
+        except _Stale as exc:
+            raise PostError(str(exc)) from None
+
+    def _take(self, origin: Origin) -> _Connection | None:
+        idle = self._idle.get(origin)
+        now = time.monotonic()
+        found = None
+        while idle and found is None:
+            connection = idle.pop()
+            self._idle_count -= 1
+            if connection.usable(now, self.keepalive):
+                found = connection
+            else:
+                connection.close()
+        if idle is not None and not idle:
+            del self._idle[origin]
+        return found
+
+    def _give_back(self, origin: Origin, connection: _Connection) -> None:
+        connection.idle_since = time.monotonic()
+        self._idle.setdefault(origin, []).append(connection)
+        self._idle.move_to_end(origin)
+        self._idle_count += 1
+        while self._idle_count > self.max_idle:
+            oldest_origin, oldest = next(iter(self._idle.items()))
+            oldest.pop(0).close()
+            self._idle_count -= 1
+            if not oldest:
+                del self._idle[oldest_origin]
+
+    async def _connect(self, origin: Origin) -> _Connection:
+        scheme, host, port = origin
+        tls = scheme == "https"
+        addresses = await self.backend.resolve(host, port, limit=self.connect_timeout)
+        error: Exception | None = None
+        for ip in addresses:
+            try:
+                async with asyncio.timeout(self.connect_timeout):
+                    reader, writer = await asyncio.open_connection(
+                        str(ip),
+                        port,
+                        ssl=(self.ssl_context or default_ssl_context()) if tls else None,
+                        server_hostname=host if tls else None,
+                        limit=HEADER_BYTES,
+                    )
+            except (OSError, TimeoutError) as exc:
+                error = exc
+                continue
+            self.connections_opened += 1
+            return _Connection(reader, writer)
+        raise PostError(f"cannot connect to {host}:{port}: {error}") from error
+
+    async def _exchange(self, origin: Origin, connection: _Connection, request: bytes) -> Answer:
+        """Send ``request`` and read the answer; the connection goes back to the pool
+        only when the answer was read to its end and the server keeps it open."""
+        reusable = False
+        try:
+            started = False
+            try:
+                connection.writer.write(request)
+                await connection.writer.drain()
+                head = await connection.reader.readuntil(b"\r\n\r\n")
+                started = True
+                status, fields = parse_head(head)
+                while 100 <= status < 200:  # interim answers (100 Continue, 103) come first
+                    head = await connection.reader.readuntil(b"\r\n\r\n")
+                    status, fields = parse_head(head)
+                reusable = await self._drain_body(connection.reader, status, fields)
+            except asyncio.IncompleteReadError as exc:
+                if not started and not exc.partial:
+                    raise _Stale("connection closed before an answer") from None
+                raise PostError("connection closed in the middle of an answer") from None
+            except asyncio.LimitOverrunError:
+                raise PostError("answer headers too long") from None
+            except ConnectionError as exc:
+                if not started:
+                    raise _Stale(f"{type(exc).__name__}: {exc}") from None
+                raise PostError(f"{type(exc).__name__}: {exc}") from None
+            return Answer(status, fields.get("retry-after"))
+        finally:
+            if reusable:
+                self._give_back(origin, connection)
+            else:
+                connection.close()
+
+    async def _drain_body(
+        self, reader: asyncio.StreamReader, status: int, fields: dict[str, str]
+    ) -> bool:
+        """Read the answer's body (at most ``max_reply`` bytes); True when it was read to
+        its end and the connection may carry another request."""
+        keep = fields.get("connection", "").lower() != "close" and fields[":version"] == "1.1"
+        if status in (204, 304):
+            return keep
+        if "chunked" in fields.get("transfer-encoding", "").lower():
+            received = 0
+            while True:
+                size_line = await reader.readuntil(b"\r\n")
+                try:
+                    size = int(size_line.split(b";", 1)[0].strip(), 16)
+                except ValueError:
+                    raise PostError("malformed chunked answer") from None
+                if size == 0:
+                    while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers
+                        pass
+                    return keep
+                received += size
+                if received > self.max_reply:
+                    return False
+                await reader.readexactly(size + 2)
+        length = fields.get("content-length")
+        if length is not None:
+            try:
+                size = int(length)
+            except ValueError:
+                raise PostError("malformed Content-Length") from None
+            if size < 0 or size > self.max_reply:
+                return False
+            await reader.readexactly(size)
+            return keep
+        # No length: the body ends when the server closes (read no further than max_reply).
+        received = 0
+        while received <= self.max_reply and (chunk := await reader.read(16384)):
+            received += len(chunk)
+        return False
+
+    async def aclose(self) -> None:
+        """Close every kept connection."""
+        idle, self._idle = self._idle, OrderedDict()
+        self._idle_count = 0
+        for connections in idle.values():
+            for connection in connections:
+                connection.close()
+
+
+class _Stale(Exception):
+    """A kept connection failed before any answer: worth one try on a new one."""
+
+
+def netloc(url: httpx.URL) -> str:
+    """The ``Host`` header of ``url``, as ``httpx`` writes it (port only when not the default)."""
+    return url.netloc.decode("ascii")
+
+
+def parse_head(head: bytes) -> tuple[int, dict[str, str]]:
+    """The status and lowercased header fields of an answer's head (``:version`` too)."""
+    text = head.decode("latin-1")
+    status_line, *lines = text.split("\r\n")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+        raise PostError(f"malformed status line {status_line[:80]!r}")
+    fields = {":version": parts[0][5:]}
+    for line in lines:
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise PostError("malformed header line")
+        fields[name.strip().lower()] = value.strip()
+    return int(parts[1]), fields
