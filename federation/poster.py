@@ -5,7 +5,10 @@ connection to a server we post to again and again, of whose answer only the stat
 and ``Retry-After`` matter. Through ``httpx`` (request and response objects, header
 normalisation, ``httpcore``'s pool bookkeeping, ``h11``, ``anyio``'s cancel scopes
 around every read and write) that exchange cost the sender more CPU than its RSA
-signature; here it is a few writes and reads on an ``asyncio`` stream.
+signature; here it is a few writes and reads on an ``asyncio`` stream, the
+messages written and the answers parsed by ``h11`` (the sans-I/O HTTP/1.1 library
+under ``httpcore`` and Hypercorn): chunked bodies, interim answers, keep-alive rules
+and malformed answers are its business, not hand-written here.
 
 The guards are the shared client's (``federation.net``), not copies of them:
 
@@ -39,8 +42,10 @@ import contextlib
 import ssl
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
+import h11
 import httpx
 
 from federation.net import GuardedBackend, Resolver, check_url, default_ssl_context, system_resolver
@@ -48,6 +53,7 @@ from federation.net import GuardedBackend, Resolver, check_url, default_ssl_cont
 __all__ = ["Answer", "PostError", "Poster"]
 
 HEADER_BYTES = 64 * 1024  # of an answer's status line and headers, at most
+READ_BYTES = 16 * 1024  # read from the socket at a time
 
 
 class PostError(OSError):
@@ -65,6 +71,9 @@ class _Connection:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     idle_since: float = 0.0
+    http: h11.Connection = field(
+        default_factory=lambda: h11.Connection(h11.CLIENT, max_incomplete_event_size=HEADER_BYTES)
+    )
 
     def usable(self, now: float, keepalive: float) -> bool:
         return (
@@ -118,25 +127,25 @@ class Poster:
         host = parsed.raw_host.decode("ascii")
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         origin: Origin = (parsed.scheme, host, port)
-        lines = [f"POST {parsed.raw_path.decode('ascii')} HTTP/1.1", f"Host: {netloc(parsed)}"]
-        lines += [f"{name}: {value}" for name, value in headers.items()]
-        lines += [
-            f"User-Agent: {self.user_agent}",
-            f"Content-Length: {len(body)}",
-            "Connection: keep-alive",
-            "",
-            "",
-        ]
-        request = "\r\n".join(lines).encode("latin-1") + body
+        head = h11.Request(
+            method="POST",
+            target=parsed.raw_path,
+            headers=[
+                ("Host", netloc(parsed)),
+                *headers.items(),
+                ("User-Agent", self.user_agent),
+                ("Content-Length", str(len(body))),
+            ],
+        )
         connection = self._take(origin)
         if connection is not None:
             try:
-                return await self._exchange(origin, connection, request)
+                return await self._exchange(origin, connection, _request(connection, head, body))
             except _Stale:
                 pass  # the server closed it while idle: once more on a new connection
         connection = await self._connect(origin)
         try:
-            return await self._exchange(origin, connection, request)
+            return await self._exchange(origin, connection, _request(connection, head, body))
         except _Stale as exc:
             raise PostError(str(exc)) from None
 
@@ -189,78 +198,59 @@ class Poster:
             return _Connection(reader, writer)
         raise PostError(f"cannot connect to {host}:{port}: {error}") from error
 
-    async def _exchange(self, origin: Origin, connection: _Connection, request: bytes) -> Answer:
+    async def _exchange(
+        self, origin: Origin, connection: _Connection, request: list[bytes]
+    ) -> Answer:
         """Send ``request`` and read the answer; the connection goes back to the pool
-        only when the answer was read to its end and the server keeps it open."""
+        only when the answer was read to its end and both sides may go on (h11 says)."""
+        http = connection.http
         reusable = False
         try:
-            started = False
+            started = False  # a byte of an answer came: a failure is no longer "stale"
             try:
-                connection.writer.write(request)
+                for data in request:
+                    connection.writer.write(data)
                 await connection.writer.drain()
-                head = await connection.reader.readuntil(b"\r\n\r\n")
-                started = True
-                status, fields = parse_head(head)
-                while 100 <= status < 200:  # interim answers (100 Continue, 103) come first
-                    head = await connection.reader.readuntil(b"\r\n\r\n")
-                    status, fields = parse_head(head)
-                reusable = await self._drain_body(connection.reader, status, fields)
-            except asyncio.IncompleteReadError as exc:
-                if not started and not exc.partial:
-                    raise _Stale("connection closed before an answer") from None
-                raise PostError("connection closed in the middle of an answer") from None
-            except asyncio.LimitOverrunError:
-                raise PostError("answer headers too long") from None
+                status, retry_after, received = 0, None, 0
+                while True:
+                    event = http.next_event()
+                    if event is h11.NEED_DATA:
+                        chunk = await connection.reader.read(READ_BYTES)
+                        if not chunk and not started:
+                            raise _Stale("connection closed before an answer")
+                        started = True
+                        http.receive_data(chunk)  # b"": the server closed
+                        continue
+                    if isinstance(event, h11.Response):
+                        status = event.status_code
+                        retry_after = _field(event.headers, b"retry-after")
+                        length = _field(event.headers, b"content-length")
+                        if length is not None and length.isdigit() and int(length) > self.max_reply:
+                            break  # an answer longer than we read: not read, not reused
+                    elif isinstance(event, h11.Data):
+                        received += len(event.data)
+                        if received > self.max_reply:
+                            break  # endless or oversized: read no further
+                    elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                        break
+                    # h11.InformationalResponse (100 Continue, 103): the answer follows.
+            except h11.RemoteProtocolError as exc:
+                raise PostError(f"malformed answer: {exc}") from None
             except ConnectionError as exc:
                 if not started:
                     raise _Stale(f"{type(exc).__name__}: {exc}") from None
                 raise PostError(f"{type(exc).__name__}: {exc}") from None
-            return Answer(status, fields.get("retry-after"))
+            if not status:
+                raise PostError("connection closed in the middle of an answer")
+            if http.our_state is h11.DONE and http.their_state is h11.DONE:
+                http.start_next_cycle()
+                reusable = True
+            return Answer(status, retry_after)
         finally:
             if reusable:
                 self._give_back(origin, connection)
             else:
                 connection.close()
-
-    async def _drain_body(
-        self, reader: asyncio.StreamReader, status: int, fields: dict[str, str]
-    ) -> bool:
-        """Read the answer's body (at most ``max_reply`` bytes); True when it was read to
-        its end and the connection may carry another request."""
-        keep = fields.get("connection", "").lower() != "close" and fields[":version"] == "1.1"
-        if status in (204, 304):
-            return keep
-        if "chunked" in fields.get("transfer-encoding", "").lower():
-            received = 0
-            while True:
-                size_line = await reader.readuntil(b"\r\n")
-                try:
-                    size = int(size_line.split(b";", 1)[0].strip(), 16)
-                except ValueError:
-                    raise PostError("malformed chunked answer") from None
-                if size == 0:
-                    while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers
-                        pass
-                    return keep
-                received += size
-                if received > self.max_reply:
-                    return False
-                await reader.readexactly(size + 2)
-        length = fields.get("content-length")
-        if length is not None:
-            try:
-                size = int(length)
-            except ValueError:
-                raise PostError("malformed Content-Length") from None
-            if size < 0 or size > self.max_reply:
-                return False
-            await reader.readexactly(size)
-            return keep
-        # No length: the body ends when the server closes (read no further than max_reply).
-        received = 0
-        while received <= self.max_reply and (chunk := await reader.read(16384)):
-            received += len(chunk)
-        return False
 
     async def aclose(self) -> None:
         """Close every kept connection."""
@@ -280,19 +270,19 @@ def netloc(url: httpx.URL) -> str:
     return url.netloc.decode("ascii")
 
 
-def parse_head(head: bytes) -> tuple[int, dict[str, str]]:
-    """The status and lowercased header fields of an answer's head (``:version`` too)."""
-    text = head.decode("latin-1")
-    status_line, *lines = text.split("\r\n")
-    parts = status_line.split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-        raise PostError(f"malformed status line {status_line[:80]!r}")
-    fields = {":version": parts[0][5:]}
-    for line in lines:
-        if not line:
-            continue
-        name, sep, value = line.partition(":")
-        if not sep:
-            raise PostError("malformed header line")
-        fields[name.strip().lower()] = value.strip()
-    return int(parts[1]), fields
+def _request(connection: _Connection, head: h11.Request, body: bytes) -> list[bytes]:
+    """The bytes of one POST on ``connection``, written by its h11 state machine."""
+    http = connection.http
+    return [
+        http.send(head) or b"",
+        http.send(h11.Data(data=body)) or b"",
+        http.send(h11.EndOfMessage()) or b"",
+    ]
+
+
+def _field(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """An answer's header field (h11 gives names lowercased)."""
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return None
