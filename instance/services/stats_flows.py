@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -110,39 +110,36 @@ async def _exchanges_with(session: AsyncSession, host: str, period: Period) -> i
 async def needs_answered(session: AsyncSession, period: Period, needs: int) -> NeedsAnswered:
     """Of this territory's ``needs`` visible needs of the period (the dashboard's total),
     those matched, and the median delay to their first match."""
-    # From the matches (a few per need), then their needs by id: joining the structures
-    # first would read every listing once per structure on SQLite.
-    firsts = dict(
-        (
-            await session.execute(
-                select(Match.need_id, func.min(Match.created_at)).group_by(Match.need_id)
-            )
-        ).all()
+    # One statement: each need's first match (the matches, grouped by need along their
+    # unique (need_id, offer_id) index), its listing looked up by id, the delay computed
+    # by the database, so that only one number per need comes back. The listings are
+    # named by primary key: a plain ``id IN (…)`` with the other conditions let SQLite
+    # read them through the structures' index, every listing of every structure.
+    first = (
+        select(Match.need_id.label("need_id"), func.min(Match.created_at).label("at"))
+        .group_by(Match.need_id)
+        .subquery()
     )
-    approved = select(Structure.id).where(Structure.status == VISIBLE)
-    ids = sorted(firsts)
-    published: list[tuple[int, datetime]] = []
-    for start in range(0, len(ids), 2_000):
-        rows = await session.execute(
-            select(Listing.id, Listing.published_at).where(
-                Listing.id.in_(ids[start : start + 2_000]),
-                Listing.local.is_(True),
-                Listing.hidden.is_(False),
-                Listing.kind == "need",
-                Listing.structure_id.in_(approved),
-                *period.bound(Listing.published_at),
-            )
+    if session.get_bind().dialect.name == "sqlite":
+        delay = (func.julianday(first.c.at) - func.julianday(Listing.published_at)) * 24
+    else:
+        delay = func.extract("epoch", first.c.at - Listing.published_at) / 3600
+    rows = await session.scalars(
+        select(delay)
+        .select_from(first)
+        .join(Listing, Listing.id == first.c.need_id)
+        .join(Structure, Structure.id == Listing.structure_id)
+        .where(
+            Listing.local.is_(True),
+            Listing.hidden.is_(False),
+            Listing.kind == "need",
+            Structure.status == VISIBLE,
+            *period.bound(Listing.published_at),
         )
-        published.extend((int(i), at) for i, at in rows.all())
-    delays = [_hours(at, firsts[i]) for i, at in published]
+    )
+    delays = [max(0.0, float(hours)) for hours in rows]
     return NeedsAnswered(
         needs=needs,
         answered=len(delays),
         median_hours=round(statistics.median(delays), 1) if delays else None,
     )
-
-
-def _hours(published: datetime, first: datetime | str) -> float:
-    if isinstance(first, str):  # SQLite returns min() of a timestamp as its text
-        first = datetime.fromisoformat(first).replace(tzinfo=published.tzinfo)
-    return max(0.0, (first - published).total_seconds() / 3600)
