@@ -17,7 +17,7 @@ import statistics
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -28,7 +28,7 @@ from domain.models import Listing, Structure
 from domain.structure_states import VISIBLE
 from federation.models import Actor, Follow
 from instance.services.stats import Period
-from instance.services.stats_cells import read_cells
+from instance.services.stats_cells import listings_per_day
 
 
 @dataclass(frozen=True)
@@ -68,43 +68,54 @@ async def peer_flows(
         if follow.followed_id == territory.id:  # it follows us: our listings go to it
             since = follow.created_at.date()
         peers[host] = (other, since)
+    # Read once for every peer: the listings of each day since the earliest peering, and
+    # the exchanges done by the other side's host.
+    starts = {
+        host: max(since, period.start) if period.start else since
+        for host, (_actor, since) in peers.items()
+        if since is not None
+    }
+    per_day: dict[str, int] = {}
+    if starts:
+        per_day = await listings_per_day(session, dialect, min(starts.values()), period.end)
+    exchanges = await _exchanges_by_host(session, period) if peers else {}
     flows = []
-    for host, (actor, since) in peers.items():
+    for host, (actor, _since) in peers.items():
         sent = 0
-        if since is not None:
-            start = max(since, period.start) if period.start else since
-            if period.end is None or start <= period.end:
-                cells, _ = await read_cells(session, dialect, start, period.end, [])
-                total = cells.get(("total", ""))
-                sent = total.listings if total else 0
+        if host in starts:
+            first = starts[host].isoformat()
+            sent = sum(count for day, count in per_day.items() if day >= first)
         flows.append(
             PeerFlow(
                 host=host,
                 name=actor.name or host,
                 received=received.get(host, 0),
                 sent=sent,
-                exchanges=await _exchanges_with(session, host, period),
+                exchanges=exchanges.get(host, 0),
             )
         )
     return sorted(flows, key=lambda f: (f.name.lower(), f.host))
 
 
-async def _exchanges_with(session: AsyncSession, host: str, period: Period) -> int:
-    proposer, responder = aliased(Actor), aliased(Actor)
-    count = await session.scalar(
-        select(func.count(Exchange.id))
-        .join(proposer, proposer.id == Exchange.proposer_id)
-        .join(responder, responder.id == Exchange.responder_id)
+_PROPOSER, _RESPONDER = aliased(Actor), aliased(Actor)
+
+
+async def _exchanges_by_host(session: AsyncSession, period: Period) -> dict[str, int]:
+    """Exchanges done between one of this territory's actors and another host's, by that
+    host (lower case)."""
+    other = func.lower(case((_PROPOSER.local.is_(True), _RESPONDER.domain), else_=_PROPOSER.domain))
+    rows = await session.execute(
+        select(other, func.count(Exchange.id))
+        .join(_PROPOSER, _PROPOSER.id == Exchange.proposer_id)
+        .join(_RESPONDER, _RESPONDER.id == Exchange.responder_id)
         .where(
             Exchange.state == "done",
-            or_(
-                and_(proposer.local.is_(True), func.lower(responder.domain) == host),
-                and_(responder.local.is_(True), func.lower(proposer.domain) == host),
-            ),
+            or_(_PROPOSER.local.is_(True), _RESPONDER.local.is_(True)),
             *period.bound(Exchange.done_at),
         )
+        .group_by(other)
     )
-    return int(count or 0)
+    return {str(host): int(count) for host, count in rows.all()}
 
 
 async def needs_answered(session: AsyncSession, period: Period, needs: int) -> NeedsAnswered:
