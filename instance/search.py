@@ -66,7 +66,9 @@ from instance.errors import ApiError
 from instance.search_filters import (
     EARTH_RADIUS_KM,
     KM_PER_DEGREE,
+    RANKED_CANDIDATES,
     base_filters,
+    best_candidates,
     bounding_box,
     distance_expr,
 )
@@ -86,12 +88,14 @@ __all__ = [  # with the names of search_query and search_filters, for their user
     "EARTH_RADIUS_KM",
     "KM_PER_DEGREE",
     "MAX_LIMIT",
+    "RANKED_CANDIDATES",
     "SEARCH_TIME_LIMIT",
     "Hit",
     "Page",
     "SearchQuery",
     "SearchTooExpensive",
     "base_filters",
+    "best_candidates",
     "bounding_box",
     "decode_cursor",
     "distance_expr",
@@ -276,6 +280,8 @@ async def _search(session: AsyncSession, dialect: str, query: SearchQuery) -> Pa
         if found is None:
             return Page([], None)
         stmt, rank = found
+        if rank is not None and dialect != "sqlite":
+            stmt = best_candidates(stmt, query)
 
     sort_keys: list[tuple[Any, bool]]
     if query.sort == "distance" and query.near is not None:

@@ -114,3 +114,27 @@ def bounding_box(
             else:
                 conditions.append(lon_col.between(low, high))
     return conditions
+
+
+# PostgreSQL ranks by relevance only this many matches, the last arrived (see
+# best_candidates): a common word matches a quarter of the listings, and ranking them all
+# read each one's row and search vector (60-300 ms at 100,000 listings).
+RANKED_CANDIDATES = 1_000
+
+
+def best_candidates(stmt: Select[Any], query: SearchQuery) -> Select[Any]:
+    """The listings of ``stmt`` (every filter and the text match) reduced to the
+    ``RANKED_CANDIDATES`` last arrived, for a search ranked by relevance on PostgreSQL.
+
+    By id, descending: the order of arrival, which the table's pages follow, so that a
+    common word reads the last pages of the table, backwards along the primary key, until
+    enough rows matched, instead of every match; a rarer word is still read from the GIN
+    index (the planner chooses, from the index's statistics). Ranking then costs at most
+    that many rows. A search with fewer matches ranks them all, as before.
+    """
+    if query.near is not None and query.radius_km is not None:
+        lat, lon = query.near
+        box = bounding_box(lat, lon, query.radius_km)
+        stmt = stmt.where(*box, distance_expr(lat, lon) <= query.radius_km)
+    best = stmt.order_by(Listing.id.desc()).limit(RANKED_CANDIDATES).correlate(None)
+    return select(Listing.id).where(Listing.id.in_(best))
