@@ -273,6 +273,7 @@ async def _search(session: AsyncSession, dialect: str, query: SearchQuery) -> Pa
     if query.near is None and query.near_commune:
         query.near = await near_commune(session, query.near_commune)
     rank: Any = None
+    listing_id: Any = Listing.id
     stmt = base_filters(select(Listing.id), query)
     if query.q:
         ranked = query.sort == "relevance"
@@ -281,14 +282,15 @@ async def _search(session: AsyncSession, dialect: str, query: SearchQuery) -> Pa
             return Page([], None)
         stmt, rank = found
         if rank is not None and dialect != "sqlite":
-            stmt = best_candidates(stmt, query)
+            best = best_candidates(stmt, query, rank)  # the radius applied within
+            stmt, rank, listing_id = select(best.c.id), best.c.rank, best.c.id
 
     sort_keys: list[tuple[Any, bool]]
     if query.sort == "distance" and query.near is not None:
         stmt = stmt.where(Listing.lat.is_not(None), Listing.lon.is_not(None))
         sort_keys = [(distance_expr(*query.near), False), (Listing.id, False)]
     elif query.sort == "relevance" and rank is not None:
-        sort_keys = [(rank, False), (Listing.id, True)]
+        sort_keys = [(rank, False), (listing_id, True)]
     else:
         sort_keys = [(Listing.published_at, True), (Listing.id, True)]
     if query.cursor:
@@ -304,7 +306,7 @@ async def _search(session: AsyncSession, dialect: str, query: SearchQuery) -> Pa
     rows: list[Any]
     if query.near is not None and query.sort == "distance":
         rows = await _nearest(session, keyed, query, expand=not query.q)
-    elif query.near is not None and query.radius_km is not None:
+    elif query.near is not None and query.radius_km is not None and listing_id is Listing.id:
         lat, lon = query.near
         indexed = True
         if dialect == "sqlite" and not query.q:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, Subquery, func, or_, select
 
 from domain.models import Listing, Structure
 from federation.models import Actor, DomainPolicy, Follow
@@ -122,19 +122,24 @@ def bounding_box(
 RANKED_CANDIDATES = 1_000
 
 
-def best_candidates(stmt: Select[Any], query: SearchQuery) -> Select[Any]:
-    """The listings of ``stmt`` (every filter and the text match) reduced to the
-    ``RANKED_CANDIDATES`` last arrived, for a search ranked by relevance on PostgreSQL.
+def best_candidates(stmt: Select[Any], query: SearchQuery, rank: Any) -> Subquery:
+    """The listings of ``stmt`` (every filter and the text match, and here the radius)
+    reduced to the ``RANKED_CANDIDATES`` last arrived, with their ``rank``: ``(id, rank)``,
+    for a search ranked by relevance on PostgreSQL.
 
     By id, descending: the order of arrival, which the table's pages follow, so that a
     common word reads the last pages of the table, backwards along the primary key, until
     enough rows matched, instead of every match; a rarer word is still read from the GIN
-    index (the planner chooses, from the index's statistics). Ranking then costs at most
-    that many rows. A search with fewer matches ranks them all, as before.
+    index (the planner chooses, from the index's statistics). The rank is computed in the
+    same pass, for at most that many rows. A search with fewer matches ranks them all.
     """
     if query.near is not None and query.radius_km is not None:
         lat, lon = query.near
         box = bounding_box(lat, lon, query.radius_km)
         stmt = stmt.where(*box, distance_expr(lat, lon) <= query.radius_km)
-    best = stmt.order_by(Listing.id.desc()).limit(RANKED_CANDIDATES).correlate(None)
-    return select(Listing.id).where(Listing.id.in_(best))
+    return (
+        stmt.add_columns(rank.label("rank"))
+        .order_by(Listing.id.desc())
+        .limit(RANKED_CANDIDATES)
+        .subquery("best")
+    )
