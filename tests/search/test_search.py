@@ -149,10 +149,15 @@ async def test_bad_cursor_and_sort(node: TestNode) -> None:
 async def test_relevance_ranks_the_last_arrived_matches_on_postgresql(
     node: TestNode, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """PostgreSQL ranks only the ``RANKED_CANDIDATES`` last arrived matches (a common word
-    would rank a quarter of the listings), each once across pages, and keeps the filters;
-    SQLite ranks them all."""
+    """PostgreSQL ranks only the ``RANKED_CANDIDATES`` last arrived matches when its
+    planner expects many more (a common word would rank a quarter of the listings), each
+    once across pages, and keeps the filters; SQLite ranks them all."""
+
+    async def many(*_args: Any) -> bool:
+        return True
+
     monkeypatch.setattr("instance.search_filters.RANKED_CANDIDATES", 4)
+    monkeypatch.setattr("instance.search.many_matches", many)
     token = await _setup(node)
     ids = []
     for i in range(6):
