@@ -140,6 +140,7 @@ class Measured:
     instance_cpu_ms: list[float]
     memory: dict[str, float]
     empty: int
+    cpu_by_kind: dict[str, list[float]]
 
 
 def measure(base_url: str, pid: int, node: Prepared, searches: int, warmup: int) -> Measured:
@@ -152,6 +153,7 @@ def measure(base_url: str, pid: int, node: Prepared, searches: int, warmup: int)
     """
     mix = query_mix(searches + warmup)
     by_kind: dict[str, list[float]] = {}
+    cpu_by_kind: dict[str, list[float]] = {}
     instance: list[float] = []
     search_cpu: list[float] = []
     instance_cpu: list[float] = []
@@ -177,13 +179,14 @@ def measure(base_url: str, pid: int, node: Prepared, searches: int, warmup: int)
         for i, (kind, params) in enumerate(mix[warmup:]):
             elapsed, cpu, body = timed("/api/v1/listings", params)
             by_kind.setdefault(kind, []).append(elapsed)
+            cpu_by_kind.setdefault(kind, []).append(cpu)
             search_cpu.append(cpu)
             empty += not body["items"]
             if i % 2 == 1:
                 elapsed, cpu, _ = timed("/api/v1/instance")
                 instance.append(elapsed)
                 instance_cpu.append(cpu)
-    return Measured(by_kind, instance, search_cpu, instance_cpu, memory_mb(pid), empty)
+    return Measured(by_kind, instance, search_cpu, instance_cpu, memory_mb(pid), empty, cpu_by_kind)
 
 
 @dataclass
@@ -279,6 +282,8 @@ def report(backend: str, node: Prepared, result: Measured) -> list[Row]:
     ]
     for kind, values in sorted(result.search_ms.items()):
         rows.append((f"search_p95_{kind}_{backend}", percentile(values, 95), "ms", ""))
+    for kind, values in sorted(result.cpu_by_kind.items()):
+        rows.append((f"search_cpu_p95_{kind}_{backend}", percentile(values, 95), "ms", ""))
     rows.append(
         (
             f"search_load_{backend}",

@@ -3,7 +3,8 @@
 1. a node is loaded as the search benchmark loads it (``search_data.prepare``:
    100,000 listings, 20 % from peers; 600 with ``--quick``), then given 5,000 approved
    structures (60 quick) of every kind in the region's communes, approved over a year,
-   which the local listings are spread over, and one match per 20 listings;
+   which the local listings are spread over, and one match per 20 listings; the peer
+   territories it follows follow it back (for 60 days);
 2. the days the database triggers listed are computed as the worker computes them
    (``instance.services.stats_cells.refresh``), timed (``stats_refresh_all_*``);
 3. one ``entraide serve`` answers, one request at a time over one keep-alive
@@ -41,7 +42,7 @@ from sqlalchemy import insert, select, text  # noqa: E402
 
 from bench.common import Row, main_of, serving  # noqa: E402
 from bench.data_fr import COMMUNES  # noqa: E402
-from bench.procstats import memory_mb, percentile  # noqa: E402
+from bench.procstats import cpu_ms, database_backends, memory_mb, percentile  # noqa: E402
 from bench.search_data import Prepared, prepare, prepare_postgres, watchdog  # noqa: E402
 
 FULL = (100_000, 5_000)
@@ -61,6 +62,7 @@ async def add_structures(url: str, count: int) -> float:
     from domain.figures import StatsDirty
     from domain.matches import Match
     from domain.models import Listing, Structure
+    from federation.models import Actor, Follow
     from instance.services.stats_cells import refresh
 
     db = Database(url)
@@ -106,6 +108,21 @@ async def add_structures(url: str, count: int) -> float:
             ]  # fmt: skip
             for start in range(0, len(matches), 1_000):
                 await conn.execute(insert(Match), matches[start : start + 1_000])
+            # Peering is mutual: each peer territory has followed this one for 60 days (the
+            # listings sent to it).
+            territory = select(Actor.id).where(Actor.local.is_(True), Actor.is_territory.is_(True))
+            peers = await conn.scalars(
+                select(Actor.id).where(Actor.local.is_(False), Actor.is_territory.is_(True))
+            )
+            since = now - timedelta(days=60)
+            await conn.execute(
+                insert(Follow),
+                [
+                    {"follower_id": peer, "followed_id": await conn.scalar(territory),
+                     "state": "accepted", "created_at": since, "updated_at": since}
+                    for peer in peers.all()
+                ],
+            )  # fmt: skip
         started = time.monotonic()
         while True:
             async with db.session() as session:
@@ -129,20 +146,28 @@ PAGES = (
 )
 
 
-def measure_pages(base_url: str, requests: int) -> dict[str, list[float]]:
+def measure_pages(
+    base_url: str, requests: int, pids: list[int], pid_file: Path | None
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Latency (ms) of each page, and the CPU time (ms) the server's process and, on
+    PostgreSQL, its pool's backends spent on it (``/proc``: whatever the machine's load)."""
     today = datetime.now(UTC).date()
     dates = {"from_": (today - timedelta(days=30)).isoformat(), "to": today.isoformat()}
     times: dict[str, list[float]] = {name: [] for name, _ in PAGES}
+    cpu: dict[str, list[float]] = {name: [] for name, _ in PAGES}
     with httpx.Client(base_url=base_url, timeout=30) as client:
         for _, path in PAGES:  # warm-up
             client.get(path.format(**dates)).raise_for_status()
+        pids = pids + database_backends(pid_file)  # the pool is open by now
         for _ in range(requests):
             for name, path in PAGES:
+                spent = cpu_ms(pids)
                 started = time.perf_counter()
                 response = client.get(path.format(**dates))
                 times[name].append((time.perf_counter() - started) * 1000)
+                cpu[name].append(cpu_ms(pids) - spent)
                 response.raise_for_status()
-    return times
+    return times, cpu
 
 
 def export_rise(base_url: str, pid: int, path: str) -> tuple[float, int]:
@@ -179,13 +204,21 @@ def measure(node: Prepared, structures: int, requests: int) -> list[Row]:
     refresh_s = asyncio.run(add_structures(node.database_url, structures))
     rows: list[Row] = [(f"stats_refresh_all_{backend}", refresh_s, "s", "every day, once")]
     with serving(node.data_dir, node.port, env=SERVER_ENV) as server:
-        times = measure_pages(server.base_url, requests)
+        times, cpu = measure_pages(
+            server.base_url, requests, [server.process.pid], node.postmaster_pid_file
+        )
         for name, _ in PAGES:
             rows.append((f"{name}_p50_{backend}", percentile(times[name], 50), "ms", ""))
             rows.append(
                 (f"{name}_p95_{backend}", percentile(times[name], 95), "ms",
                  f"target <= {P95_TARGET_MS:g} ms")
             )  # fmt: skip
+            rows.append(
+                (f"{name}_cpu_p50_{backend}", percentile(cpu[name], 50), "ms",
+                 "server CPU per request" + (" (with its database backends)"
+                                             if node.postmaster_pid_file else ""))
+            )  # fmt: skip
+            rows.append((f"{name}_cpu_p95_{backend}", percentile(cpu[name], 95), "ms", ""))
         for fmt in ("csv", "geojson"):
             rise, size = export_rise(server.base_url, server.process.pid, f"/data/listings.{fmt}")
             rows.append(

@@ -66,9 +66,12 @@ from instance.errors import ApiError
 from instance.search_filters import (
     EARTH_RADIUS_KM,
     KM_PER_DEGREE,
+    RANKED_CANDIDATES,
     base_filters,
+    best_candidates,
     bounding_box,
     distance_expr,
+    many_matches,
 )
 from instance.search_query import (
     DEFAULT_LIMIT,
@@ -86,12 +89,14 @@ __all__ = [  # with the names of search_query and search_filters, for their user
     "EARTH_RADIUS_KM",
     "KM_PER_DEGREE",
     "MAX_LIMIT",
+    "RANKED_CANDIDATES",
     "SEARCH_TIME_LIMIT",
     "Hit",
     "Page",
     "SearchQuery",
     "SearchTooExpensive",
     "base_filters",
+    "best_candidates",
     "bounding_box",
     "decode_cursor",
     "distance_expr",
@@ -122,9 +127,10 @@ class SearchTooExpensive(ApiError):
 
 async def _text_match(
     session: AsyncSession, stmt: Select[Any], dialect: str, q: str, *, ranked: bool
-) -> tuple[Select[Any], Any] | None:
-    """Add the full-text condition for ``q``; return the statement and, when ``ranked``,
-    a rank (lower is better). ``None`` when ``q`` has no searchable word."""
+) -> tuple[Select[Any], Any, bool] | None:
+    """Add the full-text condition for ``q``; return the statement, when ``ranked`` a
+    rank (lower is better), and whether to rank only the best candidates (PostgreSQL,
+    ``instance.search_filters.many_matches``). ``None`` when ``q`` has no searchable word."""
     if dialect == "sqlite":
         match = fts5_query(q)
         if match is None:
@@ -132,19 +138,22 @@ async def _text_match(
         fts = table("listings_fts", column("rowid"))
         matching = text("listings_fts MATCH :match").bindparams(match=match)
         if not ranked:
-            return stmt.where(Listing.id.in_(select(fts.c.rowid).where(matching))), None
+            return stmt.where(Listing.id.in_(select(fts.c.rowid).where(matching))), None, False
         # bm25() needs the MATCH in the same query. The unary + hides the rowid from the
         # FTS5 table's xBestIndex: it can no longer be the inner loop looked up row by
         # row (each lookup a whole MATCH), so its MATCH runs once, as the outer loop.
         stmt = stmt.join(fts, literal_column("+listings_fts.rowid") == Listing.id).where(matching)
-        return stmt, literal_column("bm25(listings_fts, 10.0, 1.0)", type_=Float)
+        return stmt, literal_column("bm25(listings_fts, 10.0, 1.0)", type_=Float), False
     words = query_words(q)
     if not words:
         return None
     tsquery = await _pg_tsquery(session, words)
     vector: ColumnElement[Any] = literal_column("listings.search_vector")
-    stmt = stmt.where(vector.op("@@")(tsquery))
-    return stmt, (-func.ts_rank(vector, tsquery) if ranked else None)
+    matches: ColumnElement[bool] = vector.op("@@")(tsquery)
+    if not ranked:
+        return stmt.where(matches), None, False
+    best = await many_matches(session, matches)
+    return stmt.where(matches), -func.ts_rank(vector, tsquery), best
 
 
 # A lexeme too short to be a prefix, in to_tsquery's text output: 'pa':*
@@ -269,20 +278,24 @@ async def _search(session: AsyncSession, dialect: str, query: SearchQuery) -> Pa
     if query.near is None and query.near_commune:
         query.near = await near_commune(session, query.near_commune)
     rank: Any = None
+    listing_id: Any = Listing.id
     stmt = base_filters(select(Listing.id), query)
     if query.q:
         ranked = query.sort == "relevance"
         found = await _text_match(session, stmt, dialect, query.q, ranked=ranked)
         if found is None:
             return Page([], None)
-        stmt, rank = found
+        stmt, rank, best_only = found
+        if best_only:
+            best = best_candidates(stmt, query, rank)  # the radius applied within
+            stmt, rank, listing_id = select(best.c.id), best.c.rank, best.c.id
 
     sort_keys: list[tuple[Any, bool]]
     if query.sort == "distance" and query.near is not None:
         stmt = stmt.where(Listing.lat.is_not(None), Listing.lon.is_not(None))
         sort_keys = [(distance_expr(*query.near), False), (Listing.id, False)]
     elif query.sort == "relevance" and rank is not None:
-        sort_keys = [(rank, False), (Listing.id, True)]
+        sort_keys = [(rank, False), (listing_id, True)]
     else:
         sort_keys = [(Listing.published_at, True), (Listing.id, True)]
     if query.cursor:
@@ -298,7 +311,7 @@ async def _search(session: AsyncSession, dialect: str, query: SearchQuery) -> Pa
     rows: list[Any]
     if query.near is not None and query.sort == "distance":
         rows = await _nearest(session, keyed, query, expand=not query.q)
-    elif query.near is not None and query.radius_km is not None:
+    elif query.near is not None and query.radius_km is not None and listing_id is Listing.id:
         lat, lon = query.near
         indexed = True
         if dialect == "sqlite" and not query.q:

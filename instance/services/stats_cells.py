@@ -243,11 +243,7 @@ async def read_cells(
 ) -> tuple[dict[Key, Cell], dict[str, Cell]]:
     """The period's figures per ``(dim, key)``, and per month (``YYYY-MM``) if asked."""
     dims = sorted({"total", *dims})
-    dirty = {
-        day
-        for day in await session.scalars(select(StatsDirty.day).distinct())
-        if _in_period(day, start, end)
-    }
+    dirty = await _dirty_days(session, start, end)
     sums = [func.sum(getattr(StatsDay, f.name)) for f in fields(Cell)]
     stored = [*_bounds(start, end), StatsDay.day.not_in(sorted(dirty))]
     by_key: dict[Key, Cell] = defaultdict(Cell)
@@ -272,3 +268,29 @@ async def read_cells(
         if months and dim == "total":
             by_month[day[:7]].add(cell)
     return by_key, by_month
+
+
+async def _dirty_days(session: AsyncSession, start: date | None, end: date | None) -> set[str]:
+    """The days of the period still listed in ``stats_dirty``."""
+    days = await session.scalars(select(StatsDirty.day).distinct())
+    return {day for day in days if _in_period(day, start, end)}
+
+
+async def listings_per_day(
+    session: AsyncSession, dialect: str, start: date | None, end: date | None
+) -> dict[str, int]:
+    """The visible local listings published on each day of the period (``total``), as
+    :func:`read_cells` counts them: stored days, and the days still listed from scratch."""
+    dirty = await _dirty_days(session, start, end)
+    per_day: dict[str, int] = defaultdict(int)
+    rows = await session.execute(
+        select(StatsDay.day, StatsDay.listings).where(
+            StatsDay.dim == "total", *_bounds(start, end), StatsDay.day.not_in(sorted(dirty))
+        )
+    )
+    for day, count in rows.all():
+        per_day[day] += int(count or 0)
+    for (day, dim, _key), cell in (await raw_cells(session, dialect, dirty)).items():
+        if dim == "total":
+            per_day[day] += cell.listings
+    return dict(per_day)

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -28,7 +28,7 @@ from domain.models import Listing, Structure
 from domain.structure_states import VISIBLE
 from federation.models import Actor, Follow
 from instance.services.stats import Period
-from instance.services.stats_cells import read_cells
+from instance.services.stats_cells import listings_per_day
 
 
 @dataclass(frozen=True)
@@ -68,81 +68,89 @@ async def peer_flows(
         if follow.followed_id == territory.id:  # it follows us: our listings go to it
             since = follow.created_at.date()
         peers[host] = (other, since)
+    # Read once for every peer: the listings of each day since the earliest peering, and
+    # the exchanges done by the other side's host.
+    starts = {
+        host: max(since, period.start) if period.start else since
+        for host, (_actor, since) in peers.items()
+        if since is not None
+    }
+    per_day: dict[str, int] = {}
+    if starts:
+        per_day = await listings_per_day(session, dialect, min(starts.values()), period.end)
+    exchanges = await _exchanges_by_host(session, period) if peers else {}
     flows = []
-    for host, (actor, since) in peers.items():
+    for host, (actor, _since) in peers.items():
         sent = 0
-        if since is not None:
-            start = max(since, period.start) if period.start else since
-            if period.end is None or start <= period.end:
-                cells, _ = await read_cells(session, dialect, start, period.end, [])
-                total = cells.get(("total", ""))
-                sent = total.listings if total else 0
+        if host in starts:
+            first = starts[host].isoformat()
+            sent = sum(count for day, count in per_day.items() if day >= first)
         flows.append(
             PeerFlow(
                 host=host,
                 name=actor.name or host,
                 received=received.get(host, 0),
                 sent=sent,
-                exchanges=await _exchanges_with(session, host, period),
+                exchanges=exchanges.get(host, 0),
             )
         )
     return sorted(flows, key=lambda f: (f.name.lower(), f.host))
 
 
-async def _exchanges_with(session: AsyncSession, host: str, period: Period) -> int:
-    proposer, responder = aliased(Actor), aliased(Actor)
-    count = await session.scalar(
-        select(func.count(Exchange.id))
-        .join(proposer, proposer.id == Exchange.proposer_id)
-        .join(responder, responder.id == Exchange.responder_id)
+_PROPOSER, _RESPONDER = aliased(Actor), aliased(Actor)
+
+
+async def _exchanges_by_host(session: AsyncSession, period: Period) -> dict[str, int]:
+    """Exchanges done between one of this territory's actors and another host's, by that
+    host (lower case)."""
+    other = func.lower(case((_PROPOSER.local.is_(True), _RESPONDER.domain), else_=_PROPOSER.domain))
+    rows = await session.execute(
+        select(other, func.count(Exchange.id))
+        .join(_PROPOSER, _PROPOSER.id == Exchange.proposer_id)
+        .join(_RESPONDER, _RESPONDER.id == Exchange.responder_id)
         .where(
             Exchange.state == "done",
-            or_(
-                and_(proposer.local.is_(True), func.lower(responder.domain) == host),
-                and_(responder.local.is_(True), func.lower(proposer.domain) == host),
-            ),
+            or_(_PROPOSER.local.is_(True), _RESPONDER.local.is_(True)),
             *period.bound(Exchange.done_at),
         )
+        .group_by(other)
     )
-    return int(count or 0)
+    return {str(host): int(count) for host, count in rows.all()}
 
 
 async def needs_answered(session: AsyncSession, period: Period, needs: int) -> NeedsAnswered:
     """Of this territory's ``needs`` visible needs of the period (the dashboard's total),
     those matched, and the median delay to their first match."""
-    # From the matches (a few per need), then their needs by id: joining the structures
-    # first would read every listing once per structure on SQLite.
-    firsts = dict(
-        (
-            await session.execute(
-                select(Match.need_id, func.min(Match.created_at)).group_by(Match.need_id)
-            )
-        ).all()
+    # One statement: each need's first match (the matches, grouped by need along their
+    # unique (need_id, offer_id) index), its listing looked up by id, the delay computed
+    # by the database, so that only one number per need comes back. The listings are
+    # named by primary key: a plain ``id IN (…)`` with the other conditions let SQLite
+    # read them through the structures' index, every listing of every structure.
+    first = (
+        select(Match.need_id.label("need_id"), func.min(Match.created_at).label("at"))
+        .group_by(Match.need_id)
+        .subquery()
     )
-    approved = select(Structure.id).where(Structure.status == VISIBLE)
-    ids = sorted(firsts)
-    published: list[tuple[int, datetime]] = []
-    for start in range(0, len(ids), 2_000):
-        rows = await session.execute(
-            select(Listing.id, Listing.published_at).where(
-                Listing.id.in_(ids[start : start + 2_000]),
-                Listing.local.is_(True),
-                Listing.hidden.is_(False),
-                Listing.kind == "need",
-                Listing.structure_id.in_(approved),
-                *period.bound(Listing.published_at),
-            )
+    if session.get_bind().dialect.name == "sqlite":
+        delay = (func.julianday(first.c.at) - func.julianday(Listing.published_at)) * 24
+    else:
+        delay = func.extract("epoch", first.c.at - Listing.published_at) / 3600
+    rows = await session.scalars(
+        select(delay)
+        .select_from(first)
+        .join(Listing, Listing.id == first.c.need_id)
+        .join(Structure, Structure.id == Listing.structure_id)
+        .where(
+            Listing.local.is_(True),
+            Listing.hidden.is_(False),
+            Listing.kind == "need",
+            Structure.status == VISIBLE,
+            *period.bound(Listing.published_at),
         )
-        published.extend((int(i), at) for i, at in rows.all())
-    delays = [_hours(at, firsts[i]) for i, at in published]
+    )
+    delays = [max(0.0, float(hours)) for hours in rows]
     return NeedsAnswered(
         needs=needs,
         answered=len(delays),
         median_hours=round(statistics.median(delays), 1) if delays else None,
     )
-
-
-def _hours(published: datetime, first: datetime | str) -> float:
-    if isinstance(first, str):  # SQLite returns min() of a timestamp as its text
-        first = datetime.fromisoformat(first).replace(tzinfo=published.tzinfo)
-    return max(0.0, (first - published).total_seconds() / 3600)

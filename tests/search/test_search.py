@@ -144,3 +144,39 @@ async def test_bad_cursor_and_sort(node: TestNode) -> None:
     response = await node.api("GET", "/api/v1/listings?sort=distance")
     assert response.status_code == 422
     assert "sort" in (await response.get_json())["fields"]
+
+
+async def test_relevance_ranks_the_last_arrived_matches_on_postgresql(
+    node: TestNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL ranks only the ``RANKED_CANDIDATES`` last arrived matches when its
+    planner expects many more (a common word would rank a quarter of the listings), each
+    once across pages, and keeps the filters; SQLite ranks them all."""
+
+    async def many(*_args: Any) -> bool:
+        return True
+
+    monkeypatch.setattr("instance.search_filters.RANKED_CANDIDATES", 4)
+    monkeypatch.setattr("instance.search.many_matches", many)
+    token = await _setup(node)
+    ids = []
+    for i in range(6):
+        kind = "need" if i == 3 else "offer"
+        title = "Palettes en bois" if i == 0 else f"Lot {i}"
+        listing = await _post(node, token, title, kind=kind, description=f"Palettes, lot {i}.")
+        ids.append(listing["id"])
+    await _post(node, token, "Tréteaux", description="Sans rapport.")  # newest, no match
+    seen: list[int] = []
+    query = "q=palette&sort=relevance&kind=offer&limit=2"
+    page = await _search(node, query)
+    while True:
+        seen += [item["id"] for item in page["items"]]
+        if not page["next"]:
+            break
+        page = await _search(node, f"{query}&cursor={page['next']}")
+    offers = [listing_id for i, listing_id in enumerate(ids) if i != 3]
+    if node.node.db.dialect == "sqlite":
+        assert seen[0] == ids[0]  # the title match first
+        assert sorted(seen) == sorted(offers)
+    else:
+        assert sorted(seen) == sorted(offers[-4:])  # the filter applies before the bound

@@ -4,6 +4,7 @@ the rows themselves, for every grouping and a period."""
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from domain.matches import Match
 from domain.models import Listing, Structure
 from instance.services.stats import GROUPS, Period, territory_figures
 from instance.services.stats_cells import refresh
+from instance.services.stats_flows import needs_answered
 from tests.support import TestNode
 
 pytestmark = pytest.mark.dialect  # triggers and day expressions per dialect
@@ -106,7 +108,13 @@ def _expected(rows: dict[str, list[Any]], own: str, period: Period) -> dict[str,
         "listings": listing_figures(local),
         "matches": len(matches),
     }
-    return {"totals": totals, "groups": groups}
+    delays = []  # needs answered: hours from each matched need to its first match
+    for x in local:
+        firsts = [m.created_at for m in rows["matches"] if m.need_id == x.id]
+        if x.kind == "need" and firsts:
+            delays.append(max(0.0, (min(firsts) - x.published_at).total_seconds() / 3600))
+    median = round(statistics.median(delays), 1) if delays else None
+    return {"totals": totals, "groups": groups, "answered": (len(delays), median)}
 
 
 async def _check(node: TestNode, *, refreshed: bool) -> None:
@@ -129,6 +137,8 @@ async def _check(node: TestNode, *, refreshed: bool) -> None:
             assert got == want["totals"], (refreshed, period)
             for name in GROUPS:
                 assert groups[name] == want["groups"][name], (refreshed, period, name)
+            answered = await needs_answered(session, period, body["listings"]["needs"])
+            assert (answered.answered, answered.median_hours) == want["answered"], period
     if refreshed:
         assert dirty == 0
     else:
