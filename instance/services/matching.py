@@ -36,13 +36,18 @@ The matching worker takes the queue of ``domain.matches`` in batches (a loop of
 5. the saved searches of other structures that the listing fits are told of it
    (``instance.services.saved_searches``), once each.
 
-The worker commits each listing on its own, so a failure costs one listing
-(left queued, retried on the next pass) and never the batch.
+The worker reads and scores (:func:`find`) in a read-only session, outside the write
+transaction (on SQLite, without the process's writer slot, so the inbox keeps storing
+meanwhile), then writes (:func:`store`) and commits each listing on its own, so a failure
+costs one listing (left queued, retried on the next pass) and never the batch. A change
+to the listing in between queues it again (the job is removed only if it is still the
+one read), so the next pass sees it.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, and_, delete, or_, select, update
@@ -52,7 +57,7 @@ from sqlalchemy.orm import aliased, joinedload, raiseload
 
 from config.database import Database, utcnow
 from domain.matches import Match, MatchJob
-from domain.matching import score
+from domain.matching import Fit, score
 from domain.models import Listing, Structure
 from domain.notify import notify_structures
 from instance.errors import NotFound
@@ -81,17 +86,22 @@ async def _target(session: AsyncSession, listing_id: int) -> Listing | None:
     return (await session.execute(stmt)).scalars().first()
 
 
-async def match_listing(
-    session: AsyncSession, dialect: str, listing_id: int
-) -> list[tuple[int, int]]:
-    """Match one listing again: store its best fits, drop stale pairs, tell new ones.
-    The (need, offer) pairs kept, best first."""
+@dataclass
+class Found:
+    """What matching one listing found, before anything is written: its best fits, or
+    ``listing`` None when it is gone or not matchable (its pairs are then deleted)."""
+
+    listing_id: int
+    listing: Listing | None = None
+    fits: list[tuple[Fit, Row[Any]]] = field(default_factory=list)
+
+
+async def find(session: AsyncSession, dialect: str, listing_id: int) -> Found:
+    """Read the listing and its candidates and score them (reads only: the worker runs
+    it outside the write transaction, so the inbox is not kept waiting meanwhile)."""
     listing = await _target(session, listing_id)
-    involving = or_(Match.need_id == listing_id, Match.offer_id == listing_id)
     if listing is None or not _matchable(listing):
-        await session.execute(delete(Match).where(involving))
-        return []
-    await alert(session, dialect, listing)
+        return Found(listing_id)
     mine = side_of(listing)
     fits = []
     for other in await candidates(session, dialect, listing):
@@ -99,7 +109,18 @@ async def match_listing(
         if fit is not None:
             fits.append((fit, other))
     fits.sort(key=lambda pair: (-pair[0].score, pair[1].id))
-    fits = fits[:KEEP]
+    return Found(listing_id, listing, fits[:KEEP])
+
+
+async def store(session: AsyncSession, dialect: str, found: Found) -> list[tuple[int, int]]:
+    """Write what :func:`find` found: the fits upserted, stale pairs deleted, new pairs
+    and saved searches told. The (need, offer) pairs kept, best first."""
+    involving = or_(Match.need_id == found.listing_id, Match.offer_id == found.listing_id)
+    listing = found.listing
+    if listing is None:
+        await session.execute(delete(Match).where(involving))
+        return []
+    await alert(session, dialect, listing)
     existing = {
         (need_id, offer_id): match_id
         for match_id, need_id, offer_id in (
@@ -109,7 +130,7 @@ async def match_listing(
     now = utcnow()
     rows: list[dict[str, Any]] = []
     told: list[tuple[int, str, dict[str, object], str]] = []
-    for fit, other in fits:
+    for fit, other in found.fits:
         need, offer = (listing, other) if listing.kind == "need" else (other, listing)
         pair = (need.id, offer.id)
         rows.append(
@@ -131,6 +152,13 @@ async def match_listing(
         await session.execute(delete(Match).where(Match.id.in_(list(existing.values()))))
     await notify_structures(session, told)
     return [(row["need_id"], row["offer_id"]) for row in rows]
+
+
+async def match_listing(
+    session: AsyncSession, dialect: str, listing_id: int
+) -> list[tuple[int, int]]:
+    """Match one listing again in one session (:func:`find`, then :func:`store`)."""
+    return await store(session, dialect, await find(session, dialect, listing_id))
 
 
 def _upsert(dialect: str, rows: list[dict[str, Any]]) -> Any:
@@ -184,8 +212,10 @@ async def run_queue(db: Database, transaction: Any, *, batch: int = BATCH) -> in
     done = 0
     for listing_id, queued_at in jobs:
         try:
+            async with db.read() as reading:  # on SQLite, without the writer's slot
+                found = await find(reading, db.dialect, listing_id)
             async with transaction() as session:
-                await match_listing(session, db.dialect, listing_id)
+                await store(session, db.dialect, found)
                 await session.execute(
                     delete(MatchJob).where(
                         MatchJob.listing_id == listing_id, MatchJob.queued_at == queued_at
