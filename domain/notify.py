@@ -185,7 +185,7 @@ async def notify_structures(
     people: dict[int, list[int]] = {}
     rows = await session.execute(
         select(Membership.structure_id, Membership.person_id).where(
-            Membership.structure_id.in_({structure_id for structure_id, *_ in notices})
+            Membership.structure_id.in_(sorted({structure_id for structure_id, *_ in notices}))
         )
     )
     for structure_id, person_id in rows.all():
