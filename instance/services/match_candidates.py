@@ -48,17 +48,24 @@ COLUMNS = (
     Listing.id, Listing.kind, Listing.category, Listing.modality, Listing.author_id,
     Listing.title, Listing.description, Listing.status, Listing.lat, Listing.lon,
     Listing.radius_km, Listing.available_from, Listing.available_until, Listing.local,
-    Listing.structure_id, Listing.origin,
+    Listing.structure_id, Listing.origin, Listing.fold_title, Listing.fold_body,
 )  # fmt: skip
+FOLDED_MAX = 20_000  # the stored folded description stops there (``Listing.fold_body``)
 
 
 def side_of(listing: Listing | Row[Any]) -> Side:
+    """The listing as the score sees it. A candidate's text is its stored folded form:
+    the score folds its text first, so its words are the same, without folding 200
+    texts again (unless the folded description was cut at FOLDED_MAX)."""
+    text = f"{listing.title}\n{listing.description}"
+    if isinstance(listing, Row) and len(listing.fold_body) < FOLDED_MAX:
+        text = f"{listing.fold_title}\n{listing.fold_body}"
     return Side(
         kind=listing.kind,
         category=listing.category,
         modality=listing.modality,
         author=str(listing.author_id),
-        text=f"{listing.title}\n{listing.description}",
+        text=text,
         status=listing.status,
         lat=listing.lat,
         lon=listing.lon,
