@@ -1,4 +1,4 @@
-"""The inbox benchmark's burst of listings: FEP-0837 proposals from a followed actor.
+"""The inbox benchmark's bursts of listings: FEP-0837 proposals from a followed actor.
 
 A public ``Note`` from nobody followed is the cheapest thing an inbox meets (it is
 stored, then ignored). A listing from an actor a local structure follows is the
@@ -7,6 +7,14 @@ which the worker then runs. :mod:`bench.inbox` measures both in one run; this
 module holds the listing's payload and what the benchmark reads of the node's
 SQLite database (the node writes it in WAL mode, so another process may read
 it, and add the follow that makes the actor's listings welcome).
+
+The node holds :data:`COUNTERPARTS` open listings of its own that answer the
+burst's (same words, the other kind, nearby), so matching finds and stores pairs.
+The burst is sent twice, with new ids each time: first **without matching** — a
+trigger the benchmark adds to the node's database drops each matching job as it
+is queued (``RAISE(IGNORE)``), so the worker finds nothing to do: the node then
+stores, indexes and queues exactly as it does with matching — then, the trigger
+dropped, **with matching**, as a node runs.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +39,25 @@ def pool_of(requests: list[bytes]) -> Callable[[], bytes | None]:
     return lambda: next(it, None)
 
 
+COUNTERPARTS = 200  # the node's own listings that the burst's listings answer
+
+
+@dataclass
+class Burst:
+    """One burst of listings: the node's CPU (ms) until every one is processed (and
+    matched), the answers and the rate they were accepted at."""
+
+    cpu_ms: float = 0.0
+    accepted: int = 0
+    accept_rate: float = 0.0  # 202 answers a second over the sending window
+    seconds: float = 0.0  # from the first request until processed and matched
+    left: tuple[int, int, int] = (0, 0, 0)  # stored, unprocessed, match jobs
+
+    @property
+    def per_listing(self) -> float:
+        return self.cpu_ms / max(1, self.accepted)
+
+
 @dataclass
 class Costs:
     """The node's CPU (ms, from ``/proc``) over each phase, and what the database kept."""
@@ -41,31 +68,87 @@ class Costs:
     drain_seconds: float = 0.0
     stored: int = 0  # rows of the load's activities in inbox_items
     unprocessed: int = 0  # of them, still pending when the drain gave up
-    burst_ms: float = 0.0  # the burst of listings, until processed and matched
-    burst_accepted: int = 0
-    burst_seconds: float = 0.0
-    burst_left: tuple[int, int, int] = (0, 0, 0)  # stored, unprocessed, match jobs
+    without_matching: Burst = field(default_factory=Burst)
+    with_matching: Burst = field(default_factory=Burst)
 
 
-async def burst(
+async def bursts(
     actor: Any, node_port: int, listings: list[bytes], cpu: Callable[[], float],
     database: Path, costs: Costs,
 ) -> None:  # fmt: skip
-    """The burst of listings from the actor, now followed: every one sent, then the
-    node's CPU until each is processed and matched."""
+    """The burst of listings from the actor, now followed, without then with matching
+    (each half of ``listings``)."""
     follow(database, actor.uri)
+    add_counterparts(database)
+    half = len(listings) // 2
+    hold_matching(database, True)
+    try:
+        await burst(node_port, listings[:half], cpu, database, actor.base, costs.without_matching)
+    finally:
+        hold_matching(database, False)
+    await burst(node_port, listings[half:], cpu, database, actor.base, costs.with_matching)
+
+
+async def burst(
+    node_port: int, listings: list[bytes], cpu: Callable[[], float], database: Path,
+    base: str, result: Burst,
+) -> None:  # fmt: skip
+    """Every listing sent, then the node's CPU until each is processed and matched."""
     before = cpu()
     began = time.monotonic()
     run = await hammer(node_port, pool_of(listings), connections=CONNECTIONS, duration=120)
-    costs.burst_accepted = run.statuses[202]
-    deadline = time.monotonic() + 120
+    result.accepted = run.statuses[202]
+    result.accept_rate = run.rate(202)
+    deadline = time.monotonic() + 300  # a loaded machine takes minutes at full size
     while time.monotonic() < deadline:
-        costs.burst_left = listing_progress(database, actor.base)
-        if not costs.burst_left[1] and not costs.burst_left[2]:
+        result.left = listing_progress(database, base)
+        if not result.left[1] and not result.left[2]:
             break
         await asyncio.sleep(0.05)
-    costs.burst_ms = cpu() - before
-    costs.burst_seconds = time.monotonic() - began
+    result.cpu_ms = cpu() - before
+    result.seconds = time.monotonic() - began
+
+
+def hold_matching(database: Path, on: bool) -> None:
+    """Drop every matching job as it is queued (``on``), or stop doing so."""
+    with closing(sqlite3.connect(database, timeout=30)) as db, db:
+        if on:
+            db.execute(
+                "CREATE TRIGGER bench_no_matching BEFORE INSERT ON match_jobs "
+                "BEGIN SELECT RAISE(IGNORE); END"
+            )
+        else:
+            db.execute("DROP TRIGGER IF EXISTS bench_no_matching")
+
+
+def add_counterparts(database: Path) -> None:
+    """The node's own open listings that answer the burst's: each thing of
+    :data:`THINGS` asked for when the burst offers it and the reverse, near Mende, of
+    the territory actor (no structure, so nobody is notified)."""
+    from domain.textsearch import fold, stem_text
+
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    with closing(sqlite3.connect(database, timeout=30)) as db, db:
+        (author,) = db.execute("SELECT id FROM actors WHERE local AND is_territory").fetchone()
+        rows = []
+        for i in range(COUNTERPARTS):
+            purpose, title, text = THINGS[i % len(THINGS)]
+            kind = "need" if purpose == "offer" else "offer"
+            rows.append(
+                (
+                    f"http://counterparts.invalid/{i}", "counterparts.invalid", author, kind,
+                    f"{title} ({i})", text, 44.52 + (i % 40) / 1000, 3.51, now, now,
+                    fold(title), fold(text), stem_text(title), stem_text(text),
+                )
+            )  # fmt: skip
+        db.executemany(
+            "INSERT INTO listings (ap_id, url, local, origin, author_id, kind, title, "
+            "description, category, modality, unit, price_currency, commune, lat, lon, "
+            "placed, status, hidden, published_at, updated_at, fold_title, fold_body, "
+            "stem_title, stem_body) VALUES (?, '', 1, ?, ?, ?, ?, ?, 'other', 'give', '', '', "
+            "'', ?, ?, 'given', 'open', 0, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
 
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"

@@ -68,10 +68,15 @@ class Side:
     available_until: date | None = None
 
     @cached_property
+    def folded_words(self) -> tuple[str, ...]:
+        """Its folded words without stop words (computed once, as the stems)."""
+        return tuple(words(self.text))
+
+    @cached_property
     def stems(self) -> frozenset[str]:
         """Its French and English stems (computed once: a listing is scored against up to
         200 candidates, each read several times)."""
-        return frozenset(stem for word in words(self.text) for stem in stems_of(word))
+        return frozenset(stem for word in self.folded_words for stem in stems_of(word))
 
     @property
     def reach_km(self) -> float:
@@ -105,7 +110,7 @@ def _shared_words(a: Side, b: Side) -> list[str]:
     """The words of ``a`` that ``b`` has too (by any of their stems), in ``a``'s order."""
     theirs = b.stems
     shared: list[str] = []
-    for word in words(a.text):
+    for word in a.folded_words:
         if word not in shared and any(stem in theirs for stem in stems_of(word)):
             shared.append(word)
     return shared

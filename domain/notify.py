@@ -10,9 +10,9 @@ mail queue, so a mail server that is down loses nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.wake import Queue, wake_after_commit
@@ -173,3 +173,30 @@ async def notify_signup_attempt(session: AsyncSession, person: Person) -> int:
     if unread.first() is not None:
         return 0
     return await _add(session, [person.id], "signup_attempt", {}, "/account")
+
+
+async def notify_structures(
+    session: AsyncSession, notices: Sequence[tuple[int, str, Mapping[str, object], str]]
+) -> int:
+    """:func:`notify_structure` for many notices at once, each ``(structure_id, kind,
+    data, url)``: one read of the structures' people, the rows in the notices' order."""
+    if not notices:
+        return 0
+    people: dict[int, list[int]] = {}
+    rows = await session.execute(
+        select(Membership.structure_id, Membership.person_id).where(
+            Membership.structure_id.in_(sorted({structure_id for structure_id, *_ in notices}))
+        )
+    )
+    for structure_id, person_id in rows.all():
+        people.setdefault(structure_id, []).append(person_id)
+    values = [
+        {"person_id": person_id, "structure_id": structure_id, "kind": kind}
+        | {"data": dict(data), "url": url}
+        for structure_id, kind, data, url in notices
+        for person_id in dict.fromkeys(people.get(structure_id, []))
+    ]
+    if values:
+        await session.execute(insert(Notification), values)  # one executemany
+        wake_after_commit(session, Queue.MAIL)
+    return len(values)

@@ -45,7 +45,8 @@ async def handle(ctx: Context, act: Incoming) -> str | None:
         return "listing attributed to another actor"
     author = await ctx.remote.actor(act.actor)
     async with ctx.transaction() as session:
-        author = await session.merge(author)
+        # Only the author's columns are read (id, uri, domain): the copy just read is
+        # enough, without merging it into this session (two more statements a listing).
         if not await is_followed(session, author):
             return "listing from an actor nobody here follows"
         if await upsert(session, author, data) is None:

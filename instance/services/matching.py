@@ -9,75 +9,65 @@ The matching worker takes the queue of ``domain.matches`` in batches (a loop of
    listings of the other kind in the same category, of another author, within
    the box around its reach (or without a position), whose text shares at least
    one of its words (FTS5 on SQLite, ``tsvector`` on PostgreSQL), the
-   :data:`CANDIDATES` best by text rank;
+   :data:`CANDIDATES` best by text rank, read in the same statement with what the
+   score needs. The bounds:
+
+   * the words looked up are the listing's first :data:`MAX_WORDS` distinct words
+     (title first) that are **not common**: a word held by more than
+     :data:`COMMON_WORD` listings of the index (« disponible », « projet ») would
+     make the index read a large share of all listings for a word that says little
+     of what is offered. Common words still count in the score; they only do not
+     bring candidates. A listing whose words are all common looks candidates up by
+     its first :data:`FALLBACK_WORDS` words. On SQLite the index counts each word's
+     listings, up to the bound, in the same statement for all the words; on
+     PostgreSQL the common words are the planner's statistics of the index column
+     (``pg_stats.most_common_elems``, read again every :data:`STATS_SECONDS`), so a
+     node that never ran ``ANALYZE`` (autovacuum does) has none. Below
+     :data:`COMMON_WORD` listings no word is common: small nodes look every word up;
+   * of the listings that share a looked-up word, the :data:`CANDIDATES` best by
+     text rank (``bm25`` with the title weighted 10, ``ts_rank``) are scored;
 3. each candidate is scored by the pure ``domain.matching.score``; the
-   :data:`KEEP` best fits are stored (one row per pair), stale pairs deleted;
+   :data:`KEEP` best fits are stored by one grouped upsert (one row per pair),
+   stale pairs deleted by one statement;
 4. a **new** pair notifies both structures when they are local (kind ``match``),
-   once: a pair updated later (a better score, a new distance) is not told again;
+   once: a pair updated later (a better score, a new distance) is not told again.
+   The notifications of one listing are written together (one read of the
+   structures' members, one grouped insert);
 5. the saved searches of other structures that the listing fits are told of it
    (``instance.services.saved_searches``), once each.
 
-The worker commits each listing on its own, so a failure costs one listing
-(left queued, retried on the next pass) and never the batch.
+The worker reads and scores (:func:`find`) in a read-only session, outside the write
+transaction (on SQLite, without the process's writer slot, so the inbox keeps storing
+meanwhile), then writes (:func:`store`) and commits each listing on its own, so a failure
+costs one listing (left queued, retried on the next pass) and never the batch. A change
+to the listing in between queues it again (the job is removed only if it is still the
+one read), so the next pass sees it.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 
-from sqlalchemy import (
-    ColumnElement,
-    Float,
-    and_,
-    cast,
-    column,
-    delete,
-    func,
-    literal,
-    literal_column,
-    or_,
-    select,
-    table,
-    text,
-    update,
-)
-from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy import Row, Table, and_, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, joinedload, raiseload
 
 from config.database import Database, utcnow
 from domain.matches import Match, MatchJob
-from domain.matching import Side, score
+from domain.matching import Fit, score
 from domain.models import Listing, Structure
-from domain.notify import notify_structure
-from domain.textsearch import stems_of, words
+from domain.notify import notify_structures
 from instance.errors import NotFound
-from instance.search import bounding_box
+from instance.services.match_candidates import candidates, side_of
 from instance.services.saved_searches import alert
 
 log = logging.getLogger(__name__)
 
-CANDIDATES = 200  # read from the index per listing, best text rank first
 KEEP = 20  # matches kept per listing
-MAX_WORDS = 12  # of the listing's words, to look candidates up with
 BATCH = 50
-
-
-def side_of(listing: Listing) -> Side:
-    return Side(
-        kind=listing.kind,
-        category=listing.category,
-        modality=listing.modality,
-        author=str(listing.author_id),
-        text=f"{listing.title}\n{listing.description}",
-        status=listing.status,
-        lat=listing.lat,
-        lon=listing.lon,
-        radius_km=listing.radius_km,
-        available_from=listing.available_from,
-        available_until=listing.available_until,
-    )
 
 
 def _matchable(listing: Listing | None) -> bool:
@@ -86,123 +76,125 @@ def _matchable(listing: Listing | None) -> bool:
     return listing.structure is None or listing.structure.is_visible
 
 
-def _visible_structure() -> ColumnElement[bool]:
-    approved = select(Structure.id).where(Structure.is_visible)
-    return or_(Listing.structure_id.is_(None), Listing.structure_id.in_(approved))
-
-
-async def candidates(session: AsyncSession, dialect: str, listing: Listing) -> list[Listing]:
-    """The listings that may fit ``listing``, from the indexes (at most CANDIDATES)."""
-    folded = words(f"{listing.title} {listing.description}")
-    unique = list(dict.fromkeys(folded))[:MAX_WORDS]
-    if not unique:
-        return []
-    other = "need" if listing.kind == "offer" else "offer"
-    stmt = select(Listing.id).where(
-        Listing.kind == other,
-        Listing.category == listing.category,
-        Listing.status == "open",
-        Listing.hidden.is_(False),
-        Listing.author_id != listing.author_id,
-        _visible_structure(),
+async def _target(session: AsyncSession, listing_id: int) -> Listing | None:
+    """The listing to match, with its structure (none of the actors and keys behind)."""
+    stmt = (
+        select(Listing)
+        .where(Listing.id == listing_id)
+        .options(raiseload(Listing.author), joinedload(Listing.structure).raiseload("*"))
     )
-    if listing.lat is not None and listing.lon is not None:
-        reach = side_of(listing).reach_km
-        box = and_(*bounding_box(listing.lat, listing.lon, reach))
-        stmt = stmt.where(or_(Listing.lat.is_(None), box))
-    rank: Any
-    if dialect == "sqlite":
-        stems = sorted({stem for word in unique for stem in stems_of(word)})
-        match = " OR ".join(f'"{stem}"' for stem in stems)
-        fts = table("listings_fts", column("rowid"))
-        stmt = stmt.join(fts, fts.c.rowid == Listing.id).where(
-            text("listings_fts MATCH :match").bindparams(match=match)
-        )
-        rank = literal_column("bm25(listings_fts, 10.0, 1.0)", type_=Float)
-    else:
-        query = await _pg_any_word(session, unique)
-        vector: ColumnElement[Any] = literal_column("listings.search_vector")
-        stmt = stmt.where(vector.op("@@")(query))
-        rank = -func.ts_rank(vector, query)
-    ids = list((await session.execute(stmt.order_by(rank).limit(CANDIDATES))).scalars())
-    if not ids:
-        return []
-    rows = await session.execute(select(Listing).where(Listing.id.in_(ids)))
-    return list(rows.scalars().unique())
+    return (await session.execute(stmt)).scalars().first()
 
 
-async def _pg_any_word(session: AsyncSession, unique: list[str]) -> Any:
-    """A tsquery matching any of the words, in French or English."""
-    parts = []
-    params: dict[str, str] = {}
-    for i, word in enumerate(unique):
-        parts.append(f"to_tsquery('french', :w{i}) || to_tsquery('english', :w{i})")
-        params[f"w{i}"] = word
-    value = (await session.execute(text(f"SELECT ({' || '.join(parts)})::text"), params)).scalar()
-    return cast(literal(value or ""), TSQUERY)
+@dataclass
+class Found:
+    """What matching one listing found, before anything is written: its best fits, or
+    ``listing`` None when it is gone or not matchable (its pairs are then deleted)."""
+
+    listing_id: int
+    listing: Listing | None = None
+    fits: list[tuple[Fit, Row[Any]]] = field(default_factory=list)
 
 
-async def match_listing(session: AsyncSession, dialect: str, listing_id: int) -> list[Match]:
-    """Match one listing again: store its best fits, drop stale pairs, tell new ones."""
-    listing = await session.get(Listing, listing_id)
-    involving = or_(Match.need_id == listing_id, Match.offer_id == listing_id)
+async def find(session: AsyncSession, dialect: str, listing_id: int) -> Found:
+    """Read the listing and its candidates and score them (reads only: the worker runs
+    it outside the write transaction, so the inbox is not kept waiting meanwhile)."""
+    listing = await _target(session, listing_id)
     if listing is None or not _matchable(listing):
-        await session.execute(delete(Match).where(involving))
-        return []
-    await alert(session, dialect, listing)
+        return Found(listing_id)
     mine = side_of(listing)
     fits = []
     for other in await candidates(session, dialect, listing):
-        if not _matchable(other):
-            continue
         fit = score(mine, side_of(other))
         if fit is not None:
             fits.append((fit, other))
     fits.sort(key=lambda pair: (-pair[0].score, pair[1].id))
-    fits = fits[:KEEP]
+    return Found(listing_id, listing, fits[:KEEP])
+
+
+async def store(session: AsyncSession, dialect: str, found: Found) -> list[tuple[int, int]]:
+    """Write what :func:`find` found: the fits upserted, stale pairs deleted, new pairs
+    and saved searches told. The (need, offer) pairs kept, best first."""
+    involving = or_(Match.need_id == found.listing_id, Match.offer_id == found.listing_id)
+    listing = found.listing
+    if listing is None:
+        await session.execute(delete(Match).where(involving))
+        return []
+    await alert(session, dialect, listing)
     existing = {
-        (m.need_id, m.offer_id): m
-        for m in (await session.execute(select(Match).where(involving))).scalars().unique()
+        (need_id, offer_id): match_id
+        for match_id, need_id, offer_id in (
+            await session.execute(select(Match.id, Match.need_id, Match.offer_id).where(involving))
+        ).all()
     }
-    kept: list[Match] = []
     now = utcnow()
-    for fit, other in fits:
+    rows: list[dict[str, Any]] = []
+    told: list[tuple[int, str, dict[str, object], str]] = []
+    for fit, other in found.fits:
         need, offer = (listing, other) if listing.kind == "need" else (other, listing)
-        row = existing.pop((need.id, offer.id), None)
-        if row is None:
-            row = Match(need_id=need.id, offer_id=offer.id, created_at=now)
-            session.add(row)
-            new = True
-        else:
-            new = False
-        row.score, row.reasons, row.distance_km = fit.score, list(fit.reasons), fit.distance_km
-        row.updated_at = now
-        if new:
-            await _tell(session, need, offer, fit.score)
-        kept.append(row)
-    for stale in existing.values():
-        await session.delete(stale)
-    return kept
+        pair = (need.id, offer.id)
+        rows.append(
+            {
+                "need_id": need.id,
+                "offer_id": offer.id,
+                "score": fit.score,
+                "reasons": list(fit.reasons),
+                "distance_km": fit.distance_km,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        if existing.pop(pair, None) is None:
+            told += _told(need, offer, fit.score)
+    if rows:
+        await session.execute(_upsert(dialect, rows))
+    if existing:
+        await session.execute(delete(Match).where(Match.id.in_(list(existing.values()))))
+    await notify_structures(session, told)
+    return [(row["need_id"], row["offer_id"]) for row in rows]
 
 
-async def _tell(session: AsyncSession, need: Listing, offer: Listing, value: float) -> None:
+async def match_listing(
+    session: AsyncSession, dialect: str, listing_id: int
+) -> list[tuple[int, int]]:
+    """Match one listing again in one session (:func:`find`, then :func:`store`)."""
+    return await store(session, dialect, await find(session, dialect, listing_id))
+
+
+def _upsert(dialect: str, rows: list[dict[str, Any]]) -> Any:
+    """One statement for every pair: new ones inserted, known ones updated (a pair
+    another worker stored meanwhile is updated too)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(cast(Table, Match.__table__)).values(rows)
+    fresh = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=["need_id", "offer_id"],
+        set_={
+            "score": fresh.score,
+            "reasons": fresh.reasons,
+            "distance_km": fresh.distance_km,
+            "updated_at": fresh.updated_at,
+        },
+    )
+
+
+def _told(
+    need: Listing | Row[Any], offer: Listing | Row[Any], value: float
+) -> list[tuple[int, str, dict[str, object], str]]:
     """A new pair: each local structure is told of the other side's listing."""
+    told: list[tuple[int, str, dict[str, object], str]] = []
     for mine, theirs in ((need, offer), (offer, need)):
         if mine.local and mine.structure_id is not None:
-            await notify_structure(
-                session,
-                mine.structure_id,
-                "match",
-                {
-                    "listing": mine.id,
-                    "listing_title": mine.title,
-                    "match": theirs.id,
-                    "match_title": theirs.title,
-                    "match_origin": theirs.origin,
-                    "score": value,
-                },
-                url=f"/listings/{theirs.id}",
-            )
+            data: dict[str, object] = {
+                "listing": mine.id,
+                "listing_title": mine.title,
+                "match": theirs.id,
+                "match_title": theirs.title,
+                "match_origin": theirs.origin,
+                "score": value,
+            }
+            told.append((mine.structure_id, "match", data, f"/listings/{theirs.id}"))
+    return told
 
 
 async def run_queue(db: Database, transaction: Any, *, batch: int = BATCH) -> int:
@@ -220,8 +212,10 @@ async def run_queue(db: Database, transaction: Any, *, batch: int = BATCH) -> in
     done = 0
     for listing_id, queued_at in jobs:
         try:
+            async with db.read() as reading:  # on SQLite, without the writer's slot
+                found = await find(reading, db.dialect, listing_id)
             async with transaction() as session:
-                await match_listing(session, db.dialect, listing_id)
+                await store(session, db.dialect, found)
                 await session.execute(
                     delete(MatchJob).where(
                         MatchJob.listing_id == listing_id, MatchJob.queued_at == queued_at
