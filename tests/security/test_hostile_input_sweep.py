@@ -214,10 +214,8 @@ async def test_no_api_field_answers_500_to_hostile_values(world: World, endpoint
     sweep.done(len(HOSTILE_VALUES))
 
 
-async def test_no_page_or_api_read_answers_500_to_hostile_query_parameters(world: World) -> None:
-    """Sweep: every GET route without path parameters (and a structure's pages), each usual
-    query parameter set to 2**64, -1, a date past the calendar, ``1e400``, 5,000
-    characters, NUL. Never a 500."""
+def _query_paths(world: World) -> list[str]:
+    """Every GET route without path parameters, and a structure's pages."""
     paths = [
         rule.rule
         for rule in world.node.app.url_map.iter_rules()
@@ -225,6 +223,40 @@ async def test_no_page_or_api_read_answers_500_to_hostile_query_parameters(world
     ]
     paths += ["/@ferme", "/@ferme/followers", "/@ferme/feed.atom", "/actors/ferme/outbox"]
     paths += ["/api/v1/structures/ferme/followers", "/api/v1/communities/jardins/posts"]
+    return paths
+
+
+def _form_paths(world: World) -> list[str]:
+    """Every form of the pages: the POST routes without path parameters."""
+    return [
+        rule.rule
+        for rule in world.node.app.url_map.iter_rules()
+        if "POST" in (rule.methods or set())
+        and not rule.arguments
+        and not rule.rule.startswith(("/api/", "/inbox", "/logout"))
+    ]
+
+
+# Each sweep runs in parts (every PARTS-th path from the part's own index): the parts
+# together send every request of the whole sweep, and xdist spreads them over its workers
+# instead of leaving one worker alone with a sweep of a minute at the end of a run.
+QUERY_PARTS = 4
+FORM_PARTS = 3
+PER_QUERY_PATH = len(QUERY_VALUES) + len(QUERY_NAMES)
+FORM_VALUES = (str(2**64), str(2**31), "9999-12-31", "x" * 20_000, "-1", "\x00")
+PER_FORM_PATH = len(FORM_VALUES) + 2 * len(FORM_NAMES)
+
+
+@pytest.mark.parametrize("part", range(QUERY_PARTS), ids=lambda i: f"part{i + 1}of{QUERY_PARTS}")
+async def test_no_page_or_api_read_answers_500_to_hostile_query_parameters(
+    world: World, part: int
+) -> None:
+    """Sweep: every GET route without path parameters (and a structure's pages), each usual
+    query parameter set to 2**64, -1, a date past the calendar, ``1e400``, 5,000
+    characters, NUL. Never a 500."""
+    every = _query_paths(world)
+    assert len(every) * PER_QUERY_PATH >= 500, len(every)  # the whole sweep, all parts
+    paths = every[part::QUERY_PARTS]
     sweep = Sweep()
     for path in paths:
         for value in QUERY_VALUES:
@@ -243,25 +275,22 @@ async def test_no_page_or_api_read_answers_500_to_hostile_query_parameters(world
             else:
                 response = await world.browser.client.get(path, query_string=query, scheme="https")
             await sweep.check(response, f"GET {path}?{name}=2**64")
-    sweep.done(500)
+    sweep.done(len(paths) * PER_QUERY_PATH)
 
 
-async def test_no_form_answers_500_to_hostile_values(world: World) -> None:
+@pytest.mark.parametrize("part", range(FORM_PARTS), ids=lambda i: f"part{i + 1}of{FORM_PARTS}")
+async def test_no_form_answers_500_to_hostile_values(world: World, part: int) -> None:
     """Sweep: every form of the pages (POST routes without path parameters), each usual
     field set to an id past the range, a date past the calendar, 20,000 characters, NUL.
     Never a 500."""
     csrf = (await world.browser.get("/account")).csrf
-    paths = [
-        rule.rule
-        for rule in world.node.app.url_map.iter_rules()
-        if "POST" in (rule.methods or set())
-        and not rule.arguments
-        and not rule.rule.startswith(("/api/", "/inbox", "/logout"))
-    ]
+    every = _form_paths(world)
+    assert len(every) * PER_FORM_PATH >= 500, len(every)  # the whole sweep, all parts
+    paths = every[part::FORM_PARTS]
     base = {**LISTING_FORM, "structure": "ferme", "from": "ferme", "to": "voisin"}
     sweep = Sweep()
     for path in paths:
-        for value in (str(2**64), str(2**31), "9999-12-31", "x" * 20_000, "-1", "\x00"):
+        for value in FORM_VALUES:
             form = {**base, **dict.fromkeys(FORM_NAMES, value), "csrf_token": csrf}
             response = await world.browser.client.post(path, form=form, scheme="https")
             await sweep.check(response, f"POST {path} …={value[:20]!r}")
@@ -273,4 +302,4 @@ async def test_no_form_answers_500_to_hostile_values(world: World) -> None:
                 form = {**base, name: value, "csrf_token": csrf}
                 response = await world.browser.client.post(path, form=form, scheme="https")
                 await sweep.check(response, f"POST {path} {name}={value[:20]!r}")
-    sweep.done(500)
+    sweep.done(len(paths) * PER_FORM_PATH)
