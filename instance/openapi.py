@@ -10,8 +10,8 @@ default response where they declare none (OpenAPI requires one), and groups them
 tag: the first segment after ``/api/v1/`` (``listings``, ``messages``, …) unless the
 route names its own.
 
-The document is built once per app, on its first request (a quarter of a second of CPU
-for the hundred routes), and served from that copy afterwards: the routes do not change
+The document is built once per app, on its first request (about 50 ms of CPU
+for the forty API paths), and served from that copy afterwards: the routes do not change
 once the app serves.
 """
 
