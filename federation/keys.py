@@ -98,9 +98,26 @@ def public_key_pem(key: PublicKey) -> str:
 def ed25519_multibase(key: ed25519.Ed25519PublicKey) -> str:
     """The FEP-521a ``publicKeyMultibase`` of an Ed25519 key (starts ``z6Mk``)."""
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    from bovine.crypto.multibase import multibase_58btc_encode
+    return "z" + base58btc(_ED25519_MULTICODEC + raw)
 
-    return str(multibase_58btc_encode(_ED25519_MULTICODEC + raw))
+
+_BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def base58btc(data: bytes) -> str:
+    """``data`` in base58 with the Bitcoin alphabet (multibase ``z``), as bovine encodes it.
+
+    Written here rather than imported: importing bovine loads its HTTP clients and HTML
+    parser (most of a second), which every new key (``entraide init``, a structure
+    created) paid for ten lines of arithmetic.
+    """
+    number = int.from_bytes(data, "big")
+    digits: list[str] = []
+    while number:
+        number, digit = divmod(number, 58)
+        digits.append(_BASE58_ALPHABET[digit])
+    zeros = len(data) - len(data.lstrip(b"\0"))
+    return "1" * zeros + "".join(reversed(digits))
 
 
 def same_public_key(a: PublicKey, b: PublicKey) -> bool:

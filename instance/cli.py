@@ -8,6 +8,7 @@ other error, with one clear line on stderr — no traceback unless ``--debug``.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 
@@ -166,24 +167,31 @@ def _user(args: argparse.Namespace) -> int:
     return cli_structures.user_delete(args)
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    # Imported here: a usage error or --help need not load the database layer.
-    from instance import cli_demo, cli_serve, commands
+# command → (module, function): only the module of the command run is imported (a
+# usage error, --help or `peer list` need not load the web app or the migrations).
+_HANDLERS: dict[str, tuple[str, str]] = {
+    "init": ("instance.commands", "init"),
+    "serve": ("instance.cli_serve", "serve"),
+    "worker": ("instance.cli_serve", "worker"),
+    "db": ("instance.commands", "db"),
+    "token": ("instance.commands", "token"),
+    "demo": ("instance.cli_demo", "demo"),
+    "backup": ("instance.commands", "backup"),
+    "restore": ("instance.commands", "restore"),
+}
 
-    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
-        "init": commands.init,
-        "serve": cli_serve.serve,
-        "worker": cli_serve.worker,
-        "db": commands.db,
+
+def _dispatch(args: argparse.Namespace) -> int:
+    local: dict[str, Callable[[argparse.Namespace], int]] = {
         "user": _user,
         "structure": _structure,
-        "token": commands.token,
-        "demo": cli_demo.demo,
-        "backup": commands.backup,
-        "restore": commands.restore,
+        **FEDERATION_HANDLERS,
     }
-    handlers.update(FEDERATION_HANDLERS)
-    return handlers[args.command](args)
+    handler = local.get(args.command)
+    if handler is None:
+        module, name = _HANDLERS[args.command]
+        handler = getattr(importlib.import_module(module), name)
+    return handler(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -65,16 +65,31 @@ def add_federation_commands(sub: Sub) -> None:
 
 
 async def _with_node(args: argparse.Namespace, work: Callable[[Any], Awaitable[Any]]) -> Any:
-    from instance import create_app
-    from instance.node import current_node
+    """Run ``work`` with the node's container (database, HTTP client, keys), without the
+    web app: these commands never serve a request, and building the app (its pages, API
+    and templates) cost them a second of imports."""
+    from actors.urls import Urls
+    from config.database import Database
+    from instance.background import Background
+    from instance.node import Node
 
-    app = create_app(settings_for(args), run_workers=False)
-    await app.startup()
+    settings = settings_for(args)
+    node = Node(
+        settings=settings,
+        db=Database(
+            settings.database_url,
+            pool_size=settings.database.pool_size,
+            statement_timeout=settings.database.statement_timeout_seconds,
+        ),
+        urls=Urls(settings.base_url),
+        background=Background(),
+    )
+    node.open_http()
     try:
-        async with app.app_context():
-            return await work(current_node())
+        return await work(node)
     finally:
-        await app.shutdown()
+        await node.close_http()
+        await node.db.dispose()
 
 
 def _run(args: argparse.Namespace, work: Callable[[Any], Awaitable[Any]]) -> Any:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import httpx
-from quart import current_app
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.local import territory_actor
@@ -191,5 +190,7 @@ class Node:
 
 def current_node() -> Node:
     """The node of the current app."""
+    from quart import current_app  # here: the commands that build a Node need no Quart
+
     node: Node = current_app.extensions["entraide"]
     return node

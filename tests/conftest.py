@@ -84,9 +84,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Long tests first (``e2e``, ``slow``), the rest in their usual order.
 
-    With ``pytest -n 2`` the two workers take tests in this order: the
-    end-to-end tests, a minute each, then start at once and the short tests
-    fill the gaps, instead of the long ones trailing at the end of the run.
+    With ``pytest -n 2`` (``--dist worksteal``, in ``pyproject.toml``) each
+    worker gets half of this list and starts with its long tests; a worker that
+    runs out of tests takes the last (short) ones of the other's queue, instead
+    of a long test trailing alone at the end of the run.
     """
     items.sort(
         key=lambda item: not (item.get_closest_marker("e2e") or item.get_closest_marker("slow"))

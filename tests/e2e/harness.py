@@ -2,7 +2,8 @@
 
 A :class:`Node` is one data directory made by the real console script
 (``entraide init --domain 127.0.0.1:PORT --scheme http
---allow-private-addresses``, on a free port, optionally ``--database-url``)
+--allow-private-addresses``, on a free port, optionally ``--database-url``;
+on SQLite over a copy of a database migrated once per test process)
 and, while it serves, one ``entraide serve --host 127.0.0.1 --port PORT``
 process: :meth:`Node.start` (waits until ``/api/v1/instance`` answers),
 :meth:`Node.stop` (SIGTERM, returns the exit status), :meth:`Node.kill`
@@ -24,6 +25,7 @@ calling environment are not passed on. Nothing listens anywhere but 127.0.0.1.
 
 from __future__ import annotations
 
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -51,6 +53,7 @@ from tests.e2e.processes import (
     clean_env,
     entraide_command,
     in_parallel,
+    migrated_sqlite,
     peer_through_cli,
     wait_for,
 )
@@ -138,7 +141,12 @@ class Node:
         return result
 
     def init(self) -> None:
-        """``entraide init`` for ``127.0.0.1:PORT`` over plain http."""
+        """``entraide init`` for ``127.0.0.1:PORT`` over plain http. On SQLite, into a copy
+        of a database already migrated (:func:`migrated_sqlite`): ``init`` then only
+        checks the schema, writes the settings and creates the territory."""
+        if not self.database_url:
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            shutil.copyfile(migrated_sqlite(), self.data_dir / "entraide.db")
         args = ["init", "--domain", self.domain, "--name", f"Territoire {self.name}"]
         args += ["--scheme", "http", "--allow-private-addresses"]
         if self.database_url:

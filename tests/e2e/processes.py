@@ -11,6 +11,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -57,6 +59,32 @@ def _kill_leftovers() -> None:
 
 
 atexit.register(_kill_leftovers)
+
+
+_TEMPLATE: list[Path] = []
+_TEMPLATE_LOCK = threading.Lock()
+
+
+def migrated_sqlite() -> Path:
+    """An empty SQLite database at the schema's head, migrated once per test process.
+
+    ``Node.init`` copies it into a new data directory before ``entraide init``, which
+    then finds the schema current and only writes the settings and creates the
+    territory: the migrations' second of CPU is paid once, not for every node. (The
+    migrations themselves are tested by ``tests/cli`` — ``init`` on an empty directory —
+    and ``tests/foundation/test_migrations.py``.)
+    """
+    with _TEMPLATE_LOCK:  # nodes are initialised from several threads at once
+        if not _TEMPLATE:
+            from instance.migrate import upgrade
+            from tests.databases import in_thread
+
+            directory = Path(tempfile.mkdtemp(prefix="entraide-e2e-template-"))
+            atexit.register(shutil.rmtree, directory, True)
+            path = directory / "entraide.db"
+            in_thread(upgrade, f"sqlite+aiosqlite:///{path}")
+            _TEMPLATE.append(path)
+        return _TEMPLATE[0]
 
 
 def entraide_command() -> list[str]:

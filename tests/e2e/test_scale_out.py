@@ -94,7 +94,9 @@ def _process(node: Node, *args: str, log: str) -> subprocess.Popen[bytes]:
 def pg_node(tmp_path: Path, templates: DatabaseTemplates) -> Node:
     if templates.cluster is None:
         pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found: PostgreSQL tests skipped")
-    node = Node(tmp_path / "pg", "pg", database_url=templates.empty_postgres_url())
+    # A copy of the migrated template: `init` on an empty PostgreSQL database, which
+    # migrates it, is test_processes' and tests/cli's to check.
+    node = Node(tmp_path / "pg", "pg", database_url=templates.postgres_url())
     node.init()
     return node
 

@@ -17,8 +17,9 @@ world = hostile_input_support.world
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.dialect,
-]  # 32-bit ids and NUL reach PostgreSQL
+    pytest.mark.dialect,  # 32-bit ids and NUL reach PostgreSQL
+    pytest.mark.slow,  # thousands of requests: among the first tests a worker takes
+]
 
 
 # --- the sweep ------------------------------------------------------------------------------
@@ -214,10 +215,8 @@ async def test_no_api_field_answers_500_to_hostile_values(world: World, endpoint
     sweep.done(len(HOSTILE_VALUES))
 
 
-async def test_no_page_or_api_read_answers_500_to_hostile_query_parameters(world: World) -> None:
-    """Sweep: every GET route without path parameters (and a structure's pages), each usual
-    query parameter set to 2**64, -1, a date past the calendar, ``1e400``, 5,000
-    characters, NUL. Never a 500."""
+def _query_paths(world: World) -> list[str]:
+    """Every GET route without path parameters, and a structure's pages."""
     paths = [
         rule.rule
         for rule in world.node.app.url_map.iter_rules()
@@ -225,6 +224,41 @@ async def test_no_page_or_api_read_answers_500_to_hostile_query_parameters(world
     ]
     paths += ["/@ferme", "/@ferme/followers", "/@ferme/feed.atom", "/actors/ferme/outbox"]
     paths += ["/api/v1/structures/ferme/followers", "/api/v1/communities/jardins/posts"]
+    return paths
+
+
+def _form_paths(world: World) -> list[str]:
+    """Every form of the pages: the POST routes without path parameters."""
+    return [
+        rule.rule
+        for rule in world.node.app.url_map.iter_rules()
+        if "POST" in (rule.methods or set())
+        and not rule.arguments
+        and not rule.rule.startswith(("/api/", "/inbox", "/logout"))
+    ]
+
+
+# The query sweep runs in parts (every QUERY_PARTS-th path from the part's own index): the
+# parts together send every request of the whole sweep, and xdist spreads them over its
+# workers instead of leaving one worker alone with a sweep of a minute at the end of a run.
+# (The form sweep stays whole: its posts end the session it runs in — split, a later part
+# found itself logged out — so its parts would not start from the state the sweep starts
+# from.)
+QUERY_PARTS = 4
+PER_QUERY_PATH = len(QUERY_VALUES) + len(QUERY_NAMES)
+FORM_VALUES = (str(2**64), str(2**31), "9999-12-31", "x" * 20_000, "-1", "\x00")
+
+
+@pytest.mark.parametrize("part", range(QUERY_PARTS), ids=lambda i: f"part{i + 1}of{QUERY_PARTS}")
+async def test_no_page_or_api_read_answers_500_to_hostile_query_parameters(
+    world: World, part: int
+) -> None:
+    """Sweep: every GET route without path parameters (and a structure's pages), each usual
+    query parameter set to 2**64, -1, a date past the calendar, ``1e400``, 5,000
+    characters, NUL. Never a 500."""
+    every = _query_paths(world)
+    assert len(every) * PER_QUERY_PATH >= 500, len(every)  # the whole sweep, all parts
+    paths = every[part::QUERY_PARTS]
     sweep = Sweep()
     for path in paths:
         for value in QUERY_VALUES:
@@ -243,7 +277,7 @@ async def test_no_page_or_api_read_answers_500_to_hostile_query_parameters(world
             else:
                 response = await world.browser.client.get(path, query_string=query, scheme="https")
             await sweep.check(response, f"GET {path}?{name}=2**64")
-    sweep.done(500)
+    sweep.done(len(paths) * PER_QUERY_PATH)
 
 
 async def test_no_form_answers_500_to_hostile_values(world: World) -> None:
@@ -251,17 +285,11 @@ async def test_no_form_answers_500_to_hostile_values(world: World) -> None:
     field set to an id past the range, a date past the calendar, 20,000 characters, NUL.
     Never a 500."""
     csrf = (await world.browser.get("/account")).csrf
-    paths = [
-        rule.rule
-        for rule in world.node.app.url_map.iter_rules()
-        if "POST" in (rule.methods or set())
-        and not rule.arguments
-        and not rule.rule.startswith(("/api/", "/inbox", "/logout"))
-    ]
+    paths = _form_paths(world)
     base = {**LISTING_FORM, "structure": "ferme", "from": "ferme", "to": "voisin"}
     sweep = Sweep()
     for path in paths:
-        for value in (str(2**64), str(2**31), "9999-12-31", "x" * 20_000, "-1", "\x00"):
+        for value in FORM_VALUES:
             form = {**base, **dict.fromkeys(FORM_NAMES, value), "csrf_token": csrf}
             response = await world.browser.client.post(path, form=form, scheme="https")
             await sweep.check(response, f"POST {path} …={value[:20]!r}")

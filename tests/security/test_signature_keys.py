@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from federation.errors import KeyFetchError, PayloadError, SignatureError
-from federation.keys import ed25519_multibase, on_host, public_key_pem
+from federation.keys import base58btc, ed25519_multibase, on_host, public_key_pem
 from federation.signatures import (
     HttpSignatureAuth,
     PublicKey,
@@ -143,6 +143,14 @@ class TestKeys:
         assert isinstance(loaded, ed25519.Ed25519PublicKey)
         raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
         assert loaded.public_bytes(*raw) == key.public_bytes(*raw)
+
+    @pytest.mark.parametrize(
+        "data", [b"", b"\0", b"\0\0\x01", b"\xed\x01" + bytes(range(32)), bytes(range(255, 0, -7))]
+    )
+    def test_base58btc_is_bovines(self, data: bytes) -> None:
+        from bovine.crypto.multibase import multibase_58btc_encode
+
+        assert "z" + base58btc(data) == multibase_58btc_encode(data)
 
     def test_fep_521a_example_key_loads(self) -> None:
         # The Multikey example of FEP-521a (also in /work/shared research notes).
