@@ -9,6 +9,7 @@ shared HTTP client and the background workers. Code reaches it with
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -60,6 +61,9 @@ class Node:
         default_factory=OrderedDict, init=False, repr=False
     )
     _closing: set[asyncio.Future[None]] = field(default_factory=set, init=False, repr=False)
+    # When this process last accepted activities at its inbox (``time.monotonic()``):
+    # the matching loop waits for a quiet moment (``instance.workers.matching_may_run``).
+    inbox_accepted_at: float = field(default=-1e9, init=False, repr=False)
     _poster: Poster | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +83,7 @@ class Node:
             async def before_commit(session: AsyncSession, domains: set[str]) -> None:
                 await revive_any(session, domains)
                 wake_after_commit(session, Queue.INBOX)
+                self.inbox_accepted_at = time.monotonic()  # matching yields meanwhile
 
             self._inbox_writer = GroupCommit(self.transaction, before_commit=before_commit)
         return self._inbox_writer

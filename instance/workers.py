@@ -12,6 +12,7 @@ and benchmarks to drain the queues on demand.
 from __future__ import annotations
 
 import logging
+import time
 
 from federation import delivery
 from federation.delivery import DeliveryWorker
@@ -25,6 +26,21 @@ log = logging.getLogger(__name__)
 EXPIRY_INTERVAL = 600.0  # seconds between two expiry passes
 MAIL_INTERVAL = 30.0
 STATS_INTERVAL = 10.0  # seconds between two refreshes of the dashboard's days
+MATCHING_QUIET = 0.5  # seconds without an activity accepted before matching runs
+MATCHING_WAIT_MAX = 10.0  # ... but a batch of matching never waits longer than this
+
+
+def matching_may_run(accepted_at: float, waiting_since: float, now: float) -> bool:
+    """Whether the matching loop may take its next batch now (monotonic seconds).
+
+    Accepting comes first: while this process's inbox is accepting activities (a burst
+    of listings from a peer), matching — tens of milliseconds of CPU a listing, in the
+    same process on SQLite — waits until the inbox has been quiet for
+    :data:`MATCHING_QUIET` seconds, so that it does not slow the 202s down. It never
+    waits more than :data:`MATCHING_WAIT_MAX` seconds for a batch: under a burst that
+    does not end, matching still moves, one batch at a time, and catches up after.
+    """
+    return now - accepted_at >= MATCHING_QUIET or now - waiting_since >= MATCHING_WAIT_MAX
 
 
 def make_delivery_worker(node: Node) -> DeliveryWorker:
@@ -124,6 +140,11 @@ def register_loops(node: Node) -> None:
         from instance.services.matching import run_queue
 
         while not bg.stopping.is_set():
+            waiting_since = time.monotonic()
+            while not matching_may_run(node.inbox_accepted_at, waiting_since, time.monotonic()):
+                await bg.sleep("matching-quiet", MATCHING_QUIET / 2)
+                if bg.stopping.is_set():
+                    return
             if not await run_queue(node.db, node.transaction):
                 await bg.sleep("matching", node.settings.workers.poll_interval)
 
