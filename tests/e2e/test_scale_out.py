@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -28,7 +29,7 @@ import httpx
 import pytest
 
 from bench.delivery import PORTS, Receiver, delivery_states, enqueue_deliveries
-from tests.databases import DatabaseTemplates, free_port
+from tests.databases import DatabaseTemplates
 from tests.e2e.harness import HOST, Node, clean_env, entraide_command, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -41,7 +42,16 @@ class ReceiverThread:
 
     def __init__(self, expected: int) -> None:
         self.receiver = Receiver(expected)
-        self.ports = [free_port() for _ in range(PORTS)]
+        # Bound here and handed to Hypercorn by descriptor: a port picked free and bound
+        # later could be taken meanwhile by another test's process (EADDRINUSE).
+        self._fds: list[int] = []
+        self.ports: list[int] = []
+        for _ in range(PORTS):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((HOST, 0))
+            self.ports.append(sock.getsockname()[1])
+            self._fds.append(sock.detach())  # Hypercorn owns and closes it
         self._loop = asyncio.new_event_loop()
         self._stop: asyncio.Event | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -52,7 +62,7 @@ class ReceiverThread:
 
         asyncio.set_event_loop(self._loop)
         config = Config()
-        config.bind = [f"{HOST}:{port}" for port in self.ports]
+        config.bind = [f"fd://{fd}" for fd in self._fds]
         config.accesslog = None
         config.loglevel = "WARNING"
         config.keep_alive_timeout = 60
