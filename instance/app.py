@@ -21,11 +21,8 @@ from quart.wrappers import Request as QuartRequest
 from quart_auth import QuartAuth
 from quart_schema import Info, QuartSchema
 
-from actors.urls import Urls
-from config.database import Database
 from config.settings import Settings
 from domain.logos import UPLOAD_BODY_MAX
-from instance.background import Background
 from instance.csrf import exempt_from_forms, init_csrf
 from instance.errors import register_error_handlers
 from instance.i18n import init_i18n
@@ -75,17 +72,7 @@ def create_app(
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     init_ids(app)  # before any route is added: every <int:…> is a bounded id
-    node = Node(
-        settings=settings,
-        db=Database(
-            settings.database_url,
-            pool_size=settings.database.pool_size,
-            statement_timeout=settings.database.statement_timeout_seconds,
-        ),
-        urls=Urls(settings.base_url),
-        background=Background(),
-        http_transport=http_transport,
-    )
+    node = Node.from_settings(settings, http_transport=http_transport)
     app.extensions["entraide"] = node
 
     QuartAuth(app)

@@ -68,22 +68,9 @@ async def _with_node(args: argparse.Namespace, work: Callable[[Any], Awaitable[A
     """Run ``work`` with the node's container (database, HTTP client, keys), without the
     web app: these commands never serve a request, and building the app (its pages, API
     and templates) cost them a second of imports."""
-    from actors.urls import Urls
-    from config.database import Database
-    from instance.background import Background
     from instance.node import Node
 
-    settings = settings_for(args)
-    node = Node(
-        settings=settings,
-        db=Database(
-            settings.database_url,
-            pool_size=settings.database.pool_size,
-            statement_timeout=settings.database.statement_timeout_seconds,
-        ),
-        urls=Urls(settings.base_url),
-        background=Background(),
-    )
+    node = Node.from_settings(settings_for(args))
     node.open_http()
     try:
         return await work(node)

@@ -66,6 +66,25 @@ class Node:
     inbox_accepted_at: float = field(default=-1e9, init=False, repr=False)
     _poster: Poster | None = field(default=None, init=False, repr=False)
 
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, http_transport: httpx.AsyncBaseTransport | None = None
+    ) -> Node:
+        """The node of ``settings``: its database, URLs and (not yet started) loops."""
+        from instance.background import Background
+
+        return cls(
+            settings=settings,
+            db=Database(
+                settings.database_url,
+                pool_size=settings.database.pool_size,
+                statement_timeout=settings.database.statement_timeout_seconds,
+            ),
+            urls=Urls(settings.base_url),
+            background=Background(),
+            http_transport=http_transport,
+        )
+
     def __post_init__(self) -> None:
         self.remote = Remote(
             self.db,
