@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defaultload, lazyload
 
 from config.database import utcnow
 from domain import structure_states
@@ -226,12 +227,20 @@ async def create_structure(
 
 
 async def structures_of(session: AsyncSession, person: Person) -> list[Structure]:
-    """The structures a person acts for, by name."""
+    """The structures a person acts for, by name.
+
+    Each comes with its actor but not with its other memberships nor its actor's keys
+    (eager by default: for administration and signing, where the structure is read again);
+    this list is on every page of a person who acts for a structure."""
     result = await session.execute(
         select(Structure)
         .join(Membership)
         .where(Membership.person_id == person.id)
         .order_by(Structure.name)
+        .options(
+            lazyload(Structure.memberships),
+            defaultload(Structure.actor).lazyload(Actor.keys),
+        )
     )
     return list(result.scalars().unique())
 

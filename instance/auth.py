@@ -40,10 +40,12 @@ from quart import g, request
 from quart_auth import AuthUser, current_user, login_user, logout_user
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from config.database import utcnow
-from domain.models import Person, WebSession
+from domain.models import Membership, Person, Structure, WebSession
 from domain.people import person_for_token
+from federation.models import Actor
 from instance.csrf import rotate_csrf
 from instance.errors import ApiError
 from instance.i18n import select_locale
@@ -66,11 +68,19 @@ async def load_current_person(session: AsyncSession) -> Person | None:
     secret = login_cookie()
     if secret is None:
         return None
+    # The person's memberships come with their structures and actors (eager by default),
+    # but not each structure's other memberships nor the actors' keys: those are for
+    # administration and signing, and loading them cost two queries on every page.
+    structure = selectinload(Person.memberships).defaultload(Membership.structure)
     person = (
         await session.execute(
             select(Person)
             .join(WebSession, WebSession.person_id == Person.id)
             .where(WebSession.token_hash == _hash(secret), WebSession.expires_at > utcnow())
+            .options(
+                structure.lazyload(Structure.memberships),
+                structure.defaultload(Structure.actor).lazyload(Actor.keys),
+            )
         )
     ).scalar_one_or_none()
     if person is None or person.disabled_at is not None:

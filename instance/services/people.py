@@ -6,34 +6,42 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.models import Person
+from domain.models import Membership, Person, Structure
 from domain.social import Message, Notification, Participant
-from instance.services.structures import person_actor_ids
 
 
-async def unread_messages(session: AsyncSession, person: Person) -> int:
-    """Messages written to the person's structures since each last read its thread."""
-    actor_ids = await person_actor_ids(session, person)
-    if not actor_ids:
-        return 0
-    count = await session.scalar(
+async def waiting_counts(session: AsyncSession, person: Person) -> tuple[int, int]:
+    """``(unread messages, unread notifications)`` of ``person``, in one statement: the
+    header's badges, on every page a signed-in person sees.
+
+    A message is unread when it was written to one of the approved structures the person
+    acts for, by someone else, since that structure last read its thread; a notification
+    when it has no ``read_at``."""
+    actors = (
+        select(Structure.actor_id)
+        .join(Membership, Membership.structure_id == Structure.id)
+        .where(
+            Membership.person_id == person.id,
+            Structure.is_visible,
+            Structure.actor_id.is_not(None),
+        )
+        .scalar_subquery()
+    )
+    messages = (
         select(func.count(func.distinct(Message.id)))
         .join(Participant, Participant.conversation_id == Message.conversation_id)
         .where(
-            Participant.actor_id.in_(actor_ids),
-            Message.author_id.not_in(actor_ids),
+            Participant.actor_id.in_(actors),
+            Message.author_id.not_in(actors),
             (Participant.last_read_at.is_(None))
             | (Message.published_at > Participant.last_read_at),
         )
+        .scalar_subquery()
     )
-    return int(count or 0)
-
-
-async def unread_notifications(session: AsyncSession, person: Person) -> int:
-    """Notifications of the person not read yet."""
-    count = await session.scalar(
-        select(func.count(Notification.id)).where(
-            Notification.person_id == person.id, Notification.read_at.is_(None)
-        )
+    notifications = (
+        select(func.count(Notification.id))
+        .where(Notification.person_id == person.id, Notification.read_at.is_(None))
+        .scalar_subquery()
     )
-    return int(count or 0)
+    row = (await session.execute(select(messages, notifications))).one()
+    return int(row[0] or 0), int(row[1] or 0)

@@ -28,7 +28,7 @@ from domain.people import structures_of
 from instance.auth import load_current_person, login_cookie
 from instance.node import current_node
 from instance.services.directory import territory_names
-from instance.services.people import unread_messages, unread_notifications
+from instance.services.people import waiting_counts
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +55,15 @@ async def remember_viewer(session: AsyncSession, person: Person | None) -> None:
     if person is None:
         g.viewer = None
         return
+    messages, notifications = await waiting_counts(session, person)
     g.viewer = Viewer(
         id=person.id,
         email=person.email,
         display_name=person.display_name,
         is_admin=person.is_admin,
         is_moderator=person.is_moderator,
-        unread_messages=await unread_messages(session, person),
-        unread_notifications=await unread_notifications(session, person),
+        unread_messages=messages,
+        unread_notifications=notifications,
     )
 
 

@@ -18,15 +18,15 @@ async def test_unread_notifications_and_marking_them_read(node: TestNode) -> Non
     async with node.node.transaction() as session:
         person = await find_person(session, "someone@example.org")
         assert person is not None
-        assert await people.unread_notifications(session, person) == 3
-        assert await people.unread_messages(session, person) == 0  # acts for no structure
+        # Three notifications; no message, as the person acts for no structure.
+        assert await people.waiting_counts(session, person) == (0, 3)
         await notifications.mark_read(session, person, "/a")
     async with node.node.transaction() as session:
         person = await find_person(session, "someone@example.org")
         assert person is not None
-        assert await people.unread_notifications(session, person) == 1
+        assert await people.waiting_counts(session, person) == (0, 1)
         await notifications.mark_read(session, person)
     async with node.node.db.session() as session:
         person = await find_person(session, "someone@example.org")
         assert person is not None
-        assert await people.unread_notifications(session, person) == 0
+        assert await people.waiting_counts(session, person) == (0, 0)
