@@ -46,6 +46,10 @@ class PgCluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+asyncpg://{PG_USER}@127.0.0.1:{self.port}/{database}"
 
+    def major_version(self) -> int:
+        """The server's major version (``PG_VERSION`` of its data directory)."""
+        return int((self.root / "data" / "PG_VERSION").read_text().split(".")[0])
+
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             list(args), check=True, capture_output=True, text=True, user=self.run_as, cwd=self.root

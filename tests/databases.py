@@ -67,9 +67,15 @@ class DatabaseTemplates:
             in_thread(upgrade, self.cluster.url(name))
             self._pg_template = name
         database = "t_" + uuid.uuid4().hex[:16]
+        # FILE_COPY copies the template's files (about 70 ms here) where PostgreSQL 15's
+        # default, WAL_LOG, writes every page through the WAL (about 120 ms): with fsync
+        # off the checkpoint FILE_COPY needs is cheap. Older servers know only the copy.
+        strategy = " STRATEGY FILE_COPY" if self.cluster.major_version() >= 15 else ""
         in_thread(
             asyncio.run,
-            self.cluster.execute(f"CREATE DATABASE {database} TEMPLATE {self._pg_template}"),
+            self.cluster.execute(
+                f"CREATE DATABASE {database} TEMPLATE {self._pg_template}{strategy}"
+            ),
         )
         return self.cluster.url(database)
 
