@@ -1,6 +1,6 @@
 """Fixtures of the browser tests: Chromium driven by Playwright against real servers.
 
-One Chromium per test process (``chromium``), the system's (``PLAYWRIGHT_CHROMIUM``, else
+One Chromium per module (``chromium``), the system's (``PLAYWRIGHT_CHROMIUM``, else
 ``chromium`` or ``chromium-browser`` on the ``PATH``, else ``/usr/bin/chromium``; never
 one downloaded by ``playwright install``); where none is found, or Playwright is not
 installed, the whole directory is skipped with one line saying so. The servers are
@@ -35,9 +35,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"browser screenshots: {SCREENSHOTS}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
-    """A headless Chromium for the contexts of every browser test this process runs."""
+    """A headless Chromium for the module's contexts (not one per process: while
+    Playwright's synchronous API is open, its event loop runs in this thread, and every
+    asyncio test after it would fail to start its own)."""
     reason = skip_reason()
     if reason:
         pytest.skip(reason)
