@@ -147,6 +147,14 @@ def _rows(drains: dict[int, Drain], n: int) -> list[Row]:
             rows.append(
                 (f"{prefix}_worker{i}_cpu_per_post", worker / n, "ms", "one worker process")
             )
+            rows.append(
+                (
+                    f"{prefix}_worker{i}_core_share",
+                    worker / 1000 / drain.wall,
+                    "x",
+                    "its CPU over wall time: near 1, the worker is bound by its core",
+                )
+            )
         rows += [
             (
                 f"{prefix}_workers_cpu_per_post",
