@@ -35,9 +35,10 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Update, select, update
+from sqlalchemy import Table, Update, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,7 +47,7 @@ from federation.delivery_states import DELIVERY, DeliveryState
 from federation.errors import PayloadError
 from federation.keys import SigningKey, host_of
 from federation.keystore import actor_signing_key
-from federation.leases import claim_rows, release_leases
+from federation.leases import claim_returning, release_leases
 from federation.models import Activity, Actor, Delivery, DomainHealth
 from federation.retry import UNAVAILABLE_AFTER, next_attempt
 
@@ -151,10 +152,20 @@ async def claim(db: Database, worker_id: str, *, batch: int, lease_seconds: int)
     now = utcnow()
     unavailable = select(DomainHealth.domain).where(DomainHealth.unavailable_since.is_not(None))
     async with db.session() as session:
-        ids = await claim_rows(
+        # The rows' own columns come back from the claim itself; then each activity (its
+        # body serialised once) and the signing key of its actor once: a claim spans few
+        # activities and many inboxes.
+        claimed = await claim_returning(
             session,
             Delivery,
             worker_id,
+            [
+                Delivery.id,
+                Delivery.inbox_url,
+                Delivery.domain,
+                Delivery.tries,
+                Delivery.activity_id,
+            ],
             due=[
                 Delivery.state == "pending",
                 Delivery.next_attempt_at <= now,
@@ -166,21 +177,9 @@ async def claim(db: Database, worker_id: str, *, batch: int, lease_seconds: int)
             now=now,
             skip_locked=not db.is_sqlite,
         )
-        if not ids:
+        if not claimed:
             return []
-        # The rows' own columns, then each activity (its body serialised once) and the
-        # signing key of its actor once: a claim spans few activities and many inboxes.
-        rows = (
-            await session.execute(
-                select(
-                    Delivery.id,
-                    Delivery.inbox_url,
-                    Delivery.domain,
-                    Delivery.tries,
-                    Delivery.activity_id,
-                ).where(Delivery.id.in_(ids))
-            )
-        ).all()
+        rows = sorted(claimed, key=lambda row: row.id)
         senders = await session.execute(
             select(Activity, Actor)
             .join(Actor, Activity.actor_id == Actor.id)
@@ -211,15 +210,18 @@ async def claim(db: Database, worker_id: str, *, batch: int, lease_seconds: int)
         return jobs
 
 
+DELIVERIES = cast(Table, Delivery.__table__)
+
+
 def _recording(to: DeliveryState | None) -> Update:
-    """The ORM bulk UPDATE (by primary key) of outcomes ending in ``to``: when a state
-    changes, only rows that may change to it (``federation.delivery_states``) do."""
-    stmt = update(Delivery)
+    """The Core UPDATE (by primary key, ``b_id``; one executemany for many rows) of
+    outcomes ending in ``to``: when a state changes, only rows that may change to it
+    (``federation.delivery_states``) do. Core, not the ORM's bulk UPDATE: the rows are
+    plain dictionaries already, and the ORM's per-row work cost more than the SQL."""
+    stmt = update(DELIVERIES).where(DELIVERIES.c.id == bindparam("b_id"))
     if to is None:
         return stmt
-    return stmt.where(DELIVERY.may_move(Delivery.state, to)).execution_options(
-        synchronize_session=None
-    )
+    return stmt.where(DELIVERY.may_move(Delivery.state, to))
 
 
 async def _healths(session: AsyncSession, domains: set[str]) -> dict[str, DomainHealth]:
@@ -227,30 +229,51 @@ async def _healths(session: AsyncSession, domains: set[str]) -> dict[str, Domain
     return {health.domain: health for health in found.scalars()}
 
 
+async def _all_delivered(session: AsyncSession, domains: set[str], now: datetime) -> None:
+    """The servers whose every outcome of the batch is a success end healthy, whatever
+    they were: one UPDATE, no row read (a missing row is a server's first outcome)."""
+    healthy = (
+        update(DomainHealth)
+        .values(last_success_at=now, failures=0, failing_since=None, unavailable_since=None)
+        .returning(DomainHealth.domain)
+        .execution_options(synchronize_session=False)
+    )
+    found = await session.execute(healthy.where(DomainHealth.domain.in_(domains)))
+    if missing := domains - set(found.scalars()):
+        await ensure_health(session, missing)
+        await session.execute(healthy.where(DomainHealth.domain.in_(missing)))
+
+
 async def record(db: Database, outcomes: list[Outcome]) -> None:
     """Write a batch of outcomes: done, rescheduled, or dead.
 
     The rows are updated with one executemany per set of changed columns, after
-    every outcome has been applied to the ``domain_health`` rows (flushed once):
-    a batch costs a handful of statements, not two per delivery.
+    every outcome has been applied to the ``domain_health`` rows: a batch costs a
+    handful of statements, not two per delivery. A server with only successes in the
+    batch (the common case) gets one UPDATE; one with a failure is read and its
+    outcomes applied in order (flushed once).
     """
     if not outcomes:
         return
     now = utcnow()
     async with db.session() as session:
-        domains = {o.job.domain for o in outcomes}
-        healths = await _healths(session, domains)
-        if missing := domains - healths.keys():  # a server's first outcome
-            await ensure_health(session, missing)
-            healths |= await _healths(session, missing)
+        failing = {o.job.domain for o in outcomes if not o.ok}
+        if delivered := {o.job.domain for o in outcomes} - failing:
+            await _all_delivered(session, delivered, now)
+        healths: dict[str, DomainHealth] = {}
+        if failing:
+            healths = await _healths(session, failing)
+            if missing := failing - healths.keys():  # a server's first outcome
+                await ensure_health(session, missing)
+                healths |= await _healths(session, missing)
         # (columns, new state or None) -> rows: one executemany each.
         changes: dict[tuple[tuple[str, ...], DeliveryState | None], list[dict[str, Any]]] = (
             defaultdict(list)
         )
         for outcome in outcomes:
-            job, health = outcome.job, healths[outcome.job.domain]
+            job, health = outcome.job, healths.get(outcome.job.domain)
             values: dict[str, Any] = {
-                "id": job.id,
+                "b_id": job.id,
                 "locked_by": None,
                 "locked_until": None,
                 "tries": job.tries + 1,
@@ -259,6 +282,9 @@ async def record(db: Database, outcomes: list[Outcome]) -> None:
             }
             if outcome.ok:
                 values.update(state="done", done_at=now)
+                if health is None:  # recorded above by _all_delivered
+                    changes[tuple(sorted(values)), "done"].append(values)
+                    continue
                 health.last_success_at = now
                 health.failures = 0
                 health.failing_since = None
@@ -280,6 +306,7 @@ async def record(db: Database, outcomes: list[Outcome]) -> None:
                     )
                 else:
                     values.update(next_attempt_at=when)
+                assert health is not None  # a domain with a failure is in ``healths``
                 if health.failures == 0 or health.failing_since is None:
                     health.failing_since = now
                 health.failures += 1
@@ -292,5 +319,5 @@ async def record(db: Database, outcomes: list[Outcome]) -> None:
                     log.warning("domain %s marked unavailable", job.domain)
             changes[tuple(sorted(values)), values.get("state")].append(values)
         for (_, to), rows in changes.items():
-            # ORM bulk UPDATE by primary key: one executemany per set of columns.
+            # Core UPDATE by primary key: one executemany per set of columns.
             await session.execute(_recording(to), rows)
