@@ -40,15 +40,15 @@ from typing import Any, cast
 
 from sqlalchemy import Table, Update, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from config.database import Database, utcnow
 from federation.delivery_states import DELIVERY, DeliveryState
 from federation.errors import PayloadError
 from federation.keys import SigningKey, host_of
-from federation.keystore import actor_signing_key
+from federation.keystore import rsa_signing_keys
 from federation.leases import claim_returning, release_leases
-from federation.models import Activity, Actor, Delivery, DomainHealth
+from federation.models import Activity, Delivery, DomainHealth
 from federation.retry import UNAVAILABLE_AFTER, next_attempt
 
 log = logging.getLogger("federation.delivery")
@@ -78,12 +78,17 @@ async def enqueue(
     return len(seen)
 
 
-async def ensure_health(session: AsyncSession, domains: Iterable[str]) -> None:
+# A session, or a connection for Core statements (the delivery worker's hot path).
+Executor = AsyncSession | AsyncConnection
+
+
+async def ensure_health(session: Executor, domains: Iterable[str]) -> None:
     """Make sure each domain has a ``domain_health`` row (race-free insert)."""
     rows = [{"domain": d, "failures": 0} for d in set(domains)]
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
+    bind = session.get_bind() if isinstance(session, AsyncSession) else session
+    dialect = bind.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await session.execute(insert(DomainHealth).values(rows).on_conflict_do_nothing())
 
@@ -151,12 +156,13 @@ async def claim(db: Database, worker_id: str, *, batch: int, lease_seconds: int)
     """Take up to ``batch`` due deliveries for this worker."""
     now = utcnow()
     unavailable = select(DomainHealth.domain).where(DomainHealth.unavailable_since.is_not(None))
-    async with db.session() as session:
+    # Core statements on a connection: no ORM object is needed to send a delivery.
+    async with db.writing(), db.engine.begin() as connection:
         # The rows' own columns come back from the claim itself; then each activity (its
         # body serialised once) and the signing key of its actor once: a claim spans few
         # activities and many inboxes.
         claimed = await claim_returning(
-            session,
+            connection,
             Delivery,
             worker_id,
             [
@@ -180,18 +186,21 @@ async def claim(db: Database, worker_id: str, *, batch: int, lease_seconds: int)
         if not claimed:
             return []
         rows = sorted(claimed, key=lambda row: row.id)
-        senders = await session.execute(
-            select(Activity, Actor)
-            .join(Actor, Activity.actor_id == Actor.id)
-            .where(Activity.id.in_({row.activity_id for row in rows}))
-        )
+        activities = (
+            await connection.execute(
+                select(Activity.id, Activity.uri, Activity.body, Activity.actor_id).where(
+                    Activity.id.in_({row.activity_id for row in rows})
+                )
+            )
+        ).all()
+        keys = await rsa_signing_keys(connection, {activity.actor_id for activity in activities})
         prepared = {
             activity.id: (
                 json.dumps(activity.body).encode(),
-                actor_signing_key(actor),
+                keys[activity.actor_id],
                 activity.uri,
             )
-            for activity, actor in senders.all()
+            for activity in activities
         }
         jobs = []
         for row in rows:
@@ -229,7 +238,7 @@ async def _healths(session: AsyncSession, domains: set[str]) -> dict[str, Domain
     return {health.domain: health for health in found.scalars()}
 
 
-async def _all_delivered(session: AsyncSession, domains: set[str], now: datetime) -> None:
+async def _all_delivered(db: Executor, domains: set[str], now: datetime) -> None:
     """The servers whose every outcome of the batch is a success end healthy, whatever
     they were: one UPDATE, no row read (a missing row is a server's first outcome)."""
     healthy = (
@@ -238,10 +247,57 @@ async def _all_delivered(session: AsyncSession, domains: set[str], now: datetime
         .returning(DomainHealth.domain)
         .execution_options(synchronize_session=False)
     )
-    found = await session.execute(healthy.where(DomainHealth.domain.in_(domains)))
+    found = await db.execute(healthy.where(DomainHealth.domain.in_(domains)))
     if missing := domains - set(found.scalars()):
-        await ensure_health(session, missing)
-        await session.execute(healthy.where(DomainHealth.domain.in_(missing)))
+        await ensure_health(db, missing)
+        await db.execute(healthy.where(DomainHealth.domain.in_(missing)))
+
+
+def _row(outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """The columns of a delivery that ``outcome`` changes (``b_id``: its id)."""
+    job = outcome.job
+    values: dict[str, Any] = {
+        "b_id": job.id,
+        "locked_by": None,
+        "locked_until": None,
+        "tries": job.tries + 1,
+        "last_status": outcome.status,
+        "last_error": outcome.error,
+    }
+    if outcome.ok:
+        values.update(state="done", done_at=now)
+        return values
+    status = None if outcome.status == 0 else outcome.status
+    when = (
+        None
+        if outcome.status == 0
+        else next_attempt(job.tries + 1, status, now, retry_after=outcome.retry_after)
+    )
+    if when is None:
+        values.update(state="dead", done_at=now)
+        log.warning(
+            "giving up delivery of %s to %s: %s", job.activity_uri, job.inbox_url, outcome.error
+        )
+    else:
+        values.update(next_attempt_at=when)
+    return values
+
+
+def _apply(health: DomainHealth, outcome: Outcome, now: datetime) -> None:
+    """One outcome's effect on its server's health (in the order of the outcomes)."""
+    if outcome.ok:
+        health.last_success_at = now
+        health.failures = 0
+        health.failing_since = None
+        health.unavailable_since = None
+        return
+    if health.failures == 0 or health.failing_since is None:
+        health.failing_since = now
+    health.failures += 1
+    health.last_failure_at = now
+    if health.unavailable_since is None and now - health.failing_since >= UNAVAILABLE_AFTER:
+        health.unavailable_since = now
+        log.warning("domain %s marked unavailable", outcome.job.domain)
 
 
 async def record(db: Database, outcomes: list[Outcome]) -> None:
@@ -251,73 +307,38 @@ async def record(db: Database, outcomes: list[Outcome]) -> None:
     every outcome has been applied to the ``domain_health`` rows: a batch costs a
     handful of statements, not two per delivery. A server with only successes in the
     batch (the common case) gets one UPDATE; one with a failure is read and its
-    outcomes applied in order (flushed once).
+    outcomes applied in order (flushed once). A batch of successes only — a busy queue
+    to servers that answer — is written with Core statements on a connection, without
+    an ORM session.
     """
     if not outcomes:
         return
     now = utcnow()
+    rows = [_row(outcome, now) for outcome in outcomes]
+    # (columns, new state or None) -> rows: one executemany each.
+    changes: dict[tuple[tuple[str, ...], DeliveryState | None], list[dict[str, Any]]] = defaultdict(
+        list
+    )
+    for values in rows:
+        changes[tuple(sorted(values)), values.get("state")].append(values)
+    failing = {o.job.domain for o in outcomes if not o.ok}
+    delivered = {o.job.domain for o in outcomes} - failing
+    if not failing:
+        async with db.writing(), db.engine.begin() as connection:
+            await _all_delivered(connection, delivered, now)
+            for (_, to), group in changes.items():
+                await connection.execute(_recording(to), group)
+        return
     async with db.session() as session:
-        failing = {o.job.domain for o in outcomes if not o.ok}
-        if delivered := {o.job.domain for o in outcomes} - failing:
+        if delivered:
             await _all_delivered(session, delivered, now)
-        healths: dict[str, DomainHealth] = {}
-        if failing:
-            healths = await _healths(session, failing)
-            if missing := failing - healths.keys():  # a server's first outcome
-                await ensure_health(session, missing)
-                healths |= await _healths(session, missing)
-        # (columns, new state or None) -> rows: one executemany each.
-        changes: dict[tuple[tuple[str, ...], DeliveryState | None], list[dict[str, Any]]] = (
-            defaultdict(list)
-        )
+        healths = await _healths(session, failing)
+        if missing := failing - healths.keys():  # a server's first outcome
+            await ensure_health(session, missing)
+            healths |= await _healths(session, missing)
         for outcome in outcomes:
-            job, health = outcome.job, healths.get(outcome.job.domain)
-            values: dict[str, Any] = {
-                "b_id": job.id,
-                "locked_by": None,
-                "locked_until": None,
-                "tries": job.tries + 1,
-                "last_status": outcome.status,
-                "last_error": outcome.error,
-            }
-            if outcome.ok:
-                values.update(state="done", done_at=now)
-                if health is None:  # recorded above by _all_delivered
-                    changes[tuple(sorted(values)), "done"].append(values)
-                    continue
-                health.last_success_at = now
-                health.failures = 0
-                health.failing_since = None
-                health.unavailable_since = None
-            else:
-                status = None if outcome.status == 0 else outcome.status
-                when = (
-                    None
-                    if outcome.status == 0
-                    else next_attempt(job.tries + 1, status, now, retry_after=outcome.retry_after)
-                )
-                if when is None:
-                    values.update(state="dead", done_at=now)
-                    log.warning(
-                        "giving up delivery of %s to %s: %s",
-                        job.activity_uri,
-                        job.inbox_url,
-                        outcome.error,
-                    )
-                else:
-                    values.update(next_attempt_at=when)
-                assert health is not None  # a domain with a failure is in ``healths``
-                if health.failures == 0 or health.failing_since is None:
-                    health.failing_since = now
-                health.failures += 1
-                health.last_failure_at = now
-                if (
-                    health.unavailable_since is None
-                    and now - health.failing_since >= UNAVAILABLE_AFTER
-                ):
-                    health.unavailable_since = now
-                    log.warning("domain %s marked unavailable", job.domain)
-            changes[tuple(sorted(values)), values.get("state")].append(values)
-        for (_, to), rows in changes.items():
+            if health := healths.get(outcome.job.domain):
+                _apply(health, outcome, now)
+        for (_, to), group in changes.items():
             # Core UPDATE by primary key: one executemany per set of columns.
-            await session.execute(_recording(to), rows)
+            await session.execute(_recording(to), group)

@@ -6,10 +6,14 @@ cache: parsing a PEM RSA key costs about as much as one signature.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from federation.models import Actor, ActorKey
 from federation.signatures import SigningKey
@@ -41,3 +45,39 @@ def signing_key(key: ActorKey) -> SigningKey:
 def actor_signing_key(actor: Actor) -> SigningKey:
     """The RSA signing key of a local actor (what Mastodon verifies)."""
     return signing_key(current_key(actor, "rsa"))
+
+
+async def rsa_signing_keys(
+    db: AsyncConnection | AsyncSession, actor_ids: Iterable[int]
+) -> dict[int, SigningKey]:
+    """:func:`actor_signing_key` of each of these actors, read with one query of the keys'
+    columns (no ORM object: the delivery worker's claim). Raises ``LookupError`` like it
+    for an actor without an unrevoked RSA key or without its private half."""
+    wanted = set(actor_ids)
+    found = await db.execute(
+        select(
+            ActorKey.actor_id,
+            ActorKey.key_id,
+            ActorKey.private_key,
+            ActorKey.created_at,
+            ActorKey.id,
+        ).where(
+            ActorKey.actor_id.in_(wanted), ActorKey.kind == "rsa", ActorKey.revoked_at.is_(None)
+        )
+    )
+    newest: dict[int, Any] = {}
+    for row in found:
+        best = newest.get(row.actor_id)
+        if best is None or (row.created_at, row.id) > (best.created_at, best.id):
+            newest[row.actor_id] = row
+    keys = {}
+    for actor_id in wanted:
+        current = newest.get(actor_id)
+        if current is None:
+            raise LookupError(f"actor {actor_id} has no rsa key")
+        if current.private_key is None:
+            raise LookupError(f"no private key for {current.key_id}")
+        keys[actor_id] = SigningKey(
+            key_id=current.key_id, private_key=_parse_private(current.private_key)
+        )
+    return keys

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from config.database import Database
@@ -62,7 +62,7 @@ async def claim_rows(
 
 
 async def claim_returning(
-    session: AsyncSession,
+    session: AsyncSession | AsyncConnection,
     model: Queue,
     worker_id: str,
     columns: Sequence[InstrumentedAttribute[Any]],
