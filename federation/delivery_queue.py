@@ -35,7 +35,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, Update, bindparam, select, update
@@ -47,7 +47,7 @@ from federation.delivery_states import DELIVERY, DeliveryState
 from federation.errors import PayloadError
 from federation.keys import SigningKey, host_of
 from federation.keystore import rsa_signing_keys
-from federation.leases import claim_returning, release_leases
+from federation.leases import claim_statement, release_leases
 from federation.models import Activity, Delivery, DomainHealth
 from federation.retry import UNAVAILABLE_AFTER, next_attempt
 
@@ -152,47 +152,51 @@ class Outcome:
         return self.status is not None and 200 <= self.status < 300
 
 
+def _claiming(skip_locked: bool) -> Update:
+    """The claim's statement (:func:`~federation.leases.claim_statement`), built once."""
+    return claim_statement(
+        Delivery,
+        [Delivery.id, Delivery.inbox_url, Delivery.domain, Delivery.tries, Delivery.activity_id],
+        due=[
+            Delivery.state == "pending",
+            Delivery.next_attempt_at <= bindparam("now"),
+            Delivery.domain.not_in(
+                select(DomainHealth.domain).where(DomainHealth.unavailable_since.is_not(None))
+            ),
+        ],
+        order_by=[Delivery.next_attempt_at, Delivery.id],
+        skip_locked=skip_locked,
+    )
+
+
+# Built once (statements and their cache keys cost more than running them): the claim
+# (with SKIP LOCKED or without), the claimed rows' activities.
+_CLAIMS = {skip_locked: _claiming(skip_locked) for skip_locked in (False, True)}
+_ACTIVITIES = select(Activity.id, Activity.uri, Activity.body, Activity.actor_id).where(
+    Activity.id.in_(bindparam("ids", expanding=True))
+)
+
+
 async def claim(db: Database, worker_id: str, *, batch: int, lease_seconds: int) -> list[Job]:
     """Take up to ``batch`` due deliveries for this worker."""
     now = utcnow()
-    unavailable = select(DomainHealth.domain).where(DomainHealth.unavailable_since.is_not(None))
+    lease = {
+        "now": now,
+        "until": now + timedelta(seconds=lease_seconds),
+        "worker": worker_id,
+        "batch": batch,
+    }
     # Core statements on a connection: no ORM object is needed to send a delivery.
     async with db.writing(), db.engine.begin() as connection:
         # The rows' own columns come back from the claim itself; then each activity (its
         # body serialised once) and the signing key of its actor once: a claim spans few
         # activities and many inboxes.
-        claimed = await claim_returning(
-            connection,
-            Delivery,
-            worker_id,
-            [
-                Delivery.id,
-                Delivery.inbox_url,
-                Delivery.domain,
-                Delivery.tries,
-                Delivery.activity_id,
-            ],
-            due=[
-                Delivery.state == "pending",
-                Delivery.next_attempt_at <= now,
-                Delivery.domain.not_in(unavailable),
-            ],
-            order_by=[Delivery.next_attempt_at, Delivery.id],
-            batch=batch,
-            lease_seconds=lease_seconds,
-            now=now,
-            skip_locked=not db.is_sqlite,
-        )
+        claimed = (await connection.execute(_CLAIMS[not db.is_sqlite], lease)).all()
         if not claimed:
             return []
         rows = sorted(claimed, key=lambda row: row.id)
-        activities = (
-            await connection.execute(
-                select(Activity.id, Activity.uri, Activity.body, Activity.actor_id).where(
-                    Activity.id.in_({row.activity_id for row in rows})
-                )
-            )
-        ).all()
+        ids = sorted({row.activity_id for row in rows})
+        activities = (await connection.execute(_ACTIVITIES, {"ids": ids})).all()
         keys = await rsa_signing_keys(connection, {activity.actor_id for activity in activities})
         prepared = {
             activity.id: (
@@ -233,6 +237,19 @@ def _recording(to: DeliveryState | None) -> Update:
     return stmt.where(DELIVERY.may_move(Delivery.state, to))
 
 
+_RECORDINGS = {to: _recording(to) for to in (None, "done", "dead")}
+# A server whose every outcome of a batch is a success (see _all_delivered).
+_HEALTHY = (
+    update(DomainHealth)
+    .where(DomainHealth.domain.in_(bindparam("domains", expanding=True)))
+    .values(
+        last_success_at=bindparam("now"), failures=0, failing_since=None, unavailable_since=None
+    )
+    .returning(DomainHealth.domain)
+    .execution_options(synchronize_session=False)
+)
+
+
 async def _healths(session: AsyncSession, domains: set[str]) -> dict[str, DomainHealth]:
     found = await session.execute(select(DomainHealth).where(DomainHealth.domain.in_(domains)))
     return {health.domain: health for health in found.scalars()}
@@ -241,16 +258,10 @@ async def _healths(session: AsyncSession, domains: set[str]) -> dict[str, Domain
 async def _all_delivered(db: Executor, domains: set[str], now: datetime) -> None:
     """The servers whose every outcome of the batch is a success end healthy, whatever
     they were: one UPDATE, no row read (a missing row is a server's first outcome)."""
-    healthy = (
-        update(DomainHealth)
-        .values(last_success_at=now, failures=0, failing_since=None, unavailable_since=None)
-        .returning(DomainHealth.domain)
-        .execution_options(synchronize_session=False)
-    )
-    found = await db.execute(healthy.where(DomainHealth.domain.in_(domains)))
+    found = await db.execute(_HEALTHY, {"domains": sorted(domains), "now": now})
     if missing := domains - set(found.scalars()):
         await ensure_health(db, missing)
-        await db.execute(healthy.where(DomainHealth.domain.in_(missing)))
+        await db.execute(_HEALTHY, {"domains": sorted(missing), "now": now})
 
 
 def _row(outcome: Outcome, now: datetime) -> dict[str, Any]:
@@ -327,7 +338,7 @@ async def record(db: Database, outcomes: list[Outcome]) -> None:
         async with db.writing(), db.engine.begin() as connection:
             await _all_delivered(connection, delivered, now)
             for (_, to), group in changes.items():
-                await connection.execute(_recording(to), group)
+                await connection.execute(_RECORDINGS[to], group)
         return
     async with db.session() as session:
         if delivered:
@@ -341,4 +352,4 @@ async def record(db: Database, outcomes: list[Outcome]) -> None:
                 _apply(health, outcome, now)
         for (_, to), group in changes.items():
             # Core UPDATE by primary key: one executemany per set of columns.
-            await session.execute(_recording(to), group)
+            await session.execute(_RECORDINGS[to], group)

@@ -12,7 +12,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from federation.models import Actor, ActorKey
@@ -47,6 +47,16 @@ def actor_signing_key(actor: Actor) -> SigningKey:
     return signing_key(current_key(actor, "rsa"))
 
 
+# Built once: the delivery worker reads keys on every claim.
+_RSA_KEYS = select(
+    ActorKey.actor_id, ActorKey.key_id, ActorKey.private_key, ActorKey.created_at, ActorKey.id
+).where(
+    ActorKey.actor_id.in_(bindparam("actors", expanding=True)),
+    ActorKey.kind == "rsa",
+    ActorKey.revoked_at.is_(None),
+)
+
+
 async def rsa_signing_keys(
     db: AsyncConnection | AsyncSession, actor_ids: Iterable[int]
 ) -> dict[int, SigningKey]:
@@ -54,17 +64,7 @@ async def rsa_signing_keys(
     columns (no ORM object: the delivery worker's claim). Raises ``LookupError`` like it
     for an actor without an unrevoked RSA key or without its private half."""
     wanted = set(actor_ids)
-    found = await db.execute(
-        select(
-            ActorKey.actor_id,
-            ActorKey.key_id,
-            ActorKey.private_key,
-            ActorKey.created_at,
-            ActorKey.id,
-        ).where(
-            ActorKey.actor_id.in_(wanted), ActorKey.kind == "rsa", ActorKey.revoked_at.is_(None)
-        )
-    )
+    found = await db.execute(_RSA_KEYS, {"actors": sorted(wanted)})
     newest: dict[int, Any] = {}
     for row in found:
         best = newest.get(row.actor_id)

@@ -16,14 +16,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import ColumnElement, Update, bindparam, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from config.database import Database
 from federation.models import Delivery, InboxItem
 
-__all__ = ["claim_returning", "claim_rows", "release_leases"]
+__all__ = ["claim_rows", "claim_statement", "release_leases"]
 
 # A queue table: ``deliveries``, ``inbox_items``, or one above this layer with the same
 # ``id``, ``locked_by`` and ``locked_until`` columns (``outgoing_mail``).
@@ -46,36 +46,6 @@ async def claim_rows(
 
     Returns the ids claimed; the caller reads the rows in the same session.
     """
-    rows = await claim_returning(
-        session,
-        model,
-        worker_id,
-        [model.id],
-        due=due,
-        order_by=order_by,
-        batch=batch,
-        lease_seconds=lease_seconds,
-        now=now,
-        skip_locked=skip_locked,
-    )
-    return [row[0] for row in rows]
-
-
-async def claim_returning(
-    session: AsyncSession | AsyncConnection,
-    model: Queue,
-    worker_id: str,
-    columns: Sequence[InstrumentedAttribute[Any]],
-    *,
-    due: Iterable[ColumnElement[bool]],
-    order_by: Iterable[InstrumentedAttribute[Any]],
-    batch: int,
-    lease_seconds: int,
-    now: datetime,
-    skip_locked: bool,
-) -> Sequence[Row[Any]]:
-    """:func:`claim_rows`, returning ``columns`` of each claimed row (by the same
-    statement's ``RETURNING``: no second read), in no particular order."""
     query = (
         select(model.id)
         .where(*due, or_(model.locked_until.is_(None), model.locked_until < now))
@@ -88,12 +58,46 @@ async def claim_returning(
         update(model)
         .where(model.id.in_(query.scalar_subquery()))
         .values(locked_by=worker_id, locked_until=now + timedelta(seconds=lease_seconds))
-        .returning(*columns)
+        .returning(model.id)
         # The session holds none of these rows yet: nothing to bring up to date in Python
         # (the default evaluated the WHERE clause against every object in the session).
         .execution_options(synchronize_session=False)
     )
-    return result.all()
+    return [row[0] for row in result]
+
+
+def claim_statement(
+    model: Queue,
+    columns: Sequence[InstrumentedAttribute[Any]],
+    *,
+    due: Iterable[ColumnElement[bool]],
+    order_by: Iterable[InstrumentedAttribute[Any]],
+    skip_locked: bool,
+) -> Update:
+    """The statement of :func:`claim_rows`, built once for a busy queue, returning
+    ``columns`` of each claimed row (no second read; in no particular order).
+
+    Executed with the parameters ``now``, ``until`` (the end of the lease), ``worker``
+    and ``batch``; ``due`` may use ``bindparam("now")`` too. Building a statement and
+    its cache key costs more than running it on a small table: the delivery worker
+    claims several times a second.
+    """
+    now = bindparam("now", type_=model.locked_until.type)
+    query = (
+        select(model.id)
+        .where(*due, or_(model.locked_until.is_(None), model.locked_until < now))
+        .order_by(*order_by)
+        .limit(bindparam("batch"))
+    )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    return (
+        update(model)
+        .where(model.id.in_(query.scalar_subquery()))
+        .values(locked_by=bindparam("worker"), locked_until=bindparam("until"))
+        .returning(*columns)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def release_leases(
