@@ -141,6 +141,20 @@ def _rows(drains: dict[int, Drain], n: int) -> list[Row]:
         ),
     ]
     cores = os.cpu_count() or 1
+    # What the machine allows, from CPU alone: one worker is bound by its own core (its
+    # CPU per POST); two by all the cores shared with everything a POST costs here.
+    one = n / max(1e-9, sum(drains[1].workers) / 1000)
+    total = sum(drains[2].workers) + drains[2].postgres + drains[2].receiver
+    two = min(2 * one, cores * n / max(1e-9, total / 1000))
+    rows.append(
+        (
+            "delivery_pg_2_over_1_cpu_bound",
+            two / one,
+            "x",
+            f"the most {cores} cores allow: (cores / CPU per POST of workers, PostgreSQL and "
+            "receiver) / (1 / one worker's CPU per POST)",
+        )
+    )
     for count, drain in drains.items():
         prefix = f"delivery_pg_{count}w"
         for i, worker in enumerate(drain.workers, 1):
