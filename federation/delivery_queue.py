@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, bindparam, select, update
+from sqlalchemy import Table, Update, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -46,9 +46,9 @@ from config.database import Database, utcnow
 from federation.delivery_states import DELIVERY, DeliveryState
 from federation.errors import PayloadError
 from federation.keys import SigningKey, host_of
-from federation.keystore import rsa_signing_keys
+from federation.keystore import RSA_KEY_COLUMNS, RSA_KEYS_OF_ACTOR, current_signing_keys
 from federation.leases import claim_statement, release_leases
-from federation.models import Activity, Delivery, DomainHealth
+from federation.models import Activity, ActorKey, Delivery, DomainHealth
 from federation.retry import UNAVAILABLE_AFTER, next_attempt
 
 log = logging.getLogger("federation.delivery")
@@ -172,8 +172,10 @@ def _claiming(skip_locked: bool) -> Update:
 # Built once (statements and their cache keys cost more than running them): the claim
 # (with SKIP LOCKED or without), the claimed rows' activities.
 _CLAIMS = {skip_locked: _claiming(skip_locked) for skip_locked in (False, True)}
-_ACTIVITIES = select(Activity.id, Activity.uri, Activity.body, Activity.actor_id).where(
-    Activity.id.in_(bindparam("ids", expanding=True))
+_SENDERS = (
+    select(Activity.id, Activity.uri, Activity.body, Activity.actor_id, *RSA_KEY_COLUMNS)
+    .outerjoin(ActorKey, and_(ActorKey.actor_id == Activity.actor_id, *RSA_KEYS_OF_ACTOR))
+    .where(Activity.id.in_(bindparam("ids", expanding=True)))
 )
 
 
@@ -196,15 +198,16 @@ async def claim(db: Database, worker_id: str, *, batch: int, lease_seconds: int)
             return []
         rows = sorted(claimed, key=lambda row: row.id)
         ids = sorted({row.activity_id for row in rows})
-        activities = (await connection.execute(_ACTIVITIES, {"ids": ids})).all()
-        keys = await rsa_signing_keys(connection, {activity.actor_id for activity in activities})
+        # Each activity with its actor's unrevoked RSA keys, in one statement.
+        senders = (await connection.execute(_SENDERS, {"ids": ids})).all()
+        keys = current_signing_keys(senders, {row.actor_id for row in senders})
         prepared = {
             activity.id: (
                 json.dumps(activity.body).encode(),
                 keys[activity.actor_id],
                 activity.uri,
             )
-            for activity in activities
+            for activity in {row.id: row for row in senders}.values()
         }
         jobs = []
         for row in rows:

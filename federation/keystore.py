@@ -12,8 +12,6 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from federation.models import Actor, ActorKey
 from federation.signatures import SigningKey
@@ -47,31 +45,32 @@ def actor_signing_key(actor: Actor) -> SigningKey:
     return signing_key(current_key(actor, "rsa"))
 
 
-# Built once: the delivery worker reads keys on every claim.
-_RSA_KEYS = select(
-    ActorKey.actor_id, ActorKey.key_id, ActorKey.private_key, ActorKey.created_at, ActorKey.id
-).where(
-    ActorKey.actor_id.in_(bindparam("actors", expanding=True)),
-    ActorKey.kind == "rsa",
-    ActorKey.revoked_at.is_(None),
+# The columns an RSA signing key is chosen from (labelled, to sit beside others in a join):
+# the delivery worker reads them on every claim, with its activities.
+RSA_KEY_COLUMNS = (
+    ActorKey.actor_id.label("key_actor"),
+    ActorKey.key_id,
+    ActorKey.private_key,
+    ActorKey.created_at.label("key_created_at"),
+    ActorKey.id.label("key_row"),
 )
+# Which keys those are: an actor's unrevoked RSA keys (the newest is chosen).
+RSA_KEYS_OF_ACTOR = (ActorKey.kind == "rsa", ActorKey.revoked_at.is_(None))
 
 
-async def rsa_signing_keys(
-    db: AsyncConnection | AsyncSession, actor_ids: Iterable[int]
-) -> dict[int, SigningKey]:
-    """:func:`actor_signing_key` of each of these actors, read with one query of the keys'
-    columns (no ORM object: the delivery worker's claim). Raises ``LookupError`` like it
-    for an actor without an unrevoked RSA key or without its private half."""
-    wanted = set(actor_ids)
-    found = await db.execute(_RSA_KEYS, {"actors": sorted(wanted)})
+def current_signing_keys(rows: Iterable[Any], actor_ids: Iterable[int]) -> dict[int, SigningKey]:
+    """The signing key of each of ``actor_ids`` from rows of :data:`RSA_KEY_COLUMNS` (rows
+    whose ``key_actor`` is None, from an outer join, are passed over): the newest, as
+    :func:`current_key` chooses. Raises ``LookupError`` for an actor without one."""
     newest: dict[int, Any] = {}
-    for row in found:
-        best = newest.get(row.actor_id)
-        if best is None or (row.created_at, row.id) > (best.created_at, best.id):
-            newest[row.actor_id] = row
+    for row in rows:
+        if row.key_actor is None:
+            continue
+        best = newest.get(row.key_actor)
+        if best is None or (row.key_created_at, row.key_row) > (best.key_created_at, best.key_row):
+            newest[row.key_actor] = row
     keys = {}
-    for actor_id in wanted:
+    for actor_id in set(actor_ids):
         current = newest.get(actor_id)
         if current is None:
             raise LookupError(f"actor {actor_id} has no rsa key")
