@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import event, select
 
 from config.database import utcnow
-from federation.delivery import Outcome, claim, enqueue, record
+from federation.delivery import Outcome, claim, enqueue, record, record_and_claim, release
 from federation.models import Activity, Actor, Delivery, DomainHealth
 from tests.support import TestNode
 
@@ -122,3 +122,36 @@ async def test_a_batch_of_successes_heals_its_servers_without_reading_a_row(
         assert (health.failures, health.failing_since, health.unavailable_since) == (0, None, None)
         assert health.last_success_at is not None and health.last_success_at > long_ago
     assert {(row.state, row.tries, row.locked_by) for row in rows} == {("done", 1, None)}
+
+
+async def test_a_batch_of_successes_is_recorded_with_the_next_claim_in_one_transaction(
+    node: TestNode,
+) -> None:
+    """Outcomes that are all successes and the worker's next claim share one commit; the
+    jobs claimed then but never sent (the worker stopped) are released at once, not after
+    their lease."""
+    await queue(node, 12)
+    db = node.node.db
+    first = await claim(db, "w", batch=4, lease_seconds=60)
+    commits: list[object] = []
+
+    def committed(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(db.engine.sync_engine, "commit", committed)
+    try:
+        more = await record_and_claim(
+            db, [Outcome(job, 202, None) for job in first], "w", batch=4, lease_seconds=60
+        )
+    finally:
+        event.remove(db.engine.sync_engine, "commit", committed)
+    assert len(commits) == 1
+    assert len(more) == 4 and not {j.id for j in more} & {j.id for j in first}
+
+    await release(db, more, "w")
+    async with db.session() as session:
+        rows = {r.id: r for r in (await session.execute(select(Delivery))).scalars().all()}
+    assert {(rows[j.id].state, rows[j.id].locked_by) for j in first} == {("done", None)}
+    assert {(rows[j.id].state, rows[j.id].locked_by) for j in more} == {("pending", None)}
+    again = await claim(db, "other", batch=4, lease_seconds=60)
+    assert sorted(j.id for j in again) == sorted(j.id for j in more)  # due again at once
