@@ -14,10 +14,12 @@ How it runs, all on 127.0.0.1:
 2. **Sender.** ``entraide init`` then ``entraide serve`` on SQLite (the real
    console script; rate limits off, delivery settings at their defaults: 32
    POSTs in flight, at most 4 per host).
-3. **Receiver.** A tiny ASGI app under Hypercorn, in this process, listening on
-   16 ports of 127.0.0.1 — 16 "servers" for the sender's per-host limit. It
-   answers 202 to every POST without checking anything, and counts POSTs by
-   activity id and inbox path, so a duplicate or a missing delivery shows.
+3. **Receiver.** ``bench/receiver.py``: a bare HTTP/1.1 keep-alive server on
+   ``asyncio`` protocols, in a child process of its own, listening on 16 ports of
+   127.0.0.1 — 16 "servers" for the sender's per-host limit. It answers 202 to
+   every POST without checking anything, and counts POSTs by activity id and
+   inbox path, so a duplicate or a missing delivery shows; its own CPU per POST
+   is printed too (``delivery_receiver_cpu_per_post``).
 4. **Queue.** Once the sender serves, this process opens the sender's SQLite
    file and, in one transaction, adds 10 ``Create(Note)`` activities by the
    territory actor (about 1 KB each) and queues each for N/10 follower inboxes
@@ -36,20 +38,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import HOST, Row, format_row, free_port, http_body, init_node, serving
+from bench.common import HOST, Row, format_row, free_port, init_node, serving
+from bench.receiver import PORTS, Counts, ReceiverProcess
 
 ACTIVITIES = 10
-PORTS = 16
 QUICK_N = 400
 FULL_N = 10_000
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
@@ -69,45 +69,6 @@ def rsa_sign_rate(seconds: float = 1.0) -> float:
             key.sign(message, padding.PKCS1v15(), hashes.SHA256())
         count += 20
     return count / elapsed
-
-
-class Receiver:
-    """An ASGI app that answers 202 to every POST and counts them."""
-
-    def __init__(self, expected: int) -> None:
-        self.expected = expected
-        self.by_activity: Counter[str] = Counter()
-        self.seen: set[tuple[str, str]] = set()
-        self.duplicates = 0
-        self.first = 0.0
-        self.last = 0.0
-        self.complete = asyncio.Event()
-
-    @property
-    def received(self) -> int:
-        return sum(self.by_activity.values())
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        body = await http_body(scope, receive, send)
-        if body is None:
-            return
-        status = 405
-        if scope["method"] == "POST":
-            status = 202
-            now = time.time()
-            self.first = self.first or now
-            self.last = now
-            activity_id = str(json.loads(body).get("id"))
-            key = (activity_id, scope["path"])
-            if key in self.seen:
-                self.duplicates += 1
-            self.seen.add(key)
-            self.by_activity[activity_id] += 1
-            if self.received >= self.expected:
-                self.complete.set()
-        headers = [(b"content-length", b"0")]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": b""})
 
 
 def note_activity(base: str, actor_uri: str, i: int) -> dict[str, Any]:
@@ -200,35 +161,18 @@ async def delivery_states(data_dir: Path) -> dict[str, int]:
         await db.dispose()
 
 
-async def measure(data_dir: Path, base: str, n: int, timeout: float) -> tuple[float, Receiver]:
-    """Run the receiver, queue ``n`` deliveries, wait for them; returns (seconds, receiver)."""
-    from hypercorn.asyncio import serve
-    from hypercorn.config import Config
-
-    ports = [free_port() for _ in range(PORTS)]
-    receiver = Receiver(n)
-    config = Config()
-    config.bind = [f"{HOST}:{port}" for port in ports]
-    config.accesslog = None
-    config.loglevel = "WARNING"
-    config.keep_alive_timeout = 60
-    stop = asyncio.Event()
-    server = asyncio.create_task(serve(receiver, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
-    try:
-        await asyncio.sleep(0.3)  # the receiver binds its ports
-        await enqueue_deliveries(data_dir, base, ports, n)
+async def measure(data_dir: Path, base: str, n: int, timeout: float) -> tuple[float, Counts, float]:
+    """Run the receiver (a child process), queue ``n`` deliveries, wait for them; returns
+    (seconds from the commit to the last POST, the receiver's counts, its CPU in ms)."""
+    with ReceiverProcess(PORTS) as receiver:
+        cpu_before = receiver.cpu_ms()
+        await enqueue_deliveries(data_dir, base, receiver.ports, n)
         committed = time.time()
-        try:
-            await asyncio.wait_for(receiver.complete.wait(), timeout)
-        except TimeoutError:
-            raise RuntimeError(
-                f"only {receiver.received} of {n} deliveries arrived within {timeout:g} s"
-            ) from None
+        await receiver.wait_async(n, timeout)
+        cpu = receiver.cpu_ms() - cpu_before
         await asyncio.sleep(0.5)  # anything sent twice would arrive now
-        return receiver.last - committed, receiver
-    finally:
-        stop.set()
-        await server
+        counts = receiver.counts()
+        return counts.last - committed, counts, cpu
 
 
 def run(quick: bool) -> list[Row]:
@@ -244,7 +188,7 @@ def run(quick: bool) -> list[Row]:
         with serving(data_dir, port) as sender:
             ready = time.monotonic()
             cpu_before = sender.cpu_seconds()
-            seconds, receiver = asyncio.run(
+            seconds, received, receiver_cpu = asyncio.run(
                 measure(data_dir, sender.base_url, n, timeout=60 if quick else 600)
             )
             cpu = sender.cpu_seconds() - cpu_before
@@ -257,8 +201,10 @@ def run(quick: bool) -> list[Row]:
     )
     rate = n / seconds
     problems = []
-    if receiver.duplicates:
-        problems.append(f"{receiver.duplicates} duplicates")
+    if received.duplicates:
+        problems.append(f"{received.duplicates} duplicates")
+    if received.unique != n:
+        problems.append(f"{received.unique} distinct deliveries received of {n}")
     if states.get("done", 0) != n:
         problems.append(f"queue states {states}")
     if problems:
@@ -277,9 +223,15 @@ def run(quick: bool) -> list[Row]:
             "ms",
             "sender CPU per delivery; a busy machine does not inflate it",
         ),
+        (
+            "delivery_receiver_cpu_per_post",
+            receiver_cpu / n,
+            "ms",
+            "the benchmark's receiver (a child process), from /proc: small next to the sender",
+        ),
         ("rsa2048_sign_rate", sign_rate, "signatures/s", "one core, 200-byte message"),
         ("delivery_over_rsa_sign", rate / sign_rate, "x", "ceiling 1: one RSA signature per POST"),
-        ("delivery_duplicates", float(receiver.duplicates), "POSTs", "expected 0"),
+        ("delivery_duplicates", float(received.duplicates), "POSTs", "expected 0"),
         ("delivery_sender_rss", rss, "MB", "target <= 300 MB loaded; after the run"),
     ]
 

@@ -63,3 +63,27 @@ def database_backends(pid_file: Path | None, database: str = "bench_search") -> 
             if int(stat[1]) == postmaster and f" {database} " in title:
                 found.append(int(entry))
     return found
+
+
+def children_of(pid_file: Path) -> list[int]:
+    """The process whose pid starts ``pid_file`` (a postmaster) and all its children."""
+    try:
+        parent = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return []
+    found = [parent]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with suppress(OSError, IndexError, ValueError):
+                stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                if int(stat[1]) == parent:
+                    found.append(int(entry))
+    return found
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of every core since boot, from ``/proc/stat``: the
+    difference of two readings over the same interval is the machine's busy share."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    total = sum(fields[:8])  # user nice system idle iowait irq softirq steal
+    return total - fields[3] - fields[4], total

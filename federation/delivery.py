@@ -24,6 +24,8 @@ from federation.delivery_queue import (
     enqueue,
     ensure_health,
     record,
+    record_and_claim,
+    release,
     release_stale_leases,
     revive,
     revive_any,
@@ -157,12 +159,27 @@ class DeliveryWorker:
         async with self._hosts[job.domain]:
             return await send(client, job)
 
-    async def _record(self, done: Iterable[asyncio.Task[Outcome]]) -> None:
+    async def _record(
+        self, done: Iterable[asyncio.Task[Outcome]], claim_next: int = 0
+    ) -> list[Job]:
+        """Record the outcomes of ``done``; with ``claim_next``, claim that many more
+        deliveries in the same transaction when it can (``record_and_claim``)."""
         outcomes = [task.result() for task in done if not task.cancelled()]
-        await record(self.db, outcomes)
+        claimed: list[Job] = []
+        if claim_next:
+            claimed = await record_and_claim(
+                self.db,
+                outcomes,
+                self.worker_id,
+                batch=claim_next,
+                lease_seconds=self.lease_seconds,
+            )
+        else:
+            await record(self.db, outcomes)
         if self.on_outcome:
             for outcome in outcomes:
                 self.on_outcome(outcome)
+        return claimed
 
     async def run(self, stopping: asyncio.Event, idle: Callable[[float], Awaitable[None]]) -> None:
         """Deliver until ``stopping`` is set; ``idle(seconds)`` waits for new work."""
@@ -170,12 +187,17 @@ class DeliveryWorker:
         inflight: set[asyncio.Task[Outcome]] = set()
         # Claim when a quarter of the slots are free (or nothing is in flight), not for
         # every single free slot: one claim and one record transaction serve many jobs.
+        # When a batch of outcomes leaves that much room, the next claim is made in the
+        # same transaction as their record (``claimed``).
         threshold = max(1, min(self.batch, self.concurrency // 4))
+        claimed: list[Job] | None = None
         try:
             while not stopping.is_set():
                 room = self.concurrency - len(inflight)
                 jobs: list[Job] = []
-                if room >= threshold or not inflight:
+                if claimed is not None:
+                    jobs, claimed = claimed, None
+                elif room >= threshold or not inflight:
                     jobs = await claim(
                         self.db,
                         self.worker_id,
@@ -198,8 +220,14 @@ class DeliveryWorker:
                     done |= more
                 inflight = set(inflight_left)
                 if done:
-                    await self._record(done)
+                    room = self.concurrency - len(inflight)
+                    if room >= threshold and not stopping.is_set():
+                        claimed = await self._record(done, min(room, self.batch))
+                    else:
+                        await self._record(done)
         finally:
+            if claimed:  # claimed with the last outcomes, never started: free them now
+                await release(self.db, claimed, self.worker_id)
             # Let what is in flight finish (its outcome is recorded); what does not
             # finish in time keeps its lease and is retried after it.
             if inflight:
@@ -233,6 +261,8 @@ __all__ = [
     "ensure_health",
     "post",
     "record",
+    "record_and_claim",
+    "release",
     "release_stale_leases",
     "revive",
     "revive_any",

@@ -35,19 +35,20 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import Update, select, update
+from sqlalchemy import Table, Update, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from config.database import Database, utcnow
 from federation.delivery_states import DELIVERY, DeliveryState
 from federation.errors import PayloadError
 from federation.keys import SigningKey, host_of
-from federation.keystore import actor_signing_key
-from federation.leases import claim_rows, release_leases
-from federation.models import Activity, Actor, Delivery, DomainHealth
+from federation.keystore import RSA_KEY_COLUMNS, RSA_KEYS_OF_ACTOR, current_signing_keys
+from federation.leases import claim_statement, release_leases
+from federation.models import Activity, ActorKey, Delivery, DomainHealth
 from federation.retry import UNAVAILABLE_AFTER, next_attempt
 
 log = logging.getLogger("federation.delivery")
@@ -77,12 +78,17 @@ async def enqueue(
     return len(seen)
 
 
-async def ensure_health(session: AsyncSession, domains: Iterable[str]) -> None:
+# A session, or a connection for Core statements (the delivery worker's hot path).
+Executor = AsyncSession | AsyncConnection
+
+
+async def ensure_health(session: Executor, domains: Iterable[str]) -> None:
     """Make sure each domain has a ``domain_health`` row (race-free insert)."""
     rows = [{"domain": d, "failures": 0} for d in set(domains)]
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
+    bind = session.get_bind() if isinstance(session, AsyncSession) else session
+    dialect = bind.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await session.execute(insert(DomainHealth).values(rows).on_conflict_do_nothing())
 
@@ -146,80 +152,111 @@ class Outcome:
         return self.status is not None and 200 <= self.status < 300
 
 
+def _claiming(skip_locked: bool) -> Update:
+    """The claim's statement (:func:`~federation.leases.claim_statement`), built once."""
+    return claim_statement(
+        Delivery,
+        [Delivery.id, Delivery.inbox_url, Delivery.domain, Delivery.tries, Delivery.activity_id],
+        due=[
+            Delivery.state == "pending",
+            Delivery.next_attempt_at <= bindparam("now"),
+            Delivery.domain.not_in(
+                select(DomainHealth.domain).where(DomainHealth.unavailable_since.is_not(None))
+            ),
+        ],
+        order_by=[Delivery.next_attempt_at, Delivery.id],
+        skip_locked=skip_locked,
+    )
+
+
+# Built once (statements and their cache keys cost more than running them): the claim
+# (with SKIP LOCKED or without), the claimed rows' activities.
+_CLAIMS = {skip_locked: _claiming(skip_locked) for skip_locked in (False, True)}
+_SENDERS = (
+    select(Activity.id, Activity.uri, Activity.body, Activity.actor_id, *RSA_KEY_COLUMNS)
+    .outerjoin(ActorKey, and_(ActorKey.actor_id == Activity.actor_id, *RSA_KEYS_OF_ACTOR))
+    .where(Activity.id.in_(bindparam("ids", expanding=True)))
+)
+
+
 async def claim(db: Database, worker_id: str, *, batch: int, lease_seconds: int) -> list[Job]:
     """Take up to ``batch`` due deliveries for this worker."""
+    # Core statements on a connection: no ORM object is needed to send a delivery.
+    async with db.writing(), db.engine.begin() as connection:
+        return await _claim_on(connection, db.is_sqlite, worker_id, batch, lease_seconds)
+
+
+async def _claim_on(
+    connection: AsyncConnection, is_sqlite: bool, worker_id: str, batch: int, lease_seconds: int
+) -> list[Job]:
     now = utcnow()
-    unavailable = select(DomainHealth.domain).where(DomainHealth.unavailable_since.is_not(None))
-    async with db.session() as session:
-        ids = await claim_rows(
-            session,
-            Delivery,
-            worker_id,
-            due=[
-                Delivery.state == "pending",
-                Delivery.next_attempt_at <= now,
-                Delivery.domain.not_in(unavailable),
-            ],
-            order_by=[Delivery.next_attempt_at, Delivery.id],
-            batch=batch,
-            lease_seconds=lease_seconds,
-            now=now,
-            skip_locked=not db.is_sqlite,
+    lease = {
+        "now": now,
+        "until": now + timedelta(seconds=lease_seconds),
+        "worker": worker_id,
+        "batch": batch,
+    }
+    # The rows' own columns come back from the claim itself; then each activity (its
+    # body serialised once) and the signing key of its actor once: a claim spans few
+    # activities and many inboxes.
+    claimed = (await connection.execute(_CLAIMS[not is_sqlite], lease)).all()
+    if not claimed:
+        return []
+    rows = sorted(claimed, key=lambda row: row.id)
+    ids = sorted({row.activity_id for row in rows})
+    # Each activity with its actor's unrevoked RSA keys, in one statement.
+    senders = (await connection.execute(_SENDERS, {"ids": ids})).all()
+    keys = current_signing_keys(senders, {row.actor_id for row in senders})
+    prepared = {
+        activity.id: (
+            json.dumps(activity.body).encode(),
+            keys[activity.actor_id],
+            activity.uri,
         )
-        if not ids:
-            return []
-        # The rows' own columns, then each activity (its body serialised once) and the
-        # signing key of its actor once: a claim spans few activities and many inboxes.
-        rows = (
-            await session.execute(
-                select(
-                    Delivery.id,
-                    Delivery.inbox_url,
-                    Delivery.domain,
-                    Delivery.tries,
-                    Delivery.activity_id,
-                ).where(Delivery.id.in_(ids))
+        for activity in {row.id: row for row in senders}.values()
+    }
+    jobs = []
+    for row in rows:
+        body, key, activity_uri = prepared[row.activity_id]
+        jobs.append(
+            Job(
+                id=row.id,
+                inbox_url=row.inbox_url,
+                domain=row.domain,
+                tries=row.tries,
+                body=body,
+                key=key,
+                activity_uri=activity_uri,
             )
-        ).all()
-        senders = await session.execute(
-            select(Activity, Actor)
-            .join(Actor, Activity.actor_id == Actor.id)
-            .where(Activity.id.in_({row.activity_id for row in rows}))
         )
-        prepared = {
-            activity.id: (
-                json.dumps(activity.body).encode(),
-                actor_signing_key(actor),
-                activity.uri,
-            )
-            for activity, actor in senders.all()
-        }
-        jobs = []
-        for row in rows:
-            body, key, activity_uri = prepared[row.activity_id]
-            jobs.append(
-                Job(
-                    id=row.id,
-                    inbox_url=row.inbox_url,
-                    domain=row.domain,
-                    tries=row.tries,
-                    body=body,
-                    key=key,
-                    activity_uri=activity_uri,
-                )
-            )
-        return jobs
+    return jobs
+
+
+DELIVERIES = cast(Table, Delivery.__table__)
 
 
 def _recording(to: DeliveryState | None) -> Update:
-    """The ORM bulk UPDATE (by primary key) of outcomes ending in ``to``: when a state
-    changes, only rows that may change to it (``federation.delivery_states``) do."""
-    stmt = update(Delivery)
+    """The Core UPDATE (by primary key, ``b_id``; one executemany for many rows) of
+    outcomes ending in ``to``: when a state changes, only rows that may change to it
+    (``federation.delivery_states``) do. Core, not the ORM's bulk UPDATE: the rows are
+    plain dictionaries already, and the ORM's per-row work cost more than the SQL."""
+    stmt = update(DELIVERIES).where(DELIVERIES.c.id == bindparam("b_id"))
     if to is None:
         return stmt
-    return stmt.where(DELIVERY.may_move(Delivery.state, to)).execution_options(
-        synchronize_session=None
+    return stmt.where(DELIVERY.may_move(Delivery.state, to))
+
+
+_RECORDINGS = {to: _recording(to) for to in (None, "done", "dead")}
+# A server whose every outcome of a batch is a success (see _all_delivered).
+_HEALTHY = (
+    update(DomainHealth)
+    .where(DomainHealth.domain.in_(bindparam("domains", expanding=True)))
+    .values(
+        last_success_at=bindparam("now"), failures=0, failing_since=None, unavailable_since=None
     )
+    .returning(DomainHealth.domain)
+    .execution_options(synchronize_session=False)
+)
 
 
 async def _healths(session: AsyncSession, domains: set[str]) -> dict[str, DomainHealth]:
@@ -227,70 +264,133 @@ async def _healths(session: AsyncSession, domains: set[str]) -> dict[str, Domain
     return {health.domain: health for health in found.scalars()}
 
 
+async def _all_delivered(db: Executor, domains: set[str], now: datetime) -> None:
+    """The servers whose every outcome of the batch is a success end healthy, whatever
+    they were: one UPDATE, no row read (a missing row is a server's first outcome)."""
+    found = await db.execute(_HEALTHY, {"domains": sorted(domains), "now": now})
+    if missing := domains - set(found.scalars()):
+        await ensure_health(db, missing)
+        await db.execute(_HEALTHY, {"domains": sorted(missing), "now": now})
+
+
+def _row(outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """The columns of a delivery that ``outcome`` changes (``b_id``: its id)."""
+    job = outcome.job
+    values: dict[str, Any] = {
+        "b_id": job.id,
+        "locked_by": None,
+        "locked_until": None,
+        "tries": job.tries + 1,
+        "last_status": outcome.status,
+        "last_error": outcome.error,
+    }
+    if outcome.ok:
+        values.update(state="done", done_at=now)
+        return values
+    status = None if outcome.status == 0 else outcome.status
+    when = (
+        None
+        if outcome.status == 0
+        else next_attempt(job.tries + 1, status, now, retry_after=outcome.retry_after)
+    )
+    if when is None:
+        values.update(state="dead", done_at=now)
+        log.warning(
+            "giving up delivery of %s to %s: %s", job.activity_uri, job.inbox_url, outcome.error
+        )
+    else:
+        values.update(next_attempt_at=when)
+    return values
+
+
+def _apply(health: DomainHealth, outcome: Outcome, now: datetime) -> None:
+    """One outcome's effect on its server's health (in the order of the outcomes)."""
+    if outcome.ok:
+        health.last_success_at = now
+        health.failures = 0
+        health.failing_since = None
+        health.unavailable_since = None
+        return
+    if health.failures == 0 or health.failing_since is None:
+        health.failing_since = now
+    health.failures += 1
+    health.last_failure_at = now
+    if health.unavailable_since is None and now - health.failing_since >= UNAVAILABLE_AFTER:
+        health.unavailable_since = now
+        log.warning("domain %s marked unavailable", outcome.job.domain)
+
+
 async def record(db: Database, outcomes: list[Outcome]) -> None:
     """Write a batch of outcomes: done, rescheduled, or dead.
 
     The rows are updated with one executemany per set of changed columns, after
-    every outcome has been applied to the ``domain_health`` rows (flushed once):
-    a batch costs a handful of statements, not two per delivery.
+    every outcome has been applied to the ``domain_health`` rows: a batch costs a
+    handful of statements, not two per delivery. A server with only successes in the
+    batch (the common case) gets one UPDATE; one with a failure is read and its
+    outcomes applied in order (flushed once). A batch of successes only — a busy queue
+    to servers that answer — is written with Core statements on a connection, without
+    an ORM session.
     """
     if not outcomes:
         return
     now = utcnow()
+    rows = [_row(outcome, now) for outcome in outcomes]
+    # (columns, new state or None) -> rows: one executemany each.
+    changes: dict[tuple[tuple[str, ...], DeliveryState | None], list[dict[str, Any]]] = defaultdict(
+        list
+    )
+    for values in rows:
+        changes[tuple(sorted(values)), values.get("state")].append(values)
+    failing = {o.job.domain for o in outcomes if not o.ok}
+    delivered = {o.job.domain for o in outcomes} - failing
+    if not failing:
+        async with db.writing(), db.engine.begin() as connection:
+            await _record_successes(connection, outcomes, now)
+        return
     async with db.session() as session:
-        domains = {o.job.domain for o in outcomes}
-        healths = await _healths(session, domains)
-        if missing := domains - healths.keys():  # a server's first outcome
+        if delivered:
+            await _all_delivered(session, delivered, now)
+        healths = await _healths(session, failing)
+        if missing := failing - healths.keys():  # a server's first outcome
             await ensure_health(session, missing)
             healths |= await _healths(session, missing)
-        # (columns, new state or None) -> rows: one executemany each.
-        changes: dict[tuple[tuple[str, ...], DeliveryState | None], list[dict[str, Any]]] = (
-            defaultdict(list)
-        )
         for outcome in outcomes:
-            job, health = outcome.job, healths[outcome.job.domain]
-            values: dict[str, Any] = {
-                "id": job.id,
-                "locked_by": None,
-                "locked_until": None,
-                "tries": job.tries + 1,
-                "last_status": outcome.status,
-                "last_error": outcome.error,
-            }
-            if outcome.ok:
-                values.update(state="done", done_at=now)
-                health.last_success_at = now
-                health.failures = 0
-                health.failing_since = None
-                health.unavailable_since = None
-            else:
-                status = None if outcome.status == 0 else outcome.status
-                when = (
-                    None
-                    if outcome.status == 0
-                    else next_attempt(job.tries + 1, status, now, retry_after=outcome.retry_after)
-                )
-                if when is None:
-                    values.update(state="dead", done_at=now)
-                    log.warning(
-                        "giving up delivery of %s to %s: %s",
-                        job.activity_uri,
-                        job.inbox_url,
-                        outcome.error,
-                    )
-                else:
-                    values.update(next_attempt_at=when)
-                if health.failures == 0 or health.failing_since is None:
-                    health.failing_since = now
-                health.failures += 1
-                health.last_failure_at = now
-                if (
-                    health.unavailable_since is None
-                    and now - health.failing_since >= UNAVAILABLE_AFTER
-                ):
-                    health.unavailable_since = now
-                    log.warning("domain %s marked unavailable", job.domain)
-            changes[tuple(sorted(values)), values.get("state")].append(values)
-        for (_, to), rows in changes.items():
-            # ORM bulk UPDATE by primary key: one executemany per set of columns.
-            await session.execute(_recording(to), rows)
+            if health := healths.get(outcome.job.domain):
+                _apply(health, outcome, now)
+        for (_, to), group in changes.items():
+            # Core UPDATE by primary key: one executemany per set of columns.
+            await session.execute(_RECORDINGS[to], group)
+
+
+async def _record_successes(
+    connection: AsyncConnection, outcomes: list[Outcome], now: datetime
+) -> None:
+    """:func:`record` of a batch whose every outcome is a success: two statements."""
+    await _all_delivered(connection, {o.job.domain for o in outcomes}, now)
+    await connection.execute(_RECORDINGS["done"], [_row(outcome, now) for outcome in outcomes])
+
+
+async def record_and_claim(
+    db: Database, outcomes: list[Outcome], worker_id: str, *, batch: int, lease_seconds: int
+) -> list[Job]:
+    """:func:`record`, then :func:`claim` — in one transaction when every outcome is a
+    success (the busy queue's common case: one ``BEGIN`` and one commit fewer a batch)."""
+    if outcomes and all(outcome.ok for outcome in outcomes):
+        async with db.writing(), db.engine.begin() as connection:
+            await _record_successes(connection, outcomes, utcnow())
+            return await _claim_on(connection, db.is_sqlite, worker_id, batch, lease_seconds)
+    await record(db, outcomes)
+    return await claim(db, worker_id, batch=batch, lease_seconds=lease_seconds)
+
+
+async def release(db: Database, jobs: list[Job], worker_id: str) -> None:
+    """Free the leases of claimed ``jobs`` that will not be sent (the worker stops)."""
+    if not jobs:
+        return
+    async with db.writing(), db.engine.begin() as connection:
+        await connection.execute(
+            update(DELIVERIES)
+            .where(DELIVERIES.c.id.in_([job.id for job in jobs]))
+            .where(DELIVERIES.c.locked_by == worker_id)
+            .values(locked_by=None, locked_until=None)
+        )

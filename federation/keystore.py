@@ -6,7 +6,9 @@ cache: parsing a PEM RSA key costs about as much as one signature.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
@@ -41,3 +43,40 @@ def signing_key(key: ActorKey) -> SigningKey:
 def actor_signing_key(actor: Actor) -> SigningKey:
     """The RSA signing key of a local actor (what Mastodon verifies)."""
     return signing_key(current_key(actor, "rsa"))
+
+
+# The columns an RSA signing key is chosen from (labelled, to sit beside others in a join):
+# the delivery worker reads them on every claim, with its activities.
+RSA_KEY_COLUMNS = (
+    ActorKey.actor_id.label("key_actor"),
+    ActorKey.key_id,
+    ActorKey.private_key,
+    ActorKey.created_at.label("key_created_at"),
+    ActorKey.id.label("key_row"),
+)
+# Which keys those are: an actor's unrevoked RSA keys (the newest is chosen).
+RSA_KEYS_OF_ACTOR = (ActorKey.kind == "rsa", ActorKey.revoked_at.is_(None))
+
+
+def current_signing_keys(rows: Iterable[Any], actor_ids: Iterable[int]) -> dict[int, SigningKey]:
+    """The signing key of each of ``actor_ids`` from rows of :data:`RSA_KEY_COLUMNS` (rows
+    whose ``key_actor`` is None, from an outer join, are passed over): the newest, as
+    :func:`current_key` chooses. Raises ``LookupError`` for an actor without one."""
+    newest: dict[int, Any] = {}
+    for row in rows:
+        if row.key_actor is None:
+            continue
+        best = newest.get(row.key_actor)
+        if best is None or (row.key_created_at, row.key_row) > (best.key_created_at, best.key_row):
+            newest[row.key_actor] = row
+    keys = {}
+    for actor_id in set(actor_ids):
+        current = newest.get(actor_id)
+        if current is None:
+            raise LookupError(f"actor {actor_id} has no rsa key")
+        if current.private_key is None:
+            raise LookupError(f"no private key for {current.key_id}")
+        keys[actor_id] = SigningKey(
+            key_id=current.key_id, private_key=_parse_private(current.private_key)
+        )
+    return keys

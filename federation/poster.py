@@ -43,7 +43,7 @@ import ssl
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import h11
 import httpx
@@ -71,9 +71,6 @@ class _Connection:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     idle_since: float = 0.0
-    http: h11.Connection = field(
-        default_factory=lambda: h11.Connection(h11.CLIENT, max_incomplete_event_size=HEADER_BYTES)
-    )
 
     def usable(self, now: float, keepalive: float) -> bool:
         return (
@@ -127,25 +124,21 @@ class Poster:
         host = parsed.raw_host.decode("ascii")
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         origin: Origin = (parsed.scheme, host, port)
-        head = h11.Request(
-            method="POST",
-            target=parsed.raw_path,
-            headers=[
-                ("Host", netloc(parsed)),
-                *headers.items(),
-                ("User-Agent", self.user_agent),
-                ("Content-Length", str(len(body))),
-            ],
+        request = _Request.of(
+            parsed.raw_path,
+            netloc(parsed),
+            [*headers.items(), ("User-Agent", self.user_agent)],
+            body,
         )
         connection = self._take(origin)
         if connection is not None:
             try:
-                return await self._exchange(origin, connection, _request(connection, head, body))
+                return await self._exchange(origin, connection, request)
             except _Stale:
                 pass  # the server closed it while idle: once more on a new connection
         connection = await self._connect(origin)
         try:
-            return await self._exchange(origin, connection, _request(connection, head, body))
+            return await self._exchange(origin, connection, request)
         except _Stale as exc:
             raise PostError(str(exc)) from None
 
@@ -198,59 +191,80 @@ class Poster:
             return _Connection(reader, writer)
         raise PostError(f"cannot connect to {host}:{port}: {error}") from error
 
-    async def _exchange(
-        self, origin: Origin, connection: _Connection, request: list[bytes]
-    ) -> Answer:
+    async def _exchange(self, origin: Origin, connection: _Connection, request: _Request) -> Answer:
         """Send ``request`` and read the answer; the connection goes back to the pool
-        only when the answer was read to its end and both sides may go on (h11 says)."""
-        http = connection.http
+        only when the answer was read to its end and both sides may go on.
+
+        The answer of nearly every inbox — ``202``, a few headers, no body or a short
+        one, all in the first read — is read by :func:`_simple_answer`; anything else
+        (a partial read, chunked, interim answers, HTTP/1.0, anything unusual) by h11.
+        """
         reusable = False
         try:
-            started = False  # a byte of an answer came: a failure is no longer "stale"
             try:
-                for data in request:
-                    connection.writer.write(data)
+                connection.writer.write(request.data)
                 await connection.writer.drain()
-                status, retry_after, received = 0, None, 0
-                while True:
-                    event = http.next_event()
-                    if event is h11.NEED_DATA:
-                        chunk = await connection.reader.read(READ_BYTES)
-                        if not chunk and not started:
-                            raise _Stale("connection closed before an answer")
-                        started = True
-                        http.receive_data(chunk)  # b"": the server closed
-                        continue
-                    if isinstance(event, h11.Response):
-                        status = event.status_code
-                        retry_after = _field(event.headers, b"retry-after")
-                        length = _field(event.headers, b"content-length")
-                        if length is not None and length.isdigit() and int(length) > self.max_reply:
-                            break  # an answer longer than we read: not read, not reused
-                    elif isinstance(event, h11.Data):
-                        received += len(event.data)
-                        if received > self.max_reply:
-                            break  # endless or oversized: read no further
-                    elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
-                        break
-                    # h11.InformationalResponse (100 Continue, 103): the answer follows.
-            except h11.RemoteProtocolError as exc:
-                raise PostError(f"malformed answer: {exc}") from None
+                first = await connection.reader.read(READ_BYTES)
             except ConnectionError as exc:
-                if not started:
-                    raise _Stale(f"{type(exc).__name__}: {exc}") from None
-                raise PostError(f"{type(exc).__name__}: {exc}") from None
-            if not status:
-                raise PostError("connection closed in the middle of an answer")
-            if http.our_state is h11.DONE and http.their_state is h11.DONE:
-                http.start_next_cycle()
-                reusable = True
-            return Answer(status, retry_after)
+                raise _Stale(f"{type(exc).__name__}: {exc}") from None
+            if not first:
+                raise _Stale("connection closed before an answer")
+            simple = _simple_answer(first, self.max_reply)
+            if simple is not None:
+                status, retry_after, reusable = simple
+                return Answer(status, retry_after)
+            answer, reusable = await self._read_with_h11(connection, request, first)
+            return answer
         finally:
             if reusable:
                 self._give_back(origin, connection)
             else:
                 connection.close()
+
+    async def _read_with_h11(
+        self, connection: _Connection, request: _Request, first: bytes
+    ) -> tuple[Answer, bool]:
+        """Read the answer whose first bytes are ``first`` with h11 (told of the request
+        with its framing); returns it and whether the connection may be used again."""
+        http = h11.Connection(h11.CLIENT, max_incomplete_event_size=HEADER_BYTES)
+        try:
+            http.send(
+                h11.Request(
+                    method="POST",
+                    target=request.target,
+                    headers=[("Host", request.host), ("Content-Length", str(len(request.body)))],
+                )
+            )
+            http.send(h11.Data(data=request.body))
+            http.send(h11.EndOfMessage())
+            http.receive_data(first)
+            status, retry_after, received = 0, None, 0
+            while True:
+                event = http.next_event()
+                if event is h11.NEED_DATA:
+                    http.receive_data(await connection.reader.read(READ_BYTES))  # b"": closed
+                    continue
+                if isinstance(event, h11.Response):
+                    status = event.status_code
+                    retry_after = _field(event.headers, b"retry-after")
+                    length = _field(event.headers, b"content-length")
+                    if length is not None and length.isdigit() and int(length) > self.max_reply:
+                        break  # an answer longer than we read: not read, not reused
+                elif isinstance(event, h11.Data):
+                    received += len(event.data)
+                    if received > self.max_reply:
+                        break  # endless or oversized: read no further
+                elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                    break
+                # h11.InformationalResponse (100 Continue, 103): the answer follows.
+        except h11.RemoteProtocolError as exc:
+            raise PostError(f"malformed answer: {exc}") from None
+        except ConnectionError as exc:
+            raise PostError(f"{type(exc).__name__}: {exc}") from None
+        if not status:
+            raise PostError("connection closed in the middle of an answer")
+        reusable = http.our_state is h11.DONE and http.their_state is h11.DONE
+        return Answer(status, retry_after), reusable
 
     async def aclose(self) -> None:
         """Close every kept connection."""
@@ -270,14 +284,83 @@ def netloc(url: httpx.URL) -> str:
     return url.netloc.decode("ascii")
 
 
-def _request(connection: _Connection, head: h11.Request, body: bytes) -> list[bytes]:
-    """The bytes of one POST on ``connection``, written by its h11 state machine."""
-    http = connection.http
-    return [
-        http.send(head) or b"",
-        http.send(h11.Data(data=body)) or b"",
-        http.send(h11.EndOfMessage()) or b"",
-    ]
+@dataclass(frozen=True)
+class _Request:
+    """One POST: the bytes written, and what h11 is told of it when it reads the answer."""
+
+    data: bytes
+    target: bytes
+    host: str
+    body: bytes
+
+    @classmethod
+    def of(cls, target: bytes, host: str, headers: list[tuple[str, str]], body: bytes) -> _Request:
+        """The request's bytes, head and body in one buffer (one write, one system call).
+
+        The head is written here rather than by h11 (whose checks of every field cost
+        more than the rest of the exchange): the fields are the node's own (signature,
+        digest, date, types, user agent), and one holding a line break or a character
+        that is not ASCII is refused, as h11 would.
+        """
+        lines = [
+            f"POST {target.decode('ascii')} HTTP/1.1",
+            f"Host: {host}",
+            *(f"{name}: {value}" for name, value in headers),
+            f"Content-Length: {len(body)}",
+            "",
+            "",
+        ]
+        head = "\r\n".join(lines)
+        breaks = len(lines) - 1
+        if head.count("\r") != breaks or head.count("\n") != breaks or "\0" in head:
+            raise PostError("refusing a header field with a line break")
+        try:
+            data = head.encode("ascii") + body
+        except UnicodeEncodeError:
+            raise PostError("refusing a header field that is not ASCII") from None
+        return cls(data, target, host, body)
+
+
+def _simple_answer(data: bytes, max_reply: int) -> tuple[int, str | None, bool] | None:
+    """``(status, Retry-After, reusable)`` when ``data`` is exactly one whole final
+    HTTP/1.1 answer framed by ``Content-Length`` (what inboxes send); ``None`` for
+    anything else, which h11 then reads from the same bytes."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    status_line, *fields = data[:end].split(b"\r\n")
+    code = status_line[9:12]
+    if (
+        not status_line.startswith(b"HTTP/1.1 ")
+        or not code.isdigit()
+        or status_line[12:13] not in (b"", b" ")
+        or code < b"200"
+    ):
+        return None
+    length: int | None = None
+    retry_after: str | None = None
+    reusable = True
+    for line in fields:
+        name, colon, value = line.partition(b":")
+        if not colon or not name or name != name.strip() or b" " in name or b"\t" in name:
+            return None  # also an obsolete folded line: h11 says what it is
+        name, value = name.lower(), value.strip(b" \t")
+        if name == b"content-length":
+            if length is not None or not value.isdigit():
+                return None
+            length = int(value)
+        elif name == b"transfer-encoding":
+            return None
+        elif name == b"connection":
+            if b"close" in (token.strip().lower() for token in value.split(b",")):
+                reusable = False
+        elif name == b"retry-after" and retry_after is None:
+            retry_after = value.decode("latin-1")
+    if length is None or length > max_reply or len(data) != end + 4 + length:
+        return None
+    if code in (b"204", b"304") and length:
+        return None
+    return int(code), retry_after, reusable
 
 
 def _field(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:

@@ -2,12 +2,13 @@
 
 Three processes — ``entraide serve --workers 2`` and two ``entraide worker`` —
 run against one throwaway PostgreSQL. 2,000 deliveries are queued for a local
-receiver (16 "servers" on 127.0.0.1); one worker is killed with ``kill -9``
-half-way. Every delivery arrives (counted by activity and inbox at the
-receiver) and the queue drains. Delivery is at-least-once: a POST that the
-killed worker had sent but not yet recorded is sent again after its lease,
-so duplicates are bounded by what that worker had in flight, and receivers
-deduplicate by activity id (ours does: ``inbox_items`` is unique on it).
+receiver (``bench/receiver.py``: 16 "servers" on 127.0.0.1, in a child process);
+one worker is killed with ``kill -9`` half-way. Every delivery arrives (counted
+by activity and inbox at the receiver) and the queue drains. Delivery is
+at-least-once: a POST that the killed worker had sent but not yet recorded is
+sent again after its lease, so duplicates are bounded by what that worker had
+in flight, and receivers deduplicate by activity id (ours does: ``inbox_items``
+is unique on it).
 
 Also: ``serve --workers 2`` really is two processes (``/healthz`` reports the
 pid that answered). What happens when a web process, the serve process or the
@@ -19,69 +20,21 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bench.delivery import PORTS, Receiver, delivery_states, enqueue_deliveries
+from bench.delivery import delivery_states, enqueue_deliveries
+from bench.receiver import ReceiverProcess
 from tests.databases import DatabaseTemplates
 from tests.e2e.harness import HOST, Node, clean_env, entraide_command, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 N = 2000
 LEASE = "5"
-
-
-class ReceiverThread:
-    """The counting receiver of the delivery benchmark, served from a thread."""
-
-    def __init__(self, expected: int) -> None:
-        self.receiver = Receiver(expected)
-        # Bound here and handed to Hypercorn by descriptor: a port picked free and bound
-        # later could be taken meanwhile by another test's process (EADDRINUSE).
-        self._fds: list[int] = []
-        self.ports: list[int] = []
-        for _ in range(PORTS):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((HOST, 0))
-            self.ports.append(sock.getsockname()[1])
-            self._fds.append(sock.detach())  # Hypercorn owns and closes it
-        self._loop = asyncio.new_event_loop()
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        from hypercorn.asyncio import serve
-        from hypercorn.config import Config
-
-        asyncio.set_event_loop(self._loop)
-        config = Config()
-        config.bind = [f"fd://{fd}" for fd in self._fds]
-        config.accesslog = None
-        config.loglevel = "WARNING"
-        config.keep_alive_timeout = 60
-
-        async def main() -> None:
-            self._stop = asyncio.Event()
-            await serve(self.receiver, config, shutdown_trigger=self._stop.wait)  # type: ignore[arg-type]
-
-        self._loop.run_until_complete(main())
-
-    def __enter__(self) -> ReceiverThread:
-        self._thread.start()
-        time.sleep(0.3)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=10)
 
 
 def _process(node: Node, *args: str, log: str) -> subprocess.Popen[bytes]:
@@ -148,15 +101,13 @@ def test_two_workers_and_two_web_processes_share_the_queue(pg_node: Node) -> Non
 
         workers = [_process(pg_node, "worker", log=f"worker{i}.log") for i in range(2)]
         processes.extend(workers)
-        with ReceiverThread(N) as receiving:
+        with ReceiverProcess() as receiving:
             asyncio.run(enqueue_deliveries(pg_node.data_dir, pg_node.base_url, receiving.ports, N))
-            wait_for(
-                lambda: receiving.receiver.received >= N // 3, 120, what="a third of the deliveries"
-            )
+            receiving.wait(N // 3, 120)  # a third of the deliveries
             os.killpg(workers[0].pid, signal.SIGKILL)  # kill -9, mid-way
             workers[0].wait()
             wait_for(
-                lambda: len(receiving.receiver.seen) >= N,
+                lambda: receiving.counts().unique >= N,
                 180,
                 what=f"all {N} deliveries (lease {LEASE} s for the killed worker's rows)",
             )
@@ -170,9 +121,9 @@ def test_two_workers_and_two_web_processes_share_the_queue(pg_node: Node) -> Non
                 what="the queue to drain",
             )
             time.sleep(1.0)  # a late duplicate would arrive now
-            receiver = receiving.receiver
+            receiver = receiving.counts()
         assert states == {"done": N}
-        assert len(receiver.seen) == N  # every (activity, inbox) pair arrived
+        assert receiver.unique == N  # every (activity, inbox) pair arrived
         # At-least-once: only what the killed worker had in flight may come twice.
         assert receiver.duplicates <= 64, receiver.duplicates
     finally:

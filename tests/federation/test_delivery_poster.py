@@ -9,9 +9,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+import h11
+import pytest
+
 from federation.delivery import Job, post
 from federation.keys import SigningKey
-from federation.poster import Poster
+from federation.poster import Poster, PostError, _simple_answer
 from federation.signatures import verify_request
 from tests.security.helpers import rsa_key
 
@@ -190,3 +193,57 @@ async def test_idle_connections_are_bounded_overall() -> None:
             assert (await post(sender, job(port))).status == 202
         await sender.aclose()
     assert sender.connections_opened == 4  # a's connection was evicted by c's
+
+
+SIMPLE = [
+    b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 202\r\ncontent-length: 2\r\nDate: x\r\n\r\nok",
+    b"HTTP/1.1 429 Too Many\r\nRetry-After: 120\r\nContent-Length:0\r\n\r\n",
+    b"HTTP/1.1 503 Busy\r\nRetry-After:  7 \r\nRetry-After: 9\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n",
+]
+LEFT_TO_H11 = [
+    b"HTTP/1.1 202 Accepted\r\nContent-Length: 5\r\n\r\nab",  # the body comes later
+    b"HTTP/1.1 202 Accepted\r\nContent-Len",  # so does the head
+    b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.0 202 Accepted\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 202 Accepted\r\n\r\n",  # no length: read until closed
+    b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nX: a\r\n b\r\n\r\n",  # folded
+    b"HTTP/1.1 202 Accepted\r\nContent-Length : 0\r\n\r\n",
+    b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\nHTTP/1.1 202",  # more than one
+    b"HTTP/1.1 204 No Content\r\nContent-Length: 3\r\n\r\nabc",
+]
+
+
+def _by_h11(raw: bytes) -> tuple[int, str | None, bool]:
+    http = h11.Connection(h11.CLIENT)
+    http.send(
+        h11.Request(method="POST", target="/", headers=[("Host", "a"), ("Content-Length", "0")])
+    )
+    http.send(h11.EndOfMessage())
+    http.receive_data(raw)
+    status, retry_after = 0, None
+    while not isinstance(event := http.next_event(), h11.EndOfMessage):
+        if isinstance(event, h11.Response):
+            status = event.status_code
+            retry_after = next((v.decode() for k, v in event.headers if k == b"retry-after"), None)
+    return status, retry_after, http.their_state is h11.DONE and http.our_state is h11.DONE
+
+
+def test_the_common_answers_are_read_as_h11_reads_them_and_the_others_left_to_it() -> None:
+    for raw in SIMPLE:
+        assert _simple_answer(raw, 64 * 1024) == _by_h11(raw), raw
+    for raw in LEFT_TO_H11:
+        assert _simple_answer(raw, 64 * 1024) is None, raw
+    assert _simple_answer(SIMPLE[1], 1) is None  # longer than the bound: h11's rules
+
+
+async def test_a_header_field_with_a_line_break_is_refused_before_anything_is_sent() -> None:
+    async with receiver(lambda n: ACCEPTED) as (port, seen):
+        sender = poster()
+        with pytest.raises(PostError):
+            await sender.post(f"http://127.0.0.1:{port}/i", BODY, {"X": "a\r\nInjected: 1"})
+        assert sender.connections_opened == 0 and not seen.bodies
