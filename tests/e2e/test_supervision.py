@@ -43,9 +43,9 @@ import httpx
 import pytest
 
 from bench.delivery import enqueue_deliveries
+from bench.receiver import ReceiverProcess
 from tests.databases import PgCluster
 from tests.e2e.harness import HOST, Node, clean_env, entraide_command, wait_for
-from tests.e2e.test_scale_out import ReceiverThread
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -168,11 +168,11 @@ def test_processes_die_and_the_database_goes_away_and_the_node_carries_on(
         first_pids = wait_for(lambda: two_pids(node), 30, what="two web processes")
 
         # 1. Metrics across processes ------------------------------------------------------
-        with ReceiverThread(DELIVERIES) as receiving:
+        with ReceiverProcess() as receiving:
             asyncio.run(
                 enqueue_deliveries(node.data_dir, node.base_url, receiving.ports, DELIVERIES)
             )
-            wait_for(lambda: len(receiving.receiver.seen) >= DELIVERIES, 60, what="the deliveries")
+            wait_for(lambda: receiving.counts().unique >= DELIVERIES, 60, what="the deliveries")
         wait_for(  # the worker counts a delivery as it records it
             lambda: (
                 sample(get(node, "/metrics").text, "entraide_deliveries_total", outcome="delivered")
