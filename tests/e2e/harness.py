@@ -25,7 +25,6 @@ calling environment are not passed on. Nothing listens anywhere but 127.0.0.1.
 
 from __future__ import annotations
 
-import json
 import shutil
 import signal
 import sqlite3
@@ -56,6 +55,7 @@ from tests.e2e.processes import (
     in_parallel,
     migrated_sqlite,
     peer_through_cli,
+    run_commands,
     wait_for,
 )
 
@@ -155,37 +155,8 @@ class Node:
         self.cli(*args)
 
     def commands(self, *commands: list[str]) -> list[str]:
-        """Several commands, in order, in one Python process: each is ``entraide
-        --data-dir DIR COMMAND`` run through the console script's own ``main`` (its
-        parsing, its errors, its output), without paying the interpreter's start and the
-        node's imports once per command. Each command's output is returned; a command that
-        fails stops the others and fails the test with its stderr. The console script
-        itself is what :meth:`cli` and ``tests/cli`` run."""
-        script = (
-            "import contextlib, io, json, sys\n"
-            "from instance.cli import main\n"
-            "outputs = []\n"
-            "for args in json.loads(sys.argv[1]):\n"
-            "    out = io.StringIO()\n"
-            "    with contextlib.redirect_stdout(out):\n"
-            "        code = main(args)\n"
-            "    if code:\n"
-            "        sys.exit(code)\n"
-            "    outputs.append(out.getvalue())\n"
-            "print(json.dumps(outputs))\n"
-        )
-        argv = [["--data-dir", str(self.data_dir), *command] for command in commands]
-        result = subprocess.run(
-            [sys.executable, "-c", script, json.dumps(argv)],
-            capture_output=True,
-            text=True,
-            timeout=CLI_TIMEOUT,
-            env=clean_env(),
-            check=False,
-        )
-        assert result.returncode == 0, (commands, result.returncode, result.stderr)
-        outputs: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
-        return outputs
+        """Several commands in one process (:func:`run_commands`); their outputs."""
+        return run_commands(self.data_dir, *commands)
 
     def add_publisher(
         self, *, email: str = "owner@menuiserie.example", handle: str = "menuiserie"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -158,3 +159,37 @@ def peer_through_cli(a: Node, b: Node, timeout: float = 30.0) -> None:
         timeout,
         what="both nodes to count the other as an accepted peer",
     )
+
+
+def run_commands(data_dir: Path, *commands: list[str]) -> list[str]:
+    """Several commands, in order, in one Python process: each is ``entraide --data-dir
+    DATA_DIR COMMAND`` run through the console script's own ``main`` (its parsing, its
+    errors, its output), without paying the interpreter's start and the node's imports
+    once per command. Each command's output is returned; a command that fails stops the
+    others and fails the test with its stderr. The console script itself is what
+    ``Node.cli`` and ``tests/cli`` run."""
+    script = (
+        "import contextlib, io, json, sys\n"
+        "from instance.cli import main\n"
+        "outputs = []\n"
+        "for args in json.loads(sys.argv[1]):\n"
+        "    out = io.StringIO()\n"
+        "    with contextlib.redirect_stdout(out):\n"
+        "        code = main(args)\n"
+        "    if code:\n"
+        "        sys.exit(code)\n"
+        "    outputs.append(out.getvalue())\n"
+        "print(json.dumps(outputs))\n"
+    )
+    argv = [["--data-dir", str(data_dir), *command] for command in commands]
+    result = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(argv)],
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        env=clean_env(),
+        check=False,
+    )
+    assert result.returncode == 0, (commands, result.returncode, result.stderr)
+    outputs: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+    return outputs
