@@ -6,8 +6,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.models import Membership, Person, Structure
+from domain.models import Person
 from domain.social import Message, Notification, Participant
+from instance.services.structures import person_actors_query
 
 
 async def waiting_counts(session: AsyncSession, person: Person) -> tuple[int, int]:
@@ -17,16 +18,7 @@ async def waiting_counts(session: AsyncSession, person: Person) -> tuple[int, in
     A message is unread when it was written to one of the approved structures the person
     acts for, by someone else, since that structure last read its thread; a notification
     when it has no ``read_at``."""
-    actors = (
-        select(Structure.actor_id)
-        .join(Membership, Membership.structure_id == Structure.id)
-        .where(
-            Membership.person_id == person.id,
-            Structure.is_visible,
-            Structure.actor_id.is_not(None),
-        )
-        .scalar_subquery()
-    )
+    actors = person_actors_query(person).scalar_subquery()
     messages = (
         select(func.count(func.distinct(Message.id)))
         .join(Participant, Participant.conversation_id == Message.conversation_id)

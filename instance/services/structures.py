@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.local import approve_structure, reject_structure
@@ -70,9 +70,10 @@ async def acting_structure(session: AsyncSession, person: Person, handle: Any) -
     return structure
 
 
-async def person_actor_ids(session: AsyncSession, person: Person) -> list[int]:
-    """The actors of the approved structures ``person`` acts for."""
-    rows = await session.execute(
+def person_actors_query(person: Person) -> Select[int | None]:
+    """The ids of the actors of the approved structures ``person`` acts for, as a query
+    (a subquery of the header's unread counts)."""
+    return (
         select(Structure.actor_id)
         .join(Membership, Membership.structure_id == Structure.id)
         .where(
@@ -81,6 +82,11 @@ async def person_actor_ids(session: AsyncSession, person: Person) -> list[int]:
             Structure.actor_id.is_not(None),
         )
     )
+
+
+async def person_actor_ids(session: AsyncSession, person: Person) -> list[int]:
+    """The actors of the approved structures ``person`` acts for."""
+    rows = await session.execute(person_actors_query(person))
     return [actor_id for (actor_id,) in rows.all() if actor_id is not None]
 
 
