@@ -46,22 +46,17 @@ async def claim_rows(
 
     Returns the ids claimed; the caller reads the rows in the same session.
     """
-    query = (
-        select(model.id)
-        .where(*due, or_(model.locked_until.is_(None), model.locked_until < now))
-        .order_by(*order_by)
-        .limit(batch)
+    statement = claim_statement(
+        model, [model.id], due=due, order_by=order_by, skip_locked=skip_locked
     )
-    if skip_locked:
-        query = query.with_for_update(skip_locked=True)
     result = await session.execute(
-        update(model)
-        .where(model.id.in_(query.scalar_subquery()))
-        .values(locked_by=worker_id, locked_until=now + timedelta(seconds=lease_seconds))
-        .returning(model.id)
-        # The session holds none of these rows yet: nothing to bring up to date in Python
-        # (the default evaluated the WHERE clause against every object in the session).
-        .execution_options(synchronize_session=False)
+        statement,
+        {
+            "now": now,
+            "until": now + timedelta(seconds=lease_seconds),
+            "worker": worker_id,
+            "batch": batch,
+        },
     )
     return [row[0] for row in result]
 
@@ -96,6 +91,8 @@ def claim_statement(
         .where(model.id.in_(query.scalar_subquery()))
         .values(locked_by=bindparam("worker"), locked_until=bindparam("until"))
         .returning(*columns)
+        # The session holds none of these rows yet: nothing to bring up to date in Python
+        # (the default evaluated the WHERE clause against every object in the session).
         .execution_options(synchronize_session=False)
     )
 
