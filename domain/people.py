@@ -20,7 +20,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defaultload, lazyload
+from sqlalchemy.orm import Load
+from sqlalchemy.orm.interfaces import LoaderOption
 
 from config.database import utcnow
 from domain import structure_states
@@ -226,21 +227,25 @@ async def create_structure(
     return structure
 
 
-async def structures_of(session: AsyncSession, person: Person) -> list[Structure]:
-    """The structures a person acts for, by name.
+def shown_structure(path: Any) -> tuple[LoaderOption, LoaderOption]:
+    """Loader options for the structures at ``path`` (``Load(Structure)``, or a path that
+    leads to them): each with its actor, but not its memberships nor its actor's keys,
+    which are eager by default. Those are for administration and signing, where the
+    structure is read again; a page that shows structures saves two queries."""
+    return path.lazyload(Structure.memberships), path.defaultload(Structure.actor).lazyload(
+        Actor.keys
+    )
 
-    Each comes with its actor but not with its other memberships nor its actor's keys
-    (eager by default: for administration and signing, where the structure is read again);
-    this list is on every page of a person who acts for a structure."""
+
+async def structures_of(session: AsyncSession, person: Person) -> list[Structure]:
+    """The structures a person acts for, by name (:func:`shown_structure`: this list is on
+    every page of a person who acts for a structure)."""
     result = await session.execute(
         select(Structure)
         .join(Membership)
         .where(Membership.person_id == person.id)
         .order_by(Structure.name)
-        .options(
-            lazyload(Structure.memberships),
-            defaultload(Structure.actor).lazyload(Actor.keys),
-        )
+        .options(*shown_structure(Load(Structure)))
     )
     return list(result.scalars().unique())
 

@@ -43,9 +43,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from config.database import utcnow
-from domain.models import Membership, Person, Structure, WebSession
-from domain.people import person_for_token
-from federation.models import Actor
+from domain.models import Membership, Person, WebSession
+from domain.people import person_for_token, shown_structure
 from instance.csrf import rotate_csrf
 from instance.errors import ApiError
 from instance.i18n import select_locale
@@ -68,19 +67,15 @@ async def load_current_person(session: AsyncSession) -> Person | None:
     secret = login_cookie()
     if secret is None:
         return None
-    # The person's memberships come with their structures and actors (eager by default),
-    # but not each structure's other memberships nor the actors' keys: those are for
-    # administration and signing, and loading them cost two queries on every page.
+    # The person's memberships come with their structures (``shown_structure``): on every
+    # page, without what only administration and signing need.
     structure = selectinload(Person.memberships).defaultload(Membership.structure)
     person = (
         await session.execute(
             select(Person)
             .join(WebSession, WebSession.person_id == Person.id)
             .where(WebSession.token_hash == _hash(secret), WebSession.expires_at > utcnow())
-            .options(
-                structure.lazyload(Structure.memberships),
-                structure.defaultload(Structure.actor).lazyload(Actor.keys),
-            )
+            .options(*shown_structure(structure))
         )
     ).scalar_one_or_none()
     if person is None or person.disabled_at is not None:

@@ -57,7 +57,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defaultload
 
 from config.database import StatementTimeout, bounded
-from domain.models import Listing, Structure
+from domain.models import Listing
+from domain.people import shown_structure
 from domain.places import resolve as resolve_place
 from domain.textsearch import MIN_PREFIX, fts5_query, is_prefix, query_words
 from domain.validation import FieldError, Invalid
@@ -365,14 +366,12 @@ async def _load(session: AsyncSession, ids: list[int], query: SearchQuery) -> li
         columns.append(distance_expr(*query.near).label("distance_km"))
     # Actor keys and structure memberships (eager by default) are for signing and for
     # administration, not for showing listings: not loading them saves two queries.
-    structure = defaultload(Listing.structure)
     found = await session.execute(
         select(*columns)
         .where(Listing.id.in_(ids))
         .options(
             defaultload(Listing.author).lazyload(Actor.keys),
-            structure.lazyload(Structure.memberships),
-            structure.defaultload(Structure.actor).lazyload(Actor.keys),
+            *shown_structure(defaultload(Listing.structure)),
         )
     )
     by_id = {row[0].id: row for row in found.all()}
