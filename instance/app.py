@@ -24,6 +24,7 @@ from quart_schema import Info, QuartSchema
 from config.settings import Settings
 from domain.logos import UPLOAD_BODY_MAX
 from instance.csrf import exempt_from_forms, init_csrf
+from instance.draining import init_draining
 from instance.errors import register_error_handlers
 from instance.i18n import init_i18n
 from instance.ids import init_ids
@@ -86,6 +87,7 @@ def create_app(
         security_schemes={"token": {"type": "http", "scheme": "bearer"}},
         openapi_provider_class=ApiOnly,  # the /api/v1 routes only, grouped by tag
     )
+    init_draining(app)  # first: a stopping node runs nothing of a new write
     init_observability(app, node)
     init_i18n(app, settings.web.default_locale)
     init_rate_limits(app, settings)  # before CSRF: a refused request costs no form parsing

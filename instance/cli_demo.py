@@ -134,13 +134,14 @@ async def serve_pair(a: Settings, b: Settings, host: str, ports: tuple[int, int]
     from hypercorn.asyncio import serve as hypercorn_serve
 
     from instance import create_app
+    from instance.draining import trigger
 
     apps = (create_app(a), create_app(b))
     stop = asyncio.Event()
     _install_signals(stop)
     servers = [
         asyncio.create_task(
-            hypercorn_serve(app, _hypercorn_config(host, port), shutdown_trigger=stop.wait)
+            hypercorn_serve(app, _hypercorn_config(host, port), shutdown_trigger=trigger(stop.wait))
         )
         for app, port in zip(apps, ports, strict=True)
     ]

@@ -56,6 +56,7 @@ async def serve_app(settings: Settings, host: str, port: int) -> None:
     from hypercorn.asyncio import serve as hypercorn_serve
 
     from instance import create_app
+    from instance.draining import trigger
 
     app = create_app(settings)
     config = _hypercorn_config(host, port)
@@ -66,7 +67,7 @@ async def serve_app(settings: Settings, host: str, port: int) -> None:
         f"Entraide {VERSION}: {settings.instance.name} ({settings.base_url}) listening on "
         f"http://{host}:{port}",
     )
-    await hypercorn_serve(app, config, shutdown_trigger=stop.wait)
+    await hypercorn_serve(app, config, shutdown_trigger=trigger(stop.wait))
 
 
 def serve(args: argparse.Namespace) -> int:

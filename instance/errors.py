@@ -126,15 +126,17 @@ PAGE = """<!doctype html>
 """
 
 
-def unavailable_page() -> str:
+def unavailable_page(text: str | None = None) -> str:
     """The page of a 503, in the page's language, without the layout (which reads the
-    database)."""
+    database); ``text`` says why (by default: the database cannot be reached)."""
+    if text is None:
+        text = gettext(
+            "The site cannot reach its database right now. Please try again in a moment."
+        )
     return PAGE.format(
         lang=html.escape(select_locale()),
         title=html.escape(gettext("Service temporarily unavailable")),
-        text=html.escape(
-            gettext("The site cannot reach its database right now. Please try again in a moment.")
-        ),
+        text=html.escape(text),
         again=html.escape(gettext("Try again")),
     )
 

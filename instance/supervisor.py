@@ -98,9 +98,13 @@ def web_process(config: Any, sockets: Any, master: int) -> None:
     from hypercorn.asyncio.run import worker_serve
     from hypercorn.utils import load_application
 
+    from instance.draining import trigger
+
     app = load_application(config.application_path, config.wsgi_max_body_size)
     asyncio.run(
-        worker_serve(app, config, sockets=sockets, shutdown_trigger=lambda: _stop_trigger(master))
+        worker_serve(
+            app, config, sockets=sockets, shutdown_trigger=trigger(lambda: _stop_trigger(master))
+        )
     )
 
 
