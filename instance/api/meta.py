@@ -20,7 +20,7 @@ async def instance_info() -> dict[str, Any]:
     """Name, domain, territory actor, software version and counts. No token needed."""
     node = current_node()
     settings = node.settings
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         territory = await territory_actor(session)
         figures = await instance_counts(session)
     return {

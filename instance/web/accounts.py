@@ -68,7 +68,7 @@ async def _signup_form(values: dict[str, str], errors: dict[str, str], status: i
 
 @blueprint.get("/signup")
 async def signup() -> Any:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         person = await load_viewer(session)
     if person is not None:
         return redirect_to("/account")
@@ -120,7 +120,7 @@ async def signup_post() -> Any:
 
 @blueprint.get("/signup/done")
 async def signup_done() -> str:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         await load_viewer(session)
     return await render_template("signup_done.html")
 
@@ -130,7 +130,7 @@ async def signup_done() -> str:
 
 @blueprint.get("/login")
 async def login() -> str:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         await load_viewer(session)
     next_url = safe_next(request.args.get("next"), "")
     return await render_template("login.html", email="", next_url=next_url, failed=False)
@@ -186,7 +186,7 @@ async def end_sessions() -> Response:
 
 @blueprint.get("/account")
 async def account() -> str:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         person = await require_person(session)
         structures = await structures_of(session, person)
         tokens = await list_tokens(session, person)

@@ -57,7 +57,7 @@ async def _structure(session: AsyncSession, structure_id: int) -> Structure:
 @blueprint.get("/admin")
 async def admin_hub() -> str:
     node = current_node()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         await require_moderator(session)
         counts = await open_counts(session)
         mail = await outgoing_mail.status(session, bool(node.settings.mail.smtp_host))
@@ -68,7 +68,7 @@ async def admin_hub() -> str:
 
 @blueprint.get("/admin/structures")
 async def admin_structures() -> str:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         await require_admin(session)
         return await _queue_page(session)
 

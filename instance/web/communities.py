@@ -52,7 +52,7 @@ MAX_LENGTH = groups.MAX_LENGTH
 
 @blueprint.get("/communities")
 async def communities() -> str:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         person = await load_viewer(session)
         seen = await views.overview(session, person)
         structures = await acting_structures(session, person) if person else []
@@ -155,7 +155,7 @@ async def _page_data(
 async def community_page(handle: str) -> str:
     if "@" in handle:
         return await _remote_page(handle)
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         person = await load_viewer(session)
         community = await _community(session, handle)
         data = await _page_data(session, person, community)

@@ -41,7 +41,7 @@ async def directory_page() -> str:
     if cursor and isinstance(cursor.get("name"), str) and isinstance(cursor.get("id"), int):
         after = (cursor["name"], cursor["id"])
     own = node.settings.instance.domain.lower()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         person = await load_viewer(session)
         mine = {s.handle for s in await structures_of(session, person)} if person else set()
         entries, following = await list_structures(

@@ -88,7 +88,7 @@ def _row(exchange: Exchange, structure: Structure) -> ExchangeRow:
 @blueprint.get("/exchanges")
 async def exchanges_page() -> str:
     """The exchanges of every structure the person acts for, newest first."""
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         person = await require_person(session)
         structures = await acting_structures(session, person)
         rows: list[ExchangeRow] = []

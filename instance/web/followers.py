@@ -37,7 +37,7 @@ async def _managed(session: AsyncSession, person: Person, handle: str) -> Struct
 @blueprint.get("/@<handle>/followers")
 async def structure_followers(handle: str) -> str:
     node = current_node()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         person = await require_person(session)
         structure = await _managed(session, person, handle)
         assert structure.actor is not None

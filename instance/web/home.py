@@ -16,7 +16,7 @@ RECENT = 9
 @blueprint.get("/")
 async def home() -> str:
     node = current_node()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         await load_viewer(session)
         figures = await instance_counts(session)
         page = await search_listings(session, node.db.dialect, SearchQuery(limit=RECENT))

@@ -27,7 +27,7 @@ async def _page(kind: str, status: int = 200, **values: Any) -> Any:
 
 @blueprint.get("/account/delete")
 async def delete_account() -> Any:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         person = await require_person(session)
         alone = await leaving.structures_alone(session, person)
     return await _page("account", person=person, alone=alone, error="")
@@ -52,7 +52,7 @@ async def delete_account_post() -> Any:
 
 @blueprint.get("/@<handle>/delete")
 async def delete_structure(handle: str) -> Any:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         person = await require_person(session)
         try:
             structure = await leaving.structure_to_delete(session, person, handle)
@@ -84,7 +84,7 @@ async def delete_structure_post(handle: str) -> Any:
 
 @blueprint.get("/admin/people/delete")
 async def admin_delete_person() -> Any:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         await require_admin(session)
     return await _page("admin", email="", error="")
 

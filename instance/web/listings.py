@@ -94,7 +94,7 @@ async def _editable(session: AsyncSession, listing_id: int) -> tuple[Person, Lis
 async def listing_page(listing_id: int) -> str:
     """The HTML page of a listing, local or received from another territory."""
     node = current_node()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         person = await load_viewer(session)
         listing = await _listing_for(session, listing_id, person)
         editable = person is not None and listings.may_edit_listing(person, listing)
@@ -169,7 +169,7 @@ async def new_listing() -> str:
     if request.args.get("structure"):
         values["structure"] = request.args["structure"]
     copied = parse_id(request.args.get("from"))
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         person = await require_person(session)
         if copied is not None:  # « duplicate »: the same offer or need, new dates
             try:
@@ -227,7 +227,7 @@ async def _edit_form(
 
 @blueprint.get("/listings/<int:listing_id>/edit")
 async def edit_listing(listing_id: int) -> Any:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         _person, listing = await _editable(session, listing_id)
     if listing.status == "withdrawn":
         await flash(_("This listing was withdrawn and can no longer change."), "error")
@@ -266,7 +266,7 @@ async def edit_listing_post(listing_id: int) -> Any:
 
 @blueprint.get("/listings/<int:listing_id>/withdraw")
 async def withdraw_listing(listing_id: int) -> Any:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         _person, listing = await _editable(session, listing_id)
     if listing.status == "withdrawn":
         return redirect_to(f"/listings/{listing_id}")

@@ -46,7 +46,7 @@ async def _page(structure: Structure, value: str, errors: dict[str, str], status
 
 @blueprint.get("/@<handle>/notifications/settings")
 async def mail_settings(handle: str) -> Any:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         person = await require_person(session)
         structure = await structure_by_handle(session, handle)
         if structure is None or not can_act_for(person, structure):

@@ -26,7 +26,7 @@ async def territory_matches() -> str:
     if category and get_category(category) is None:
         category = ""
     before = parse_id(request.args.get("before")) if request.args.get("before") else None
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         person = await require_person(session)
         if not introductions.may_see_territory_matches(person):
             deny(403, _("Only the territory's animators, moderators and administrators see this."))

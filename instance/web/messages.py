@@ -260,7 +260,7 @@ async def new_message() -> str:
         "from": request.args.get("from", "").strip(),
         "content": "",
     }
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         person = await require_person(session)
         if not values["to"]:
             listing = await messaging.listing_by_id(session, parse_id(values["listing"]))

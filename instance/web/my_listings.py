@@ -25,7 +25,7 @@ from instance.web.common import acting_structures, deny, pick_structure, redirec
 @blueprint.get("/account/listings")
 async def my_listings() -> str:
     node = current_node()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         person = await require_person(session)
         structures = await acting_structures(session, person)
         current = pick_structure(structures, request.args.get("as"))

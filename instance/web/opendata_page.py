@@ -19,7 +19,7 @@ from instance.web.common import load_viewer
 @blueprint.get("/data")
 async def opendata_page() -> str:
     node = current_node()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         await load_viewer(session)
     settings = node.settings
     return await render_template(

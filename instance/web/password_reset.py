@@ -42,7 +42,7 @@ async def _page(step: str, status: int = 200, **context: Any) -> Any:
 
 @blueprint.get("/password/reset")
 async def password_reset_form() -> Any:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         await load_viewer(session)
     return await _page("ask", email="")
 
@@ -66,7 +66,7 @@ async def password_reset_ask() -> Any:
 
 @blueprint.get("/password/reset/sent")
 async def password_reset_sent() -> Any:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         await load_viewer(session)
     return await _page("sent")
 

@@ -60,7 +60,7 @@ async def _editable(session: Any, handle: str) -> Structure:
 
 @blueprint.get("/@<handle>/profile")
 async def edit_profile(handle: str) -> Any:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         structure = await _editable(session, handle)
         return await _form(structure, _values(structure), {})
 
@@ -116,7 +116,7 @@ async def submit_again(handle: str) -> Response:
 
 @blueprint.get("/@<handle>/logo")
 async def structure_logo(handle: str) -> Response:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         viewer = await load_viewer(session)
         stored = await profiles.logo(session, handle, viewer)
         if stored is None:

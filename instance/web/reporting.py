@@ -79,7 +79,7 @@ async def _page(
 @blueprint.get("/report")
 async def report_form() -> str:
     target = request.args.get("target", "").strip()
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         person = await require_person(session)
         structures = await _reporters(session, person)
         reported = await find_reported(session, target, structures)

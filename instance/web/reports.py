@@ -26,7 +26,7 @@ RESOLVED_SHOWN = 20
 
 @blueprint.get("/admin/reports")
 async def admin_reports() -> str:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         await require_moderator(session)
         open_reports = await reports.report_views(session, "open")
         resolved = await reports.report_views(session, "resolved", RESOLVED_SHOWN)
@@ -148,7 +148,7 @@ async def moderate_actor(actor_id: int, action: str) -> Response:
 @blueprint.get("/admin/audit")
 async def admin_audit() -> str:
     before = request.args.get("before", "")
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         await require_moderator(session)
         entries = await reports.audit_entries(
             session, AUDIT_PAGE + 1, int(before) if before.isdigit() else None

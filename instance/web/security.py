@@ -23,7 +23,7 @@ from instance.web.forms import field_errors
 
 @blueprint.get("/account/password")
 async def password_page() -> str:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         person = await require_person(session)
     return await render_template("account_password.html", person=person, errors={})
 

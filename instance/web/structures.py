@@ -32,7 +32,7 @@ async def structure_page(handle: str) -> str:
     if "@" in handle:  # /@handle@host: a structure of another server
         return await remote_structure_page(handle)
     node = current_node()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         person = await load_viewer(session)
         structure = await structure_by_handle(session, handle)
         if structure is None:

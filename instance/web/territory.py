@@ -117,7 +117,7 @@ async def territory_dashboard() -> tuple[str, int] | str:
     period = Period(_day("from", errors), _day("to", errors))
     own = node.settings.instance.domain.lower()
     dialect = node.db.dialect
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         await load_viewer(session)
         totals, by = await territory_figures(
             session, dialect, own, period, ["category", "month", "kind", "origin", "commune"]

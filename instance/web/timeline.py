@@ -62,7 +62,7 @@ async def _items(
 
 @blueprint.get("/timeline")
 async def timeline() -> str:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         person = await require_person(session)
         structures = await acting_structures(session, person)
         current = pick_structure(structures, request.args.get("as"))
