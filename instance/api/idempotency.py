@@ -53,14 +53,20 @@ async def reserve_key() -> Response | None:
         person = await api_person(session)  # 401 without a token, as without the header
         assert person is not None
         outcome = await idempotency.reserve(session, person.id, key, sent, keep=_keep())
-    if isinstance(outcome, idempotency.Answer):
-        response = Response(outcome.body, status=outcome.status, content_type=outcome.content_type)
-        if outcome.location is not None:
-            response.headers["Location"] = outcome.location
-        response.headers[REPLAYED] = "true"
-        return response
-    g.idempotency = idempotency.watch(outcome)
+        if isinstance(outcome, idempotency.Answer):
+            return _replay(outcome)
+        # Known before the commit, so that a request cut during it is released.
+        g.idempotency = idempotency.watch(outcome)
+    g.idempotency.armed = True  # committed: from here on, the handler's commits count
     return None
+
+
+def _replay(answer: idempotency.Answer) -> Response:
+    response = Response(answer.body, status=answer.status, content_type=answer.content_type)
+    if answer.location is not None:
+        response.headers["Location"] = answer.location
+    response.headers[REPLAYED] = "true"
+    return response
 
 
 @blueprint.after_request

@@ -89,9 +89,16 @@ class Answer:
 
 @dataclass
 class Watch:
-    """Whether a transaction committed while a request with a reserved key ran."""
+    """Whether a transaction committed while a request with a reserved key ran.
+
+    Made as soon as the reservation's row exists, *armed* once the reservation is
+    committed: the commits counted are the handler's only. A request cut before it is
+    armed ran nothing of its handler, so its reservation (if it was committed at all)
+    is released.
+    """
 
     record_id: int
+    armed: bool = False
     committed: bool = False
 
 
@@ -101,12 +108,12 @@ _watch: ContextVar[Watch | None] = ContextVar("idempotency_watch", default=None)
 @event.listens_for(Session, "after_commit")
 def _note_commit(session: Session) -> None:
     watch = _watch.get()
-    if watch is not None:
+    if watch is not None and watch.armed:
         watch.committed = True
 
 
 def watch(record_id: int) -> Watch:
-    """Note, from now on in this request's context, every commit of any session."""
+    """Note every commit of any session in this request's context, once armed."""
     current = Watch(record_id)
     _watch.set(current)
     return current

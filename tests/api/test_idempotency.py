@@ -4,6 +4,7 @@ retried request is answered with its first answer, never run twice."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -124,6 +125,41 @@ async def test_a_key_whose_request_runs_is_answered_409(
     release.set()
     assert (await first)[0] == 201
     assert (await _post(api, KEY))[2]["Idempotent-Replayed"] == "true"
+    assert await _count(api, Listing) == 1
+
+
+async def test_a_request_cut_before_any_commit_frees_its_key(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Guards against the very case the header is for — the connection cut while the
+    handler runs, Quart cancelling it — leaving the key in progress for 24 hours when
+    nothing was written: the retry runs and publishes once."""
+    entered = asyncio.Event()
+
+    async def endless_body() -> dict[str, Any]:
+        entered.set()
+        await asyncio.Event().wait()
+        raise AssertionError("never reached")
+
+    monkeypatch.setattr(listings_api, "json_body", endless_body)
+    raw = json.dumps(listing_body()).encode()
+    headers = {
+        "Authorization": f"Bearer {api.owner}",
+        "Idempotency-Key": KEY,
+        "Content-Type": "application/json",
+        "Content-Length": str(len(raw)),
+    }
+    client = api.node.client()
+    async with client.request("/api/v1/listings", method="POST", headers=headers) as connection:
+        await connection.send(raw)
+        await connection.send_complete()
+        await asyncio.wait_for(entered.wait(), 10)
+        await connection.disconnect()
+    monkeypatch.undo()
+    assert await _count(api, IdempotencyKey) == 0
+    status, body, headers = await _post(api, KEY)
+    assert status == 201, body
+    assert "Idempotent-Replayed" not in headers
     assert await _count(api, Listing) == 1
 
 
