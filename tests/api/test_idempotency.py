@@ -13,13 +13,13 @@ from sqlalchemy import func, select, update
 
 from config.database import utcnow
 from domain.idempotency import IdempotencyKey
-from domain.models import Listing
+from domain.models import Listing, Person
 from instance import draining
 from instance.api import listings as listings_api
 from instance.housekeeping import prune_idempotency_keys
 from instance.services import idempotency
 from instance.services import listings as listings_service
-from tests.api.helpers import Api, assert_error, listing_body
+from tests.api.helpers import STRANGER, Api, assert_error, listing_body
 
 KEY = "import-2026-12-07-ligne-42"
 
@@ -81,6 +81,11 @@ async def test_keys_belong_to_their_person(api: Api) -> None:
     assert again_headers["Idempotent-Replayed"] == "true"
     assert await _count(api, Listing) == 1
 
+    stranger = await api.node.person(STRANGER)
+    async with api.node.node.db.session() as session:  # a person leaves: their keys go
+        await session.delete(await session.get(Person, stranger.id))
+    assert await _count(api, IdempotencyKey) == 1
+
 
 async def test_a_malformed_key_is_refused_before_anything_runs(api: Api) -> None:
     """Guards against keys that cannot be stored or compared (empty, too long, not
@@ -104,6 +109,7 @@ async def test_without_the_header_nothing_changes(api: Api) -> None:
     assert await _count(api, IdempotencyKey) == 0
 
 
+@pytest.mark.dialect
 async def test_a_key_whose_request_runs_is_answered_409(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
