@@ -71,22 +71,27 @@ def _replay(answer: idempotency.Answer) -> Response:
 
 @blueprint.after_request
 async def record_answer(response: Response) -> Response:
-    """Store the answer with its key; a 5xx that committed nothing frees the key instead."""
-    watch: idempotency.Watch | None = g.pop("idempotency", None)
+    """Store the answer with its key; a 5xx that committed nothing frees the key instead.
+
+    The watch stays in ``g`` until the answer is stored: a request cut while storing it
+    is then released by :func:`release_unanswered` if its handler committed nothing.
+    """
+    watch: idempotency.Watch | None = g.get("idempotency")
     if watch is None:
         return response
-    idempotency.unwatch()
+    idempotency.unwatch()  # the commits from here on are this hook's own
     if response.status_code >= 500:
         await _release(watch)
-        return response
-    answer = idempotency.Answer(
-        status=response.status_code,
-        body=await response.get_data(as_text=True),
-        content_type=response.content_type,
-        location=response.headers.get("Location"),
-    )
-    async with current_node().transaction() as session:
-        await idempotency.record(session, watch.record_id, answer)
+    else:
+        answer = idempotency.Answer(
+            status=response.status_code,
+            body=await response.get_data(as_text=True),
+            content_type=response.content_type,
+            location=response.headers.get("Location"),
+        )
+        async with current_node().transaction() as session:
+            await idempotency.record(session, watch.record_id, answer)
+    g.pop("idempotency", None)
     return response
 
 

@@ -38,10 +38,12 @@ the process dies between the two commits (killed, the machine lost), the row sta
 running and every retry gets 409 ``idempotency_key_in_progress`` until the key expires:
 honest (the write may well have happened), and never a duplicate. The same holds when a
 request is cut (the client disconnects: Quart cancels the handler) or answers 5xx *after*
-one of its transactions committed: :class:`Watch` notes every commit made while the
-request runs, and a reservation is released only when nothing was committed; otherwise it
-stays running. A reservation whose release itself fails (the database is down) also stays
-running: a retry gets 409, not a duplicate.
+one of its transactions committed. :class:`Watch` notes every commit made while the
+handler runs, and a reservation is released only when nothing was committed: a request
+cut (or failing) before its handler committed anything frees its key, and its retry
+runs. What the node cannot tell stays running (409): a process that dies while the
+handler runs, even before any commit (nothing is left in memory to decide), and a
+reservation whose release itself fails (the database is down).
 """
 
 from __future__ import annotations
