@@ -22,6 +22,7 @@ from instance.services import listings as listings_service
 from tests.api.helpers import STRANGER, Api, assert_error, listing_body
 
 KEY = "import-2026-12-07-ligne-42"
+HEADER = "Idempotency-Key"
 
 
 async def _post(
@@ -46,7 +47,8 @@ async def _count(api: Api, model: type[Listing] | type[IdempotencyKey]) -> int:
 async def test_a_retry_with_the_same_key_replays_the_first_answer(api: Api) -> None:
     """Guards against the duplicate a script makes when it retries a POST whose answer it
     lost: the retry gets the same 201 and listing id, marked as replayed, and one listing
-    is stored (on SQLite and PostgreSQL: the reservation is an INSERT … ON CONFLICT)."""
+    is stored (on SQLite and PostgreSQL: the reservation is an INSERT … ON CONFLICT). The
+    same holds for the other writes (a saved search; a DELETE replayed, not a 404)."""
     first_status, first, first_headers = await _post(api, KEY)
     assert first_status == 201, first
     assert "Idempotent-Replayed" not in first_headers
@@ -57,6 +59,23 @@ async def test_a_retry_with_the_same_key_replays_the_first_answer(api: Api) -> N
     assert again_headers["Idempotent-Replayed"] == "true"
     assert again_headers["Content-Type"].startswith("application/json")
     assert await _count(api, Listing) == 1
+
+    # Every write of the API, not listings only: a saved search, then its deletion.
+    search = {"actor": "menuiserie", "name": "Bois", "query": {"q": "bois"}}
+    saved = [
+        await api.call(
+            "POST", "/api/v1/saved-searches", token=api.owner, json=search, headers={HEADER: "s"}
+        )
+        for _ in range(2)
+    ]
+    assert saved[0][0] == saved[1][0] == 201 and saved[0][1] == saved[1][1]
+    assert saved[1][2]["Idempotent-Replayed"] == "true"
+    path = f"/api/v1/saved-searches/{saved[0][1]['id']}"
+    deleted = [
+        await api.call("DELETE", path, token=api.owner, headers={HEADER: "d"}) for _ in range(2)
+    ]
+    assert deleted[0][0] == deleted[1][0] < 300  # replayed, not 404 on the second
+    assert deleted[1][2]["Idempotent-Replayed"] == "true"
 
 
 async def test_the_same_key_with_another_body_is_refused(api: Api) -> None:
