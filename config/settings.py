@@ -70,6 +70,11 @@ class WebSettings(_Section):
     secret_key: str = Field(default="", description="Signs session cookies; made by init")
     cookie_secure: bool | None = Field(default=None, description="Default: true when https")
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    idempotency_hours: int = Field(
+        default=24,
+        ge=1,
+        description="an Idempotency-Key of the JSON API is remembered this long",
+    )
     default_locale: Literal["fr", "en"] = "fr"
     trusted_proxies: list[str] = Field(
         default=[],

@@ -15,7 +15,9 @@ hour); an honest sender retrying with a fresh signature gives up after about
 two days (Mastodon's schedule, and ours). Both are far inside the window.
 Published activities (``activities``) are not pruned: they are the actors'
 outboxes. Sent or failed e-mails (``outgoing_mail``, which hold reset links and
-notification texts) go after the same number of days (:func:`prune_mail`).
+notification texts) go after the same number of days (:func:`prune_mail`), and the JSON
+API's idempotency keys after ``web.idempotency_hours`` (:func:`prune_idempotency_keys`;
+``instance.services.idempotency``).
 
 It runs with the expiry loop (every ten minutes); ``entraide`` processes on
 PostgreSQL may run it at once, which only means deleting the same rows twice.
@@ -34,7 +36,7 @@ from domain.mail_states import FINISHED as MAIL_FINISHED
 from domain.outgoing_mail import OutgoingMail
 from federation.models import Delivery, InboxItem
 from instance.node import Node
-from instance.services import password_reset
+from instance.services import idempotency, password_reset
 
 log = logging.getLogger(__name__)
 BATCH = 1000
@@ -75,6 +77,18 @@ async def prune_mail(node: Node) -> int:
     return await _prune(
         node, OutgoingMail, OutgoingMail.state.in_(MAIL_FINISHED), OutgoingMail.created_at < cutoff
     )
+
+
+async def prune_idempotency_keys(node: Node) -> int:
+    """Delete the idempotency keys older than ``web.idempotency_hours``, in batches."""
+    keep = timedelta(hours=node.settings.web.idempotency_hours)
+    removed = 0
+    while True:
+        async with node.db.session() as session:
+            batch = await idempotency.purge(session, keep=keep)
+        removed += batch
+        if batch < idempotency.BATCH:
+            return removed
 
 
 async def _prune(

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 import domain.exchanges
 import domain.figures
+import domain.idempotency
 import domain.matches
 import domain.models
 import domain.outgoing_mail
@@ -48,6 +49,7 @@ _MODEL_MODULES = (
     domain.team,
     domain.second_factor,
     domain.replies,
+    domain.idempotency,
 )
 target_metadata: MetaData = Base.metadata
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"

@@ -8,7 +8,8 @@ the first ``:``, turning ``/api/v1/moderation/structures/<handle>/<any(…):acti
 ``…/structures/{action}``), gives operations an id that names their route and a
 default response where they declare none (OpenAPI requires one), and groups them by
 tag: the first segment after ``/api/v1/`` (``listings``, ``messages``, …) unless the
-route names its own.
+route names its own. Every write (POST, PUT, PATCH, DELETE) lists the optional
+``Idempotency-Key`` header (``instance.services.idempotency``).
 
 The document is built once per app, on its first request (about 50 ms of CPU
 for the forty API paths), and served from that copy afterwards: the routes do not change
@@ -26,6 +27,20 @@ from quart_schema import OpenAPIProvider
 from werkzeug.routing import Rule
 
 API_PREFIX = "/api/v1/"
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": (
+        "Optional: a unique key of this request (1 to 255 printable ASCII characters). "
+        "Sent again with the same request, the first answer is returned with "
+        "`Idempotent-Replayed: true` and nothing runs twice; with another request, 422 "
+        "`idempotency_key_reused`; while the first still runs, 409 "
+        "`idempotency_key_in_progress`. Kept `web.idempotency_hours` (24 by default)."
+    ),
+}
 _PARAMETER = re.compile(r"<(?:[^<>:]*:)?([^<>]+)>")
 
 
@@ -58,6 +73,8 @@ class ApiOnly(OpenAPIProvider):
                 operation["responses"] = operation.get("responses") or {
                     "default": {"description": 'A JSON document (errors: `{"error": …}`)'}
                 }
+                if method.upper() in UNSAFE:
+                    operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY))
                 operations[method] = operation
         return {path: operations}, components
 

@@ -112,12 +112,13 @@ def register_loops(node: Node) -> None:
 
     async def expiry_loop(bg: Background) -> None:
         from instance.expiry import expire_due
-        from instance.housekeeping import prune, prune_mail
+        from instance.housekeeping import prune, prune_idempotency_keys, prune_mail
 
         while not bg.stopping.is_set():
             await expire_due(node)
             await prune(node)
             await prune_mail(node)
+            await prune_idempotency_keys(node)
             await bg.sleep("expiry", EXPIRY_INTERVAL)
 
     async def mail_loop(bg: Background) -> None:

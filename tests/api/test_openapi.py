@@ -64,3 +64,16 @@ def test_paths_and_tags_of_rules() -> None:
     rule = "/api/v1/communities/<handle>/posts/<int:post_id>/<any(pin, unpin, remove):action>"
     assert openapi_path(rule) == "/api/v1/communities/{handle}/posts/{post_id}/{action}"
     assert tag_of("/api/v1/saved-searches/<int:saved_id>") == "saved-searches"
+
+
+@shared
+async def test_writes_document_the_optional_idempotency_key(shared_api: Api) -> None:
+    """A client generator sees the header on every write, and on no read."""
+    document = await _document(shared_api)
+    for item in document["paths"].values():
+        for method, operation in item.items():
+            headers = {p["name"]: p for p in operation["parameters"] if p["in"] == "header"}
+            if method in ("post", "put", "patch", "delete"):
+                assert headers["Idempotency-Key"]["required"] is False
+            else:
+                assert "Idempotency-Key" not in headers
