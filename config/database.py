@@ -238,7 +238,11 @@ class Database:
         self.read_engine = (
             make_engine(url, readonly=True) if url.startswith("sqlite") else self.engine
         )
-        self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        # ``info["readonly"]`` tells code that would write (rarely: a token's last use)
+        # to open a writing session of its own.
+        self.read_sessionmaker = async_sessionmaker(
+            self.read_engine, expire_on_commit=False, info={"readonly": True}
+        )
         self.writer = WriterLock()
 
     @property

@@ -14,6 +14,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -276,8 +277,11 @@ async def create_token(session: AsyncSession, person: Person, name: str = "") ->
     return token
 
 
-async def person_for_token(session: AsyncSession, token: str) -> Person | None:
-    """The person owning an unrevoked token, or None."""
+TOKEN_USE_GRAIN = timedelta(hours=1)  # « last used » is shown by the day
+
+
+async def token_in_use(session: AsyncSession, token: str) -> ApiToken | None:
+    """The unrevoked token of an enabled person, or None; reads only."""
     if not re.fullmatch(r"[A-Za-z0-9_\-]{8,200}", token):
         return None
     result = await session.execute(
@@ -286,8 +290,13 @@ async def person_for_token(session: AsyncSession, token: str) -> Person | None:
     found = result.scalar_one_or_none()
     if found is None or found.person.disabled_at is not None:
         return None
-    found.last_used_at = utcnow()
-    return found.person
+    return found
+
+
+def token_use_is_stale(found: ApiToken) -> bool:
+    """Whether the token's ``last_used_at`` is worth writing again (once an hour at most:
+    an API read need not be a write)."""
+    return found.last_used_at is None or utcnow() - found.last_used_at >= TOKEN_USE_GRAIN
 
 
 async def list_tokens(session: AsyncSession, person: Person) -> list[ApiToken]:

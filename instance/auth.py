@@ -38,16 +38,17 @@ from datetime import timedelta
 
 from quart import g, request
 from quart_auth import AuthUser, current_user, login_user, logout_user
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from config.database import utcnow
-from domain.models import Membership, Person, WebSession
-from domain.people import person_for_token, shown_structure
+from domain.models import ApiToken, Membership, Person, WebSession
+from domain.people import shown_structure, token_in_use, token_use_is_stale
 from instance.csrf import rotate_csrf
 from instance.errors import ApiError
 from instance.i18n import select_locale
+from instance.node import current_node
 
 SESSION_DAYS = 30  # as QUART_AUTH_DURATION (instance.app)
 
@@ -162,12 +163,20 @@ async def api_person(session: AsyncSession, *, required: bool = True) -> Person 
                 headers={"WWW-Authenticate": "Bearer"},
             )
         return None
-    person = await person_for_token(session, token)
-    if person is None:
+    found = await token_in_use(session, token)
+    if found is None:
         raise ApiError(
             401,
             "the API token is unknown or revoked",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
-    g.api_person_id = person.id
-    return person
+    if token_use_is_stale(found):  # at most hourly: an API read stays a read
+        if session.info.get("readonly"):
+            async with current_node().db.session() as writing:
+                await writing.execute(
+                    update(ApiToken).where(ApiToken.id == found.id).values(last_used_at=utcnow())
+                )
+        else:
+            found.last_used_at = utcnow()
+    g.api_person_id = found.person_id
+    return found.person

@@ -110,7 +110,7 @@ async def create_community() -> tuple[dict[str, Any], int]:
 @blueprint.get("/communities")
 async def list_communities() -> dict[str, Any]:
     node = current_node()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         viewer = await api_person(session, required=False)
         communities = await groups.all_communities(session)
         return {"items": [community_json(c, viewer) for c in communities]}
@@ -189,7 +189,7 @@ async def create_post(handle: str) -> tuple[dict[str, Any], int]:
 @blueprint.get("/communities/<handle>/posts")
 async def list_posts(handle: str) -> dict[str, Any]:
     node = current_node()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         await api_person(session, required=False)
         community = await groups.community_by_handle(session, handle)
         return {"items": [post_json(p) for p in await groups.posts(session, community.actor_id)]}

@@ -92,7 +92,7 @@ def _query() -> tuple[followers.State | None, int, int | None]:
 @document_response(FollowerList)
 async def list_followers(handle: str) -> dict[str, Any]:
     """A structure's followers and follow requests, newest first (its people only)."""
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         person = await api_person(session)
         assert person is not None
         state, limit, before = _query()

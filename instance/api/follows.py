@@ -77,7 +77,7 @@ async def create_follow() -> tuple[dict[str, Any], int]:
 async def list_follows() -> dict[str, Any]:
     """What a structure follows, with the state of each follow."""
     node = current_node()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         person = await api_person(session)
         assert person is not None
         structure = await acting_structure(session, person, request.args.get("actor"))

@@ -41,7 +41,7 @@ def _actor(value: Any) -> str:
 async def get_mail_choice() -> dict[str, Any]:
     """How one of your structures receives its notifications by e-mail."""
     actor = _actor(request.args.get("actor"))
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         person = await api_person(session)
         assert person is not None
         structure_id = await notices.member_structure(session, person, actor)

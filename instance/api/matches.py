@@ -126,7 +126,7 @@ async def structure_matches() -> dict[str, Any]:
     node = current_node()
     limit = page_limit(request.args.get("limit"))
     last = id_cursor(request.args.get("cursor"))
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         person = await api_person(session)
         assert person is not None
         structure: Structure = await acting_structure(session, person, request.args.get("actor"))
@@ -154,7 +154,7 @@ async def territory_matches() -> dict[str, Any]:
     limit = page_limit(request.args.get("limit"))
     last = id_cursor(request.args.get("cursor"))
     category = request.args.get("category") or None
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         person = await api_person(session)
         if not introductions.may_see_territory_matches(person):
             raise Forbidden("only the territory's animators, moderators and administrators")

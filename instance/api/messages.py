@@ -147,7 +147,7 @@ async def list_messages() -> dict[str, Any]:
     node = current_node()
     limit = page_limit(request.args.get("limit"))
     after = time_cursor(request.args.get("cursor"), "updated")
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         person = await api_person(session)
         assert person is not None
         structure = await acting_structure(session, person, request.args.get("actor"))
@@ -171,7 +171,7 @@ async def conversation_messages(conversation_id: int) -> dict[str, Any]:
     node = current_node()
     limit = page_limit(request.args.get("limit"), default=50)
     after = time_cursor(request.args.get("cursor"), "published")
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         person = await api_person(session)
         assert person is not None
         structure = await acting_structure(session, person, request.args.get("actor"))

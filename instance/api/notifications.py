@@ -75,7 +75,7 @@ async def list_notifications() -> dict[str, Any]:
     node = current_node()
     limit = page_limit(request.args.get("limit"))
     before = id_cursor(request.args.get("cursor"))
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         person = await api_person(session)
         assert person is not None
         structure_id = await notices.member_structure(session, person, request.args.get("actor"))

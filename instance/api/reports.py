@@ -59,7 +59,7 @@ async def create_report() -> tuple[dict[str, Any], int]:
 async def list_reports() -> dict[str, Any]:
     """Open reports, made here and received from other nodes (moderators only)."""
     node = current_node()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         person = await api_person(session)
         assert person is not None
         moderation.require_moderator(person)
@@ -196,7 +196,7 @@ async def moderate_domain() -> dict[str, Any]:
 @blueprint.get("/moderation/audit")
 async def audit_log() -> dict[str, Any]:
     node = current_node()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         person = await api_person(session)
         assert person is not None
         moderation.require_moderator(person)

@@ -73,7 +73,7 @@ async def create_saved_search() -> tuple[dict[str, Any], int]:
 async def list_saved_searches() -> dict[str, Any]:
     """A structure's saved searches (its members only)."""
     node = current_node()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         person = await api_person(session)
         assert person is not None
         structure = await acting_structure(session, person, request.args.get("actor"))

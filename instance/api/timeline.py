@@ -54,7 +54,7 @@ async def timeline() -> dict[str, Any]:
     node = current_node()
     query = parse_query({k: v for k, v in request.args.items() if k == "limit"})
     cursor = timelines.parse_cursor(request.args.get("cursor"))
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         person = await api_person(session)
         assert person is not None
         structure = await acting_structure(session, person, request.args.get("actor"))
