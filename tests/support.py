@@ -9,6 +9,7 @@ create people, structures and tokens.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -151,3 +152,25 @@ async def running_node(
     app = create_app(settings, http_transport=http_transport, run_workers=run_workers)
     async with app.test_app():
         yield TestNode(app=app, settings=settings)
+
+
+WAIT = 5.0  # seconds; a read answers in milliseconds, one queued behind the writer never
+
+
+@asynccontextmanager
+async def writer_held(node: TestNode) -> AsyncIterator[None]:
+    """Another task holds this process's SQLite writer slot until the block ends."""
+    taken, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with node.node.db.writing():
+            taken.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await asyncio.wait_for(taken.wait(), WAIT)
+    try:
+        yield
+    finally:
+        release.set()
+        await holder

@@ -90,15 +90,15 @@ def _withdrawn_of(person: Person) -> tuple[int, ...] | None:
 async def withdrawn_readable(node: Node) -> tuple[int, ...] | None:
     """Check the optional token; the structures whose withdrawn listings the reader sees.
 
-    Public reads need no token, but a bad one is refused (401). Checked in a writing
-    session (it records the token's last use) only when a token is sent, so that
-    anonymous reads stay on read-only connections. A withdrawn listing is shown only
+    Public reads need no token, but a bad one is refused (401). Checked on a read-only
+    connection (``api_person`` notes the token's use, hourly, in a writing session of its
+    own). A withdrawn listing is shown only
     to its structure's people (the ids returned) and to moderators (None: all);
     anonymous readers and everyone else get none (``()``).
     """
     if bearer_token() is None:
         return ()
-    async with node.db.session() as session:
+    async with node.db.read() as session:
         person = await api_person(session, required=False)
         return () if person is None else _withdrawn_of(person)
 

@@ -9,6 +9,7 @@ written on every request again, or a read that fails because it tried to write.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -17,6 +18,7 @@ from config.database import utcnow
 from domain.models import ApiToken
 from domain.people import TOKEN_USE_GRAIN
 from tests.api.helpers import Api
+from tests.support import WAIT, writer_held
 
 
 async def last_used(api: Api) -> list[object]:
@@ -50,3 +52,33 @@ async def test_a_read_notes_the_tokens_use_hourly(api: Api) -> None:
 async def test_a_write_notes_it_in_its_own_transaction(api: Api) -> None:
     await api.publish()
     assert len([t for t in await last_used(api) if t is not None]) == 1
+
+
+API_READS = (
+    "/api/v1/instance",
+    "/api/v1/listings",
+    "/api/v1/notifications",
+    "/api/v1/timeline?actor=menuiserie",
+    "/api/v1/follows?actor=menuiserie",
+    "/api/v1/messages?actor=menuiserie",
+    "/api/v1/exchanges?actor=menuiserie",
+    "/api/v1/matches?actor=menuiserie",
+    "/api/v1/saved-searches?actor=menuiserie",
+    "/api/v1/communities",
+    "/api/v1/structures/menuiserie/followers",
+)
+
+
+async def test_api_reads_answer_while_the_writer_is_busy(api: Api) -> None:
+    """With a token used within the hour, no API read waits for SQLite's writer (another
+    task holds it); a read moved back to a writing session fails here by waiting."""
+    listing = await api.publish()  # the token's use is noted now
+    async with writer_held(api.node):
+        for path in (*API_READS, f"/api/v1/listings/{listing['id']}"):
+            try:
+                status, body, _ = await asyncio.wait_for(
+                    api.call("GET", path, token=api.owner), WAIT
+                )
+            except TimeoutError:
+                raise AssertionError(f"GET {path} waited for the writer") from None
+            assert status == 200, (path, status, body)

@@ -11,13 +11,9 @@ a page moved back to ``db.session()`` fails this test by waiting.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
-from tests.support import TestNode
+from tests.support import WAIT, TestNode, writer_held
 from tests.web.browser import Browser
-
-WAIT = 5.0  # seconds; a page answers in milliseconds, a page queued behind the writer never
 
 PUBLIC = ("/", "/structures", "/@menuiserie", "/territoire", "/communities", "/data", "/login")
 MEMBER = (
@@ -32,25 +28,6 @@ MEMBER = (
     "/@menuiserie/followers",
 )
 ADMIN = ("/admin", "/admin/structures", "/admin/reports", "/admin/audit")
-
-
-@asynccontextmanager
-async def writer_held(node: TestNode) -> AsyncIterator[None]:
-    """Another task holds this process's SQLite writer slot until the block ends."""
-    taken, release = asyncio.Event(), asyncio.Event()
-
-    async def hold() -> None:
-        async with node.node.db.writing():
-            taken.set()
-            await release.wait()
-
-    holder = asyncio.create_task(hold())
-    await asyncio.wait_for(taken.wait(), WAIT)
-    try:
-        yield
-    finally:
-        release.set()
-        await holder
 
 
 async def test_pages_answer_while_the_writer_is_busy(node: TestNode) -> None:
