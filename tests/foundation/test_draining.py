@@ -16,15 +16,8 @@ from sqlalchemy import func, select
 
 from domain.models import Listing
 from instance import draining
+from tests.api.helpers import listing_body
 from tests.support import TestNode
-
-LISTING = {
-    "kind": "need",
-    "title": "Bétonnière pour une semaine",
-    "description": "Besoin ponctuel.",
-    "category": "equipment",
-    "modality": "lend",
-}
 
 
 @pytest.fixture
@@ -48,7 +41,7 @@ async def test_a_draining_node_refuses_writes_and_commits_nothing(
     Connection: close; no listing is stored; reads are still served."""
     await node.structure("menuiserie")
     token = await node.token("owner@example.org")
-    body = {"structure": "menuiserie", **LISTING}
+    body = listing_body()
     response = await node.api("POST", "/api/v1/listings", token=token, json=body)
     assert response.status_code == 503, await response.get_data()
     assert (await response.get_json()) == {

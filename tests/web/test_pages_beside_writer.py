@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.api.helpers import listing_body
 from tests.support import WAIT, TestNode, writer_held
 from tests.web.browser import Browser
 
@@ -35,19 +36,7 @@ async def test_pages_answer_while_the_writer_is_busy(node: TestNode) -> None:
     await node.person("admin@example.org", role="admin")
     await node.structure("boulangerie", owner="admin@example.org")  # it reports the listing
     token = await node.token("ana@example.org")
-    created = await node.api(
-        "POST",
-        "/api/v1/listings",
-        token=token,
-        json={
-            "structure": "menuiserie",
-            "kind": "offer",
-            "title": "Chutes de chêne",
-            "description": "Planches courtes, à retirer sur place.",
-            "category": "materials",
-            "modality": "give",
-        },
-    )
+    created = await node.api("POST", "/api/v1/listings", token=token, json=listing_body())
     assert created.status_code == 201, await created.get_data()
     listing = (await created.get_json())["id"]
     visitor, member, admin = Browser(node), Browser(node), Browser(node)
