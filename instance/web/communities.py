@@ -79,7 +79,7 @@ async def _animator(session: AsyncSession) -> Person:
 
 @blueprint.get("/communities/new")
 async def new_community() -> str:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         await _animator(session)
     return await render_template("community_form.html", values={}, errors={}, problem=None)
 

@@ -68,7 +68,7 @@ def _sentence(reason: Reason, *, replying: bool = False) -> str:
 
 @blueprint.get("/messages")
 async def messages() -> str:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         person = await require_person(session)
         structures = await acting_structures(session, person)
         current = pick_structure(structures, request.args.get("as"))

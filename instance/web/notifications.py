@@ -57,7 +57,7 @@ def notification_link(notification: Notification) -> str:
 
 @blueprint.get("/notifications")
 async def notifications() -> str:
-    async with current_node().db.session() as session:
+    async with current_node().db.read() as session:
         person = await require_person(session)
         items = [
             {

@@ -27,8 +27,10 @@ MEMBER = (
     "/messages/new",
     "/@menuiserie/profile",
     "/@menuiserie/followers",
+    "/messages",
+    "/notifications",
 )
-ADMIN = ("/admin", "/admin/structures", "/admin/reports", "/admin/audit")
+ADMIN = ("/admin", "/admin/structures", "/admin/reports", "/admin/audit", "/communities/new")
 
 
 async def test_pages_answer_while_the_writer_is_busy(node: TestNode) -> None:
