@@ -148,31 +148,34 @@ def test_kill_9_after_201_loses_nothing_and_delivers_once(pair: tuple[Node, Node
 def test_sigterm_during_a_burst_exits_cleanly_and_loses_nothing(
     pair: tuple[Node, Node],
 ) -> None:
-    """SIGTERM while 50 listings are being created on A (4 clients): A exits with 0;
-    every request either got 201, or 503 "unavailable" with Retry-After (A was stopping
-    and ran nothing of it: instance.draining), or could not reach A (no other 5xx); A
-    committed exactly the listings it answered 201 for; after a restart each of them
-    reaches B once."""
+    """SIGTERM while 50 listings are being created on A (4 clients), each request with its
+    own ``Idempotency-Key``: A exits with 0; every request either got 201, or 503
+    "unavailable" with Retry-After (A was stopping and ran nothing of it:
+    instance.draining), or could not reach A (no other 5xx); A committed exactly the
+    listings it answered 201 for. After a restart the clients send every request again
+    with the same key, as a script that lost its answers would: the unanswered ones are
+    made, the answered ones replayed (same listing, ``Idempotent-Replayed``); then each
+    of the 50 exists once on A and reaches B once."""
     a, b = pair
     run = tag()
     clients: list[httpx.Client] = []
     local = threading.local()
     lock = threading.Lock()
 
-    def create(i: int) -> tuple[int | None, str]:
+    def create(i: int, *, replay: bool = False) -> tuple[int | None, str]:
         if not hasattr(local, "client"):
             local.client = httpx.Client(base_url=a.base_url, timeout=30)
             with lock:
                 clients.append(local.client)
         body = {"structure": a.structure, "kind": "need", "title": f"Burst {run} {i}"}
         body |= {"description": "Besoin ponctuel.", "category": "equipment", "modality": "lend"}
+        headers = {"Authorization": f"Bearer {a.token}", "Idempotency-Key": f"burst-{run}-{i}"}
         try:
-            response = local.client.post(
-                "/api/v1/listings", json=body, headers={"Authorization": f"Bearer {a.token}"}
-            )
+            response = local.client.post("/api/v1/listings", json=body, headers=headers)
         except httpx.TransportError as exc:  # refused or cut: A was no longer serving
             return None, type(exc).__name__
         if response.status_code == 201:
+            assert (response.headers.get("Idempotent-Replayed") == "true") is replay
             return 201, str(response.json()["ap_id"])
         if response.status_code == 503 and "Retry-After" in response.headers:
             return None, str(response.json()["error"])  # refused: A was stopping
@@ -190,36 +193,47 @@ def test_sigterm_during_a_burst_exits_cleanly_and_loses_nothing(
             a.process.send_signal(signal.SIGTERM)
             signalled = time.monotonic()
             outcomes = [future.result() for future in futures]
+        assert a.wait_exit() == 0, a.log_tail()
+        stopping = time.monotonic() - signalled
+
+        answered = {i: value for i, (status, value) in enumerate(outcomes) if status == 201}
+        others = [(status, value) for status, value in outcomes if status != 201]
+        assert all(status is None for status, _ in others), others
+        assert len(answered) >= 10
+        committed = {
+            ap_id
+            for (ap_id,) in a.sql(
+                "SELECT ap_id FROM listings WHERE local = 1 AND title LIKE ?", [f"Burst {run} %"]
+            )
+        }
+        assert committed == set(answered.values()), (
+            sorted(committed - set(answered.values())),
+            sorted(set(answered.values()) - committed),
+        )
+
+        a.start()
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            again = list(pool.map(lambda i: create(i, replay=i in answered), range(BURST)))
     finally:
         for client in clients:
             client.close()
-    assert a.wait_exit() == 0, a.log_tail()
-    stopping = time.monotonic() - signalled
-
-    answered = {value for status, value in outcomes if status == 201}
-    others = [(status, value) for status, value in outcomes if status != 201]
-    assert all(status is None for status, _ in others), others
-    assert len(answered) >= 10
-    committed = {
-        ap_id
-        for (ap_id,) in a.sql(
-            "SELECT ap_id FROM listings WHERE local = 1 AND title LIKE ?", [f"Burst {run} %"]
-        )
-    }
-    assert committed == answered, (sorted(committed - answered), sorted(answered - committed))
-
-    a.start()
+    assert all(status == 201 for status, _ in again), again
+    assert all(again[i][1] == ap_id for i, ap_id in answered.items())  # replayed, not made
+    made = {value for _, value in again}
+    assert len(made) == BURST
+    count = "SELECT count(*) FROM listings WHERE local = 1 AND title LIKE ?"
+    assert a.sql(count, [f"Burst {run} %"]) == [(BURST,)]
     wait_for(
-        lambda: answered <= {i["ap_id"] for i in b.listings(origin=a.domain, status="any")},
+        lambda: made <= {i["ap_id"] for i in b.listings(origin=a.domain, status="any")},
         ARRIVAL,
-        what=f"the {len(answered)} listings of the burst on B",
+        what=f"the {BURST} listings of the burst on B",
     )
     on_b = [
         i["ap_id"]
         for i in b.listings(origin=a.domain, status="any")
         if i["title"].startswith(f"Burst {run} ")
     ]
-    assert sorted(on_b) == sorted(answered)  # each once, and nothing else
+    assert sorted(on_b) == sorted(made)  # each once, and nothing else
     refused = Counter(value for _, value in others)
     print(f"burst: {len(answered)} created, refused {dict(refused)}, stopped in {stopping:.1f} s")
 
