@@ -353,3 +353,46 @@ def test_api_docs_served_by_the_node(site: Site) -> None:
     assert tab.page.locator(".opblock").count() >= 10
     tab.check("api-docs-rendered", axe_skip=skip)
     tab.page.context.close()
+
+
+def test_a_form_is_sent_once(site: Site) -> None:
+    """A second submit of the same form within seconds (a double click, an impatient
+    second click on a slow connection) is dropped (``static/forms.js``), so a listing is
+    not published twice; after that the form works again. The submits are counted by a
+    listener of the page's own, which then stops them: without the script it counts
+    two. Then the real form, sent once, publishes one listing."""
+    tab = site.logged_in(PUBLISHER, "fr", "desktop", "sent-once")
+    page = tab.page
+    title = "Scie à ruban, envoyée une fois"
+    tab.goto("/listings/new")
+    page.check("input[name=kind][value=offer]")
+    page.fill("#f-title", title)
+    page.fill("#f-description", "Une scie à ruban prêtée à la journée.")
+    page.select_option("#f-category", "equipment")
+    page.select_option("#f-modality", "lend")
+    counted = page.evaluate(
+        """() => {
+            const form = document.querySelector("form[action='/listings/new']");
+            let sent = 0;
+            const count = (event) => {
+                if (!event.defaultPrevented) sent++;
+                event.preventDefault();
+            };
+            document.addEventListener("submit", count);
+            form.requestSubmit();
+            form.requestSubmit();
+            const twice = sent;
+            form.dataset.sentAt = String(Date.now() - 60000);  // as if a minute had passed
+            form.requestSubmit();
+            document.removeEventListener("submit", count);
+            delete form.dataset.sentAt;
+            return [twice, sent];
+        }"""
+    )
+    assert counted == [1, 2], counted
+    page.click("form[action='/listings/new'] button[type=submit]")
+    page.wait_for_url(re.compile(r"/listings/\d+$"))
+    tab.check("listing-published-once")
+    mine = [i for i in site.node.listings(status="any") if i["title"] == title]
+    assert len(mine) == 1, mine
+    page.context.close()
