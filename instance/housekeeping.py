@@ -32,11 +32,12 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from config.database import utcnow
+from domain.idempotency import IdempotencyKey
 from domain.mail_states import FINISHED as MAIL_FINISHED
 from domain.outgoing_mail import OutgoingMail
 from federation.models import Delivery, InboxItem
 from instance.node import Node
-from instance.services import idempotency, password_reset
+from instance.services import password_reset
 
 log = logging.getLogger(__name__)
 BATCH = 1000
@@ -81,18 +82,14 @@ async def prune_mail(node: Node) -> int:
 
 async def prune_idempotency_keys(node: Node) -> int:
     """Delete the idempotency keys older than ``web.idempotency_hours``, in batches."""
-    keep = timedelta(hours=node.settings.web.idempotency_hours)
-    removed = 0
-    while True:
-        async with node.db.session() as session:
-            batch = await idempotency.purge(session, keep=keep)
-        removed += batch
-        if batch < idempotency.BATCH:
-            return removed
+    cutoff = utcnow() - timedelta(hours=node.settings.web.idempotency_hours)
+    return await _prune(node, IdempotencyKey, IdempotencyKey.created_at <= cutoff)
 
 
 async def _prune(
-    node: Node, model: type[InboxItem] | type[Delivery] | type[OutgoingMail], *finished: Any
+    node: Node,
+    model: type[InboxItem] | type[Delivery] | type[OutgoingMail] | type[IdempotencyKey],
+    *finished: Any,
 ) -> int:
     """Delete the rows of ``model`` matching ``finished``, ``BATCH`` per transaction."""
     removed = 0

@@ -25,7 +25,7 @@ request (POST, PUT, PATCH, DELETE) carrying the header, authenticated by its bea
 
    Keys are per person: two people (or two tokens of two people) may use the same key. A
    key older than ``web.idempotency_hours`` (24) counts as unused, and the housekeeping
-   loop deletes it (:func:`purge`).
+   loop deletes it (``instance.housekeeping.prune_idempotency_keys``).
 3. The handler runs, in its own transactions, exactly as without the header.
 4. :func:`record` stores the answer with the row. An answer of 500 or more is not
    stored: the row is deleted (:func:`release`) so that a retry runs again — a 503 of a
@@ -62,8 +62,6 @@ from sqlalchemy.orm import Session
 from config.database import utcnow
 from domain.idempotency import IdempotencyKey
 from instance.api_errors import ApiError
-
-BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -202,16 +200,3 @@ async def record(session: AsyncSession, record_id: int, answer: Answer) -> None:
 async def release(session: AsyncSession, record_id: int) -> None:
     """Delete a reservation whose request ran nothing: a retry runs again."""
     await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == record_id))
-
-
-async def purge(session: AsyncSession, *, keep: timedelta) -> int:
-    """Delete up to ``BATCH`` keys older than ``keep``; how many were deleted."""
-    cutoff = utcnow() - keep
-    ids = (
-        await session.scalars(
-            select(IdempotencyKey.id).where(IdempotencyKey.created_at <= cutoff).limit(BATCH)
-        )
-    ).all()
-    if ids:
-        await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id.in_(ids)))
-    return len(ids)
