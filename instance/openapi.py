@@ -26,8 +26,9 @@ from typing import Any
 from quart_schema import OpenAPIProvider
 from werkzeug.routing import Rule
 
+from instance.draining import UNSAFE
+
 API_PREFIX = "/api/v1/"
-UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 IDEMPOTENCY_KEY: dict[str, Any] = {
     "name": "Idempotency-Key",
     "in": "header",

@@ -92,9 +92,8 @@ async def withdrawn_readable(node: Node) -> tuple[int, ...] | None:
 
     Public reads need no token, but a bad one is refused (401). Checked on a read-only
     connection (``api_person`` notes the token's use, hourly, in a writing session of its
-    own). A withdrawn listing is shown only
-    to its structure's people (the ids returned) and to moderators (None: all);
-    anonymous readers and everyone else get none (``()``).
+    own). A withdrawn listing is shown only to its structure's people (the ids returned)
+    and to moderators (None: all); anonymous readers and everyone else get none (``()``).
     """
     if bearer_token() is None:
         return ()
