@@ -17,12 +17,17 @@ from federation.models import Actor, ActorKey
 from federation.signatures import SigningKey
 
 
+def _newness(created_at: Any, row_id: int | None) -> tuple[Any, int]:
+    """Which of an actor's unrevoked keys is current: the newest, then the last made."""
+    return created_at, row_id or 0
+
+
 def current_key(actor: Actor, kind: str = "rsa") -> ActorKey:
     """The actor's unrevoked key of a kind (the newest if several)."""
     keys = [k for k in actor.keys if k.kind == kind and k.revoked_at is None]
     if not keys:
         raise LookupError(f"actor {actor.uri} has no {kind} key")
-    return max(keys, key=lambda k: (k.created_at, k.id or 0))
+    return max(keys, key=lambda k: _newness(k.created_at, k.id))
 
 
 @lru_cache(maxsize=1024)
@@ -35,9 +40,13 @@ def _parse_private(pem: str) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:
 
 def signing_key(key: ActorKey) -> SigningKey:
     """The ``SigningKey`` of a local actor's key."""
-    if key.private_key is None:
-        raise LookupError(f"no private key for {key.key_id}")
-    return SigningKey(key_id=key.key_id, private_key=_parse_private(key.private_key))
+    return _signing(key.key_id, key.private_key)
+
+
+def _signing(key_id: str, private_key: str | None) -> SigningKey:
+    if private_key is None:
+        raise LookupError(f"no private key for {key_id}")
+    return SigningKey(key_id=key_id, private_key=_parse_private(private_key))
 
 
 def actor_signing_key(actor: Actor) -> SigningKey:
@@ -67,16 +76,14 @@ def current_signing_keys(rows: Iterable[Any], actor_ids: Iterable[int]) -> dict[
         if row.key_actor is None:
             continue
         best = newest.get(row.key_actor)
-        if best is None or (row.key_created_at, row.key_row) > (best.key_created_at, best.key_row):
+        if best is None or _newness(row.key_created_at, row.key_row) > _newness(
+            best.key_created_at, best.key_row
+        ):
             newest[row.key_actor] = row
     keys = {}
     for actor_id in set(actor_ids):
         current = newest.get(actor_id)
         if current is None:
             raise LookupError(f"actor {actor_id} has no rsa key")
-        if current.private_key is None:
-            raise LookupError(f"no private key for {current.key_id}")
-        keys[actor_id] = SigningKey(
-            key_id=current.key_id, private_key=_parse_private(current.private_key)
-        )
+        keys[actor_id] = _signing(current.key_id, current.private_key)
     return keys
